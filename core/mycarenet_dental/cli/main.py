@@ -1,0 +1,256 @@
+"""``mycarenet-dental``: the command line. Core commands here; services add theirs through a hook."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import MyCareNetDentalError
+from . import emit, json_option, pass_context, print_json, print_table
+
+
+class LazyGroup(click.Group):
+    """A group whose listed subcommands are imported only when used (keeps the CLI start fast)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name].split(":")
+            import importlib
+
+            try:
+                self.add_command(getattr(importlib.import_module(module), attr), name)
+            except ImportError as exc:  # a command whose module is missing must not break --help
+                click.echo(f"warning: command {name!r} unavailable: {exc}", err=True)
+                return None
+        return super().get_command(ctx, name)
+
+
+CORE_LAZY = {
+    "simulator": "mycarenet_dental.cli.simulator_cmds:simulator_group",
+    "demo": "mycarenet_dental.cli.demo:demo_command",
+    "login": "mycarenet_dental.cli.security_cmds:login_command",
+    "security": "mycarenet_dental.cli.security_cmds:security_group",
+}
+
+
+def build_cli(pm: Any = None) -> click.Group:
+    """The root command with the core commands and every loaded plugin's commands."""
+
+    @click.group(cls=LazyGroup, lazy=CORE_LAZY, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--config", "config_path", type=click.Path(path_type=Path), envvar="MYCARENET_DENTAL_CONFIG",
+                  help="Configuration file (TOML). Default: $MYCARENET_DENTAL_CONFIG.")
+    @click.option("--profile", type=click.Choice(["simulator", "acceptance", "production"]), default=None,
+                  help="Override the configuration profile.")
+    @click.option("--trace", "trace_dir", type=click.Path(path_type=Path), default=None,
+                  help="Write the exact bytes sent and received per exchange into DIR (files 0600).")
+    @click.version_option(package_name="mycarenet-dental")
+    @click.pass_context
+    def cli(click_ctx: click.Context, config_path: Path | None, profile: str | None, trace_dir: Path | None) -> None:
+        """Belgian dentists' MyCareNet exchanges: insurability, tariffs, eFact billing, DMG, mandates.
+
+        Exit codes: 0 success, 1 business refusal, 2 usage or configuration error,
+        3 remote or transport failure.
+        """
+
+        def factory() -> Any:
+            from ..context import Context
+
+            return Context.from_config(config_path, profile=profile, trace_dir=trace_dir, pm=pm)
+
+        click_ctx.meta["mycarenet_dental.context_factory"] = factory
+
+    for command in (plugins_command, rules_command, contact_group, audit_group):
+        cli.add_command(command)
+    if pm is not None:
+        for _, spec in pm.collect("mycarenet_dental_commands"):
+            if spec.name in cli.commands or spec.name in CORE_LAZY:
+                raise click.UsageError(f"two commands are named {spec.name!r}")
+            cli.add_command(spec.command, spec.name)
+    return cli
+
+
+# -- plugins and rules -------------------------------------------------------------------------
+
+
+@click.command("plugins")
+@json_option
+@pass_context
+def plugins_command(ctx: Any, as_json: bool) -> None:
+    """List the loaded plugins, their distribution, version and hooks."""
+    infos = ctx.pm.info()
+    services = {plugin: name for name, (_, plugin) in ctx.pm.services().items()}
+    data = [{"name": i.name, "distribution": i.distribution, "version": i.version, "builtin": i.builtin,
+             "service": services.get(i.name), "hooks": list(i.hooks)} for i in infos]
+    emit({"plugins": data, "skipped": [{"name": n, "reason": r} for n, r in ctx.pm.skipped]}, as_json,
+         lambda: print_table(["plugin", "distribution", "version", "service", "hooks"],
+                             [[d["name"], d["distribution"] or "-", d["version"] or "-", d["service"] or "-",
+                               ", ".join(h.removeprefix("mycarenet_dental_") for h in d["hooks"])] for d in data]))
+
+
+@click.command("rules")
+@json_option
+@click.option("--all", "show_all", is_flag=True, help="Also show rules switched off by configuration.")
+@pass_context
+def rules_command(ctx: Any, as_json: bool, show_all: bool) -> None:
+    """List the active convention rules with their article of the 2016 protocol."""
+    disabled = set(ctx.config.rules_disabled)
+    rules = ctx.all_rules if show_all else ctx.active_rules
+    data = [{"id": r.id, "article": r.article, "title": r.title, "services": sorted(r.services) or ["*"],
+             "builtin": r.builtin, "enforced_by": "check" if r.check else "core", "active": r.id not in disabled}
+            for r in rules]
+    emit(data, as_json, lambda: print_table(["rule", "article", "services", "title"],
+                                            [[d["id"] + ("" if d["active"] else " (off)"), d["article"],
+                                              ",".join(d["services"]), d["title"]] for d in data]))
+
+
+# -- contacts ----------------------------------------------------------------------------------
+
+
+@click.group("contact")
+def contact_group() -> None:
+    """Patient contacts: consultations happen inside an open contact (R29)."""
+
+
+@contact_group.command("open")
+@click.option("--patient", required=True, help="The patient's SSIN.")
+@json_option
+@pass_context
+def contact_open(ctx: Any, patient: str, as_json: bool) -> None:
+    """Open a contact with a patient being treated; prints the contact id."""
+    from ..identifiers import Ssin
+
+    ssin = Ssin.parse(patient, field="--patient")
+    contact = ctx.contacts.open(ssin.value, dentist=ctx.responsible().id, user_id=ctx.user_id, at=ctx.now())
+    emit(contact, as_json, lambda: click.echo(contact.id))
+
+
+@contact_group.command("close")
+@click.argument("contact_id")
+@json_option
+@pass_context
+def contact_close(ctx: Any, contact_id: str, as_json: bool) -> None:
+    """Close a contact (results kept only for the contact are erased)."""
+    contact = ctx.contacts.close(contact_id, at=ctx.now())
+    emit(contact, as_json, lambda: click.echo(f"closed {contact.id}"))
+
+
+@contact_group.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only open contacts.")
+@click.option("--patient", default=None)
+@json_option
+@pass_context
+def contact_list(ctx: Any, open_only: bool, patient: str | None, as_json: bool) -> None:
+    """List contacts."""
+    contacts = ctx.contacts.list(open_only=open_only, patient=patient)
+    emit(contacts, as_json, lambda: print_table(["id", "patient", "dentist", "user", "opened", "closed"],
+                                                [[c.id, c.patient, c.dentist, c.user_id, c.opened_at,
+                                                  c.closed_at or "open"] for c in contacts]))
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit trail of every transmission (protocol Art. 3)."""
+
+
+_from = click.option("--from", "since", default=None, help="From this ISO date/time (UTC), inclusive.")
+_to = click.option("--to", "until", default=None, help="Up to this ISO date/time (UTC), inclusive.")
+
+
+def _bound(value: str | None, end: bool) -> str | None:
+    if value and len(value) == 10:  # a date: whole day
+        return value + ("T23:59:59.999Z" if end else "T00:00:00.000Z")
+    return value
+
+
+@audit_group.command("list")
+@_from
+@_to
+@click.option("--exchange", "exchange_id", default=None)
+@json_option
+@pass_context
+def audit_list(ctx: Any, since: str | None, until: str | None, exchange_id: str | None, as_json: bool) -> None:
+    """List audit entries."""
+    entries = list(ctx.audit.entries(since=_bound(since, False), until=_bound(until, True), exchange_id=exchange_id))
+    emit(entries, as_json, lambda: print_table(
+        ["seq", "time (UTC)", "kind", "service", "operation", "executor", "outcome", "code"],
+        [[e.seq, e.ts, e.kind, e.service, e.operation, e.executor, e.outcome, e.code] for e in entries]))
+
+
+@audit_group.command("verify")
+@json_option
+@pass_context
+def audit_verify(ctx: Any, as_json: bool) -> None:
+    """Check the hash chain; exits 1 and names the first broken entry if anything was altered."""
+    result = ctx.audit.verify()
+    emit(result, as_json, lambda: click.echo(
+        f"audit trail intact: {result.rows} entries" if result.ok
+        else f"audit trail BROKEN at entry {result.first_broken}: {result.reason}"))
+    if not result.ok:
+        sys.exit(1)
+
+
+@audit_group.command("export")
+@_from
+@_to
+@click.option("--json", "fmt", flag_value="json", default=True, help="JSON lines (default).")
+@click.option("--csv", "fmt", flag_value="csv", help="CSV.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to a file instead of stdout.")
+@pass_context
+def audit_export(ctx: Any, since: str | None, until: str | None, fmt: str, out: Path | None) -> None:
+    """Export audit entries for an inspection."""
+    text = ctx.audit.export(fmt, since=_bound(since, False), until=_bound(until, True))
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: load plugins, run, map errors to exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args
+    try:
+        from ..plugins import make_plugin_manager
+
+        pm = make_plugin_manager()
+        cli = build_cli(pm)
+        cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
+    except MyCareNetDentalError as exc:
+        if as_json:
+            print_json(exc.to_dict())
+        else:
+            click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code not in (0, 1) else exc.exit_code or 2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+def _json_dump(data: Any) -> str:  # kept small for tests
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,195 @@
+"""``mycarenet-dental simulator pki|serve|population``: the offline twin of eHealth and MyCareNet."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ConfigError
+from . import emit, json_option, pass_context, print_table
+
+LICENCE_USER = "mycarenet-dental-simulator"
+ENV_FILE = "keystore.env"
+
+
+def write_simulator_config(pki: Any, out: Path, *, port: int, licence_password: str) -> tuple[Path, Path]:
+    """Write ``config.toml`` (the dentist) and ``config-mandatary.toml`` (a billing office) into ``out``.
+
+    Both point at the simulator and keep their store inside ``out``. Passwords are not written in
+    them: they name environment variables, whose test values are in ``keystore.env`` (test PKI only).
+    """
+    services = f"https://127.0.0.1:{port}"
+    common = f"""profile = "simulator"
+
+[dentist]
+nihii = "{pki.dentist_nihii}"
+ssin = "{pki.dentist_ssin}"
+name = "{pki.dentist_given_name} {pki.dentist_surname}"
+
+[licence]
+username = "{LICENCE_USER}"
+password_env = "MYCARENET_DENTAL_LICENCE_PASSWORD"
+package_name = "mycarenet-dental"
+
+[endpoints]
+services = "{services}"
+async = "{services}/mycarenet-ws/async/generic"
+ca_file = "ca.pem"
+
+[simulator]
+host = "127.0.0.1"
+port = {port}
+pki = "."
+"""
+    dentist = out / "config.toml"
+    dentist.write_text(common + """
+[keystore]
+path = "dentist.p12"
+password_env = "MYCARENET_DENTAL_KEYSTORE_PASSWORD"
+
+[storage]
+path = "store.sqlite"
+
+[security]
+trust_anchor = "ca.pem"
+token_cache = "token-dentist.json"
+""", encoding="utf-8")
+    mandatary = out / "config-mandatary.toml"
+    mandatary.write_text(common + f"""
+[executor]
+kind = "mandatary"
+id = "{pki.mandatary_cbe}"
+cbe = "{pki.mandatary_cbe}"
+name = "{pki.mandatary_name}"
+
+[keystore]
+path = "mandatary.p12"
+password_env = "MYCARENET_DENTAL_KEYSTORE_PASSWORD"
+
+[storage]
+path = "store-mandatary.sqlite"
+
+[security]
+trust_anchor = "ca.pem"
+token_cache = "token-mandatary.json"
+""", encoding="utf-8")
+    env = out / ENV_FILE
+    env.write_text(f"# test PKI only — never use for real keystores\n"
+                   f"export MYCARENET_DENTAL_KEYSTORE_PASSWORD='{pki.keystore_password}'\n"
+                   f"export MYCARENET_DENTAL_LICENCE_PASSWORD='{licence_password}'\n", encoding="utf-8")
+    os.chmod(env, 0o600)
+    return dentist, mandatary
+
+
+def read_env_file(pki_dir: Path) -> dict[str, str]:
+    """The test passwords of a simulator PKI folder (``keystore.env``)."""
+    values: dict[str, str] = {}
+    path = pki_dir / ENV_FILE
+    if not path.exists():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, value = line[len("export "):].split("=", 1)
+            values[key.strip()] = value.strip().strip("'")
+    return values
+
+
+def generate(out: Path, *, key_type: str = "rsa", port: int = 8443) -> tuple[Any, Path]:
+    import secrets
+
+    from ..security.pki import generate_pki
+
+    pki = generate_pki(out, key_type=key_type)
+    config, _ = write_simulator_config(pki, out, port=port, licence_password=secrets.token_urlsafe(9))
+    return pki, config
+
+
+def load_sim_settings(pki_dir: Path) -> dict[str, Any]:
+    from ..config import tomllib
+
+    config = pki_dir / "config.toml"
+    if not config.exists():
+        return {}
+    with open(config, "rb") as fh:
+        data = tomllib.load(fh)
+    sim = data.get("simulator", {})
+    return dict(sim) if isinstance(sim, dict) else {}
+
+
+def make_simulator(pm: Any, pki_dir: Path, *, clock: Any = None) -> Any:
+    """The simulator app for a PKI folder, with the licence of its ``keystore.env`` accepted."""
+    from ..simulator.app import build_app
+
+    env = read_env_file(pki_dir)
+    licences = {LICENCE_USER: env["MYCARENET_DENTAL_LICENCE_PASSWORD"]} if "MYCARENET_DENTAL_LICENCE_PASSWORD" in env else {}
+    return build_app(pm, pki_dir=pki_dir, licences=licences, clock=clock)
+
+
+@click.group("simulator")
+def simulator_group() -> None:
+    """The offline twin of eHealth (STS, ETK depot) and MyCareNet (every installed service)."""
+
+
+@simulator_group.command("pki")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
+@click.option("--key-type", type=click.Choice(["rsa", "ec"]), default="rsa", help="Dentist key type.")
+@click.option("--port", type=int, default=8443, help="Port the generated config points at.")
+@json_option
+def pki_command(out: Path, key_type: str, port: int, as_json: bool) -> None:
+    """Generate a test CA, keystores, TLS/STS credentials, MyCareNet's keys and a config.toml."""
+    pki, config = generate(out, key_type=key_type, port=port)
+    data = {"out": str(out), "config": str(config), "dentist_nihii": pki.dentist_nihii,
+            "dentist_ssin": pki.dentist_ssin, "mandatary_cbe": pki.mandatary_cbe, "env_file": str(out / ENV_FILE)}
+    emit(data, as_json, lambda: click.echo(
+        f"test PKI written to {out}\n  config:   {config}\n  dentist:  NIHII {pki.dentist_nihii}, "
+        f"SSIN {pki.dentist_ssin}\n  passwords: source {out / ENV_FILE}\n"
+        f"next: mycarenet-dental simulator serve --pki {out}"))
+
+
+@simulator_group.command("serve")
+@click.option("--pki", "pki_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--host", default=None, help="Loopback address (default from the PKI's config, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default from the PKI's config.toml).")
+@pass_context
+def serve_command(ctx: Any, pki_dir: Path, host: str | None, port: int | None) -> None:
+    """Run the simulator in the foreground until interrupted."""
+    from ..simulator.server import SimulatorServer
+
+    settings = load_sim_settings(pki_dir)
+    host = host or str(settings.get("host", "127.0.0.1"))
+    port = port if port is not None else int(settings.get("port", 8443))
+    app = make_simulator(ctx.pm, pki_dir)
+    server = SimulatorServer(app, pki_dir=pki_dir, host=host, port=port)
+    routes = sorted(app.routes)
+    click.echo(f"simulator on {server.url} ({len(app.state.population)} patients); routes:")
+    for path in routes:
+        click.echo(f"  {path}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@simulator_group.command("population")
+@json_option
+@pass_context
+def population_command(ctx: Any, as_json: bool) -> None:
+    """List the simulator's test patients and the situations each one shows."""
+    from ..simulator.population import build_population
+
+    population = build_population(rec for _, rec in ctx.pm.collect("mycarenet_dental_simulator_population"))
+    patients = list(population)
+    emit(patients, as_json, lambda: print_table(
+        ["SSIN", "name", "born", "mutuality", "CT1/CT2", "situations"],
+        [[p.ssin, f"{p.first_name} {p.last_name}", p.birth_date.isoformat(),
+          ", ".join(sorted({x.mutuality for x in p.periods})) or "-",
+          ", ".join(sorted({f"{x.ct1}/{x.ct2}" for x in p.periods})) or "-", "; ".join(p.situations)]
+         for p in patients]))
+
+
+def require_pki(pki_dir: Path) -> None:
+    if not (pki_dir / "config.toml").exists():
+        raise ConfigError(f"{pki_dir} is not a simulator PKI folder", hint="run `mycarenet-dental simulator pki --out DIR`")

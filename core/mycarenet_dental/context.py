@@ -1,0 +1,287 @@
+"""The context a vendor (and every plugin) works through: configuration, plugins, storage, audit,
+contacts, the exchange log, the rules and — lazily — the eHealth security session and SOAP client.
+
+Typical use from a vendor's code::
+
+    from mycarenet_dental.context import Context
+    ctx = Context.from_config("config.toml")
+    contact = ctx.contacts.open("85073003328", dentist=ctx.responsible().id, user_id=ctx.user_id)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import audit as audit_mod
+from . import contacts as contacts_mod
+from .audit import AuditLog
+from .config import Config, load_config
+from .contacts import Contacts, ExchangeLog
+from .errors import (
+    BusinessError,
+    ConfigError,
+    MyCareNetDentalError,
+    RuleRefusal,
+    UsageError,
+)
+from .exchange import Exchange, ExchangeRun, Outcome, Party, PartyKind, Trigger
+from .plugins import PluginManager, make_plugin_manager
+from .registrations import RuleSpec, ServiceSpec, TableSpec
+from .rules import applies
+from .storage import Storage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .transport import SoapClient
+
+RULE_SWITCH_TABLE = TableSpec(
+    name="core.rules",
+    migrations=["CREATE TABLE rule_switch (rule_id TEXT PRIMARY KEY, disabled INTEGER NOT NULL, changed_at TEXT NOT NULL)"],
+)
+
+
+def _status_of(exc: BaseException) -> str:
+    if isinstance(exc, RuleRefusal):
+        return "refused"
+    if isinstance(exc, BusinessError):
+        return "business_error"
+    if isinstance(exc, UsageError):
+        return "refused"
+    return "failed"
+
+
+class Context:
+    """Everything one process needs to run exchanges. Cheap to create; heavy parts are lazy."""
+
+    def __init__(self, config: Config, *, pm: PluginManager | None = None, storage: Storage | None = None,
+                 clock: Any = None) -> None:
+        self.config = config
+        self.pm = pm or make_plugin_manager(allow=config.plugins_allow, block=config.plugins_block)
+        self._storage = storage
+        self._clock = clock
+        self._security: Any = None
+        self._soap: SoapClient | None = None
+        self.extensions: dict[str, Any] = {}  # per-plugin objects cached for this context
+
+    @classmethod
+    def from_config(cls, path: Path | str | None = None, *, profile: str | None = None,
+                    trace_dir: Path | None = None, **kwargs: Any) -> Context:
+        return cls(load_config(path, profile=profile).with_trace(trace_dir), **kwargs)
+
+    # -- time ----------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self._clock() if self._clock else datetime.now(timezone.utc)
+
+    # -- storage and the things kept in it ----------------------------------------------------
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            self._storage = Storage(self.config.storage_path)
+        if not getattr(self._storage, "_mcn_migrated", False):
+            specs = [audit_mod.TABLES, contacts_mod.TABLES, RULE_SWITCH_TABLE]
+            specs += [spec for _, spec in self.pm.collect("mycarenet_dental_tables")]
+            self._storage.migrate(specs)
+            self._storage._mcn_migrated = True  # type: ignore[attr-defined]
+            self._audit_rule_switches()
+        return self._storage
+
+    @functools.cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.storage)
+
+    @functools.cached_property
+    def contacts(self) -> Contacts:
+        return Contacts(self.storage)
+
+    @functools.cached_property
+    def log(self) -> ExchangeLog:
+        return ExchangeLog(self.storage)
+
+    # -- plugins ---------------------------------------------------------------------------------
+    @functools.cached_property
+    def services(self) -> Mapping[str, ServiceSpec]:
+        return {name: spec for name, (spec, _) in self.pm.services().items()}
+
+    @functools.cached_property
+    def all_rules(self) -> list[RuleSpec]:
+        rules = [spec for _, spec in self.pm.collect("mycarenet_dental_rules")]
+        ids: dict[str, RuleSpec] = {}
+        for rule in rules:
+            if rule.id in ids and ids[rule.id] is not rule:
+                raise ConfigError(f"two rules share the id {rule.id!r}", hint="rule ids must be unique")
+            ids[rule.id] = rule
+        return rules
+
+    @property
+    def active_rules(self) -> list[RuleSpec]:
+        disabled = set(self.config.rules_disabled)
+        return [r for r in self.all_rules if r.id not in disabled]
+
+    def _audit_rule_switches(self) -> None:
+        """Switching a built-in rule off (or on again) is written to the audit once, when it changes."""
+        assert self._storage is not None
+        disabled = set(self.config.rules_disabled)
+        known = {r.id for r in self.all_rules}
+        unknown = disabled - known
+        if unknown:
+            raise ConfigError(f"[rules] disabled names unknown rules: {', '.join(sorted(unknown))}",
+                              location="rules.disabled", hint="see `mycarenet-dental rules`")
+        rows = {r["rule_id"]: bool(r["disabled"]) for r in self._storage.query("SELECT * FROM rule_switch")}
+        log = AuditLog(self._storage)
+        for rule in self.all_rules:
+            now_disabled = rule.id in disabled
+            if rows.get(rule.id, False) != now_disabled:
+                self._storage.execute(
+                    "INSERT INTO rule_switch(rule_id, disabled, changed_at) VALUES (?,?,?) "
+                    "ON CONFLICT(rule_id) DO UPDATE SET disabled = excluded.disabled, changed_at = excluded.changed_at",
+                    (rule.id, int(now_disabled), audit_mod.utc_ms()),
+                )
+                log.append("rule_switch", code=rule.id, outcome="disabled" if now_disabled else "enabled",
+                           message=f"rule {rule.id} ({rule.article}) {'switched off' if now_disabled else 'switched on'} "
+                           f"by configuration", detail={"config": str(self.config.path or "")})
+
+    # -- identities --------------------------------------------------------------------------
+    @property
+    def user_id(self) -> str:
+        return self.config.executor.id or (self.config.dentist.nihii if self.config.dentist else "")
+
+    def responsible(self) -> Party:
+        dentist = self.config.require_dentist()
+        return Party(kind=PartyKind.DENTIST, id=dentist.nihii, name=dentist.name, ssin=dentist.ssin,
+                     nihii=dentist.nihii)
+
+    def executor(self) -> Party:
+        ex = self.config.executor
+        if ex.kind == "dentist":
+            return self.responsible()
+        return Party(kind=PartyKind(ex.kind), id=ex.id or ex.cbe or ex.nihii or ex.ssin or "", name=ex.name,
+                     ssin=ex.ssin, nihii=ex.nihii, cbe=ex.cbe)
+
+    def new_exchange(self, service: str, operation: str, *, patient: str | None = None,
+                     contact_id: str | None = None, trigger: Trigger | str = Trigger.USER,
+                     purpose: str | None = None, details: Mapping[str, Any] | None = None) -> Exchange:
+        return Exchange(service=service, operation=operation, responsible=self.responsible(),
+                        executor=self.executor(), patient=patient, contact_id=contact_id,
+                        trigger=Trigger(trigger), purpose=purpose, details=dict(details or {}),
+                        created_at=self.now())
+
+    # -- the guard every exchange goes through --------------------------------------------------
+    def check_rules(self, exchange: Exchange) -> None:
+        """Run the active rules; the first refusal is audited and raised as RuleRefusal."""
+        for rule in self.active_rules:
+            if rule.check is None or not applies(rule, exchange):
+                continue
+            verdict = rule.check(exchange, self)
+            if verdict is not None:
+                refusal = RuleRefusal(rule.id, rule.article, verdict.reason, hint=verdict.hint)
+                self._audit_row("refusal", exchange, outcome="refused", code=rule.id,
+                                message=f"{rule.article}: {verdict.reason}")
+                self._finished(exchange, Outcome(status="refused", finished_at=self.now(), code=rule.id,
+                                                 message=verdict.reason))
+                raise refusal
+
+    @contextmanager
+    def exchange(self, exchange: Exchange) -> Iterator[ExchangeRun]:
+        """Rules, then audit of the start, every disturbance and the outcome, then the finished hook."""
+        self.check_rules(exchange)
+        run = ExchangeRun(exchange, self.audit)
+        self._audit_row("exchange", exchange, outcome="sent",
+                        detail={"purpose": exchange.purpose} if exchange.purpose else None)
+        self.pm.hook.mycarenet_dental_exchange_started(exchange=exchange, context=self)
+        try:
+            yield run
+        except MyCareNetDentalError as exc:
+            status = _status_of(exc)
+            self._end(exchange, run, status, exc.code, exc.messages.en)
+            raise
+        except BaseException as exc:
+            self._end(exchange, run, "failed", type(exc).__name__, str(exc)[:200])
+            raise
+        else:
+            self._end(exchange, run, run.status or "ok", None, None)
+
+    def _end(self, exchange: Exchange, run: ExchangeRun, status: str, code: str | None, message: str | None) -> None:
+        outcome = Outcome(status=status, finished_at=self.now(), code=code, message=message,
+                          references=dict(run.references), disturbances=tuple(run.disturbances))
+        self._audit_row("outcome", exchange, outcome=status, code=code, message=message,
+                        detail={"references": outcome.references} if outcome.references else None)
+        self._finished(exchange, outcome)
+
+    def _finished(self, exchange: Exchange, outcome: Outcome) -> None:
+        self.pm.hook.mycarenet_dental_exchange_finished(exchange=exchange, outcome=outcome, context=self)
+
+    def _audit_row(self, kind: str, exchange: Exchange, *, outcome: str | None = None, code: str | None = None,
+                   message: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
+        self.audit.append(kind, exchange_id=exchange.id, service=exchange.service, operation=exchange.operation,
+                          responsible=exchange.responsible.label(), executor=exchange.executor.label(),
+                          patient=exchange.patient, contact_id=exchange.contact_id,
+                          trigger=exchange.trigger.value, outcome=outcome, code=code, message=message,
+                          detail=detail)
+
+    # -- remote side -----------------------------------------------------------------------------
+    def service_url(self, service: str, endpoint: str) -> str:
+        """The URL of one endpoint of a service: ``[<service>] <endpoint>_url`` or services host + default path."""
+        override = self.config.section(service).get(f"{endpoint}_url")
+        if override:
+            return str(override)
+        spec = self.services.get(service)
+        if spec is None or endpoint not in spec.endpoints:
+            raise ConfigError(f"no endpoint {endpoint!r} for service {service!r}")
+        return self.config.endpoints.services + spec.endpoints[endpoint]
+
+    @property
+    def soap(self) -> SoapClient:
+        if self._soap is None:
+            from .transport import SoapClient
+
+            mask = [p for p in (self.config.licence_password(),) if p]
+            self._soap = SoapClient(ca_file=self.config.endpoints.ca_file, timeout=self.config.read_timeout,
+                                    connect_timeout=self.config.connect_timeout, trace_dir=self.config.trace_dir,
+                                    mask=mask)
+        return self._soap
+
+    @property
+    def security(self) -> Any:
+        """The eHealth security session (keystore, token cache, holder-of-key signing, ETKs)."""
+        if self._security is None:
+            from .security.session import SecuritySession
+
+            if self.config.keystore_path is None:
+                raise ConfigError("no keystore configured", location="[keystore] path",
+                                  hint="run `mycarenet-dental simulator pki --out DIR` for a test one")
+            self._security = SecuritySession(
+                keystore_path=self.config.keystore_path,
+                password=self.config.keystore_password(prompt=True),
+                sts_url=self.config.endpoints.sts,
+                soap=self.soap,
+                trust_anchor=self.config.trust_anchor,
+                token_cache_path=self.config.token_cache,
+                etk_depot_url=self.config.endpoints.etk_depot,
+            )
+        return self._security
+
+    def close(self) -> None:
+        if self._storage is not None:
+            self._storage.close()
+
+
+@attrs.frozen
+class Licence:
+    """The software package licence sent in MyCareNet commons headers."""
+
+    username: str
+    password: str
+    package_name: str
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Licence(username={self.username!r}, package_name={self.package_name!r})"
+
+
+def licence(context: Context) -> Licence:
+    return Licence(context.config.licence_username, context.config.licence_password(), context.config.package_name)

@@ -1,0 +1,23 @@
+"""The core's own plugin: the eHealth login step of the demo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .hookspec import hookimpl
+from .registrations import DemoStep
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import Context
+
+
+def _login(context: Context) -> None:
+    demo = context.extensions["demo"]
+    token = context.security.token()
+    demo.echo(f"   eHealth STS token for {token.subject} valid until {token.not_on_or_after:%Y-%m-%d %H:%M} UTC")
+
+
+@hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    yield DemoStep(name="eHealth login (STS, holder-of-key token)", run=_login, order=10)

@@ -1,0 +1,174 @@
+"""Typed exceptions shared by the core and every plugin.
+
+Every error a vendor can meet is one of these classes. Each carries a stable ``code`` (the
+eHealth/MyCareNet/insurer code when the error came from the remote side), where it came from
+(``origin``), an optional ``location`` (XPath, field, record/zone), the message in French, Dutch
+and English, and a ``hint`` that says what to do. ``exit_code`` is what the CLI returns:
+0 success, 1 business refusal, 2 usage or configuration error, 3 remote or transport failure.
+
+Secrets never go into an exception: callers pass identifiers and codes, never passwords or keys.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+
+@attrs.frozen
+class Messages:
+    """The same message in the three languages the insurers use (FR/NL) plus English."""
+
+    en: str
+    fr: str = ""
+    nl: str = ""
+
+    def get(self, lang: str) -> str:
+        """The message in ``lang`` (``fr``, ``nl`` or ``en``), falling back to English."""
+        return getattr(self, lang, "") or self.en
+
+
+class MyCareNetDentalError(Exception):
+    """Base class of every error raised by mycarenet-dental."""
+
+    exit_code: ClassVar[int] = 1
+    default_code: ClassVar[str] = "ERROR"
+
+    def __init__(
+        self,
+        message: str | Messages,
+        *,
+        code: str | None = None,
+        origin: str | None = None,
+        location: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.messages = message if isinstance(message, Messages) else Messages(en=message)
+        self.code = code or self.default_code
+        self.origin = origin
+        self.location = location
+        self.hint = hint
+        super().__init__(self._render())
+
+    @property
+    def message(self) -> str:
+        return self.messages.en
+
+    def _render(self) -> str:
+        text = f"[{self.code}] {self.messages.en}"
+        if self.location:
+            text += f" (at {self.location})"
+        if self.hint:
+            text += f" — {self.hint}"
+        return text
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form used by ``--json`` output and the audit."""
+        return {
+            "error": type(self).__name__,
+            "code": self.code,
+            "origin": self.origin,
+            "location": self.location,
+            "message": {"en": self.messages.en, "fr": self.messages.fr, "nl": self.messages.nl},
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
+
+
+# --- exit code 2: refused locally, nothing left the machine ---------------------------------
+
+
+class UsageError(MyCareNetDentalError):
+    """Bad input from the caller; nothing was sent."""
+
+    exit_code = 2
+    default_code = "USAGE"
+
+
+class InvalidIdentifierError(UsageError, ValueError):
+    """An identifier (SSIN, NIHII, tooth, ...) failed validation; ``field`` names it."""
+
+    default_code = "INVALID_IDENTIFIER"
+
+    def __init__(self, field: str, value: str, reason: str, *, hint: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}: {reason} (got {value!r})", location=field, hint=hint)
+
+
+class ConfigError(UsageError):
+    """Missing or invalid configuration (file, key, keystore, certificate)."""
+
+    default_code = "CONFIG"
+
+
+class NoContactError(UsageError):
+    """A consultation needs an open patient contact (protocol R29) and none was found."""
+
+    default_code = "NO_CONTACT"
+
+
+# --- exit code 1: a business refusal ----------------------------------------------------------
+
+
+class BusinessError(MyCareNetDentalError):
+    """The remote service answered, and refused the request for a business reason."""
+
+    exit_code = 1
+    default_code = "BUSINESS"
+
+
+class RuleRefusal(MyCareNetDentalError):
+    """A convention rule vetoed an exchange before anything was sent."""
+
+    exit_code = 1
+    default_code = "RULE_REFUSAL"
+
+    def __init__(self, rule_id: str, article: str, reason: str, *, hint: str | None = None) -> None:
+        self.rule_id = rule_id
+        self.article = article
+        self.reason = reason
+        super().__init__(f"refused by rule {rule_id} ({article}): {reason}", code=rule_id, hint=hint)
+
+
+# --- exit code 3: remote side or transport failed --------------------------------------------
+
+
+class RemoteError(MyCareNetDentalError):
+    """The remote side failed (SOAP fault, system error) or could not be reached."""
+
+    exit_code = 3
+    default_code = "REMOTE"
+
+
+class TransportError(RemoteError):
+    """Network, TLS or HTTP failure; the request may or may not have been received."""
+
+    default_code = "TRANSPORT"
+
+
+class RemoteTimeoutError(TransportError):
+    """No answer within the configured time."""
+
+    default_code = "TIMEOUT"
+
+
+class MalformedResponseError(RemoteError):
+    """The answer is not acceptable XML (truncated, DTD/entities, too large, wrong structure)."""
+
+    default_code = "MALFORMED_RESPONSE"
+
+
+class SoapFaultError(RemoteError):
+    """A SOAP fault or eHealth ``SystemError`` answered by the remote service."""
+
+    default_code = "SOAP_FAULT"
+
+
+class SecurityError(MyCareNetDentalError):
+    """A signature, certificate, token or encryption check failed."""
+
+    exit_code = 3
+    default_code = "SECURITY"

@@ -1,0 +1,159 @@
+"""The plugin manager: loads the entry-point group ``mycarenet_dental`` and checks what it loaded.
+
+- the built-in rules are registered through the same entry-point path as third-party plugins;
+- a hook name that the hookspec does not know makes loading fail (``check_pending``);
+- two plugins claiming the same service are refused with a message naming both;
+- allow/block lists come from the configuration or ``MYCARENET_DENTAL_PLUGINS``
+  (``"tariff,billing"`` allows only these; ``"-dmg"`` blocks one), matched on the entry-point
+  name or the distribution name;
+- a third-party plugin that fails to import is reported and skipped (strict mode re-raises).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspec
+from .errors import ConfigError
+from .registrations import ServiceSpec
+
+log = logging.getLogger(__name__)
+
+GROUP = "mycarenet_dental"
+ENV_PLUGINS = "MYCARENET_DENTAL_PLUGINS"
+CORE_DISTRIBUTION = "mycarenet-dental"
+
+
+class PluginConflictError(ConfigError):
+    default_code = "PLUGIN_CONFLICT"
+
+
+class PluginLoadError(ConfigError):
+    default_code = "PLUGIN_LOAD"
+
+
+@attrs.frozen
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+    builtin: bool = False
+
+
+def _split_env(value: str | None) -> tuple[list[str], list[str]]:
+    allow: list[str] = []
+    block: list[str] = []
+    for item in (value or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        (block if item.startswith("-") else allow).append(item.lstrip("-"))
+    return allow, block
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager with loading policy, conflict checks and reporting."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspec.PROJECT)
+        self.add_hookspecs(hookspec)
+        self._dists: dict[str, tuple[str | None, str | None]] = {}
+        self.skipped: list[tuple[str, str]] = []
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self, *, allow: Sequence[str] = (), block: Sequence[str] = (), entrypoints: bool = True,
+             extra: Iterable[tuple[str, Any]] = (), strict: bool = False) -> PluginManager:
+        env_allow, env_block = _split_env(os.environ.get(ENV_PLUGINS))
+        allow = list(allow) + env_allow
+        block = list(block) + env_block
+        if entrypoints:
+            for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+                dist = ep.dist.name if ep.dist else None
+                builtin = dist == CORE_DISTRIBUTION
+                names = {ep.name, dist or ""}
+                if names & set(block):
+                    self.skipped.append((ep.name, "blocked"))
+                    continue
+                if allow and not builtin and not names & set(allow):
+                    self.skipped.append((ep.name, "not in the allow list"))
+                    continue
+                self._load_entrypoint(ep, strict=strict or builtin)
+        for name, plugin in extra:
+            self.register(plugin, name=name)
+            self._dists[name] = (None, None)
+        try:
+            self.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginLoadError(f"a plugin implements an unknown hook: {exc}",
+                                  hint="check the hook name against mycarenet_dental.hookspec") from exc
+        self.services()  # refuse conflicts at load time
+        return self
+
+    def _load_entrypoint(self, ep: EntryPoint, *, strict: bool) -> None:
+        if self.has_plugin(ep.name):
+            return
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not break the CLI
+            if strict:
+                raise PluginLoadError(f"plugin {ep.name!r} failed to load: {exc}") from exc
+            log.warning("plugin %s failed to load and is skipped: %s", ep.name, exc)
+            self.skipped.append((ep.name, f"failed to load: {exc}"))
+            return
+        try:
+            self.register(plugin, name=ep.name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginLoadError(f"plugin {ep.name!r} is invalid: {exc}") from exc
+        self._dists[ep.name] = (ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
+
+    def register_module(self, name: str, module: str) -> None:
+        """Register a plugin module by import path (tests and embedding applications)."""
+        self.register(importlib.import_module(module), name=name)
+        self._dists[name] = (None, None)
+
+    # -- what the plugins provide --------------------------------------------------------------
+    def collect(self, hook_name: str) -> list[tuple[str, Any]]:
+        """Flatten a registration hook's iterables into (plugin name, record) pairs."""
+        hook = getattr(self.hook, hook_name)
+        out: list[tuple[str, Any]] = []
+        for impl in hook.get_hookimpls():
+            result = impl.function()
+            for record in result or ():
+                out.append((impl.plugin_name, record))
+        return out
+
+    def services(self) -> dict[str, tuple[ServiceSpec, str]]:
+        seen: dict[str, tuple[ServiceSpec, str]] = {}
+        for plugin_name, spec in self.collect("mycarenet_dental_services"):
+            if spec.name in seen:
+                raise PluginConflictError(
+                    f"service {spec.name!r} is claimed by two plugins: {seen[spec.name][1]!r} and {plugin_name!r}",
+                    hint=f"uninstall one of them, or block one with {ENV_PLUGINS}=-{plugin_name}",
+                )
+            seen[spec.name] = (spec, plugin_name)
+        return seen
+
+    def info(self) -> list[PluginInfo]:
+        infos = []
+        for name, plugin in sorted(self.list_name_plugin(), key=lambda p: p[0] or ""):
+            if plugin is None or name is None:
+                continue
+            hooks = tuple(sorted(h.name for h in self.get_hookcallers(plugin) or ()))
+            dist, version = self._dists.get(name, (None, None))
+            infos.append(PluginInfo(name=name, distribution=dist, version=version, hooks=hooks,
+                                    builtin=dist == CORE_DISTRIBUTION))
+        return infos
+
+
+def make_plugin_manager(*, allow: Sequence[str] = (), block: Sequence[str] = (), entrypoints: bool = True,
+                        extra: Iterable[tuple[str, Any]] = ()) -> PluginManager:
+    return PluginManager().load(allow=allow, block=block, entrypoints=entrypoints, extra=extra)

@@ -1,0 +1,265 @@
+"""SAML 1.1 holder-of-key assertions issued by the eHealth STS.
+
+A :class:`SamlToken` keeps the assertion's **exact bytes**: re-serialising it could re-prefix namespaces and
+break the STS signature (``auth-crypto.md`` §3.5), so WS-Security splices these bytes into each request.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import attrs
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from lxml import etree
+
+from ..errors import SecurityError
+from ..xmlsafe import parse_xml
+from . import xmldsig
+
+NS_SAML = "urn:oasis:names:tc:SAML:1.0:assertion"
+NS_SAMLP = "urn:oasis:names:tc:SAML:1.0:protocol"
+HOK = "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key"
+STS_ISSUER = "urn:be:fgov:ehealth:sts:1_0"
+NS_IDENTIFICATION = "urn:be:fgov:identification-namespace"
+NS_CERTIFIED = "urn:be:fgov:certified-namespace:ehealth"
+X509_SUBJECT = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+
+ATTR_CERTHOLDER_SSIN = "urn:be:fgov:ehealth:1.0:certificateholder:person:ssin"
+ATTR_PERSON_SSIN = "urn:be:fgov:person:ssin"
+ATTR_DENTIST_NIHII = "urn:be:fgov:person:ssin:ehealth:1.0:nihii:dentist:nihii11"
+ATTR_DENTIST_PROFESSIONAL = "urn:be:fgov:person:ssin:ehealth:1.0:professional:dentist:boolean"
+ATTR_DENTIST_FPSPH = "urn:be:fgov:person:ssin:ehealth:1.0:fpsph:dentist:boolean"
+ATTR_GIVENNAME = "urn:be:fgov:person:ssin:ehealth:1.0:givenname"
+ATTR_SURNAME = "urn:be:fgov:person:ssin:ehealth:1.0:surname"
+# Organisation (billing office) profile. UNSURE: no eHealth attribute set for a billing office was found
+# (auth-crypto.md §2.5); modelled on the organisation profiles (``...:<org>:cbe-number``).
+ATTR_CERTHOLDER_CBE = "urn:be:fgov:ehealth:1.0:certificateholder:enterprise:cbe-number"
+ATTR_ENTERPRISE_CBE = "urn:be:fgov:kbo-bce:organization:cbe-number"
+
+DENTIST_DESIGNATORS: tuple[str, ...] = (
+    ATTR_CERTHOLDER_SSIN,
+    ATTR_PERSON_SSIN,
+    ATTR_DENTIST_FPSPH,
+    ATTR_DENTIST_NIHII,
+    ATTR_DENTIST_PROFESSIONAL,
+)
+ORGANISATION_DESIGNATORS: tuple[str, ...] = (ATTR_CERTHOLDER_CBE, ATTR_ENTERPRISE_CBE)
+IDENTIFICATION_ATTRIBUTES = frozenset(
+    {ATTR_CERTHOLDER_SSIN, ATTR_PERSON_SSIN, ATTR_CERTHOLDER_CBE, ATTR_ENTERPRISE_CBE}
+)
+
+
+def attribute_namespace(name: str) -> str:
+    """Namespace an attribute name belongs to (WS-Trust claims carry names only)."""
+    return NS_IDENTIFICATION if name in IDENTIFICATION_ATTRIBUTES else NS_CERTIFIED
+
+
+def parse_time(text: str | None) -> datetime:
+    if not text:
+        raise ValueError("missing time")
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def format_time(dt: datetime) -> str:
+    dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+@attrs.frozen
+class SamlAttribute:
+    namespace: str
+    name: str
+    values: tuple[str, ...]
+
+
+@attrs.frozen
+class SamlToken:
+    """A holder-of-key assertion with its exact bytes and the facts read from it."""
+
+    raw: bytes = attrs.field(repr=False)
+    assertion_id: str
+    issuer: str
+    issue_instant: datetime
+    not_before: datetime
+    not_on_or_after: datetime
+    subject: str
+    subject_qualifier: str | None
+    attributes: tuple[SamlAttribute, ...]
+    hok_certificate: x509.Certificate | None = attrs.field(repr=False)
+    signer_certificate: x509.Certificate | None = attrs.field(repr=False, default=None)
+
+    def attribute(self, name: str) -> str | None:
+        for attr in self.attributes:
+            if attr.name == name and attr.values:
+                return attr.values[0]
+        return None
+
+    @property
+    def lifetime_seconds(self) -> float:
+        return (self.not_on_or_after - self.not_before).total_seconds()
+
+    def is_valid(self, now: datetime) -> bool:
+        return self.not_before <= now < self.not_on_or_after
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "assertion_id": self.assertion_id,
+            "issuer": self.issuer,
+            "issue_instant": format_time(self.issue_instant),
+            "not_before": format_time(self.not_before),
+            "not_on_or_after": format_time(self.not_on_or_after),
+            "subject": self.subject,
+            "attributes": [
+                {"name": a.name, "namespace": a.namespace, "values": list(a.values)} for a in self.attributes
+            ],
+        }
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> SamlToken:
+        """Parse a standalone assertion (the bytes are kept as they are)."""
+        return parse_assertion(parse_xml(raw, what="SAML assertion"), raw=raw)
+
+
+def _s(tag: str) -> str:
+    return f"{{{NS_SAML}}}{tag}"
+
+
+def find_assertion(root: etree._Element) -> etree._Element | None:
+    if root.tag == _s("Assertion"):
+        return root
+    return next(root.iter(_s("Assertion")), None)
+
+
+def hok_certificate_of(assertion: etree._Element) -> x509.Certificate | None:
+    for conf in assertion.iter(_s("SubjectConfirmation")):
+        method = conf.findtext(_s("ConfirmationMethod"))
+        if (method or "").strip() != HOK:
+            continue
+        cert_el = conf.find(f"{xmldsig.ds('KeyInfo')}/{xmldsig.ds('X509Data')}/{xmldsig.ds('X509Certificate')}")
+        if cert_el is not None and cert_el.text:
+            return x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+    return None
+
+
+def parse_assertion(assertion: etree._Element, *, raw: bytes) -> SamlToken:
+    """Read the facts of an assertion element whose exact bytes are ``raw``."""
+    try:
+        conditions = assertion.find(_s("Conditions"))
+        if conditions is None:
+            raise ValueError("no Conditions")
+        name_id = next(assertion.iter(_s("NameIdentifier")), None)
+        attributes = []
+        for attr in assertion.iter(_s("Attribute")):
+            attributes.append(
+                SamlAttribute(
+                    namespace=attr.get("AttributeNamespace", ""),
+                    name=attr.get("AttributeName", ""),
+                    values=tuple((v.text or "").strip() for v in attr.findall(_s("AttributeValue"))),
+                )
+            )
+        sig_cert = None
+        sig = assertion.find(xmldsig.ds("Signature"))
+        if sig is not None:
+            cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
+            if cert_el is not None and cert_el.text:
+                sig_cert = x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+        return SamlToken(
+            raw=raw,
+            assertion_id=assertion.get("AssertionID") or "",
+            issuer=assertion.get("Issuer") or "",
+            issue_instant=parse_time(assertion.get("IssueInstant")),
+            not_before=parse_time(conditions.get("NotBefore")),
+            not_on_or_after=parse_time(conditions.get("NotOnOrAfter")),
+            subject=(name_id.text or "").strip() if name_id is not None else "",
+            subject_qualifier=name_id.get("NameQualifier") if name_id is not None else None,
+            attributes=tuple(attributes),
+            hok_certificate=hok_certificate_of(assertion),
+            signer_certificate=sig_cert,
+        )
+    except (ValueError, TypeError) as exc:
+        raise SecurityError(f"the STS assertion is malformed: {exc}", code="SAML_MALFORMED") from None
+
+
+def verify_assertion_signature(
+    assertion: etree._Element,
+    *,
+    trust: Sequence[x509.Certificate],
+    allow_sha1: bool = False,
+    now: datetime | None = None,
+) -> x509.Certificate:
+    """Check the enveloped STS signature; the signer must be a trusted cert or issued by a trusted CA."""
+    sig = assertion.find(xmldsig.ds("Signature"))
+    if sig is None:
+        raise SecurityError("the assertion is not signed", code="SAML_UNSIGNED")
+    cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
+    if cert_el is None or not cert_el.text:
+        raise SecurityError("the assertion signature carries no certificate", code="SAML_SIGNER")
+    signer = x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+    if not trust:
+        raise SecurityError("no trust anchor configured for STS assertions", code="SAML_TRUST",
+                            hint="configure the STS certificate or its CA")
+    if not any(signer == anchor or _issued_by(signer, anchor) for anchor in trust):
+        raise SecurityError(
+            f"the assertion is signed by an untrusted certificate ({signer.subject.rfc4514_string()})",
+            code="SAML_UNTRUSTED",
+            hint="the token does not come from the configured STS",
+        )
+    if now is not None and not (signer.not_valid_before_utc <= now < signer.not_valid_after_utc):
+        raise SecurityError("the STS signing certificate is outside its validity", code="SAML_SIGNER_EXPIRED")
+    ids = {assertion.get("AssertionID", ""): assertion}
+    report = xmldsig.verify(sig, public_key=signer.public_key(), ids=ids, allow_sha1=allow_sha1)
+    uri_ok = [r for r in report.references if r.uri == "#" + assertion.get("AssertionID", "")]
+    if not report.ok or len(report.references) != 1 or not uri_ok:
+        reasons = [r.reason for r in report.references if r.reason] + ([report.reason] if report.reason else [])
+        raise SecurityError(
+            "the STS signature on the assertion does not verify: " + ("; ".join(reasons) or "bad reference"),
+            code="SAML_SIGNATURE",
+            hint="the assertion was altered (or re-serialised) after the STS signed it",
+        )
+    return signer
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
+_START = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?Assertion[\s>/]")
+
+
+def extract_raw(source: bytes, assertion: etree._Element) -> bytes:
+    """The assertion's original bytes from ``source`` when they stand alone, else a faithful serialisation.
+
+    The slice is accepted only if it parses on its own and canonicalises exactly like the element in the
+    document, which guarantees the STS signature still verifies on the spliced bytes.
+    """
+    expected = xmldsig.c14n(assertion)
+    for match in _START.finditer(source):
+        prefix = match.group(1)
+        end_tag = b"</" + (prefix + b":" if prefix else b"") + b"Assertion>"
+        end = source.find(end_tag, match.start())
+        if end < 0:
+            continue
+        candidate = source[match.start() : end + len(end_tag)]
+        try:
+            parsed = parse_xml(candidate, what="SAML assertion")
+        except Exception:  # noqa: BLE001 - any failure means "not standalone", fall back below
+            continue
+        if parsed.get("AssertionID") == assertion.get("AssertionID") and xmldsig.c14n(parsed) == expected:
+            return candidate
+    return etree.tostring(assertion)

@@ -1,0 +1,295 @@
+"""WS-Security 1.0 headers: X.509 token profile (STS calls) and SAML holder-of-key (service calls).
+
+``X509Security`` signs Body, Timestamp and the BinarySecurityToken (the STS ``ProtectTokens`` policy).
+``HolderOfKeySecurity`` signs Body + Timestamp (or the Timestamp only, for GenericAsync) with the key bound
+to the assertion, referenced through its AssertionID; the assertion's bytes are spliced into the serialised
+envelope *after* signing, so it is never re-serialised (``auth-crypto.md`` §3.5). The analysis half
+(:func:`analyse`) is shared by the simulator's checks and ``security verify``.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from ..errors import SecurityError
+from . import xmldsig
+from .keystore import KeyEntry
+from .saml import NS_SAML, SamlToken, format_time, hok_certificate_of, parse_time
+
+NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+NS_WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+NS_WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+NS_WSSE11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
+X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
+BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+SAML_TOKEN_TYPE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"
+SAML_ASSERTION_ID = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0#SAMLAssertionID"
+DEFAULT_TTL = 60
+
+
+def q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+class ExchangeRunLike(Protocol):
+    def reference(self, name: str, value: str) -> None: ...
+    def disturbance(self, kind: str, detail: str) -> None: ...
+
+
+class WsSecurity(Protocol):
+    """Something that secures an envelope and returns the exact bytes to send."""
+
+    def apply(self, envelope: etree._Element, *, run: ExchangeRunLike | None = None) -> bytes: ...
+
+
+def _now(clock: Callable[[], datetime] | None) -> datetime:
+    return clock() if clock else datetime.now(timezone.utc)
+
+
+def _parts(envelope: etree._Element) -> tuple[etree._Element, etree._Element]:
+    if envelope.tag != q(NS_SOAP, "Envelope"):
+        raise SecurityError("not a SOAP 1.1 envelope", code="WSS_NOT_SOAP")
+    body = envelope.find(q(NS_SOAP, "Body"))
+    if body is None:
+        raise SecurityError("the envelope has no Body", code="WSS_NOT_SOAP")
+    header = envelope.find(q(NS_SOAP, "Header"))
+    if header is None:
+        header = etree.Element(q(NS_SOAP, "Header"))
+        envelope.insert(0, header)
+    return header, body
+
+
+def _security(header: etree._Element) -> etree._Element:
+    sec = etree.Element(q(NS_WSSE, "Security"), nsmap={"wsse": NS_WSSE, "wsu": NS_WSU})
+    sec.set(q(NS_SOAP, "mustUnderstand"), "1")
+    header.insert(0, sec)
+    return sec
+
+
+def _timestamp(sec: etree._Element, now: datetime, ttl: int) -> tuple[etree._Element, str]:
+    ts_id = f"TS-{uuid.uuid4().hex}"
+    ts = etree.SubElement(sec, q(NS_WSU, "Timestamp"))
+    ts.set(q(NS_WSU, "Id"), ts_id)
+    etree.SubElement(ts, q(NS_WSU, "Created")).text = format_time(now)
+    etree.SubElement(ts, q(NS_WSU, "Expires")).text = format_time(now + timedelta(seconds=ttl))
+    return ts, ts_id
+
+
+def _body_id(body: etree._Element) -> str:
+    existing = body.get(q(NS_WSU, "Id"))
+    if existing:
+        return existing
+    body_id = f"id-{uuid.uuid4().hex}"
+    body.set(q(NS_WSU, "Id"), body_id)
+    return body_id
+
+
+def _report(run: ExchangeRunLike | None, name: str, value: str) -> None:
+    if run is not None:
+        run.reference(name, value)
+
+
+@attrs.frozen
+class X509Security:
+    """X.509 token profile signature by ``entry`` (used for STS requests)."""
+
+    entry: KeyEntry
+    ttl: int = DEFAULT_TTL
+    clock: Callable[[], datetime] | None = None
+
+    def apply(self, envelope: etree._Element, *, run: ExchangeRunLike | None = None) -> bytes:
+        header, body = _parts(envelope)
+        sec = _security(header)
+        ts, ts_id = _timestamp(sec, _now(self.clock), self.ttl)
+        bst_id = f"X509-{uuid.uuid4().hex}"
+        bst = etree.SubElement(sec, q(NS_WSSE, "BinarySecurityToken"))
+        bst.set("EncodingType", BASE64)
+        bst.set("ValueType", X509V3)
+        bst.set(q(NS_WSU, "Id"), bst_id)
+        bst.text = base64.b64encode(self.entry.certificate.public_bytes(serialization.Encoding.DER)).decode()
+        body_id = _body_id(body)
+        key_info = etree.Element(xmldsig.ds("KeyInfo"))
+        str_el = etree.SubElement(key_info, q(NS_WSSE, "SecurityTokenReference"), nsmap={"wsse": NS_WSSE})
+        ref = etree.SubElement(str_el, q(NS_WSSE, "Reference"))
+        ref.set("URI", f"#{bst_id}")
+        ref.set("ValueType", X509V3)
+        xmldsig.sign(
+            [xmldsig.Ref(f"#{body_id}", body), xmldsig.Ref(f"#{ts_id}", ts), xmldsig.Ref(f"#{bst_id}", bst)],
+            self.entry.private_key,
+            parent=sec,
+            key_info=key_info,
+        )
+        _report(run, "wsu:Timestamp", ts_id)
+        _report(run, "soap:Body", body_id)
+        return etree.tostring(envelope, encoding="UTF-8", xml_declaration=False)
+
+
+@attrs.frozen
+class HolderOfKeySecurity:
+    """SAML holder-of-key signature: Body + Timestamp, or the Timestamp only (GenericAsync)."""
+
+    token: SamlToken
+    key: KeyEntry
+    timestamp_only: bool = False
+    ttl: int = DEFAULT_TTL
+    clock: Callable[[], datetime] | None = None
+
+    def apply(self, envelope: etree._Element, *, run: ExchangeRunLike | None = None) -> bytes:
+        header, body = _parts(envelope)
+        sec = _security(header)
+        ts, ts_id = _timestamp(sec, _now(self.clock), self.ttl)
+        marker = f"mcn-assertion-{uuid.uuid4().hex}"
+        sec.append(etree.Comment(marker))
+        refs = [xmldsig.Ref(f"#{ts_id}", ts)]
+        body_id = None
+        if not self.timestamp_only:
+            body_id = _body_id(body)
+            refs.insert(0, xmldsig.Ref(f"#{body_id}", body))
+        key_info = etree.Element(xmldsig.ds("KeyInfo"))
+        str_el = etree.SubElement(
+            key_info, q(NS_WSSE, "SecurityTokenReference"), nsmap={"wsse": NS_WSSE, "wsse11": NS_WSSE11}
+        )
+        str_el.set(q(NS_WSSE11, "TokenType"), SAML_TOKEN_TYPE)
+        kid = etree.SubElement(str_el, q(NS_WSSE, "KeyIdentifier"))
+        kid.set("ValueType", SAML_ASSERTION_ID)
+        kid.text = self.token.assertion_id
+        xmldsig.sign(refs, self.key.private_key, parent=sec, key_info=key_info)
+        data = etree.tostring(envelope, encoding="UTF-8", xml_declaration=False)
+        placeholder = f"<!--{marker}-->".encode()
+        if data.count(placeholder) != 1:
+            raise SecurityError("could not place the assertion in the WS-Security header", code="WSS_SPLICE")
+        _report(run, "wsu:Timestamp", ts_id)
+        if body_id:
+            _report(run, "soap:Body", body_id)
+        _report(run, "saml:AssertionID", self.token.assertion_id)
+        return data.replace(placeholder, standalone_assertion_bytes(self.token.raw))
+
+
+def standalone_assertion_bytes(raw: bytes) -> bytes:
+    """Assertion bytes without XML declaration/BOM, ready to be spliced into a header."""
+    data = raw.lstrip(b"\xef\xbb\xbf").lstrip()
+    if data.startswith(b"<?xml"):
+        end = data.find(b"?>")
+        data = data[end + 2 :].lstrip()
+    return data.rstrip()
+
+
+# --- analysis (verification side) --------------------------------------------------------------------
+
+
+@attrs.frozen
+class WssAnalysis:
+    """What a WS-Security header contains and what its signature covers."""
+
+    security: etree._Element | None
+    timestamp: etree._Element | None
+    created: datetime | None
+    expires: datetime | None
+    signature: etree._Element | None
+    report: xmldsig.SignatureReport | None
+    key_source: str | None  # "BinarySecurityToken", "SAMLAssertionID", "X509Data" or None
+    signer_certificate: x509.Certificate | None
+    assertion: etree._Element | None
+    signed: frozenset[str]  # among "Body", "Timestamp", "BinarySecurityToken", "UsernameToken"
+    problems: tuple[str, ...]
+
+
+def analyse(
+    envelope: etree._Element,
+    *,
+    allow_sha1: bool = False,
+    public_key_override: object | None = None,
+) -> WssAnalysis:
+    """Find the header parts, resolve the signing key and check the signature's references and value."""
+    problems: list[str] = []
+    if envelope.tag != q(NS_SOAP, "Envelope"):
+        raise SecurityError("not a SOAP 1.1 envelope", code="WSS_NOT_SOAP")
+    header = envelope.find(q(NS_SOAP, "Header"))
+    body = envelope.find(q(NS_SOAP, "Body"))
+    secs = header.findall(q(NS_WSSE, "Security")) if header is not None else []
+    if len(secs) != 1:
+        return WssAnalysis(None, None, None, None, None, None, None, None, None, frozenset(),
+                           ("no wsse:Security header" if not secs else "more than one wsse:Security header",))
+    sec = secs[0]
+    ts = sec.find(q(NS_WSU, "Timestamp"))
+    created = expires = None
+    if ts is not None:
+        try:
+            created = parse_time(ts.findtext(q(NS_WSU, "Created")))
+            expires = parse_time(ts.findtext(q(NS_WSU, "Expires")))
+        except ValueError:
+            problems.append("the Timestamp has no valid Created/Expires")
+    assertions = sec.findall(q(NS_SAML, "Assertion"))
+    sig = sec.find(xmldsig.ds("Signature"))
+    if sig is None:
+        problems.append("no ds:Signature in the Security header")
+        return WssAnalysis(sec, ts, created, expires, None, None, None, None,
+                           assertions[0] if assertions else None, frozenset(), tuple(problems))
+    ids = xmldsig.id_index(envelope)
+    key_source = None
+    cert: x509.Certificate | None = None
+    assertion = None
+    str_el = sig.find(f"{xmldsig.ds('KeyInfo')}/{q(NS_WSSE, 'SecurityTokenReference')}")
+    if str_el is not None:
+        ref = str_el.find(q(NS_WSSE, "Reference"))
+        kid = str_el.find(q(NS_WSSE, "KeyIdentifier"))
+        if ref is not None:
+            target = ids.get((ref.get("URI") or "").lstrip("#"))
+            if target is not None and target.tag == q(NS_WSSE, "BinarySecurityToken") and target.getparent() is sec:
+                key_source = "BinarySecurityToken"
+                try:
+                    cert = x509.load_der_x509_certificate(base64.b64decode("".join((target.text or "").split())))
+                except ValueError:
+                    problems.append("the BinarySecurityToken is not a certificate")
+            else:
+                problems.append("the SecurityTokenReference does not point at a BinarySecurityToken of this header")
+        elif kid is not None and kid.get("ValueType") == SAML_ASSERTION_ID:
+            key_source = "SAMLAssertionID"
+            wanted = (kid.text or "").strip()
+            matching = [a for a in assertions if a.get("AssertionID") == wanted]
+            if len(matching) == 1:
+                assertion = matching[0]
+                cert = hok_certificate_of(assertion)
+                if cert is None:
+                    problems.append("the referenced assertion has no holder-of-key certificate")
+            else:
+                problems.append(f"no assertion with AssertionID {wanted} in the Security header")
+        else:
+            problems.append("unsupported SecurityTokenReference")
+    else:
+        cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
+        if cert_el is not None and cert_el.text:
+            key_source = "X509Data"
+            cert = x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+        else:
+            problems.append("the signature has no usable KeyInfo")
+    if assertion is None and assertions:
+        assertion = assertions[0]
+    public_key = public_key_override or (cert.public_key() if cert is not None else None)
+    report = xmldsig.verify(sig, public_key=public_key, ids=ids, allow_sha1=allow_sha1)  # type: ignore[arg-type]
+    signed: set[str] = set()
+    for result in report.references:
+        if not result.ok:
+            continue
+        target = ids.get(result.uri.lstrip("#"))
+        if target is None:
+            continue
+        if target is body:
+            signed.add("Body")
+        elif target is ts:
+            signed.add("Timestamp")
+        elif target.getparent() is sec and target.tag == q(NS_WSSE, "BinarySecurityToken"):
+            signed.add("BinarySecurityToken")
+        elif target.getparent() is sec and target.tag == q(NS_WSSE, "UsernameToken"):
+            signed.add("UsernameToken")
+    return WssAnalysis(sec, ts, created, expires, sig, report, key_source, cert, assertion,
+                       frozenset(signed), tuple(problems))

@@ -1,0 +1,1 @@
+"""The offline twin of eHealth and MyCareNet: host, population, STS and the service handlers."""

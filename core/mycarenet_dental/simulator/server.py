@@ -1,0 +1,57 @@
+"""Serve the simulator on loopback with TLS (Werkzeug's threaded server), in a thread or in the foreground."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from ..errors import ConfigError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class SimulatorServer:
+    """A running simulator. ``port=0`` picks a free port; ``url`` tells which."""
+
+    def __init__(self, app: Any, *, pki_dir: Path, host: str = "127.0.0.1", port: int = 8443) -> None:
+        if host not in LOOPBACK:
+            raise ConfigError(f"the simulator only listens on loopback, not {host!r}", location="--host")
+        cert, key = pki_dir / "tls.pem", pki_dir / "tls-key.pem"
+        if not cert.exists() or not key.exists():
+            raise ConfigError(f"no TLS certificate in {pki_dir}", hint="run `mycarenet-dental simulator pki --out DIR`")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(str(cert), str(key))
+        self.app = app
+        self._server = make_server(host, port, app, threaded=True, ssl_context=context)
+        self.host = host
+        self.port = self._server.server_port
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    def start(self) -> SimulatorServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="mcn-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

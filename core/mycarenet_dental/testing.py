@@ -1,0 +1,73 @@
+"""Test helpers for the core, the plugins and vendors: a test PKI, a running TLS simulator and a
+configured :class:`Context`, in a few lines.
+
+    env = SimEnv.start(tmp_path)            # PKI + simulator on a free loopback port + config.toml
+    ctx = env.context()                      # the dentist
+    office = env.context(mandatary=True)     # a billing office with its own keystore
+    ...
+    env.stop()
+
+The simulator clock and the client clock can be pinned with ``clock=``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .context import Context
+from .plugins import PluginManager, make_plugin_manager
+
+
+@attrs.define
+class SimEnv:
+    """A simulator running over TLS on loopback, with its PKI folder and client configurations."""
+
+    pki_dir: Path
+    pki: Any
+    server: Any
+    app: Any
+    config_path: Path
+    mandatary_config_path: Path
+    pm: PluginManager
+    env: dict[str, str]
+
+    @classmethod
+    def start(cls, workdir: Path, *, pm: PluginManager | None = None, key_type: str = "rsa",
+              sim_clock: Callable[[], datetime] | None = None) -> SimEnv:
+        import secrets
+
+        from .cli.simulator_cmds import LICENCE_USER, make_simulator, read_env_file, write_simulator_config
+        from .security.pki import generate_pki
+        from .simulator.server import SimulatorServer
+
+        pm = pm or make_plugin_manager()
+        pki = generate_pki(workdir, key_type=key_type)
+        licence_password = secrets.token_urlsafe(9)
+        write_simulator_config(pki, workdir, port=0, licence_password=licence_password)
+        app = make_simulator(pm, workdir, clock=sim_clock)
+        app.state.licences[LICENCE_USER] = licence_password
+        server = SimulatorServer(app, pki_dir=workdir, port=0).start()
+        config, mandatary = write_simulator_config(pki, workdir, port=server.port, licence_password=licence_password)
+        env = read_env_file(workdir)
+        os.environ.update(env)
+        return cls(pki_dir=workdir, pki=pki, server=server, app=app, config_path=config,
+                   mandatary_config_path=mandatary, pm=pm, env=env)
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    def context(self, *, mandatary: bool = False, clock: Callable[[], datetime] | None = None,
+                **overrides: Any) -> Context:
+        os.environ.update(self.env)
+        path = self.mandatary_config_path if mandatary else self.config_path
+        return Context.from_config(path, pm=self.pm, clock=clock, **overrides)
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -1,0 +1,1 @@
+"""eFact flat-file format: model, layouts, controls, writer, reader, validator and responses."""

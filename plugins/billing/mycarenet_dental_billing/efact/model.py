@@ -1,0 +1,449 @@
+"""Typed model of one eFact sending (one 920000 file for one insurer federation).
+
+Hierarchy (``efact.md`` §2.2)::
+
+    Sending                       S200 + S300 + R10 … R90 + R95* + R96   (one federation/union)
+      header: SendingHeader       sending number, third-party payer, period, bank account, contact
+      invoices (by destination)   R20 … R80 — one patient, one destination mutuality
+        lines: ServiceLine        R50 — one dental act (code, date, tooth, amounts in cents)
+          commitment              R51 — payment commitment of the tariff consultation
+          identity_check          R52 — reading of the patient's identity document
+
+:attr:`Sending.groups` gives the per-destination-mutuality view (one R95 each). Amounts are
+integer euro cents. Every class is frozen and validated at construction, so a model that exists
+can be written: the writer is strict and only fails on overflowing totals.
+
+Identifier checks (SSIN, NIHII) are local here because ``mycarenet_dental.identifiers`` did not
+exist when this was written; they only check what the file format needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from mycarenet_dental.errors import InvalidIdentifierError, UsageError
+
+# --- local identifier checks -----------------------------------------------------------------
+
+PERMANENT_TEETH = frozenset(q * 10 + t for q in (1, 2, 3, 4) for t in range(1, 9))
+DECIDUOUS_TEETH = frozenset(q * 10 + t for q in (5, 6, 7, 8) for t in range(1, 6))
+FDI_TEETH = PERMANENT_TEETH | DECIDUOUS_TEETH
+"""The 52 ISO 3950 / FDI tooth numbers (``domain.md`` §2.2)."""
+
+
+def ssin_is_valid(ssin: str) -> bool:
+    """SSIN/bis check digits: 97 − (first 9 digits mod 97), with the ``2`` prefix for 2000+ births."""
+    if len(ssin) != 11 or not ssin.isdigit():
+        return False
+    base, check = int(ssin[:9]), int(ssin[9:])
+    return check in (97 - base % 97, 97 - (2_000_000_000 + base) % 97)
+
+
+def nihii_is_valid(nihii: str) -> bool:
+    """NIHII/INAMI (11 digits): check digits 7–8 over the first 6, mod 97 or (newer) mod 89."""
+    if len(nihii) != 11 or not nihii.isdigit():
+        return False
+    base, check = int(nihii[:6]), int(nihii[6:8])
+    # UNSURE: the mod-89 branch (domain.md §1.2) has no worked example; both are accepted.
+    return check in (97 - base % 97, 89 - base % 89)
+
+
+def iban_is_valid(iban: str) -> bool:
+    """ISO 13616 IBAN check (mod 97 = 1)."""
+    s = iban.replace(" ", "").upper()
+    if not (15 <= len(s) <= 34) or not s.isalnum() or not s[:2].isalpha() or not s[2:4].isdigit():
+        return False
+    digits = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
+    return int(digits) % 97 == 1
+
+
+# --- validators (cheap: they run once per line) -----------------------------------------------
+
+
+def _digits(n: int, *, allow_zero: bool = True) -> Any:
+    def check(inst: object, a: attrs.Attribute, v: str) -> None:
+        if not (isinstance(v, str) and len(v) == n and v.isdigit() and v.isascii()):
+            raise InvalidIdentifierError(a.name, str(v), f"must be exactly {n} digits")
+        if not allow_zero and v == "0" * n:
+            raise InvalidIdentifierError(a.name, v, "must not be all zeros")
+
+    return check
+
+
+def _opt(check: Any) -> Any:
+    def inner(inst: object, a: attrs.Attribute, v: object) -> None:
+        if v is not None:
+            check(inst, a, v)
+
+    return inner
+
+
+def _nihii(inst: object, a: attrs.Attribute, v: str) -> None:
+    if not (isinstance(v, str) and nihii_is_valid(v)):
+        raise InvalidIdentifierError(a.name, str(v), "not a valid 11-digit NIHII/INAMI number (check digits)")
+
+
+def _int_range(lo: int, hi: int) -> Any:
+    def check(inst: object, a: attrs.Attribute, v: int) -> None:
+        if not (isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi):
+            raise UsageError(f"{a.name}: {v!r} is not an integer in {lo}..{hi}", location=a.name)
+
+    return check
+
+
+def _text(n: int) -> Any:
+    def check(inst: object, a: attrs.Attribute, v: str) -> None:
+        if not isinstance(v, str) or len(v) > n or not v.isascii() or not v.isprintable():
+            raise UsageError(
+                f"{a.name}: {v!r} must be printable ASCII of at most {n} characters "
+                "(strip diacritics first)",
+                location=a.name,
+            )
+
+    return check
+
+
+def _rstrip(v: object) -> object:
+    return v.rstrip() if isinstance(v, str) else v
+
+
+def _code7(v: object) -> object:
+    """Nomenclature codes: accept the 6-digit INAMI code and store the 7-digit zone form."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = f"{v:07d}"
+    if isinstance(v, str) and len(v) == 6 and v.isdigit():
+        return "0" + v
+    return v
+
+
+def _date(inst: object, a: attrs.Attribute, v: object) -> None:
+    if not isinstance(v, dt.date) or isinstance(v, dt.datetime) or v.year < 1000:
+        raise UsageError(f"{a.name}: {v!r} is not a date", location=a.name)
+
+
+def _hhmm(inst: object, a: attrs.Attribute, v: str) -> None:
+    ok = isinstance(v, str) and len(v) == 4 and v.isdigit() and int(v[:2]) < 24 and int(v[2:]) < 60
+    if not ok:
+        raise UsageError(f"{a.name}: {v!r} is not a time HHMM", location=a.name)
+
+
+MAX_11 = 10**11 - 1
+MAX_9 = 10**9 - 1
+
+
+def _amount(limit: int) -> Any:
+    def check(inst: object, a: attrs.Attribute, v: int) -> None:
+        if not (isinstance(v, int) and not isinstance(v, bool) and -limit <= v <= limit):
+            raise UsageError(f"{a.name}: {v!r} is not an amount in cents within ±{limit}", location=a.name)
+
+    return check
+
+
+# --- service line and its attached records ---------------------------------------------------
+
+
+@attrs.frozen
+class Commitment:
+    """Record 51: the payment commitment returned by the tariff consultation (protocol R36)."""
+
+    number: str = attrs.field(converter=_rstrip, validator=_text(48))
+    communicated: dt.date = attrs.field(validator=_date)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.number:
+            raise UsageError("commitment.number: must not be empty", location="commitment.number")
+
+
+INPUT_TYPES = frozenset("1234A")
+SUPPORT_TYPES = frozenset("01234567")
+
+
+@attrs.frozen
+class IdentityCheck:
+    """Record 52: how the patient's identity document was read (newer layout, ``efact.md`` §2.9)."""
+
+    input_type: str = attrs.field(validator=attrs.validators.in_(INPUT_TYPES))
+    support_type: str = attrs.field(validator=attrs.validators.in_(SUPPORT_TYPES))
+    reader: str = attrs.field(validator=_nihii)
+    read_date: dt.date | None = attrs.field(default=None, validator=_opt(_date))
+    read_time: str | None = attrs.field(default=None, validator=_opt(_hhmm))
+    manual_reason: int = attrs.field(default=0, validator=_int_range(0, 9))
+    vignette_reason: int = attrs.field(default=0, validator=_int_range(0, 9))
+    serial: str = attrs.field(default="", converter=_rstrip, validator=_text(15))
+    justification: int | None = attrs.field(default=None, validator=_opt(_int_range(1, 10**25 - 1)))
+    device: int | None = attrs.field(default=None, validator=_opt(_int_range(1, 10**12 - 1)))
+
+    #: manual-entry reasons whose reading date/time must be zero (deferred cases, §2.9).
+    DEFERRED_REASONS = frozenset({3, 4, 5, 6, 8})
+
+
+@attrs.frozen
+class ServiceLine:
+    """Record 50: one dental act. ``fee`` = reimbursement + patient share (supplement apart)."""
+
+    code: str = attrs.field(converter=_code7, validator=_digits(7, allow_zero=False))
+    date: dt.date = attrs.field(validator=_date)
+    reimbursement: int = attrs.field(validator=_amount(MAX_11))
+    provider: str = attrs.field(validator=_nihii)
+    patient_share: int = attrs.field(default=0, validator=_amount(MAX_9))
+    supplement: int = attrs.field(default=0, validator=_amount(MAX_9))
+    tooth: int | None = attrs.field(default=None)
+    end_date: dt.date | None = attrs.field(default=None, validator=_opt(_date))
+    units: int = attrs.field(default=1, validator=_int_range(-9999, 9999))
+    related_code: str | None = attrs.field(
+        default=None, converter=_code7, validator=_opt(_digits(7, allow_zero=False))
+    )
+    account_b: bool = False
+    norm: int = attrs.field(default=0, validator=_int_range(0, 9))
+    time_code: int = attrs.field(default=0, validator=_int_range(0, 9))
+    provider_norm: int = attrs.field(default=1, validator=_int_range(0, 9))
+    place: str | None = attrs.field(default=None, validator=_opt(_nihii))
+    prescriber: str | None = attrs.field(default=None, validator=_opt(_nihii))
+    prescriber_norm: int = attrs.field(default=0, validator=_int_range(0, 9))
+    prescription_date: dt.date | None = attrs.field(default=None, validator=_opt(_date))
+    derogation: int = attrs.field(default=0, validator=_int_range(0, 99))
+    reference: str = attrs.field(default="", converter=_rstrip, validator=_text(25))
+    # UNSURE: value list of the third-party exception code (ET50 Z32) is not documented.
+    third_party_exception: str = attrs.field(default="0", validator=attrs.validators.in_(frozenset("0123456789N")))
+    billing_code: int = attrs.field(default=0, validator=_int_range(0, 9))
+    side: int = attrs.field(default=0, validator=_int_range(0, 2))
+    convention: int = attrs.field(default=1, validator=_int_range(0, 9))
+    service_time: str | None = attrs.field(default=None, validator=_opt(_hhmm))
+    trainee: str | None = attrs.field(default=None, validator=_opt(_nihii))
+    commitment: Commitment | None = None
+    identity_check: IdentityCheck | None = None
+
+    @tooth.validator
+    def _check_tooth(self, a: attrs.Attribute, v: int | None) -> None:
+        # UNSURE: quadrant/jaw coding in zone 29 (error 502258); only FDI teeth are accepted here.
+        if v is not None and v not in FDI_TEETH:
+            raise InvalidIdentifierError("tooth", str(v), "not an FDI (ISO 3950) tooth number")
+
+    def __attrs_post_init__(self) -> None:
+        if self.end_date == self.date:  # a single act: Z6 repeats Z5, keep the model canonical
+            object.__setattr__(self, "end_date", None)
+        if self.end_date is not None and self.end_date < self.date:
+            raise UsageError("end_date: before the service date", location="end_date")
+
+    @property
+    def last_date(self) -> dt.date:
+        return self.end_date or self.date
+
+    @property
+    def fee(self) -> int:
+        """The conventional fee in cents: insurer's part + patient's personal share."""
+        return self.reimbursement + self.patient_share
+
+
+# --- invoice -----------------------------------------------------------------------------------
+
+
+INVOICING_TYPES = {0: "normal", 1: "corrective", 2: "UNSURE-2", 3: "credit note", 4: "UNSURE-4"}
+
+
+@attrs.frozen
+class PreviousInvoice:
+    """The earlier invoice a corrective invoice or credit note refers to (ET20 Z29–41)."""
+
+    number: int = attrs.field(validator=_int_range(1, 10**12 - 1))
+    sending_number: int = attrs.field(validator=_int_range(1, 999))
+    mutuality: str = attrs.field(validator=_digits(3))
+    year_month: str = attrs.field(validator=_digits(6))
+
+
+@attrs.frozen
+class Invoice:
+    """Records 20…80: one patient's invoice for one destination mutuality."""
+
+    number: int = attrs.field(validator=_int_range(1, 10**12 - 1))
+    patient_id: str = attrs.field()
+    sex: int = attrs.field(validator=attrs.validators.in_((1, 2)))
+    affiliation: str = attrs.field(validator=_digits(3))
+    destination: str = attrs.field(validator=_digits(3, allow_zero=False))
+    ct1: str = attrs.field(validator=_digits(3))
+    ct2: str = attrs.field(validator=_digits(3))
+    lines: tuple[ServiceLine, ...] = attrs.field(converter=tuple)
+    id_is_ssin: bool = True
+    reference: str = attrs.field(default="", converter=_rstrip, validator=_text(25))
+    invoicing_type: int = attrs.field(default=0, validator=attrs.validators.in_(tuple(INVOICING_TYPES)))
+    lifting_prescription: bool = False
+    treatment_cause: int = attrs.field(default=0, validator=_int_range(0, 9999))
+    previous: PreviousInvoice | None = None
+
+    @patient_id.validator
+    def _check_patient(self, a: attrs.Attribute, v: str) -> None:
+        if self.id_is_ssin:
+            if not (isinstance(v, str) and ssin_is_valid(v)):
+                raise InvalidIdentifierError("patient_id", str(v), "not a valid SSIN (11 digits, check digits)")
+        elif not (isinstance(v, str) and 1 <= len(v) <= 13 and v.isdigit() and v.isascii()):
+            raise InvalidIdentifierError("patient_id", str(v), "membership number must be 1–13 digits")
+
+    def __attrs_post_init__(self) -> None:
+        if not self.lines:
+            raise UsageError(f"invoice {self.number}: has no service line", location="lines")
+        if self.invoicing_type in (1, 3) and self.previous is None:
+            # a correction must say which invoice it corrects (ET20 Z29–41)
+            raise UsageError(f"invoice {self.number}: a corrective invoice or credit note needs 'previous'",
+                             location="previous")
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.invoicing_type == 3
+
+    @property
+    def total_a(self) -> int:
+        return sum(ln.reimbursement for ln in self.lines if not ln.account_b)
+
+    @property
+    def total_b(self) -> int:
+        return sum(ln.reimbursement for ln in self.lines if ln.account_b)
+
+    @property
+    def total_patient_share(self) -> int:
+        return sum(ln.patient_share for ln in self.lines)
+
+    @property
+    def total_supplement(self) -> int:
+        return sum(ln.supplement for ln in self.lines)
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SendingHeader:
+    """Everything of a sending that is not an invoice: segments 200/300 and records 10/90."""
+
+    sending_number: int = attrs.field(validator=_int_range(1, 999))
+    third_party: str = attrs.field(validator=_nihii)
+    invoicing_year: int = attrs.field(validator=_int_range(2000, 9999))
+    invoicing_month: int = attrs.field(validator=_int_range(1, 12))
+    creation_date: dt.date = attrs.field(validator=_date)
+    reference: int = attrs.field(validator=_int_range(1, 10**14 - 1))
+    iban: str = attrs.field(converter=_rstrip, validator=_text(34))
+    bic: str = attrs.field(converter=_rstrip, validator=_text(11))
+    bce: str | None = attrs.field(default=None, validator=_opt(_digits(10, allow_zero=False)))
+    test: bool = True
+    contact_last_name: str = attrs.field(default="", converter=_rstrip, validator=_text(45))
+    contact_first_name: str = attrs.field(default="", converter=_rstrip, validator=_text(24))
+    contact_phone: str | None = attrs.field(default=None, validator=_opt(_digits(10)))
+    file_reference: str = attrs.field(default="", converter=_rstrip, validator=_text(13))
+    sender_reference: str = attrs.field(default="", converter=_rstrip, validator=_text(25))
+    iban_b: str = attrs.field(default="", converter=_rstrip, validator=_text(34))
+    bic_b: str = attrs.field(default="", converter=_rstrip, validator=_text(11))
+    # UNSURE: which profession code a dentist puts in ET10 Z18; older writers send 000.
+    profession_code: str = attrs.field(default="000", validator=_digits(3))
+    billing_content: str = attrs.field(default="040", validator=_digits(3))
+    format_version: int = attrs.field(default=2, validator=attrs.validators.in_((1, 2)))
+    invoice_kind: str = attrs.field(default="03", validator=_digits(2))
+    invoicing_mode: str = attrs.field(default="01", validator=_digits(2))
+    # UNSURE: ET95 Z402 summary invoice number; None = last 12 digits of ``reference`` ([TK]).
+    summary_invoice_number: int | None = attrs.field(default=None, validator=_opt(_int_range(0, 10**12 - 1)))
+
+    @property
+    def period(self) -> str:
+        """Invoicing ``YYYYMM`` (S300 zone 300, ET10 Z22–23)."""
+        return f"{self.invoicing_year:04d}{self.invoicing_month:02d}"
+
+    @property
+    def instructions_version(self) -> str:
+        return "9991999" if self.test else "0001999"
+
+    @property
+    def code_indice(self) -> int:
+        return 1 if self.iban_b else 0
+
+    @property
+    def summary_number(self) -> int:
+        if self.summary_invoice_number is not None:
+            return self.summary_invoice_number
+        return self.reference % 10**12
+
+
+def federation_of(destination: str) -> str:
+    """The insurer union (federation) a destination mutuality belongs to: ``319`` → ``300``."""
+    return destination[0] + "00"
+
+
+@attrs.frozen
+class MutualityGroup:
+    """The invoices of one destination mutuality (one record 95)."""
+
+    destination: str
+    invoices: tuple[Invoice, ...]
+
+
+@attrs.frozen
+class Sending:
+    """One 920000 file: one sending to one insurer federation, invoices ordered by destination."""
+
+    header: SendingHeader
+    invoices: tuple[Invoice, ...] = attrs.field(converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.invoices:
+            raise UsageError("sending has no invoice", location="invoices")
+        check_destination_order(inv.destination for inv in self.invoices)
+
+    @property
+    def federation(self) -> str:
+        return federation_of(self.invoices[0].destination)
+
+    @property
+    def groups(self) -> tuple[MutualityGroup, ...]:
+        out: list[MutualityGroup] = []
+        current: list[Invoice] = []
+        for inv in self.invoices:
+            if current and current[0].destination != inv.destination:
+                out.append(MutualityGroup(current[0].destination, tuple(current)))
+                current = []
+            current.append(inv)
+        out.append(MutualityGroup(current[0].destination, tuple(current)))
+        return tuple(out)
+
+    @property
+    def line_count(self) -> int:
+        return sum(len(inv.lines) for inv in self.invoices)
+
+    @classmethod
+    def build(cls, header: SendingHeader, invoices: Iterable[Invoice]) -> Sending:
+        """Order the invoices by destination mutuality (stable), as the insurers require (201812)."""
+        return cls(header, tuple(sorted(invoices, key=lambda i: i.destination)))
+
+
+def check_destination_order(destinations: Iterable[str]) -> None:
+    """Destinations must be ascending and of one federation (one file per union)."""
+    previous: str | None = None
+    for d in destinations:
+        if previous is not None:
+            if d < previous:
+                raise UsageError(
+                    f"invoices: destination {d} after {previous}; order invoices by destination mutuality "
+                    "(use Sending.build)", code="201812", location="invoices")
+            if d[0] != previous[0]:
+                raise UsageError(
+                    f"invoices: destinations {previous} and {d} belong to different federations; "
+                    "one 920000 file per federation (use split_by_federation)", location="invoices")
+        previous = d
+
+
+def split_by_federation(invoices: Iterable[Invoice]) -> dict[str, tuple[Invoice, ...]]:
+    """Group invoices per insurer federation (one sending each), ordered by destination."""
+    out: dict[str, list[Invoice]] = {}
+    for inv in invoices:
+        out.setdefault(federation_of(inv.destination), []).append(inv)
+    return {fed: tuple(sorted(v, key=lambda i: i.destination)) for fed, v in sorted(out.items())}
+
+
+def destination_for(affiliation: str, routing: Mapping[str, str] | None = None) -> str:
+    """Destination mutuality of an invoice from the patient's mutuality (configurable table)."""
+    from .catalogue import routing_table
+
+    table = routing if routing is not None else routing_table()
+    if affiliation in table:
+        return table[affiliation]
+    return table.get(affiliation[0] + "xx", affiliation)

@@ -1,0 +1,457 @@
+"""Read eFact flat files: the 920000 invoice file and the insurers' responses (``efact.md`` §2, §3).
+
+Two levels:
+
+* :class:`EfactReader` — a streaming iterator over the records of any eFact message (segments
+  200/300, records 10…96 of 350 characters, or the 800-character echoed records of
+  920098/920099/920900 with their 450-character response tails). Works on ``str``, ``bytes`` or a
+  text/binary stream read in chunks, so memory stays flat. It checks record control digits and
+  reports any discrepancy as a :class:`ReadWarning` with the offset (the CIN acceptance files are
+  +10 off, insurers alter echoed records) — received files are never refused for that.
+* :func:`read_sending` builds the typed :class:`~.model.Sending` back from a 920000;
+  :func:`read_response` builds the typed response models of :mod:`.responses`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterator
+from typing import BinaryIO, TextIO
+
+import attrs
+
+from mycarenet_dental.errors import UsageError
+
+from . import records as rl
+from .controls import _VALUES, CIN_TEST_FILE_OFFSET, ChecksumMode, control_offset, mod97, parse_amount
+from .model import (
+    Commitment,
+    IdentityCheck,
+    Invoice,
+    PreviousInvoice,
+    Sending,
+    SendingHeader,
+    ServiceLine,
+)
+
+MESSAGE_INVOICE = "920000"
+MESSAGE_ACK = "931000"
+MESSAGE_ACCEPTED = "920098"
+MESSAGE_REFUSED = "920099"
+MESSAGE_FILE_REFUSED = "920999"
+MESSAGE_SETTLEMENT = "920900"
+
+#: message name → (segment 300 layout, record length)
+MESSAGE_SHAPES: dict[str, tuple[rl.Layout, int]] = {
+    MESSAGE_INVOICE: (rl.SEGMENT300, rl.RECORD_LENGTH),
+    MESSAGE_FILE_REFUSED: (rl.SEGMENT300, rl.RECORD_LENGTH),
+    MESSAGE_ACK: (rl.SEGMENT300_STUB, rl.RECORD_LENGTH),
+    MESSAGE_ACCEPTED: (rl.SEGMENT300_EXTENDED, rl.RESPONSE_RECORD_LENGTH),
+    MESSAGE_REFUSED: (rl.SEGMENT300_EXTENDED, rl.RESPONSE_RECORD_LENGTH),
+    MESSAGE_SETTLEMENT: (rl.SEGMENT300_EXTENDED, rl.RESPONSE_RECORD_LENGTH),
+}
+_LONG_LAYOUTS = {"91": rl.RECORD91, "92": rl.RECORD92}
+
+
+class EfactFormatError(UsageError):
+    """The text is not a well-formed eFact message (length, record type, structure)."""
+
+    default_code = "EFACT_FORMAT"
+
+
+@attrs.frozen
+class ReadWarning:
+    """Something off in a received file that does not stop reading (e.g. control digits off by n)."""
+
+    record_index: int  # 0 = S200, 1 = S300, 2… = records in file order
+    record_type: str
+    zone: str
+    message: str
+    stored: int | None = None
+    computed: int | None = None
+
+    @property
+    def offset(self) -> int | None:
+        if self.stored is None or self.computed is None:
+            return None
+        return control_offset(self.stored, self.computed)
+
+
+class RawRecord:
+    """One record as read: its type, position, text and layout (zones are sliced on demand)."""
+
+    __slots__ = ("kind", "index", "text", "layout")
+
+    def __init__(self, kind: str, index: int, text: str, layout: rl.Layout) -> None:
+        self.kind = kind
+        self.index = index
+        self.text = text
+        self.layout = layout
+
+    def __repr__(self) -> str:
+        return f"RawRecord({self.kind!r}, index={self.index}, {len(self.text)} chars)"
+
+    def zone(self, name: str) -> str:
+        return self.text[self.layout.slices[name]]
+
+    def zones(self) -> dict[str, str]:
+        return self.layout.parse(self.text)
+
+    @property
+    def sequence(self) -> int | None:
+        if self.kind in rl.SEQUENCED_TYPES:
+            s = self.text[2:8]
+            return int(s) if s.isdigit() else None
+        return None
+
+    @property
+    def tail(self) -> dict[str, str] | None:
+        """The 450-character response zones 100…151 of an echoed record, by zone name."""
+        if len(self.text) <= rl.RECORD_LENGTH or self.kind in _LONG_LAYOUTS:
+            return None
+        return rl.RESPONSE_TAIL.parse(self.text[rl.RECORD_LENGTH:])
+
+
+def _as_text_stream(source: str | bytes | TextIO | BinaryIO) -> TextIO:
+    if isinstance(source, str):
+        return io.StringIO(source)
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.StringIO(bytes(source).decode("latin-1"))
+    if isinstance(source, io.TextIOBase):
+        return source  # type: ignore[return-value]
+    return io.TextIOWrapper(source, encoding="latin-1", newline="")  # type: ignore[arg-type]
+
+
+class EfactReader:
+    """Iterate over the records of an eFact message; collect :attr:`warnings` on the way.
+
+    ``checksum_mode``: ``TOLERANT`` (default) warns on any control-digit offset; ``STRICT`` warns
+    likewise (it is the validator's job to refuse); ``CIN`` expects the +10 offset of the CIN
+    acceptance files and only warns on other offsets.
+    """
+
+    def __init__(self, source: str | bytes | TextIO | BinaryIO, *,
+                 checksum_mode: ChecksumMode = ChecksumMode.TOLERANT, chunk_records: int = 4096) -> None:
+        self._stream = _as_text_stream(source)
+        self.checksum_mode = checksum_mode
+        self.warnings: list[ReadWarning] = []
+        self._chunk_records = chunk_records
+        head = self._stream.read(rl.SEGMENT200_LENGTH)
+        if len(head) < rl.SEGMENT200_LENGTH:
+            raise EfactFormatError(f"message shorter than the {rl.SEGMENT200_LENGTH}-character segment 200")
+        self.message_name = head[:6]
+        shape = MESSAGE_SHAPES.get(self.message_name)
+        if shape is None:
+            raise EfactFormatError(f"unknown message name {self.message_name!r} in segment 200 zone 200",
+                                   location="S200 Z200")
+        self.segment300_layout, self.record_length = shape
+        self._head = head
+        self._expected_offset = CIN_TEST_FILE_OFFSET if checksum_mode is ChecksumMode.CIN else 0
+
+    @property
+    def is_response(self) -> bool:
+        return self.message_name != MESSAGE_INVOICE
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        yield RawRecord("200", 0, self._head, rl.SEGMENT200)
+        s300 = self._stream.read(self.segment300_layout.length)
+        if len(s300) == 0 and self.message_name == MESSAGE_ACK:
+            return
+        if len(s300) < self.segment300_layout.length:
+            raise EfactFormatError(f"segment 300 truncated ({len(s300)} of {self.segment300_layout.length} chars)")
+        yield RawRecord("300", 1, s300, self.segment300_layout)
+        index = 2
+        size = self.record_length
+        layouts = rl.RECORD_LAYOUTS
+        controlled = rl.CONTROLLED_TYPES
+        check = self._check_control
+        while True:
+            block = self._stream.read(size * self._chunk_records)
+            if not block:
+                return
+            if len(block) % size:
+                more = self._stream.read(size - len(block) % size)
+                block += more
+                if len(block) % size:
+                    raise EfactFormatError(
+                        f"message length is not 227 + n × {size}: {len(block) % size} trailing characters",
+                        location=f"record {index + len(block) // size}")
+            for pos in range(0, len(block), size):
+                text = block[pos:pos + size]
+                kind = text[:2]
+                layout = layouts.get(kind)
+                if layout is None:
+                    layout = _LONG_LAYOUTS.get(kind)
+                    if layout is None or size != rl.RESPONSE_RECORD_LENGTH:
+                        raise EfactFormatError(f"unknown record type {kind!r}", location=f"record {index}")
+                    if kind in ("95", "96"):
+                        pass
+                elif kind in controlled:
+                    check(kind, index, text)
+                yield RawRecord(kind, index, text, layout)
+                index += 1
+
+    def _check_control(self, kind: str, index: int, text: str) -> None:
+        stored_text = text[348:350]
+        computed = mod97(sum(text[:348].encode("latin-1").translate(_VALUES)))
+        if not stored_text.isdigit():
+            self.warnings.append(ReadWarning(index, kind, "99", f"record control digits {stored_text!r} not numeric",
+                                             None, computed))
+            return
+        stored = int(stored_text)
+        if stored != computed and control_offset(stored, computed) != self._expected_offset:
+            self.warnings.append(ReadWarning(
+                index, kind, "99",
+                f"record {kind} control digits {stored:02d}, computed {computed:02d} "
+                f"(offset +{control_offset(stored, computed)})", stored, computed))
+
+
+def iter_records(source: str | bytes | TextIO | BinaryIO, *,
+                 checksum_mode: ChecksumMode = ChecksumMode.TOLERANT) -> Iterator[RawRecord]:
+    """Stream the records of any eFact message (warnings are dropped; use :class:`EfactReader` to keep them)."""
+    return iter(EfactReader(source, checksum_mode=checksum_mode))
+
+
+# --- typed 920000 --------------------------------------------------------------------------------
+
+
+def _date(text: str, where: str) -> dt.date:
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError as e:
+        raise EfactFormatError(f"{where}: {text!r} is not a date YYYYMMDD", location=where) from e
+
+
+_date_cache: dict[str, dt.date] = {}
+
+
+def _cdate(text: str, where: str) -> dt.date:
+    d = _date_cache.get(text)
+    if d is None:
+        d = _date(text, where)
+        if len(_date_cache) < 10000:
+            _date_cache[text] = d
+    return d
+
+
+def _odate(text: str, where: str) -> dt.date | None:
+    return None if text == "00000000" else _cdate(text, where)
+
+
+def _nihii(text: str) -> str | None:
+    """A 12-digit provider zone → 11-digit NIHII (None when zero)."""
+    return None if not text.strip("0") else text[-11:]
+
+
+def _amount(text: str, where: str) -> int:
+    v = parse_amount(text)
+    if v is None:
+        raise EfactFormatError(f"{where}: {text!r} is not a signed amount", location=where)
+    return v
+
+
+@attrs.frozen
+class Bordereau:
+    """Record 95 (per destination mutuality) or 96 (per file), with their 2-digit error zones."""
+
+    record_type: str
+    mutuality: str
+    number: int
+    total_a: int
+    total_b: int
+    total_ab: int
+    records: int
+    control: int
+    total_c: int | None
+    errors: dict[str, str] = attrs.field(factory=dict)  # error zone → 2-digit code (non-zero only)
+
+    @classmethod
+    def from_record(cls, rec: RawRecord) -> Bordereau:
+        z = rec.zones()
+        names = [x.name for x in rec.layout.zones]
+        errors = {n: z[n] for n in names if rec.layout.by_name[n].label == "error" and z[n].strip("0 ")}
+        where = f"ET{rec.kind}"
+
+        def num(name: str) -> int:
+            v = z[name]
+            if not v.isdigit():
+                raise EfactFormatError(f"{where} zone {name}: {v!r} not numeric", location=f"{where} Z{name}")
+            return int(v)
+
+        return cls(
+            record_type=rec.kind, mutuality=z[names[2]], number=num(names[4]),
+            total_a=_amount(z[names[6]], where), total_b=_amount(z[names[8]], where),
+            total_ab=_amount(z[names[10]], where), records=num(names[12]), control=num(names[14]),
+            total_c=parse_amount(z[names[16]]), errors=errors,
+        )
+
+
+@attrs.frozen
+class ParsedSending:
+    """A 920000 read back: the typed sending plus what its trailer records claim."""
+
+    sending: Sending
+    bordereaux: tuple[Bordereau, ...]  # records 95
+    file_total: Bordereau  # record 96
+    invoice_controls: tuple[int, ...]  # ET80 Z98 as stored, in invoice order
+    sending_control: int  # ET90 Z98 as stored
+    total_a: int  # ET90 Z19
+    total_b: int  # ET90 Z15
+    warnings: tuple[ReadWarning, ...]
+    records: int  # numbered records 10…90
+
+
+def read_sending(source: str | bytes | TextIO | BinaryIO, *,
+                 checksum_mode: ChecksumMode = ChecksumMode.TOLERANT) -> ParsedSending:
+    """Build the typed model back from a 920000 file (what :func:`.writer.write_sending` wrote).
+
+    Zones the model does not carry (hospital zones, product label …) are not kept; use
+    :func:`iter_records` for a lossless record-level view.
+    """
+    reader = EfactReader(source, checksum_mode=checksum_mode)
+    if reader.message_name != MESSAGE_INVOICE:
+        raise EfactFormatError(f"not an invoice file: message {reader.message_name}", location="S200 Z200")
+    s200 = s300 = r10 = r90 = None
+    invoices: list[Invoice] = []
+    bordereaux: list[Bordereau] = []
+    file_total: Bordereau | None = None
+    controls: list[int] = []
+    inv_head: dict[str, str] | None = None
+    lines: list[ServiceLine] = []
+    pending: dict | None = None  # kwargs of the line being built (R51/R52 may follow)
+    pending_where = ""
+    count = 0
+    s50 = rl.RECORD50.slices
+
+    def flush_line() -> None:
+        nonlocal pending
+        if pending is not None:
+            try:
+                lines.append(ServiceLine(**pending))
+            except UsageError as e:
+                raise EfactFormatError(f"{pending_where}: {e.message}", location=pending_where) from e
+            pending = None
+
+    for rec in reader:
+        kind = rec.kind
+        t = rec.text
+        if kind in rl.SEQUENCED_TYPES:
+            count += 1
+        if kind == "50":
+            flush_line()
+            where = f"record {rec.index} (ET50)"
+            g = t.__getitem__
+            related = g(s50["17-18"])
+            tooth = int(g(s50["29"]))
+            end = g(s50["6a-6b"])
+            start = g(s50["5"])
+            pending = dict(
+                code=g(s50["4"]), date=_cdate(start, where),
+                end_date=None if end == start else _cdate(end, where),
+                reimbursement=_amount(g(s50["19"]), where), provider=g(s50["15"])[1:],
+                patient_share=_amount(g(s50["27"]), where), supplement=_amount(g(s50["30-31"]), where),
+                tooth=tooth or None, units=_amount(g(s50["22"]), where),
+                related_code=None if related == "0000000" else related,
+                account_b=g(s50["11"]) == "1", norm=int(g(s50["3"])), time_code=int(g(s50["12"])),
+                provider_norm=int(g(s50["16"])), place=_nihii(g(s50["14"])), prescriber=_nihii(g(s50["24-25"])),
+                prescriber_norm=int(g(s50["26"])), prescription_date=_odate(g(s50["20-21"]), where),
+                derogation=int(g(s50["23"])), reference=g(s50["28"]),
+                third_party_exception=g(s50["32"]), billing_code=int(g(s50["33"])), side=int(g(s50["34"])),
+                convention=int(g(s50["35"])),
+                service_time=None if g(s50["36-37"]) == "0000" else g(s50["36-37"]),
+                trainee=_nihii(g(s50["49"])),
+            )
+            pending_where = where
+        elif kind == "51":
+            if pending is None:
+                raise EfactFormatError("record 51 not preceded by a record 50", location=f"record {rec.index}")
+            z = rec.zones()
+            pending["commitment"] = Commitment(number=z["42-45"],
+                                               communicated=_date(z["55"], f"record {rec.index} ET51 Z55"))
+        elif kind == "52":
+            if pending is None:
+                raise EfactFormatError("record 52 not preceded by a record 50", location=f"record {rec.index}")
+            z = rec.zones()
+            where = f"record {rec.index} (ET52)"
+            pending["identity_check"] = IdentityCheck(
+                input_type=z["9"], support_type=z["10"], reader=z["15"][1:],
+                read_date=_odate(z["6a-6b"], where),
+                read_time=None if z["12-13"] == "0000" else z["12-13"], manual_reason=int(z["3"]),
+                vignette_reason=int(z["11"]), serial=z["16"], justification=int(z["17"]) or None,
+                device=int(z["18"]) or None,
+            )
+        elif kind == "20":
+            flush_line()
+            inv_head = rec.zones()
+            lines = []
+        elif kind == "80":
+            flush_line()
+            if inv_head is None:
+                raise EfactFormatError("record 80 without record 20", location=f"record {rec.index}")
+            invoices.append(_invoice(inv_head, lines, rec.index))
+            controls.append(int(rec.zone("98")))
+            inv_head = None
+        elif kind == "10":
+            r10 = rec.zones()
+        elif kind == "90":
+            r90 = rec.zones()
+        elif kind == "95":
+            bordereaux.append(Bordereau.from_record(rec))
+        elif kind == "96":
+            file_total = Bordereau.from_record(rec)
+        elif kind == "200":
+            s200 = rec.zones()
+        elif kind == "300":
+            s300 = rec.zones()
+    if s200 is None or s300 is None or r10 is None or r90 is None or file_total is None or not bordereaux:
+        raise EfactFormatError("incomplete 920000: missing one of S300, ET10, ET90, ET95, ET96")
+    header = _header(s200, s300, r10, bordereaux[0])
+    try:
+        sending = Sending(header, invoices)
+    except UsageError as e:
+        raise EfactFormatError(f"920000 does not form a valid sending: {e.message}", location=e.location) from e
+    return ParsedSending(
+        sending=sending, bordereaux=tuple(bordereaux), file_total=file_total,
+        invoice_controls=tuple(controls), sending_control=int(r90["98"]),
+        total_a=_amount(r90["19"], "ET90 Z19"), total_b=_amount(r90["15"], "ET90 Z15"),
+        warnings=tuple(reader.warnings), records=count,
+    )
+
+
+def _invoice(z: dict[str, str], lines: list[ServiceLine], index: int) -> Invoice:
+    where = f"invoice ending at record {index}"
+    flag = z["32"] == "1"
+    pid = z["8a-8b"]
+    prev = None
+    if z["29-31"].strip("0"):
+        prev = PreviousInvoice(number=int(z["29-31"]), sending_number=int(z["34-36"]), mutuality=z["37"],
+                               year_month=z["41"])
+    try:
+        return Invoice(
+            number=int(z["24-25"]), patient_id=pid[2:] if flag else pid.lstrip("0") or "0", sex=int(z["9"]),
+            affiliation=z["7"], destination=z["18"], ct1=z["27"][4:7], ct2=z["27"][7:10], lines=tuple(lines),
+            id_is_ssin=flag, reference=z["28"], invoicing_type=int(z["11"]),
+            lifting_prescription=z["16"] == "1", treatment_cause=int(z["17"]), previous=prev,
+        )
+    except UsageError as e:
+        raise EfactFormatError(f"{where}: {e.message}", location=where) from e
+
+
+def _header(s200: dict[str, str], s300: dict[str, str], r10: dict[str, str], first95: Bordereau) -> SendingHeader:
+    reference = int(s200["204"])
+    try:
+        h = SendingHeader(
+            sending_number=int(r10["7"]), third_party=r10["14"][1:], invoicing_year=int(r10["22"]),
+            invoicing_month=int(r10["23"]), creation_date=_date(r10["25-26"], "ET10 Z25-26"), reference=reference,
+            bce=None if r10["27"] == "0000000000" else r10["27"], iban=r10["36-41"], bic=r10["31-34"], test=s200["202"] == "92",
+            contact_last_name=s300["305"], contact_first_name=s300["306"],
+            contact_phone=None if s300["307"] == "0000000000" else s300["307"],
+            file_reference=s300["303"], sender_reference=r10["28"], iban_b=r10["49-52"], bic_b=r10["43a"],
+            profession_code=r10["18"], billing_content=r10["13"], format_version=int(s200["201"]),
+            invoice_kind=s300["308"], invoicing_mode=s300["309"],
+            summary_invoice_number=None if first95.number == reference % 10**12 else first95.number,
+        )
+    except UsageError as e:
+        raise EfactFormatError(f"920000 header: {e.message}", location=e.location) from e
+    return h
