@@ -22,9 +22,9 @@ system-deps:
 	      || echo "warning: could not install xmlsec1; its tests will be skipped"; \
 	  else echo "warning: xmlsec1 missing and not root; its tests will be skipped"; fi; }
 
-$(STAMP): $(PY) pyproject.toml $(PLUGINS)
+$(STAMP): $(PY) pyproject.toml $(PLUGINS) tests/example_plugin/pyproject.toml
 	$(PIP) install -q -e '.[test]'
-	@for p in $(dir $(PLUGINS)); do echo "installing $$p"; $(PIP) install -q --no-deps -e $$p || exit 1; done
+	@for p in $(dir $(PLUGINS)) tests/example_plugin/; do echo "installing $$p"; $(PIP) install -q --no-deps -e $$p || exit 1; done
 	$(PIP) check >/dev/null || $(PIP) check
 	touch $(STAMP)
 

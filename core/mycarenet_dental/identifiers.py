@@ -86,7 +86,7 @@ def _ssin_century(value: str, today: datetime.date | None = None) -> Literal[190
     """Which century's formula the check digits match, or None.
 
     The 2000+ formula (a ``2`` put in front) is only tried when the 2000s year is not in the future,
-    as python-stdnum does: someone born in 2085 cannot hold a number yet, and this halves the
+    as python-stdnum does: someone born in 2085 cannot hold a number yet, and this lowers the
     chance that a typo passes by matching the other formula.
     """
     first9 = int(value[:9])
@@ -118,6 +118,8 @@ def _validate_ssin(field: str, raw: object, value: str) -> None:
 
 
 def _ssin_value(instance: object, attribute: object, value: str) -> None:
+    if not isinstance(value, str):
+        raise _error("ssin", value, f"must be text ({_SSIN_EXPECTED})")
     _validate_ssin("ssin", value, value)
 
 
@@ -256,6 +258,8 @@ def _validate_nihii(field: str, raw: object, value: str) -> None:
 
 
 def _nihii_value(instance: object, attribute: object, value: str) -> None:
+    if not isinstance(value, str):
+        raise _error("nihii", value, f"must be text ({_NIHII_EXPECTED})")
     _validate_nihii("nihii", value, value)
 
 
@@ -367,6 +371,8 @@ def _validate_cbe(field: str, raw: object, value: str) -> None:
 
 
 def _cbe_value(instance: object, attribute: object, value: str) -> None:
+    if not isinstance(value, str):
+        raise _error("cbe", value, f"must be text ({_CBE_EXPECTED})")
     _validate_cbe("cbe", value, value)
 
 
@@ -436,6 +442,8 @@ def _validate_insurer(field: str, raw: object, value: str) -> None:
 
 
 def _insurer_value(instance: object, attribute: object, value: str) -> None:
+    if not isinstance(value, str):
+        raise _error("mutuality", value, f"must be text ({_INSURER_EXPECTED})")
     _validate_insurer("mutuality", value, value)
 
 

@@ -260,6 +260,8 @@ class SoapClient:
             raise
         if envelope.tag != f"{{{NS_SOAP}}}Envelope":
             _disturb(run, "bad_response", f"root element {envelope.tag} is not a SOAP 1.1 Envelope")
+            if status in RETRY_HTTP:
+                raise TransportError(f"HTTP {status} from {_host(url)}", code=f"HTTP_{status}", origin=_host(url))
             raise MalformedResponseError(
                 f"the response from {_host(url)} is not a SOAP 1.1 envelope", origin=_host(url),
                 code="NOT_SOAP", hint="check the endpoint URL",

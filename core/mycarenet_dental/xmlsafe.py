@@ -66,7 +66,7 @@ def parse_xml_tree(
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise _doctype_error(what)
     # Defence in depth: entity references left unresolved would still be refused here.
-    for node in tree.iter(etree.Entity):
+    if next(tree.iter(etree.Entity), None) is not None:
         raise _doctype_error(what)
     return tree
 

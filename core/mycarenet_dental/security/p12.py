@@ -34,7 +34,7 @@ class P12Entry:
 
 def pkcs12_kdf(password: str, salt: bytes, ident: int, iterations: int, length: int) -> bytes:
     """RFC 7292 appendix B.2 key derivation with SHA-256 (u=32, v=64)."""
-    u, v = 32, 64
+    v = 64  # block size of SHA-256; output size u = 32
     diversifier = bytes([ident]) * v
     pwd = password.encode("utf-16-be") + b"\x00\x00"
 

@@ -137,7 +137,7 @@ def issue(
 ) -> x509.Certificate:
     """Issue one certificate (a small helper also used by tests to make expired/untrusted certs)."""
     issuer_name = issuer.subject if issuer is not None else subject
-    start = not_before or (now - timedelta(minutes=10))
+    start = not_before or (now - timedelta(days=1))  # tolerate skewed clocks in tests and demos
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)

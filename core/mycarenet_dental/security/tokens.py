@@ -113,8 +113,8 @@ class TokenCache:
         except (OSError, ValueError, KeyError, SecurityError):
             return None
         # Re-check the STS signature: the file could have been edited.
-        from .saml import verify_assertion_signature
         from ..xmlsafe import parse_xml
+        from .saml import verify_assertion_signature
 
         try:
             verify_assertion_signature(parse_xml(raw), trust=self.sts.trust, allow_sha1=self.sts.allow_sha1)

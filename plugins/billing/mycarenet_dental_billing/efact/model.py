@@ -181,53 +181,129 @@ class IdentityCheck:
     DEFERRED_REASONS = frozenset({3, 4, 5, 6, 8})
 
 
+_VALID_NIHII: set[str] = set()  # memo of NIHIIs already checked (providers repeat on every line)
+
+
+def _check_nihii(field: str, v: object) -> None:
+    if v in _VALID_NIHII:
+        return
+    if not (isinstance(v, str) and nihii_is_valid(v)):
+        raise InvalidIdentifierError(field, str(v), "not a valid 11-digit NIHII/INAMI number (check digits)")
+    if len(_VALID_NIHII) < 100_000:
+        _VALID_NIHII.add(v)
+
+
+def _small(field: str, v: object, lo: int, hi: int) -> None:
+    if type(v) is not int or not lo <= v <= hi:  # noqa: E721 — bool is not accepted
+        raise UsageError(f"{field}: {v!r} is not an integer in {lo}..{hi}", location=field)
+
+
+def _is_date(v: object) -> bool:
+    return type(v) is dt.date  # noqa: E721 — datetime is not a date here
+
+
 @attrs.frozen
 class ServiceLine:
-    """Record 50: one dental act. ``fee`` = reimbursement + patient share (supplement apart)."""
+    """Record 50: one dental act. ``fee`` = reimbursement + patient share (supplement apart).
 
-    code: str = attrs.field(converter=_code7, validator=_digits(7, allow_zero=False))
-    date: dt.date = attrs.field(validator=_date)
-    reimbursement: int = attrs.field(validator=_amount(MAX_11))
-    provider: str = attrs.field(validator=_nihii)
-    patient_share: int = attrs.field(default=0, validator=_amount(MAX_9))
-    supplement: int = attrs.field(default=0, validator=_amount(MAX_9))
-    tooth: int | None = attrs.field(default=None)
-    end_date: dt.date | None = attrs.field(default=None, validator=_opt(_date))
-    units: int = attrs.field(default=1, validator=_int_range(-9999, 9999))
-    related_code: str | None = attrs.field(
-        default=None, converter=_code7, validator=_opt(_digits(7, allow_zero=False))
-    )
+    Validation is one pass in ``__attrs_post_init__`` (not per-field validators) because a
+    sending can hold hundreds of thousands of lines.
+    """
+
+    code: str
+    date: dt.date
+    reimbursement: int
+    provider: str
+    patient_share: int = 0
+    supplement: int = 0
+    tooth: int | None = None  # FDI number, zone 29
+    end_date: dt.date | None = None
+    units: int = 1
+    related_code: str | None = None
     account_b: bool = False
-    norm: int = attrs.field(default=0, validator=_int_range(0, 9))
-    time_code: int = attrs.field(default=0, validator=_int_range(0, 9))
-    provider_norm: int = attrs.field(default=1, validator=_int_range(0, 9))
-    place: str | None = attrs.field(default=None, validator=_opt(_nihii))
-    prescriber: str | None = attrs.field(default=None, validator=_opt(_nihii))
-    prescriber_norm: int = attrs.field(default=0, validator=_int_range(0, 9))
-    prescription_date: dt.date | None = attrs.field(default=None, validator=_opt(_date))
-    derogation: int = attrs.field(default=0, validator=_int_range(0, 99))
-    reference: str = attrs.field(default="", converter=_rstrip, validator=_text(25))
+    norm: int = 0
+    time_code: int = 0
+    provider_norm: int = 1
+    place: str | None = None
+    prescriber: str | None = None
+    prescriber_norm: int = 0
+    prescription_date: dt.date | None = None
+    derogation: int = 0
+    reference: str = ""
     # UNSURE: value list of the third-party exception code (ET50 Z32) is not documented.
-    third_party_exception: str = attrs.field(default="0", validator=attrs.validators.in_(frozenset("0123456789N")))
-    billing_code: int = attrs.field(default=0, validator=_int_range(0, 9))
-    side: int = attrs.field(default=0, validator=_int_range(0, 2))
-    convention: int = attrs.field(default=1, validator=_int_range(0, 9))
-    service_time: str | None = attrs.field(default=None, validator=_opt(_hhmm))
-    trainee: str | None = attrs.field(default=None, validator=_opt(_nihii))
+    third_party_exception: str = "0"
+    billing_code: int = 0
+    side: int = 0
+    convention: int = 1
+    service_time: str | None = None
+    trainee: str | None = None
     commitment: Commitment | None = None
     identity_check: IdentityCheck | None = None
 
-    @tooth.validator
-    def _check_tooth(self, a: attrs.Attribute, v: int | None) -> None:
-        # UNSURE: quadrant/jaw coding in zone 29 (error 502258); only FDI teeth are accepted here.
-        if v is not None and v not in FDI_TEETH:
-            raise InvalidIdentifierError("tooth", str(v), "not an FDI (ISO 3950) tooth number")
-
-    def __attrs_post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:  # noqa: C901 — one flat pass on purpose
+        setattr_ = object.__setattr__
+        code = self.code
+        if not (type(code) is str and len(code) == 7 and code.isdigit()):  # noqa: E721
+            code = _code7(code)
+            if not (isinstance(code, str) and len(code) == 7 and code.isdigit() and code.isascii()):
+                raise InvalidIdentifierError("code", str(self.code), "nomenclature code must be 6 or 7 digits")
+            setattr_(self, "code", code)
+        if code == "0000000":
+            raise InvalidIdentifierError("code", code, "nomenclature code must not be zero")
+        if self.related_code is not None:
+            rc = _code7(self.related_code)
+            if not (isinstance(rc, str) and len(rc) == 7 and rc.isdigit() and rc.strip("0")):
+                raise InvalidIdentifierError("related_code", str(self.related_code), "must be 6 or 7 digits, not zero")
+            setattr_(self, "related_code", rc)
+        if not _is_date(self.date):
+            raise UsageError(f"date: {self.date!r} is not a date", location="date")
+        for name in ("end_date", "prescription_date"):
+            v = getattr(self, name)
+            if v is not None and not _is_date(v):
+                raise UsageError(f"{name}: {v!r} is not a date", location=name)
         if self.end_date == self.date:  # a single act: Z6 repeats Z5, keep the model canonical
-            object.__setattr__(self, "end_date", None)
-        if self.end_date is not None and self.end_date < self.date:
+            setattr_(self, "end_date", None)
+        elif self.end_date is not None and self.end_date < self.date:
             raise UsageError("end_date: before the service date", location="end_date")
+        for name, limit in (("reimbursement", MAX_11), ("patient_share", MAX_9), ("supplement", MAX_9)):
+            v = getattr(self, name)
+            if type(v) is not int or not -limit <= v <= limit:  # noqa: E721
+                raise UsageError(f"{name}: {v!r} is not an amount in cents within ±{limit}", location=name)
+        _check_nihii("provider", self.provider)
+        for name in ("place", "prescriber", "trainee"):
+            v = getattr(self, name)
+            if v is not None:
+                _check_nihii(name, v)
+        tooth = self.tooth
+        # UNSURE: quadrant/jaw coding in zone 29 (error 502258); only FDI teeth are accepted here.
+        if tooth is not None and (type(tooth) is not int or tooth not in FDI_TEETH):  # noqa: E721
+            raise InvalidIdentifierError("tooth", str(tooth), "not an FDI (ISO 3950) tooth number")
+        _small("units", self.units, -9999, 9999)
+        if self.norm or self.time_code or self.prescriber_norm or self.billing_code or self.derogation:
+            for name, hi in (("norm", 9), ("time_code", 9), ("prescriber_norm", 9), ("billing_code", 9),
+                             ("derogation", 99)):
+                _small(name, getattr(self, name), 0, hi)
+        _small("provider_norm", self.provider_norm, 0, 9)
+        _small("side", self.side, 0, 2)
+        _small("convention", self.convention, 0, 9)
+        if type(self.account_b) is not bool:  # noqa: E721
+            raise UsageError(f"account_b: {self.account_b!r} is not a boolean", location="account_b")
+        ref = self.reference
+        if ref:
+            if not isinstance(ref, str) or len(ref) > 25 or not ref.isascii() or not ref.isprintable():
+                raise UsageError(f"reference: {ref!r} must be printable ASCII of at most 25 characters",
+                                 location="reference")
+            if ref[-1] == " ":
+                setattr_(self, "reference", ref.rstrip())
+        if self.third_party_exception not in THIRD_PARTY_EXCEPTIONS:
+            raise UsageError(f"third_party_exception: {self.third_party_exception!r} not allowed",
+                             location="third_party_exception")
+        if self.service_time is not None:
+            _hhmm(self, _FakeAttr("service_time"), self.service_time)
+        if self.commitment is not None and not isinstance(self.commitment, Commitment):
+            raise UsageError("commitment: not a Commitment", location="commitment")
+        if self.identity_check is not None and not isinstance(self.identity_check, IdentityCheck):
+            raise UsageError("identity_check: not an IdentityCheck", location="identity_check")
 
     @property
     def last_date(self) -> dt.date:
@@ -237,6 +313,14 @@ class ServiceLine:
     def fee(self) -> int:
         """The conventional fee in cents: insurer's part + patient's personal share."""
         return self.reimbursement + self.patient_share
+
+
+THIRD_PARTY_EXCEPTIONS = frozenset("0123456789N")
+
+
+@attrs.frozen
+class _FakeAttr:
+    name: str
 
 
 # --- invoice -----------------------------------------------------------------------------------

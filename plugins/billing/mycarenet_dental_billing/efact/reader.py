@@ -24,7 +24,7 @@ import attrs
 from mycarenet_dental.errors import UsageError
 
 from . import records as rl
-from .controls import _VALUES, CIN_TEST_FILE_OFFSET, ChecksumMode, control_offset, mod97, parse_amount
+from .controls import CIN_TEST_FILE_OFFSET, ChecksumMode, control_offset, mod97, parse_amount, value_sum
 from .model import (
     Commitment,
     IdentityCheck,
@@ -194,7 +194,7 @@ class EfactReader:
 
     def _check_control(self, kind: str, index: int, text: str) -> None:
         stored_text = text[348:350]
-        computed = mod97(sum(text[:348].encode("latin-1").translate(_VALUES)))
+        computed = mod97(value_sum(text[:348].encode("latin-1")))
         if not stored_text.isdigit():
             self.warnings.append(ReadWarning(index, kind, "99", f"record control digits {stored_text!r} not numeric",
                                              None, computed))
@@ -302,6 +302,150 @@ class ParsedSending:
     records: int  # numbered records 10…90
 
 
+class SendingReader:
+    """Stream the invoices of a 920000 one at a time (memory stays flat), then its trailer.
+
+    The headers (S200, S300, ET10) are read at construction; :meth:`invoices` yields each
+    :class:`~.model.Invoice` when its record 80 is read; after it is exhausted, :attr:`r90`,
+    :attr:`bordereaux`, :attr:`file_total` and :attr:`invoice_controls` are filled.
+    """
+
+    def __init__(self, source: str | bytes | TextIO | BinaryIO, *,
+                 checksum_mode: ChecksumMode = ChecksumMode.TOLERANT) -> None:
+        self.reader = EfactReader(source, checksum_mode=checksum_mode)
+        if self.reader.message_name != MESSAGE_INVOICE:
+            raise EfactFormatError(f"not an invoice file: message {self.reader.message_name}", location="S200 Z200")
+        self._it = iter(self.reader)
+        self.s200 = next(self._it).zones()
+        first = next(self._it, None)
+        if first is None or first.kind != "300":
+            raise EfactFormatError("920000 without segment 300")
+        self.s300 = first.zones()
+        r10 = next(self._it, None)
+        if r10 is None or r10.kind != "10":
+            raise EfactFormatError("920000: first record is not a record 10", location="record 2")
+        self.r10 = r10.zones()
+        self.r90: dict[str, str] | None = None
+        self.bordereaux: list[Bordereau] = []
+        self.file_total: Bordereau | None = None
+        self.invoice_controls: list[int] = []
+        self.records = 1
+        self._done = False
+
+    @property
+    def warnings(self) -> list[ReadWarning]:
+        return self.reader.warnings
+
+    def header(self) -> SendingHeader:
+        """The sending header (the ET95 summary number is known only once the file is read)."""
+        return _header(self.s200, self.s300, self.r10, self.bordereaux[0] if self.bordereaux else None)
+
+    def invoices(self) -> Iterator[Invoice]:
+        if self._done:
+            raise EfactFormatError("invoices() can be iterated only once")
+        self._done = True
+        inv_head: dict[str, str] | None = None
+        lines: list[ServiceLine] = []
+        pending: dict | None = None  # kwargs of the line being built (R51/R52 may follow)
+        pending_where = ""
+        s50 = rl.RECORD50.slices
+        sequenced = rl.SEQUENCED_TYPES
+
+        def flush_line() -> None:
+            nonlocal pending
+            if pending is not None:
+                try:
+                    lines.append(ServiceLine(**pending))
+                except UsageError as e:
+                    raise EfactFormatError(f"{pending_where}: {e.message}", location=pending_where) from e
+                pending = None
+
+        for rec in self._it:
+            kind = rec.kind
+            t = rec.text
+            if kind in sequenced:
+                self.records += 1
+            if kind == "50":
+                flush_line()
+                where = f"record {rec.index} (ET50)"
+                related = t[s50["17-18"]]
+                tooth = t[s50["29"]]
+                end = t[s50["6a-6b"]]
+                start = t[s50["5"]]
+                service_time = t[s50["36-37"]]
+                pending = dict(
+                    code=t[s50["4"]], date=_cdate(start, where),
+                    end_date=None if end == start else _cdate(end, where),
+                    reimbursement=_amount(t[s50["19"]], where), provider=t[s50["15"]][1:],
+                    patient_share=_amount(t[s50["27"]], where), supplement=_amount(t[s50["30-31"]], where),
+                    tooth=None if tooth == "00" else _int(tooth, where), units=_amount(t[s50["22"]], where),
+                    related_code=None if related == "0000000" else related,
+                    account_b=t[s50["11"]] == "1", norm=_int(t[s50["3"]], where),
+                    time_code=_int(t[s50["12"]], where), provider_norm=_int(t[s50["16"]], where),
+                    place=_nihii(t[s50["14"]]), prescriber=_nihii(t[s50["24-25"]]),
+                    prescriber_norm=_int(t[s50["26"]], where), prescription_date=_odate(t[s50["20-21"]], where),
+                    derogation=_int(t[s50["23"]], where), reference=t[s50["28"]],
+                    third_party_exception=t[s50["32"]], billing_code=_int(t[s50["33"]], where),
+                    side=_int(t[s50["34"]], where), convention=_int(t[s50["35"]], where),
+                    service_time=None if service_time == "0000" else service_time,
+                    trainee=_nihii(t[s50["49"]]),
+                )
+                pending_where = where
+            elif kind == "51":
+                if pending is None:
+                    raise EfactFormatError("record 51 not preceded by a record 50", location=f"record {rec.index}")
+                z = rec.zones()
+                try:
+                    pending["commitment"] = Commitment(number=z["42-45"],
+                                                       communicated=_date(z["55"], f"record {rec.index} ET51 Z55"))
+                except UsageError as e:
+                    raise EfactFormatError(f"record {rec.index} (ET51): {e.message}") from e
+            elif kind == "52":
+                if pending is None:
+                    raise EfactFormatError("record 52 not preceded by a record 50", location=f"record {rec.index}")
+                z = rec.zones()
+                where = f"record {rec.index} (ET52)"
+                try:
+                    pending["identity_check"] = IdentityCheck(
+                        input_type=z["9"], support_type=z["10"], reader=z["15"][1:],
+                        read_date=_odate(z["6a-6b"], where),
+                        read_time=None if z["12-13"] == "0000" else z["12-13"], manual_reason=_int(z["3"], where),
+                        vignette_reason=_int(z["11"], where), serial=z["16"],
+                        justification=_int(z["17"], where) or None, device=_int(z["18"], where) or None,
+                    )
+                except UsageError as e:
+                    raise EfactFormatError(f"{where}: {e.message}", location=where) from e
+            elif kind == "20":
+                if inv_head is not None:
+                    raise EfactFormatError("record 20 inside an invoice", location=f"record {rec.index}")
+                inv_head = rec.zones()
+                lines = []
+            elif kind == "80":
+                flush_line()
+                if inv_head is None:
+                    raise EfactFormatError("record 80 without record 20", location=f"record {rec.index}")
+                self.invoice_controls.append(_int(rec.zone("98"), f"record {rec.index} ET80 Z98"))
+                invoice = _invoice(inv_head, lines, rec.index)
+                inv_head = None
+                yield invoice
+            elif kind == "90":
+                self.r90 = rec.zones()
+            elif kind == "95":
+                self.bordereaux.append(Bordereau.from_record(rec))
+            elif kind == "96":
+                self.file_total = Bordereau.from_record(rec)
+            else:
+                raise EfactFormatError(f"unexpected record {kind}", location=f"record {rec.index}")
+        if inv_head is not None or self.r90 is None or self.file_total is None or not self.bordereaux:
+            raise EfactFormatError("incomplete 920000: missing one of ET80, ET90, ET95, ET96")
+
+
+def iter_invoices(source: str | bytes | TextIO | BinaryIO, *,
+                  checksum_mode: ChecksumMode = ChecksumMode.TOLERANT) -> Iterator[Invoice]:
+    """Stream the invoices of a 920000 (see :class:`SendingReader` for headers and trailer)."""
+    return SendingReader(source, checksum_mode=checksum_mode).invoices()
+
+
 def read_sending(source: str | bytes | TextIO | BinaryIO, *,
                  checksum_mode: ChecksumMode = ChecksumMode.TOLERANT) -> ParsedSending:
     """Build the typed model back from a 920000 file (what :func:`.writer.write_sending` wrote).
@@ -309,118 +453,31 @@ def read_sending(source: str | bytes | TextIO | BinaryIO, *,
     Zones the model does not carry (hospital zones, product label …) are not kept; use
     :func:`iter_records` for a lossless record-level view.
     """
-    reader = EfactReader(source, checksum_mode=checksum_mode)
-    if reader.message_name != MESSAGE_INVOICE:
-        raise EfactFormatError(f"not an invoice file: message {reader.message_name}", location="S200 Z200")
-    s200 = s300 = r10 = r90 = None
-    invoices: list[Invoice] = []
-    bordereaux: list[Bordereau] = []
-    file_total: Bordereau | None = None
-    controls: list[int] = []
-    inv_head: dict[str, str] | None = None
-    lines: list[ServiceLine] = []
-    pending: dict | None = None  # kwargs of the line being built (R51/R52 may follow)
-    pending_where = ""
-    count = 0
-    s50 = rl.RECORD50.slices
-
-    def flush_line() -> None:
-        nonlocal pending
-        if pending is not None:
-            try:
-                lines.append(ServiceLine(**pending))
-            except UsageError as e:
-                raise EfactFormatError(f"{pending_where}: {e.message}", location=pending_where) from e
-            pending = None
-
-    for rec in reader:
-        kind = rec.kind
-        t = rec.text
-        if kind in rl.SEQUENCED_TYPES:
-            count += 1
-        if kind == "50":
-            flush_line()
-            where = f"record {rec.index} (ET50)"
-            g = t.__getitem__
-            related = g(s50["17-18"])
-            tooth = int(g(s50["29"]))
-            end = g(s50["6a-6b"])
-            start = g(s50["5"])
-            pending = dict(
-                code=g(s50["4"]), date=_cdate(start, where),
-                end_date=None if end == start else _cdate(end, where),
-                reimbursement=_amount(g(s50["19"]), where), provider=g(s50["15"])[1:],
-                patient_share=_amount(g(s50["27"]), where), supplement=_amount(g(s50["30-31"]), where),
-                tooth=tooth or None, units=_amount(g(s50["22"]), where),
-                related_code=None if related == "0000000" else related,
-                account_b=g(s50["11"]) == "1", norm=int(g(s50["3"])), time_code=int(g(s50["12"])),
-                provider_norm=int(g(s50["16"])), place=_nihii(g(s50["14"])), prescriber=_nihii(g(s50["24-25"])),
-                prescriber_norm=int(g(s50["26"])), prescription_date=_odate(g(s50["20-21"]), where),
-                derogation=int(g(s50["23"])), reference=g(s50["28"]),
-                third_party_exception=g(s50["32"]), billing_code=int(g(s50["33"])), side=int(g(s50["34"])),
-                convention=int(g(s50["35"])),
-                service_time=None if g(s50["36-37"]) == "0000" else g(s50["36-37"]),
-                trainee=_nihii(g(s50["49"])),
-            )
-            pending_where = where
-        elif kind == "51":
-            if pending is None:
-                raise EfactFormatError("record 51 not preceded by a record 50", location=f"record {rec.index}")
-            z = rec.zones()
-            pending["commitment"] = Commitment(number=z["42-45"],
-                                               communicated=_date(z["55"], f"record {rec.index} ET51 Z55"))
-        elif kind == "52":
-            if pending is None:
-                raise EfactFormatError("record 52 not preceded by a record 50", location=f"record {rec.index}")
-            z = rec.zones()
-            where = f"record {rec.index} (ET52)"
-            pending["identity_check"] = IdentityCheck(
-                input_type=z["9"], support_type=z["10"], reader=z["15"][1:],
-                read_date=_odate(z["6a-6b"], where),
-                read_time=None if z["12-13"] == "0000" else z["12-13"], manual_reason=int(z["3"]),
-                vignette_reason=int(z["11"]), serial=z["16"], justification=int(z["17"]) or None,
-                device=int(z["18"]) or None,
-            )
-        elif kind == "20":
-            flush_line()
-            inv_head = rec.zones()
-            lines = []
-        elif kind == "80":
-            flush_line()
-            if inv_head is None:
-                raise EfactFormatError("record 80 without record 20", location=f"record {rec.index}")
-            invoices.append(_invoice(inv_head, lines, rec.index))
-            controls.append(int(rec.zone("98")))
-            inv_head = None
-        elif kind == "10":
-            r10 = rec.zones()
-        elif kind == "90":
-            r90 = rec.zones()
-        elif kind == "95":
-            bordereaux.append(Bordereau.from_record(rec))
-        elif kind == "96":
-            file_total = Bordereau.from_record(rec)
-        elif kind == "200":
-            s200 = rec.zones()
-        elif kind == "300":
-            s300 = rec.zones()
-    if s200 is None or s300 is None or r10 is None or r90 is None or file_total is None or not bordereaux:
-        raise EfactFormatError("incomplete 920000: missing one of S300, ET10, ET90, ET95, ET96")
-    header = _header(s200, s300, r10, bordereaux[0])
+    sr = SendingReader(source, checksum_mode=checksum_mode)
+    invoices = list(sr.invoices())
+    assert sr.r90 is not None and sr.file_total is not None
     try:
-        sending = Sending(header, invoices)
+        sending = Sending(sr.header(), invoices)
     except UsageError as e:
         raise EfactFormatError(f"920000 does not form a valid sending: {e.message}", location=e.location) from e
     return ParsedSending(
-        sending=sending, bordereaux=tuple(bordereaux), file_total=file_total,
-        invoice_controls=tuple(controls), sending_control=int(r90["98"]),
-        total_a=_amount(r90["19"], "ET90 Z19"), total_b=_amount(r90["15"], "ET90 Z15"),
-        warnings=tuple(reader.warnings), records=count,
+        sending=sending, bordereaux=tuple(sr.bordereaux), file_total=sr.file_total,
+        invoice_controls=tuple(sr.invoice_controls), sending_control=_int(sr.r90["98"], "ET90 Z98"),
+        total_a=_amount(sr.r90["19"], "ET90 Z19"), total_b=_amount(sr.r90["15"], "ET90 Z15"),
+        warnings=tuple(sr.warnings), records=sr.records,
     )
+
+
+def _int(text: str, where: str) -> int:
+    if not (text.isdigit() and text.isascii()):
+        raise EfactFormatError(f"{where}: {text!r} is not numeric", location=where)
+    return int(text)
 
 
 def _invoice(z: dict[str, str], lines: list[ServiceLine], index: int) -> Invoice:
     where = f"invoice ending at record {index}"
+    for name in ("24-25", "9", "11", "17", "29-31", "34-36"):
+        _int(z[name], f"{where} ET20 Z{name}")
     flag = z["32"] == "1"
     pid = z["8a-8b"]
     prev = None
@@ -438,19 +495,20 @@ def _invoice(z: dict[str, str], lines: list[ServiceLine], index: int) -> Invoice
         raise EfactFormatError(f"{where}: {e.message}", location=where) from e
 
 
-def _header(s200: dict[str, str], s300: dict[str, str], r10: dict[str, str], first95: Bordereau) -> SendingHeader:
+def _header(s200: dict[str, str], s300: dict[str, str], r10: dict[str, str],
+            first95: Bordereau | None) -> SendingHeader:
     reference = int(s200["204"])
     try:
         h = SendingHeader(
-            sending_number=int(r10["7"]), third_party=r10["14"][1:], invoicing_year=int(r10["22"]),
-            invoicing_month=int(r10["23"]), creation_date=_date(r10["25-26"], "ET10 Z25-26"), reference=reference,
+            sending_number=_int(r10["7"], "ET10 Z7"), third_party=r10["14"][1:],
+            invoicing_year=_int(r10["22"], "ET10 Z22"), invoicing_month=_int(r10["23"], "ET10 Z23"), creation_date=_date(r10["25-26"], "ET10 Z25-26"), reference=reference,
             bce=None if r10["27"] == "0000000000" else r10["27"], iban=r10["36-41"], bic=r10["31-34"], test=s200["202"] == "92",
             contact_last_name=s300["305"], contact_first_name=s300["306"],
             contact_phone=None if s300["307"] == "0000000000" else s300["307"],
             file_reference=s300["303"], sender_reference=r10["28"], iban_b=r10["49-52"], bic_b=r10["43a"],
-            profession_code=r10["18"], billing_content=r10["13"], format_version=int(s200["201"]),
+            profession_code=r10["18"], billing_content=r10["13"], format_version=_int(s200["201"], "S200 Z201"),
             invoice_kind=s300["308"], invoicing_mode=s300["309"],
-            summary_invoice_number=None if first95.number == reference % 10**12 else first95.number,
+            summary_invoice_number=None if first95 is None or first95.number == reference % 10**12 else first95.number,
         )
     except UsageError as e:
         raise EfactFormatError(f"920000 header: {e.message}", location=e.location) from e

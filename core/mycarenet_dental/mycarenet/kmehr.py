@@ -1,0 +1,820 @@
+"""KMEHR message services 1.2 (KMEHR 1.19): ``RetrieveTransactionRequest`` / ``RetrieveTransactionResponse``.
+
+The blob that MyCareNet Tarification (transaction ``tariff``) and the GMF consultation (transaction
+``gmd``, route B) carry inside their commons envelope. Both sides of the wire live here, generic over
+the transaction type, so that the client plugins and the simulator build and read the same typed
+records: :func:`build_request` / :func:`parse_request` and :func:`build_response` /
+:func:`parse_response`.
+
+Namespaces (``xsd/README.md`` §2): the root element is in the message-services *protocol* namespace,
+its children (``request``, ``select``, ``response``, ``acknowledge``...) in the message-services *core*
+namespace, and everything typed by KMEHR (``hcparty``, ``item``, ``content``, ``cd``...) in the KMEHR
+schema namespace. Errors found while reading a *request* carry the MyCareNet code (100 missing,
+111 format) and the XPath into the request, exactly what the simulator echoes in ``acknowledge/error``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import attrs
+from lxml import etree
+
+from ..errors import MalformedResponseError
+
+NS_MS_PROTOCOL = "http://www.ehealth.fgov.be/messageservices/protocol/v1"
+NS_MS_CORE = "http://www.ehealth.fgov.be/messageservices/core/v1"
+NS_KMEHR = "http://www.ehealth.fgov.be/standards/kmehr/schema/v1"
+NS_CD = "http://www.ehealth.fgov.be/standards/kmehr/cd/v1"
+NS_ID = "http://www.ehealth.fgov.be/standards/kmehr/id/v1"
+NSMAP = {None: NS_MS_PROTOCOL, "core": NS_MS_CORE, "kmehr": NS_KMEHR}
+
+#: Versions of the code/identifier schemes as the connectors send them.
+SV = "1.0"
+CD_HCPARTY_SV = "1.3"  # UNSURE: freehealth sends 1.3 for CD-HCPARTY; the simulator accepts any
+CD_TRANSACTION_MYCARENET_SV = "1.1"  # tariff.md §2 (gmd uses 1.0: dmg.md §3)
+KMEHR_STANDARD = "20161201"  # last CD-STANDARD value of KMEHR 1.19
+KMEHR_STANDARD_SV = "1.19"
+
+REQUEST_ROOT = "/RetrieveTransactionRequest"
+TRANSACTION_XPATH = REQUEST_ROOT + "/select/transaction"
+PATIENT_XPATH = REQUEST_ROOT + "/select/patient"
+
+
+def _c(local: str) -> str:
+    return f"{{{NS_MS_CORE}}}{local}"
+
+
+def _k(local: str) -> str:
+    return f"{{{NS_KMEHR}}}{local}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Typed records
+# ------------------------------------------------------------------------------------------------
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@attrs.frozen
+class Code:
+    """A KMEHR ``cd`` or ``id``: scheme ``S``, scheme version ``SV`` and value (``SL``/``DN`` optional)."""
+
+    s: str = attrs.field(validator=attrs.validators.instance_of(str))
+    value: str = attrs.field(validator=attrs.validators.instance_of(str))
+    sv: str = SV
+    sl: str | None = attrs.field(default=None, converter=_opt_str)
+    dn: str | None = attrs.field(default=None, converter=_opt_str)
+
+
+def _codes(value: Iterable[Code]) -> tuple[Code, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class HcParty:
+    """A KMEHR ``hcparty``: ids (ID-HCPARTY = NIHII, INSS = SSIN, ID-INSURANCE), CD-HCPARTY kind, names."""
+
+    cds: tuple[Code, ...] = attrs.field(converter=_codes)
+    ids: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
+    firstname: str | None = None
+    familyname: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def person(cls, *, kind: str, nihii: str | None = None, ssin: str | None = None,
+               firstname: str | None = None, familyname: str | None = None) -> HcParty:
+        """A care provider (``persdentist``, ``persphysician``...) identified by NIHII and SSIN."""
+        ids = []
+        if nihii:
+            ids.append(Code("ID-HCPARTY", nihii))
+        if ssin:
+            ids.append(Code("INSS", ssin))
+        names = (firstname, familyname) if firstname and familyname else (None, None)
+        return cls(cds=(Code("CD-HCPARTY", kind, sv=CD_HCPARTY_SV),), ids=tuple(ids), firstname=names[0],
+                   familyname=names[1], name=None if names[0] else (familyname or firstname))
+
+    @classmethod
+    def insurer(cls, code: str, name: str | None = None) -> HcParty:
+        """An insurer (``orginsurance``) identified by its 3-digit code."""
+        return cls(cds=(Code("CD-HCPARTY", "orginsurance", sv=CD_HCPARTY_SV),),
+                   ids=(Code("ID-INSURANCE", code),), name=name)
+
+    def id_of(self, scheme: str) -> str | None:
+        return next((c.value for c in self.ids if c.s == scheme), None)
+
+    @property
+    def nihii(self) -> str | None:
+        return self.id_of("ID-HCPARTY")
+
+    @property
+    def ssin(self) -> str | None:
+        return self.id_of("INSS")
+
+    @property
+    def kind(self) -> str | None:
+        return next((c.value for c in self.cds if c.s == "CD-HCPARTY"), None)
+
+
+def _parties(value: Iterable[HcParty]) -> tuple[HcParty, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Cost:
+    """``cost``: an amount and its currency (``CD-CURRENCY`` ``eur``)."""
+
+    amount: Decimal = attrs.field(converter=Decimal)
+    currency: str = "eur"
+
+    @property
+    def cents(self) -> int:
+        return int((self.amount * 100).to_integral_value())
+
+
+@attrs.frozen
+class Content:
+    """One ``content`` of an item. KMEHR allows one kind per content, so give one of the fields."""
+
+    cds: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
+    ids: tuple[Code, ...] = attrs.field(default=(), converter=_codes)
+    date: dt.date | None = None
+    text: str | None = None
+    decimal: Decimal | None = None
+    boolean: bool | None = None
+    hcparty: HcParty | None = None
+
+
+def _contents(value: Iterable[Content]) -> tuple[Content, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Item:
+    """A KMEHR ``item``. ``position`` is its 1-based index among the transaction's items once parsed
+    (what the XPath of an error points at); builders number items themselves."""
+
+    cd: Code
+    contents: tuple[Content, ...] = attrs.field(default=(), converter=_contents)
+    cost: Cost | None = None
+    beginmoment: dt.date | None = None
+    endmoment: dt.date | None = None
+    position: int = attrs.field(default=0, eq=False)
+
+    @property
+    def kind(self) -> str:
+        return self.cd.value
+
+    def content_code(self, scheme: str) -> str | None:
+        """The value of the first content ``cd`` of ``scheme`` (e.g. ``CD-NIHDI``), or None."""
+        for content in self.contents:
+            for cd in content.cds:
+                if cd.s == scheme:
+                    return cd.value
+        return None
+
+    def content_id(self, scheme: str | None = None) -> str | None:
+        for content in self.contents:
+            for ident in content.ids:
+                if scheme is None or ident.s == scheme:
+                    return ident.value
+        return None
+
+    def content_date(self) -> dt.date | None:
+        return next((c.date for c in self.contents if c.date is not None), None)
+
+    def content_hcparty(self) -> HcParty | None:
+        return next((c.hcparty for c in self.contents if c.hcparty is not None), None)
+
+    def xpath(self, base: str = TRANSACTION_XPATH) -> str:
+        return f"{base}/item[{self.position}]"
+
+
+def _items(value: Iterable[Item]) -> tuple[Item, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class RequestHeader:
+    """``request``: the KMEHR request id (``<NIHII>.<reference>``), author, date and time."""
+
+    id: str
+    author: tuple[HcParty, ...] = attrs.field(converter=_parties)
+    date: dt.date
+    time: dt.time
+    maxrows: int | None = None
+
+
+@attrs.frozen
+class PatientSelector:
+    """``select/patient``: by SSIN, or by insurer + membership (registration) number (+ sex)."""
+
+    ssin: str | None = None
+    insurer: str | None = None
+    membership: str | None = None
+    sex: str | None = None  # CD-SEX value: male | female | unknown ...
+
+    def __attrs_post_init__(self) -> None:
+        if not self.ssin and not (self.insurer and self.membership):
+            raise ValueError("a patient needs an SSIN or an insurer and a membership number")
+
+
+@attrs.frozen
+class TransactionSelect:
+    """``select/transaction`` of a request: the transaction type asked (``tariff``, ``gmd``...) and items."""
+
+    cd: Code
+    author: tuple[HcParty, ...] = attrs.field(default=(), converter=_parties)
+    items: tuple[Item, ...] = attrs.field(default=(), converter=_items)
+    begindate: dt.date | None = None
+    enddate: dt.date | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.cd.value
+
+    def items_of(self, kind: str) -> list[Item]:
+        return [i for i in self.items if i.kind == kind]
+
+
+@attrs.frozen
+class RetrieveTransactionRequest:
+    """The whole request blob. ``protocol_version`` is ``messageProtocoleSchemaVersion`` (1.16 for dentists)."""
+
+    header: RequestHeader
+    transaction: TransactionSelect
+    patient: PatientSelector | None = None
+    protocol_version: str | None = None
+
+
+@attrs.frozen
+class AckError:
+    """One ``acknowledge/error``: the MyCareNet code(s), its description and the XPath into the request."""
+
+    codes: tuple[Code, ...] = attrs.field(converter=_codes)
+    description: str = ""
+    url: str | None = None
+    lang: str = "en"
+
+    @classmethod
+    def of(cls, code: str, description: str, url: str | None = None, *, scheme: str = "CD-ERROR",
+           lang: str = "en") -> AckError:
+        return cls(codes=(Code(scheme, code),), description=description, url=url, lang=lang)
+
+    @property
+    def code(self) -> str:
+        return self.codes[0].value if self.codes else ""
+
+    @property
+    def scheme(self) -> str:
+        return self.codes[0].s if self.codes else ""
+
+
+@attrs.frozen
+class Insurance:
+    """``insurancystatus``: insurer, membership number, coverage dates, CT1/CT2 (``cg1``/``cg2``)."""
+
+    insurer: str
+    membership: str
+    begindate: dt.date | None = None
+    enddate: dt.date | None = None
+    cg1: str | None = None
+    cg2: str | None = None
+
+
+@attrs.frozen
+class KmehrPatient:
+    """The ``folder/patient`` of a response."""
+
+    ssin: str | None
+    firstnames: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    familyname: str = ""
+    birthdate: dt.date | None = None
+    deathdate: dt.date | None = None
+    sex: str = "unknown"
+    insurance: Insurance | None = None
+
+
+@attrs.frozen
+class Transaction:
+    """A ``folder/transaction`` of a response (one per priced code for ``tariff``)."""
+
+    cd: Code
+    author: tuple[HcParty, ...] = attrs.field(converter=_parties)
+    date: dt.date
+    time: dt.time
+    items: tuple[Item, ...] = attrs.field(default=(), converter=_items)
+    iscomplete: bool = True
+    isvalidated: bool = True
+
+    @property
+    def kind(self) -> str:
+        return self.cd.value
+
+    def item(self, kind: str) -> Item | None:
+        return next((i for i in self.items if i.kind == kind), None)
+
+    def items_of(self, kind: str) -> list[Item]:
+        return [i for i in self.items if i.kind == kind]
+
+
+@attrs.frozen
+class RetrieveTransactionResponse:
+    """The whole response blob: header (echoing the request), acknowledge, and an optional folder."""
+
+    id: str
+    author: tuple[HcParty, ...] = attrs.field(converter=_parties)
+    date: dt.date
+    time: dt.time
+    request: RequestHeader
+    complete: bool
+    errors: tuple[AckError, ...] = attrs.field(default=(), converter=tuple)
+    patient: KmehrPatient | None = None
+    transactions: tuple[Transaction, ...] = attrs.field(default=(), converter=tuple)
+    recipient: tuple[HcParty, ...] = attrs.field(default=(), converter=_parties)
+    protocol_version: str | None = None
+
+
+class KmehrRequestError(ValueError):
+    """A request blob that does not follow the structure: carries the MyCareNet code and XPath (simulator)."""
+
+    def __init__(self, code: str, message: str, url: str) -> None:
+        self.code = code
+        self.url = url
+        super().__init__(f"[{code}] {message} at {url}")
+        self.description = message
+
+
+# ------------------------------------------------------------------------------------------------
+# Ids and formatting
+# ------------------------------------------------------------------------------------------------
+
+
+def new_request_id(nihii: str, now: dt.datetime) -> str:
+    """``<NIHII11>.<timestamp><random>``: unique, traceable to the sender, as ID-KMEHR asks."""
+    return f"{nihii.zfill(11)}.{now:%Y%m%d%H%M%S}{uuid.uuid4().hex[:6]}"
+
+
+def _fmt_time(value: dt.time) -> str:
+    return value.replace(microsecond=0, tzinfo=None).isoformat()
+
+
+def _fmt_decimal(value: Decimal) -> str:
+    """Money-style: at least two decimals (``12.50``), more only when the value has them."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -2:
+        value = value.quantize(Decimal("0.01"))
+    return format(value, "f")
+
+
+# ------------------------------------------------------------------------------------------------
+# Writers
+# ------------------------------------------------------------------------------------------------
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> etree._Element:
+    el = etree.SubElement(parent, tag, {k: v for k, v in attrib.items() if v is not None})
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _write_code(parent: etree._Element, tag: str, code: Code) -> etree._Element:
+    attrib = {"S": code.s, "SV": code.sv}
+    if code.sl:
+        attrib["SL"] = code.sl
+    if code.dn:
+        attrib["DN"] = code.dn
+    return _sub(parent, tag, code.value, **attrib)
+
+
+def _write_hcparty(parent: etree._Element, party: HcParty) -> None:
+    hp = _sub(parent, _k("hcparty"))
+    for ident in party.ids:
+        _write_code(hp, _k("id"), ident)
+    for cd in party.cds:
+        _write_code(hp, _k("cd"), cd)
+    if party.firstname and party.familyname:
+        _sub(hp, _k("firstname"), party.firstname)
+        _sub(hp, _k("familyname"), party.familyname)
+    elif party.name:
+        _sub(hp, _k("name"), party.name)
+
+
+def _write_author(parent: etree._Element, tag: str, parties: Sequence[HcParty]) -> None:
+    author = _sub(parent, tag)
+    for party in parties:
+        _write_hcparty(author, party)
+
+
+def _write_content(parent: etree._Element, content: Content) -> None:
+    el = _sub(parent, _k("content"))
+    if content.ids:
+        for ident in content.ids:
+            _write_code(el, _k("id"), ident)
+    elif content.cds:
+        for cd in content.cds:
+            _write_code(el, _k("cd"), cd)
+    elif content.decimal is not None:
+        _sub(el, _k("decimal"), _fmt_decimal(content.decimal))
+    elif content.boolean is not None:
+        _sub(el, _k("boolean"), "true" if content.boolean else "false")
+    elif content.text is not None:
+        _sub(el, _k("text"), content.text, L="en")
+    elif content.date is not None:
+        _sub(el, _k("date"), content.date.isoformat())
+    elif content.hcparty is not None:
+        _write_hcparty(el, content.hcparty)
+    else:
+        raise ValueError("an empty KMEHR content")
+
+
+def _write_moment(parent: etree._Element, tag: str, day: dt.date) -> None:
+    moment = _sub(parent, _k(tag))
+    _sub(moment, _k("date"), day.isoformat())
+
+
+def _write_item(parent: etree._Element, tag: str, item: Item, number: int) -> None:
+    el = _sub(parent, tag)
+    _write_code(el, _k("id"), Code("ID-KMEHR", str(number)))
+    _write_code(el, _k("cd"), item.cd)
+    for content in item.contents:
+        _write_content(el, content)
+    if item.beginmoment is not None:
+        _write_moment(el, "beginmoment", item.beginmoment)
+    if item.endmoment is not None:
+        _write_moment(el, "endmoment", item.endmoment)
+    if item.cost is not None:
+        cost = _sub(el, _k("cost"))
+        _sub(cost, _k("decimal"), _fmt_decimal(item.cost.amount))
+        unit = _sub(cost, _k("unit"))
+        _write_code(unit, _k("cd"), Code("CD-CURRENCY", item.cost.currency))
+
+
+def _write_request_header(parent: etree._Element, header: RequestHeader) -> None:
+    req = _sub(parent, _c("request"))
+    _write_code(req, _c("id"), Code("ID-KMEHR", header.id))
+    _write_author(req, _c("author"), header.author)
+    _sub(req, _c("date"), header.date.isoformat())
+    _sub(req, _c("time"), _fmt_time(header.time))
+    if header.maxrows is not None:
+        _sub(req, _c("maxrows"), str(header.maxrows))
+
+
+def build_request(request: RetrieveTransactionRequest) -> etree._Element:
+    """The ``RetrieveTransactionRequest`` element (validates against ``kmehr-messageservices``)."""
+    root = etree.Element(f"{{{NS_MS_PROTOCOL}}}RetrieveTransactionRequest", nsmap=NSMAP)
+    if request.protocol_version:
+        root.set("messageProtocoleSchemaVersion", request.protocol_version)
+    _write_request_header(root, request.header)
+    select = _sub(root, _c("select"))
+    if request.patient is not None:
+        patient = _sub(select, _c("patient"))
+        sel = request.patient
+        if sel.ssin:
+            _write_code(patient, _c("id"), Code("ID-PATIENT", sel.ssin))
+        if sel.sex:
+            sex = _sub(patient, _c("sex"))
+            _write_code(sex, _k("cd"), Code("CD-SEX", sel.sex, sv="1.1"))
+        if sel.insurer and sel.membership:
+            membership = _sub(patient, _c("insurancymembership"))
+            _write_code(membership, _k("id"), Code("ID-INSURANCE", sel.insurer))
+            _sub(membership, _k("membership"), sel.membership)
+    tx = request.transaction
+    trans = _sub(select, _c("transaction"))
+    _write_code(trans, _c("cd"), tx.cd)
+    if tx.author:
+        _write_author(trans, _c("author"), tx.author)
+    for n, item in enumerate(tx.items, start=1):
+        _write_item(trans, _c("item"), item, n)
+    if tx.begindate is not None:
+        _sub(trans, _c("begindate"), tx.begindate.isoformat())
+    if tx.enddate is not None:
+        _sub(trans, _c("enddate"), tx.enddate.isoformat())
+    return root
+
+
+def _write_patient(parent: etree._Element, patient: KmehrPatient) -> None:
+    el = _sub(parent, _k("patient"))
+    if patient.ssin:
+        _write_code(el, _k("id"), Code("ID-PATIENT", patient.ssin))
+    for name in patient.firstnames or ("",):
+        _sub(el, _k("firstname"), name)
+    _sub(el, _k("familyname"), patient.familyname)
+    if patient.birthdate:
+        _write_moment(el, "birthdate", patient.birthdate)
+    if patient.deathdate:
+        _write_moment(el, "deathdate", patient.deathdate)
+    sex = _sub(el, _k("sex"))
+    _write_code(sex, _k("cd"), Code("CD-SEX", patient.sex, sv="1.1"))
+    ins = patient.insurance
+    if ins is not None:
+        status = _sub(el, _k("insurancystatus"))
+        _write_code(status, _k("id"), Code("ID-INSURANCE", ins.insurer))
+        _sub(status, _k("membership"), ins.membership)
+        if ins.begindate:
+            _sub(status, _k("begindate"), ins.begindate.isoformat())
+        if ins.enddate:
+            _sub(status, _k("enddate"), ins.enddate.isoformat())
+        if ins.cg1:
+            _sub(status, _k("cg1"), ins.cg1)
+        if ins.cg2:
+            _sub(status, _k("cg2"), ins.cg2)
+
+
+def build_response(response: RetrieveTransactionResponse) -> etree._Element:
+    """The ``RetrieveTransactionResponse`` element (validates against ``kmehr-messageservices``)."""
+    root = etree.Element(f"{{{NS_MS_PROTOCOL}}}RetrieveTransactionResponse", nsmap=NSMAP)
+    if response.protocol_version:
+        root.set("messageProtocoleSchemaVersion", response.protocol_version)
+    resp = _sub(root, _c("response"))
+    _write_code(resp, _c("id"), Code("ID-KMEHR", response.id))
+    _write_author(resp, _c("author"), response.author)
+    _sub(resp, _c("date"), response.date.isoformat())
+    _sub(resp, _c("time"), _fmt_time(response.time))
+    _write_request_header(resp, response.request)
+    ack = _sub(root, _c("acknowledge"))
+    _sub(ack, _c("iscomplete"), "true" if response.complete else "false")
+    for error in response.errors:
+        err = _sub(ack, _c("error"))
+        for cd in error.codes:
+            _write_code(err, _k("cd"), cd)
+        _sub(err, _k("description"), error.description, L=error.lang)
+        if error.url:
+            _sub(err, _k("url"), error.url)
+    if response.patient is not None:
+        msg = _sub(root, _c("kmehrmessage"))
+        header = _sub(msg, _k("header"))
+        standard = _sub(header, _k("standard"))
+        _write_code(standard, _k("cd"), Code("CD-STANDARD", KMEHR_STANDARD, sv=KMEHR_STANDARD_SV))
+        _write_code(header, _k("id"), Code("ID-KMEHR", response.id))
+        _sub(header, _k("date"), response.date.isoformat())
+        _sub(header, _k("time"), _fmt_time(response.time))
+        _write_author(header, _k("sender"), response.author)
+        _write_author(header, _k("recipient"), response.recipient or response.request.author)
+        folder = _sub(msg, _k("folder"))
+        _write_code(folder, _k("id"), Code("ID-KMEHR", "1"))
+        _write_patient(folder, response.patient)
+        for n, tx in enumerate(response.transactions, start=1):
+            trans = _sub(folder, _k("transaction"))
+            _write_code(trans, _k("id"), Code("ID-KMEHR", str(n)))
+            _write_code(trans, _k("cd"), tx.cd)
+            _sub(trans, _k("date"), tx.date.isoformat())
+            _sub(trans, _k("time"), _fmt_time(tx.time))
+            _write_author(trans, _k("author"), tx.author)
+            _sub(trans, _k("iscomplete"), "true" if tx.iscomplete else "false")
+            _sub(trans, _k("isvalidated"), "true" if tx.isvalidated else "false")
+            for m, item in enumerate(tx.items, start=1):
+                _write_item(trans, _k("item"), item, m)
+    return root
+
+
+def to_bytes(element: etree._Element) -> bytes:
+    return etree.tostring(element, encoding="UTF-8", xml_declaration=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Readers
+# ------------------------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Small helpers for strict reading; ``fail`` decides which exception a problem becomes."""
+
+    def __init__(self, *, for_request: bool) -> None:
+        self.for_request = for_request
+
+    def fail(self, code: str, message: str, url: str) -> Exception:
+        if self.for_request:
+            return KmehrRequestError(code, message, url)
+        return MalformedResponseError(f"KMEHR response: {message}", location=url, origin="kmehr")
+
+    def one(self, parent: etree._Element, tag: str, url: str) -> etree._Element:
+        el = parent.find(tag)
+        if el is None:
+            raise self.fail("100", f"mandatory element {etree.QName(tag).localname} is missing", url)
+        return el
+
+    def text(self, parent: etree._Element, tag: str, url: str) -> str:
+        value = (self.one(parent, tag, url).text or "").strip()
+        if not value:
+            raise self.fail("100", f"{etree.QName(tag).localname} is empty", url)
+        return value
+
+    def date(self, text: str, url: str) -> dt.date:
+        try:
+            return dt.date.fromisoformat(text.strip()[:10])
+        except ValueError:
+            raise self.fail("111", f"{text!r} is not a date (YYYY-MM-DD)", url) from None
+
+    def time(self, text: str, url: str) -> dt.time:
+        try:
+            return dt.time.fromisoformat(text.strip()[:8])
+        except ValueError:
+            raise self.fail("111", f"{text!r} is not a time (hh:mm:ss)", url) from None
+
+    def decimal(self, text: str, url: str) -> Decimal:
+        try:
+            return Decimal(text.strip())
+        except InvalidOperation:
+            raise self.fail("111", f"{text!r} is not a decimal", url) from None
+
+    def code(self, el: etree._Element, url: str) -> Code:
+        s = el.get("S")
+        if not s:
+            raise self.fail("100", "attribute S is missing", url)
+        return Code(s=s, value=(el.text or "").strip(), sv=el.get("SV") or "", sl=el.get("SL"), dn=el.get("DN"))
+
+    def hcparty(self, el: etree._Element, url: str) -> HcParty:
+        ids = tuple(self.code(e, f"{url}/id[{n}]") for n, e in enumerate(el.findall(_k("id")), 1))
+        cds = tuple(self.code(e, f"{url}/cd[{n}]") for n, e in enumerate(el.findall(_k("cd")), 1))
+        return HcParty(cds=cds, ids=ids, firstname=_t(el, _k("firstname")), familyname=_t(el, _k("familyname")),
+                       name=_t(el, _k("name")))
+
+    def author(self, el: etree._Element, url: str) -> tuple[HcParty, ...]:
+        parties = el.findall(_k("hcparty"))
+        if not parties:
+            raise self.fail("100", "the author names no hcparty", url + "/hcparty")
+        return tuple(self.hcparty(p, f"{url}/hcparty[{n}]") for n, p in enumerate(parties, 1))
+
+    def moment(self, el: etree._Element | None, url: str) -> dt.date | None:
+        if el is None:
+            return None
+        day = el.findtext(_k("date"))
+        return self.date(day, url + "/date") if day else None
+
+    def content(self, el: etree._Element, url: str) -> Content:
+        ids = tuple(self.code(e, f"{url}/id") for e in el.findall(_k("id")))
+        cds = tuple(self.code(e, f"{url}/cd[{n}]") for n, e in enumerate(el.findall(_k("cd")), 1))
+        day = el.findtext(_k("date"))
+        dec = el.findtext(_k("decimal"))
+        boolean = el.findtext(_k("boolean"))
+        hp = el.find(_k("hcparty"))
+        return Content(
+            cds=cds, ids=ids, date=self.date(day, url + "/date") if day else None, text=_t(el, _k("text")),
+            decimal=self.decimal(dec, url + "/decimal") if dec else None,
+            boolean=None if boolean is None else boolean.strip() == "true",
+            hcparty=self.hcparty(hp, url + "/hcparty") if hp is not None else None,
+        )
+
+    def item(self, el: etree._Element, url: str, position: int) -> Item:
+        cds = el.findall(_k("cd"))
+        if not cds:
+            raise self.fail("100", "an item has no cd", url + "/cd")
+        cost = None
+        cost_el = el.find(_k("cost"))
+        if cost_el is not None:
+            amount = self.decimal(self.text(cost_el, _k("decimal"), url + "/cost/decimal"), url + "/cost/decimal")
+            unit = cost_el.find(f"{_k('unit')}/{_k('cd')}")
+            cost = Cost(amount, (unit.text or "eur").strip() if unit is not None else "eur")
+        contents = tuple(self.content(c, f"{url}/content[{n}]") for n, c in enumerate(el.findall(_k("content")), 1))
+        return Item(cd=self.code(cds[0], url + "/cd"), contents=contents, cost=cost,
+                    beginmoment=self.moment(el.find(_k("beginmoment")), url + "/beginmoment"),
+                    endmoment=self.moment(el.find(_k("endmoment")), url + "/endmoment"), position=position)
+
+    def request_header(self, el: etree._Element, url: str) -> RequestHeader:
+        ident = self.text(el, _c("id"), url + "/id")
+        author = self.author(self.one(el, _c("author"), url + "/author"), url + "/author")
+        maxrows = el.findtext(_c("maxrows"))
+        return RequestHeader(id=ident, author=author, date=self.date(self.text(el, _c("date"), url + "/date"),
+                                                                     url + "/date"),
+                             time=self.time(self.text(el, _c("time"), url + "/time"), url + "/time"),
+                             maxrows=int(Decimal(maxrows)) if maxrows else None)
+
+
+def _t(el: etree._Element, tag: str) -> str | None:
+    value = el.findtext(tag)
+    return value.strip() if value is not None and value.strip() else None
+
+
+def parse_request(element: etree._Element) -> RetrieveTransactionRequest:
+    """Read a request blob (simulator side). Raises :class:`KmehrRequestError` (code 100/111 + XPath)."""
+    r = _Reader(for_request=True)
+    if element.tag != f"{{{NS_MS_PROTOCOL}}}RetrieveTransactionRequest":
+        raise KmehrRequestError("130", f"unexpected root {etree.QName(element).localname}", REQUEST_ROOT)
+    header = r.request_header(r.one(element, _c("request"), REQUEST_ROOT + "/request"), REQUEST_ROOT + "/request")
+    select = r.one(element, _c("select"), REQUEST_ROOT + "/select")
+    patient = None
+    pel = select.find(_c("patient"))
+    if pel is not None:
+        ssin = _t(pel, _c("id"))
+        sex_el = pel.find(f"{_c('sex')}/{_k('cd')}")
+        mem = pel.find(_c("insurancymembership"))
+        insurer = membership = None
+        if mem is not None:
+            insurer = _t(mem, _k("id"))
+            membership = _t(mem, _k("membership"))
+        try:
+            patient = PatientSelector(ssin=ssin, insurer=insurer, membership=membership,
+                                      sex=(sex_el.text or "").strip() if sex_el is not None else None)
+        except ValueError:
+            raise KmehrRequestError("100", "the patient has neither an SSIN nor insurer + membership",
+                                    PATIENT_XPATH + "/id") from None
+    tel = r.one(select, _c("transaction"), TRANSACTION_XPATH)
+    cd_el = tel.find(_c("cd"))
+    if cd_el is None:
+        raise KmehrRequestError("100", "the transaction has no cd", TRANSACTION_XPATH + "/cd")
+    author_el = tel.find(_c("author"))
+    items = tuple(r.item(el, f"{TRANSACTION_XPATH}/item[{n}]", n) for n, el in enumerate(tel.findall(_c("item")), 1))
+    begin = tel.findtext(_c("begindate"))
+    end = tel.findtext(_c("enddate"))
+    tx = TransactionSelect(
+        cd=r.code(cd_el, TRANSACTION_XPATH + "/cd"),
+        author=r.author(author_el, TRANSACTION_XPATH + "/author") if author_el is not None else (),
+        items=items, begindate=r.date(begin, TRANSACTION_XPATH + "/begindate") if begin else None,
+        enddate=r.date(end, TRANSACTION_XPATH + "/enddate") if end else None,
+    )
+    return RetrieveTransactionRequest(header=header, transaction=tx, patient=patient,
+                                      protocol_version=element.get("messageProtocoleSchemaVersion"))
+
+
+def parse_response(element: etree._Element) -> RetrieveTransactionResponse:
+    """Read a response blob (client side). Structure problems raise ``MalformedResponseError``."""
+    r = _Reader(for_request=False)
+    root = "/RetrieveTransactionResponse"
+    if element.tag != f"{{{NS_MS_PROTOCOL}}}RetrieveTransactionResponse":
+        raise MalformedResponseError(f"expected a KMEHR RetrieveTransactionResponse, got "
+                                     f"{etree.QName(element).localname}", origin="kmehr")
+    resp = r.one(element, _c("response"), root + "/response")
+    url = root + "/response"
+    ident = r.text(resp, _c("id"), url + "/id")
+    author = r.author(r.one(resp, _c("author"), url + "/author"), url + "/author")
+    day = r.date(r.text(resp, _c("date"), url + "/date"), url + "/date")
+    clock = r.time(r.text(resp, _c("time"), url + "/time"), url + "/time")
+    request = r.request_header(r.one(resp, _c("request"), url + "/request"), url + "/request")
+    ack = r.one(element, _c("acknowledge"), root + "/acknowledge")
+    complete = r.text(ack, _c("iscomplete"), root + "/acknowledge/iscomplete") == "true"
+    errors = []
+    for n, err in enumerate(ack.findall(_c("error")), 1):
+        eurl = f"{root}/acknowledge/error[{n}]"
+        codes = tuple(r.code(c, eurl + "/cd") for c in err.findall(_k("cd")))
+        desc_el = err.find(_k("description"))
+        errors.append(AckError(codes=codes, description=(desc_el.text or "").strip() if desc_el is not None else "",
+                               url=_t(err, _k("url")),
+                               lang=desc_el.get("L", "en") if desc_el is not None else "en"))
+    patient = None
+    transactions: list[Transaction] = []
+    msg = element.find(_c("kmehrmessage"))
+    recipient: tuple[HcParty, ...] = ()
+    if msg is not None:
+        header = msg.find(_k("header"))
+        rec = header.find(_k("recipient")) if header is not None else None
+        if rec is not None:
+            recipient = r.author(rec, root + "/kmehrmessage/header/recipient")
+        folder = r.one(msg, _k("folder"), root + "/kmehrmessage/folder")
+        furl = root + "/kmehrmessage/folder"
+        pel = r.one(folder, _k("patient"), furl + "/patient")
+        patient = _read_patient(r, pel, furl + "/patient")
+        for n, tel in enumerate(folder.findall(_k("transaction")), 1):
+            turl = f"{furl}/transaction[{n}]"
+            items = tuple(r.item(el, f"{turl}/item[{m}]", m) for m, el in enumerate(tel.findall(_k("item")), 1))
+            author_el = tel.find(_k("author"))
+            iscomplete = tel.findtext(_k("iscomplete"))
+            isvalidated = tel.findtext(_k("isvalidated"))
+            transactions.append(Transaction(
+                cd=r.code(r.one(tel, _k("cd"), turl + "/cd"), turl + "/cd"),
+                author=r.author(author_el, turl + "/author") if author_el is not None else (),
+                date=r.date(r.text(tel, _k("date"), turl + "/date"), turl + "/date"),
+                time=r.time(r.text(tel, _k("time"), turl + "/time"), turl + "/time"),
+                items=items, iscomplete=(iscomplete or "true").strip() == "true",
+                isvalidated=(isvalidated or "true").strip() == "true"))
+    return RetrieveTransactionResponse(id=ident, author=author, date=day, time=clock, request=request,
+                                       complete=complete, errors=tuple(errors), patient=patient,
+                                       transactions=tuple(transactions), recipient=recipient,
+                                       protocol_version=element.get("messageProtocoleSchemaVersion"))
+
+
+def _read_patient(r: _Reader, pel: etree._Element, url: str) -> KmehrPatient:
+    ssin = next((((e.text or "").strip()) for e in pel.findall(_k("id")) if e.get("S") == "ID-PATIENT"), None)
+    sex_el = pel.find(f"{_k('sex')}/{_k('cd')}")
+    insurance = None
+    ins = pel.find(_k("insurancystatus"))
+    if ins is not None:
+        iurl = url + "/insurancystatus"
+        begin = ins.findtext(_k("begindate"))
+        end = ins.findtext(_k("enddate"))
+        insurance = Insurance(insurer=r.text(ins, _k("id"), iurl + "/id"),
+                              membership=(ins.findtext(_k("membership")) or "").strip(),
+                              begindate=r.date(begin, iurl + "/begindate") if begin else None,
+                              enddate=r.date(end, iurl + "/enddate") if end else None,
+                              cg1=_t(ins, _k("cg1")), cg2=_t(ins, _k("cg2")))
+    return KmehrPatient(
+        ssin=ssin, firstnames=tuple((e.text or "").strip() for e in pel.findall(_k("firstname"))),
+        familyname=(pel.findtext(_k("familyname")) or "").strip(),
+        birthdate=r.moment(pel.find(_k("birthdate")), url + "/birthdate"),
+        deathdate=r.moment(pel.find(_k("deathdate")), url + "/deathdate"),
+        sex=(sex_el.text or "unknown").strip() if sex_el is not None else "unknown", insurance=insurance)
+
+
+__all__ = [
+    "AckError", "Code", "Content", "Cost", "HcParty", "Insurance", "Item", "KmehrPatient", "KmehrRequestError",
+    "PatientSelector", "RequestHeader", "RetrieveTransactionRequest", "RetrieveTransactionResponse",
+    "Transaction", "TransactionSelect", "build_request", "build_response", "new_request_id", "parse_request",
+    "parse_response", "to_bytes",
+]

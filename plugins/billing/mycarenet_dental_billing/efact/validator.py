@@ -1,0 +1,647 @@
+"""The insurer's checks on a 920000, run locally before sending (``efact.md`` §2.13–§2.16, §4.5, §5.2).
+
+:func:`validate` streams over the file once and returns typed :class:`Finding` objects carrying
+the insurer's catalogue code (``RRZZNN`` for records, ``"<error zone>/<code>"`` for segments and
+records 95/96), the severity letter, where it is (record index, sequence number, record type,
+zone) and the FR/NL/EN text. Any finding with letter ``B`` would make the insurer refuse the whole
+sending (920999/920099); :func:`assert_sendable` raises before anything leaves the machine.
+
+What is checked: envelope and header links (S200/S300 ↔ ET10), every zone's type (numeric,
+reserved, sign, forbidden characters), record control digits (strict by default), record order
+and sequence numbers, repeated zones against ET20/ET10, totals and control numbers of ET80, ET90,
+ET95 and ET96, identifiers (SSIN, NIHII, IBAN, BCE check digits), dates (future, limitation
+period, invoiced month), teeth (FDI, required for configured codes), sign rules and credit
+notes, record 51/52 consistency. Business rules that need the insurer's files (insurability,
+nomenclature entitlement, history) are the simulator's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import BinaryIO, TextIO
+
+import attrs
+
+from mycarenet_dental.errors import Messages, UsageError
+
+from . import records as rl
+from .catalogue import describe
+from .controls import CIN_TEST_FILE_OFFSET, ChecksumMode, control_offset, mod97, parse_amount, value_sum
+from .model import FDI_TEETH, INPUT_TYPES, SUPPORT_TYPES, IdentityCheck, iban_is_valid, nihii_is_valid, ssin_is_valid
+from .reader import EfactFormatError, EfactReader, RawRecord
+from .writer import CountRule
+
+
+@attrs.frozen
+class Finding:
+    """One problem the insurer would report, found locally."""
+
+    code: str
+    letter: str
+    record_index: int  # 0 = S200, 1 = S300, 2… = records in file order
+    record_type: str
+    zone: str
+    messages: Messages
+    sequence: int | None = None
+    value: str = ""
+
+    @property
+    def blocking(self) -> bool:
+        """A ``B`` finding makes the insurer refuse the whole sending."""
+        return self.letter == "B"
+
+    def __str__(self) -> str:
+        seq = f" seq {self.sequence}" if self.sequence is not None else ""
+        return f"{self.letter}{self.code} ET{self.record_type}{seq} Z{self.zone}: {self.messages.en}" + (
+            f" (value {self.value!r})" if self.value else "")
+
+
+@attrs.frozen
+class ValidationOptions:
+    """Knobs for the checks whose rule is UNSURE or installation-specific."""
+
+    today: dt.date | None = None  # default: date.today()
+    checksum_mode: ChecksumMode = ChecksumMode.STRICT
+    # UNSURE: record counts of ET95/ET96 (efact.md §2.13) — not checked unless asked.
+    check_counts: bool = False
+    count_rule: CountRule = CountRule.TAKTIK
+    # codes (7-digit zone form) whose zone 29 must carry a tooth (502940); data, not code.
+    tooth_required_codes: frozenset[str] = frozenset()
+    # UNSURE: date from which an ET52 is mandatory for dentists (efact.md §2.9); off by default.
+    require_identity_check: bool = False
+    allowed_third_party_exceptions: frozenset[str] = frozenset("0123456789N")
+
+
+class EfactRejectedLocally(UsageError):
+    """The file would be refused by the insurer; it was not sent."""
+
+    default_code = "EFACT_INVALID"
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        blocking = [f for f in findings if f.blocking]
+        first = blocking[0] if blocking else findings[0]
+        super().__init__(
+            Messages(f"{len(findings)} problem(s) in the eFact file, first: {first}",
+                     f"{len(findings)} problème(s) dans le fichier eFact, premier : {first.messages.fr}",
+                     f"{len(findings)} probleem/problemen in het eFact-bestand, eerste: {first.messages.nl}"),
+            code=first.code, location=f"ET{first.record_type} Z{first.zone}",
+            hint="correct the invoices and build the sending again")
+
+
+def _zone_number(name: str) -> str:
+    """Zone name → the two digits used in RRZZNN codes: ``8a-8b`` → ``08``, ``31-34`` → ``31``."""
+    head = name.split("-")[0].rstrip("ab")
+    return head.zfill(2)[-2:] if head.isdigit() else "00"
+
+
+_PREDECESSORS = {
+    "10": (None,), "20": ("10", "80"), "50": ("20", "50", "51", "52"), "51": ("50",), "52": ("50", "51"),
+    "80": ("50", "51", "52"), "90": ("80",),
+}
+_DATE_CACHE: dict[str, dt.date | None] = {}
+
+
+def _date(text: str) -> dt.date | None:
+    if text in _DATE_CACHE:
+        return _DATE_CACHE[text]
+    try:
+        d: dt.date | None = dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        d = None
+    if len(_DATE_CACHE) < 20000:
+        _DATE_CACHE[text] = d
+    return d
+
+
+def _bce_valid(bce: str) -> bool:
+    return len(bce) == 10 and bce.isdigit() and 97 - int(bce[:8]) % 97 == int(bce[8:])
+
+
+def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
+    m = year * 12 + (month - 1) + n
+    return m // 12, m % 12 + 1
+
+
+class _Validator:
+    def __init__(self, opts: ValidationOptions) -> None:
+        self.o = opts
+        self.today = opts.today or dt.date.today()
+        self.findings: list[Finding] = []
+        self.expected_offset = CIN_TEST_FILE_OFFSET if opts.checksum_mode is ChecksumMode.CIN else 0
+        self.prev_kind: str | None = None
+        self.prev_seq = 0
+        self.s200: dict[str, str] | None = None
+        self.s300: dict[str, str] | None = None
+        self.r10: dict[str, str] | None = None
+        self.r20: dict[str, str] | None = None
+        self.r50: RawRecord | None = None
+        self.creation: dt.date | None = None
+        self.period: tuple[int, int] | None = None
+        self.invoice_numbers: set[str] = set()
+        self.dest_prev: str | None = None
+        self.federation: str | None = None
+        self.inv = [0, 0, 0, 0, 0]  # A, B, share, supplement, codes
+        self.inv_credit_positive = False
+        self.inv_records = 0
+        self.sum80 = [0, 0]
+        self.sum50 = [0, 0]
+        self.codes = 0
+        self.per_dest: dict[str, list[int]] = {}  # dest → [A, B, records, codes]
+        self.seen95: list[str] = []
+        self.sum95 = [0, 0]
+        self.count95: list[int] = []
+        self.numbered = 0
+        self.after_90 = False
+        self.seen96 = False
+        self.pending_identity = False
+
+    # -- reporting --------------------------------------------------------------------------------
+
+    def add(self, code: str, rec: RawRecord | None, zone: str, value: str = "", letter: str = "") -> None:
+        entry = describe(code, letter)
+        kind = rec.kind if rec is not None else "--"
+        idx = rec.index if rec is not None else -1
+        seq = rec.sequence if rec is not None else None
+        self.findings.append(Finding(code, entry.letter or "B", idx, kind, zone, entry.messages, seq, value))
+
+    def add_rec(self, rec: RawRecord, zone_name: str, ending: str, value: str = "") -> None:
+        self.add(f"{rec.kind}{_zone_number(zone_name)}{ending}", rec, zone_name, value)
+
+    def add_seg(self, rec: RawRecord, error_zone: str, two: str, value: str = "") -> None:
+        self.add(f"{error_zone}/{two}", rec, error_zone[:-1], value, letter="B")
+
+    # -- zone typing ------------------------------------------------------------------------------
+
+    def check_zones(self, rec: RawRecord, text: str, layout: rl.Layout, *, two_digit: bool = False) -> None:
+        if layout.strict_regex.fullmatch(text):
+            return
+        zones = layout.zones
+        for i, z in enumerate(zones):
+            v = text[z.start - 1:z.end]
+            if z.reserved:
+                ok = v == z.blank
+                ending = "01"
+            elif z.kind == "N":
+                ok = v.isdigit() and v.isascii()
+                ending = "01"
+            elif z.kind == "S":
+                ok = v[0] in "+-" and v[1:].isdigit() and v[1:].isascii()
+                ending = "05" if v[0] not in "+-" else "06"
+            else:
+                ok = v.isascii() and v.isprintable()
+                ending = "09"
+            if ok:
+                continue
+            if two_digit:
+                err = next((x.name for x in zones[i + 1:] if x.label == "error"), z.name)
+                self.add_seg(rec, err if err.endswith("1") else z.name + "1", "11", v)
+            else:
+                self.add_rec(rec, z.name, ending, v)
+
+    def check_error_zones(self, rec: RawRecord, z: dict[str, str]) -> None:
+        """When sending, every 2-digit error zone must be ``00``."""
+        for zone in rec.layout.zones:
+            if zone.label == "error" and z[zone.name] not in ("00", "  "):
+                self.add_seg(rec, zone.name, "20", z[zone.name])
+
+    # -- segments ---------------------------------------------------------------------------------
+
+    def seg200(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        self.s200 = z
+        self.check_zones(rec, rec.text, rl.SEGMENT200, two_digit=True)
+        self.check_error_zones(rec, z)
+        if z["200"] != "920000":
+            self.add_seg(rec, "2001", "22", z["200"])
+        if z["201"] not in ("01", "02"):
+            self.add_seg(rec, "2011", "20", z["201"])
+        if z["202"] not in ("12", "92"):
+            self.add_seg(rec, "2021", "20", z["202"])
+        if not z["204"].strip("0"):
+            self.add_seg(rec, "2041", "10", z["204"])
+
+    def seg300(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        self.s300 = z
+        self.check_zones(rec, rec.text, rl.SEGMENT300, two_digit=True)
+        self.check_error_zones(rec, z)
+        created = _date(z["302"])
+        if created is None:
+            self.add_seg(rec, "3021", "11", z["302"])
+        elif created > self.today:
+            self.add_seg(rec, "3021", "20", z["302"])
+        elif created < dt.date(2002, 1, 1):
+            self.add_seg(rec, "3021", "21", z["302"])
+        test = self.s200 is not None and self.s200["202"] == "92"
+        if z["304"] != ("9991999" if test else "0001999"):
+            self.add_seg(rec, "3041", "21", z["304"])
+        if z["308"] not in ("01", "03", "09"):
+            self.add_seg(rec, "3081", "20", z["308"])
+        if z["309"] not in ("01", "02", "05"):
+            self.add_seg(rec, "3091", "20", z["309"])
+
+    # -- records ----------------------------------------------------------------------------------
+
+    def record(self, rec: RawRecord) -> None:
+        kind = rec.kind
+        text = rec.text
+        if kind in ("95", "96"):
+            if self.s200 is not None and self.s200["201"] == "01" and not text[79:].strip():
+                # format version 01: positions 80–350 are reserve (no account C yet)
+                text = text[:79] + "+" + "0" * 11 + "00" + " " * 257
+            self.check_zones(rec, text, rec.layout, two_digit=True)
+            (self.rec95 if kind == "95" else self.rec96)(rec)
+            self.prev_kind = kind
+            return
+        self.check_zones(rec, text, rec.layout)
+        # control digits
+        stored = text[348:350]
+        computed = mod97(value_sum(text[:348].encode("latin-1")))
+        if not stored.isdigit() or (
+            int(stored) != computed and (self.o.checksum_mode is ChecksumMode.STRICT
+                                         or control_offset(int(stored), computed) != self.expected_offset)
+            and self.o.checksum_mode is not ChecksumMode.TOLERANT
+        ):
+            self.add_rec(rec, "99", "02", f"{stored} (computed {computed:02d})")
+        # order and sequence
+        if self.after_90:
+            self.add("900111", rec, "1", kind)
+        allowed = _PREDECESSORS[kind]
+        if self.prev_kind not in allowed:
+            self.add_rec(rec, "1", "10", str(self.prev_kind))
+        if self.prev_kind == "80" and kind not in ("20", "90"):
+            self.add("800111", rec, "1", kind)
+        seq_text = text[2:8]
+        seq = int(seq_text) if seq_text.isdigit() else -1
+        if kind == "10":
+            if seq != 1:
+                self.add("100110", rec, "2", seq_text)
+        elif seq != self.prev_seq + 1:
+            self.add_rec(rec, "2", "10", seq_text)
+        self.prev_seq = seq
+        self.numbered += 1
+        getattr(self, "rec" + kind)(rec)
+        self.prev_kind = kind
+
+    def rec10(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        self.r10 = z
+        test = self.s200 is not None and self.s200["202"] == "92"
+        if z["4"] != ("9991999" if test else "0001999"):
+            self.add("100403", rec, "4", z["4"])
+        if z["7"] == "000":
+            self.add("100703", rec, "7", z["7"])
+        if z["3"] not in ("0", "1") or (z["3"] == "1") != bool(z["49-52"].strip()):
+            self.add("100303", rec, "3", z["3"])
+        if z["13"] not in ("040", "000"):
+            self.add("101303", rec, "13", z["13"])
+        if z["14"][0] != "0" or not nihii_is_valid(z["14"][1:]):
+            self.add("101402", rec, "14", z["14"])
+        if not z["27"].strip("0"):
+            self.add("102710", rec, "27", z["27"])
+        elif not _bce_valid(z["27"]):
+            self.add("102702", rec, "27", z["27"])
+        bic = z["31-34"].strip()
+        if not (len(bic) in (8, 11) and bic.isalnum()):
+            self.add("103103", rec, "31-34", bic)
+        if not iban_is_valid(z["36-41"].strip()):
+            self.add("103602", rec, "36-41", z["36-41"].strip())
+        if z["49-52"].strip() and not iban_is_valid(z["49-52"].strip()):
+            self.add("104902", rec, "49-52", z["49-52"].strip())
+        self.creation = _date(z["25-26"])
+        if self.creation is None:
+            self.add("102503", rec, "25-26", z["25-26"])
+        year, month = int(z["22"]) if z["22"].isdigit() else 0, int(z["23"]) if z["23"].isdigit() else 0
+        if not 1 <= month <= 12:
+            self.add("102303", rec, "23", z["23"])
+        else:
+            self.period = (year, month)
+            if (year, month) > (self.today.year, self.today.month):
+                self.add("102310" if year == self.today.year else "102210", rec, "23", f"{year}{month:02d}")
+            elif self.creation and (year, month) > (self.creation.year, self.creation.month):
+                self.add("102311" if year == self.creation.year else "102211", rec, "23", f"{year}{month:02d}")
+        s300 = self.s300
+        if s300 is not None and self.s300rec is not None:
+            srec = self.s300rec
+            if s300["300"] != f"{z['22'][1:]}{z['23']}":
+                self.add_seg(srec, "3001", "20", s300["300"])
+            if s300["301"] != z["7"]:
+                self.add_seg(srec, "3011", "20", s300["301"])
+            if s300["302"] != z["25-26"]:
+                self.add_seg(srec, "3021", "22", s300["302"])
+            if s300["304"] != z["4"]:
+                self.add_seg(srec, "3041", "21", s300["304"])
+
+    s300rec: RawRecord | None = None
+
+    def rec20(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        self.r20 = z
+        self.inv = [0, 0, 0, 0, 0]
+        self.inv_credit_positive = False
+        self.inv_records = 1
+        if z["32"] == "1":
+            pid = z["8a-8b"]
+            if pid[:2] != "00" or not ssin_is_valid(pid[2:]):
+                self.add("200802", rec, "8a-8b", pid)
+        elif z["32"] != "0":
+            self.add("203203", rec, "32", z["32"])
+        if z["9"] not in ("1", "2"):
+            self.add("200903", rec, "9", z["9"])
+        if z["10"] not in ("1", "3"):
+            self.add("201003", rec, "10", z["10"])
+        if z["11"] not in "01234":
+            self.add("201103", rec, "11", z["11"])
+        if z["11"] in ("1", "3") and not z["29-31"].strip("0"):
+            self.add("202940", rec, "29-31", z["29-31"])
+        if self.r10 is not None and z["14"] != self.r10["14"]:
+            self.add("201412", rec, "14", z["14"])
+        dest = z["18"]
+        if self.dest_prev is not None and dest < self.dest_prev:
+            self.add("201812", rec, "18", dest)
+        if self.federation is None:
+            self.federation = dest[0]
+        elif dest[0] != self.federation:
+            self.add("201820", rec, "18", dest)
+        self.dest_prev = dest
+        self.per_dest.setdefault(dest, [0, 0, 0, 0])
+        num = z["24-25"]
+        if not num.strip("0") or num in self.invoice_numbers:
+            self.add("202420", rec, "24-25", num)
+        self.invoice_numbers.add(num)
+        if z["27"][:4] != "0000":
+            self.add("202703", rec, "27", z["27"])
+
+    def rec50(self, rec: RawRecord) -> None:
+        self._close_line()
+        t = rec.text
+        s = rl.RECORD50.slices
+        r20 = self.r20 or {}
+        self.r50 = rec
+        self.inv_records += 1
+        for zone, code in (("7", "500712"), ("8a-8b", "500812"), ("9", "500912")):
+            if t[s[zone]] != r20.get(zone):
+                self.add(code, rec, zone, t[s[zone]])
+        code = t[s["4"]]
+        if code.isdigit():
+            icode = int(code)
+            if icode == 0:
+                self.add("500403", rec, "4", code)
+            self.inv[4] += icode
+        d1 = _date(t[s["5"]])
+        d2 = _date(t[s["6a-6b"]])
+        if d1 is None:
+            self.add("500503", rec, "5", t[s["5"]])
+        if d2 is None or (d1 is not None and d2 < d1):
+            self.add("500603", rec, "6a-6b", t[s["6a-6b"]])
+        if d1 is not None:
+            if d1 > (self.creation or self.today):
+                self.add("500510", rec, "5", t[s["5"]])
+            elif r20.get("16") != "1" and (self.creation or self.today) - d1 > dt.timedelta(days=2 * 365 + 1):
+                self.add("500546", rec, "5", t[s["5"]])
+            if self.period is not None:
+                y, m = _add_months(*self.period, 2)
+                if d1 >= dt.date(y, m, 1):
+                    self.add("500547", rec, "5", t[s["5"]])
+        if t[s["11"]] not in ("0", "1"):
+            self.add("501103", rec, "11", t[s["11"]])
+        if t[s["13"]] != "990":
+            self.add("501303", rec, "13", t[s["13"]])
+        prov = t[s["15"]]
+        if prov[0] != "0" or not nihii_is_valid(prov[1:]):
+            self.add("501502", rec, "15", prov)
+        reimb = parse_amount(t[s["19"]])
+        units = parse_amount(t[s["22"]])
+        share = parse_amount(t[s["27"]])
+        supp = parse_amount(t[s["30-31"]])
+        if reimb is not None:
+            sign = t[s["19"]][0]
+            if t[s["22"]][0] != sign and units:
+                self.add("502212", rec, "22", t[s["22"]])
+            if t[s["27"]][0] != sign and share:
+                self.add("502712", rec, "27", t[s["27"]])
+            if t[s["30-31"]][0] != sign and supp:
+                self.add("503012", rec, "30-31", t[s["30-31"]])
+            if t[s["11"]] == "1":
+                self.inv[1] += reimb
+            else:
+                self.inv[0] += reimb
+            if r20.get("11") == "3" and (reimb > 0 or (share or 0) > 0 or (supp or 0) > 0):
+                self.inv_credit_positive = True
+        self.inv[2] += share or 0
+        self.inv[3] += supp or 0
+        tooth = t[s["29"]]
+        if tooth.isdigit():
+            if tooth != "00" and int(tooth) not in FDI_TEETH:
+                self.add("502903", rec, "29", tooth)
+            if tooth == "00" and code in self.o.tooth_required_codes:
+                self.add("502940", rec, "29", tooth)
+        if t[s["32"]] not in self.o.allowed_third_party_exceptions:
+            self.add("503203", rec, "32", t[s["32"]])
+        for zone in ("24-25", "49", "14"):
+            v = t[s[zone]]
+            if v.strip("0") and (v[0] != "0" or not nihii_is_valid(v[1:])):
+                self.add(f"50{_zone_number(zone)}02", rec, zone, v)
+        self.pending_identity = self.o.require_identity_check
+
+    def _close_line(self) -> None:
+        if self.pending_identity and self.r50 is not None:
+            self.add("500112", self.r50, "4")
+        self.pending_identity = False
+
+    def _same_as_50(self, rec: RawRecord, pairs: Iterable[tuple[str, str]]) -> None:
+        if self.r50 is None:
+            return
+        for zone, zone50 in pairs:
+            if rec.zone(zone) != self.r50.zone(zone50):
+                self.add(f"{rec.kind}{_zone_number(zone)}12", rec, zone, rec.zone(zone))
+
+    def rec51(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        self.inv_records += 1
+        self._same_as_50(rec, (("4", "4"), ("5", "5"), ("15", "15"), ("19", "19")))
+        r20 = self.r20 or {}
+        if z["8a-8b"] != r20.get("8a-8b"):
+            self.add("510812", rec, "8a-8b", z["8a-8b"])
+        if z["27"] != r20.get("27"):
+            self.add("512712", rec, "27", z["27"])
+        if not z["42-45"].strip():
+            self.add("514240", rec, "42-45", "")
+        if _date(z["55"]) is None:
+            self.add("515503", rec, "55", z["55"])
+        if z["4"].isdigit():
+            self.inv[4] += int(z["4"])
+
+    def rec52(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        self.inv_records += 1
+        self.pending_identity = False
+        self._same_as_50(rec, (("4", "4"), ("5", "5")))
+        r20 = self.r20 or {}
+        if z["8a-8b"] != r20.get("8a-8b"):
+            self.add("520812", rec, "8a-8b", z["8a-8b"])
+        if z["9"] not in INPUT_TYPES:
+            self.add("520903", rec, "9", z["9"])
+        if z["10"] not in SUPPORT_TYPES:
+            self.add("521003", rec, "10", z["10"])
+        reason = int(z["3"]) if z["3"].isdigit() else -1
+        if z["9"] == "4" and reason == 0:
+            self.add("520340", rec, "3", z["3"])
+        elif not 0 <= reason <= 8:
+            self.add("520303", rec, "3", z["3"])
+        if reason in IdentityCheck.DEFERRED_REASONS and (z["6a-6b"] != "00000000" or z["12-13"] != "0000"):
+            self.add("520603", rec, "6a-6b", z["6a-6b"])
+        elif z["6a-6b"] != "00000000" and _date(z["6a-6b"]) is None:
+            self.add("520603", rec, "6a-6b", z["6a-6b"])
+        if z["11"] != "0" and z["10"] != "7":
+            self.add("521103", rec, "11", z["11"])
+        hhmm = z["12-13"]
+        if hhmm.isdigit() and (int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59):
+            self.add("521203", rec, "12-13", hhmm)
+        if z["15"][0] != "0" or not nihii_is_valid(z["15"][1:]):
+            self.add("521502", rec, "15", z["15"])
+        if z["4"].isdigit():
+            self.inv[4] += int(z["4"])
+
+    def rec80(self, rec: RawRecord) -> None:
+        self._close_line()
+        self.r50 = None
+        z = rec.zones()
+        r20 = self.r20 or {}
+        self.inv_records += 1
+        for zone in ("7", "8a-8b", "9", "10", "14", "17", "18", "24-25", "32"):
+            if z[zone] != r20.get(zone):
+                self.add(f"80{_zone_number(zone)}12", rec, zone, z[zone])
+        a, b, share, supp, codes = self.inv
+        for zone, expected, code in (("19", a, "801910"), ("15", b, "801510"), ("27", share, "802710"),
+                                     ("30-31", supp, "803010")):
+            if parse_amount(z[zone]) != expected:
+                self.add(code, rec, zone, z[zone])
+        if z["98"] != f"{mod97(codes):02d}":
+            self.add("809802", rec, "98", f"{z['98']} (expected {mod97(codes):02d})")
+        if self.inv_credit_positive and self.r20rec is not None:
+            self.add("201140", self.r20rec, "11", "3")
+        self.sum50[0] += a
+        self.sum50[1] += b
+        self.sum80[0] += parse_amount(z["19"]) or 0
+        self.sum80[1] += parse_amount(z["15"]) or 0
+        self.codes += codes
+        d = self.per_dest.setdefault(r20.get("18", "000"), [0, 0, 0, 0])
+        d[0] += a
+        d[1] += b
+        d[2] += self.inv_records
+        d[3] += codes
+
+    r20rec: RawRecord | None = None
+
+    def rec90(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        r10 = self.r10 or {}
+        for zone in ("7", "14", "22", "23", "27", "31-34", "36-41", "43a", "49-52"):
+            if z[zone] != r10.get(zone):
+                self.add(f"90{_zone_number(zone)}12", rec, zone, z[zone])
+        for zone, s80, s50, c80, c50 in (("19", self.sum80[0], self.sum50[0], "901910", "901911"),
+                                         ("15", self.sum80[1], self.sum50[1], "901510", "901511")):
+            v = parse_amount(z[zone])
+            if v != s80:
+                self.add(c80, rec, zone, z[zone])
+            if v != s50:
+                self.add(c50, rec, zone, z[zone])
+        if z["98"] != f"{mod97(self.codes):02d}":
+            self.add("909802", rec, "98", f"{z['98']} (expected {mod97(self.codes):02d})")
+        self.after_90 = True
+
+    def rec95(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        self.check_error_zones(rec, z)
+        if self.prev_kind not in ("90", "95"):
+            self.add_seg(rec, "4001", "20", str(self.prev_kind))
+        dest = z["401"]
+        d = self.per_dest.get(dest)
+        if d is None or dest in self.seen95:
+            self.add_seg(rec, "4011", "21", dest)
+            return
+        self.seen95.append(dest)
+        a, b, ab = parse_amount(z["403-404"]), parse_amount(z["405-406"]), parse_amount(z["407-408"])
+        c = parse_amount(z["411-412"]) or 0
+        if a != d[0]:
+            self.add_seg(rec, "4041", "41", z["403-404"])
+        if b != d[1]:
+            self.add_seg(rec, "4061", "41", z["405-406"])
+        if ab is None or a is None or b is None or ab != a + b + c:
+            self.add_seg(rec, "4081", "20", z["407-408"])
+        if z["410"] != f"{mod97(d[3]):02d}":
+            self.add_seg(rec, "4101", "20", z["410"])
+        self.sum95[0] += a or 0
+        self.sum95[1] += b or 0
+        expected = d[2] if self.o.count_rule is CountRule.TAKTIK else d[2] + 2
+        self.count95.append(expected)
+        if self.o.check_counts and z["409"] != f"{expected:08d}":
+            self.add_seg(rec, "4091", "20", z["409"])
+
+    def rec96(self, rec: RawRecord) -> None:
+        z = rec.zones()
+        self.check_error_zones(rec, z)
+        if self.seen96 or self.prev_kind != "95":
+            self.add_seg(rec, "5001", "20", str(self.prev_kind))
+        self.seen96 = True
+        if self.federation is not None and z["501"] != self.federation + "99":
+            self.add_seg(rec, "5011", "20", z["501"])
+        a, b, ab = parse_amount(z["503-504"]), parse_amount(z["505-506"]), parse_amount(z["507-508"])
+        c = parse_amount(z["511-512"]) or 0
+        if a != self.sum80[0]:
+            self.add_seg(rec, "5041", "41", z["503-504"])
+        if b != self.sum80[1]:
+            self.add_seg(rec, "5061", "41", z["505-506"])
+        if ab is None or a is None or b is None or ab != a + b + c:
+            self.add_seg(rec, "5081", "20", z["507-508"])
+        if z["510"] != f"{mod97(self.codes):02d}":
+            self.add_seg(rec, "5101", "20", z["510"])
+        expected = self.numbered if self.o.count_rule is CountRule.TAKTIK else sum(self.count95) + 2
+        if self.o.check_counts and z["509"] != f"{expected:08d}":
+            self.add_seg(rec, "5091", "20", z["509"])
+
+    def finish(self, last: RawRecord | None) -> None:
+        if not self.after_90:
+            self.add("900110", last, "1", "missing record 90")
+        missing = [d for d in self.per_dest if d not in self.seen95]
+        for d in missing:
+            self.add("4011/10", last, "401", d, letter="B")
+        if not self.seen96:
+            self.add("5001/10", last, "500", "missing record 96", letter="B")
+
+
+def validate(source: str | bytes | TextIO | BinaryIO, options: ValidationOptions | None = None) -> list[Finding]:
+    """Run the insurer's local checks over a 920000 (text, bytes or stream); return every finding."""
+    opts = options or ValidationOptions()
+    v = _Validator(opts)
+    last: RawRecord | None = None
+    try:
+        reader = EfactReader(source, checksum_mode=ChecksumMode.TOLERANT)
+        for rec in reader:
+            last = rec
+            kind = rec.kind
+            if kind == "200":
+                v.seg200(rec)
+            elif kind == "300":
+                v.s300rec = rec
+                v.seg300(rec)
+            else:
+                if kind == "20":
+                    v.r20rec = rec
+                v.record(rec)
+    except EfactFormatError as e:
+        v.findings.append(Finding("000010", "B", last.index + 1 if last else 0, "--", "", e.messages))
+        return v.findings
+    v.finish(last)
+    return v.findings
+
+
+def assert_sendable(source: str | bytes, options: ValidationOptions | None = None) -> list[Finding]:
+    """Raise :class:`EfactRejectedLocally` if the insurer would refuse the file; return the non-blocking findings."""
+    findings = validate(source, options)
+    if any(f.blocking for f in findings) or any(f.letter in ("F", "R") for f in findings):
+        raise EfactRejectedLocally(findings)
+    return findings

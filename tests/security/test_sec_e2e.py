@@ -1,0 +1,77 @@
+"""Client <-> simulator over a real loopback TLS server: login, then a signed call accepted."""
+
+from __future__ import annotations
+
+from lxml import etree
+from mycarenet_dental.security import saml
+from mycarenet_dental.security.keystore import Keystore
+from mycarenet_dental.security.sts import StsClient
+from mycarenet_dental.security.tokens import TokenCache
+from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
+from mycarenet_dental.transport import SoapClient
+
+
+def _body() -> etree._Element:
+    el = etree.Element("{urn:test}Ping")
+    el.text = "hello"
+    return el
+
+
+def _client(sim, *, legacy=False, keystore_path=None):
+    pki = sim.pki
+    soap = SoapClient(ca_file=pki.ca, timeout=5, connect_timeout=2)
+    ks = Keystore.load(keystore_path or pki.dentist_p12, pki.keystore_password)
+    url = sim.legacy_url if legacy else sim.sts_url
+    return soap, ks, StsClient(url, ks, soap=soap, trust_anchor=pki.sts_cert, legacy=legacy)
+
+
+def test_login_then_signed_call_accepted(sim, run):
+    soap, ks, sts = _client(sim)
+    token = TokenCache(sts).get(run=run)
+    assert token.attribute(saml.ATTR_DENTIST_NIHII) == sim.pki.dentist_nihii
+    assert token.attribute(saml.ATTR_DENTIST_PROFESSIONAL) == "true"
+    assert token.attribute(saml.ATTR_PERSON_SSIN) == sim.pki.dentist_ssin
+    reply = soap.call(sim.service_url, "urn:test:ping", _body(),
+                      security=HolderOfKeySecurity(token, ks.authentication), idempotent=False, run=run)
+    assert reply.body_child.text == sim.pki.dentist_nihii
+    names = {n for n, _ in run.references}
+    assert {"wsu:Timestamp", "soap:Body", "saml:AssertionID"} <= names
+
+
+def test_legacy_samlp_login(sim):
+    soap, ks, sts = _client(sim, legacy=True)
+    token = sts.request_token()
+    assert token.attribute(saml.ATTR_DENTIST_NIHII) == sim.pki.dentist_nihii
+    reply = soap.call(sim.service_url, "urn:test:ping", _body(),
+                      security=HolderOfKeySecurity(token, ks.authentication), idempotent=False)
+    assert reply.body_child is not None
+
+
+def test_generic_async_timestamp_only(sim):
+    soap, ks, sts = _client(sim)
+    token = sts.request_token()
+    reply = soap.call(sim.service_url, "urn:test:async", _body(),
+                      security=HolderOfKeySecurity(token, ks.authentication, timestamp_only=True), idempotent=False)
+    assert reply.body_child.text == sim.pki.dentist_nihii
+
+
+def test_mandatary_gets_its_own_identity(sim):
+    soap, ks, sts = _client(sim, keystore_path=sim.pki.mandatary_p12)
+    token = sts.request_token()
+    assert token.attribute(saml.ATTR_CERTHOLDER_CBE) == sim.pki.mandatary_cbe
+    assert token.attribute(saml.ATTR_DENTIST_NIHII) is None
+    reply = soap.call(sim.service_url, "urn:test:ping", _body(),
+                      security=HolderOfKeySecurity(token, ks.authentication), idempotent=False)
+    assert reply.body_child.text == sim.pki.mandatary_cbe
+    assert sim.app.last_caller.quality == "billing_office"
+
+
+def test_n_calls_cost_one_sts_call(sim):
+    soap, ks, sts = _client(sim)
+    cache = TokenCache(sts)
+    for _ in range(5):
+        token = cache.get()
+        soap.call(sim.service_url, "urn:test:ping", _body(),
+                  security=HolderOfKeySecurity(token, ks.authentication), idempotent=False)
+    assert sim.app.sts_calls == 1
+    assert sim.app.service_calls == 5
