@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
-
 from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.pki import PkiPaths
 from mycarenet_dental.security.wssecurity import HolderOfKeySecurity

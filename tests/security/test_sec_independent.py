@@ -8,13 +8,13 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from sec_helpers import body, signed_envelope
-
 from mycarenet_dental.security import saml
 from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.wssecurity import NS_SOAP, NS_WSSE, NS_WSU, X509Security
 from mycarenet_dental.simulator.sts import SimTrust
 from mycarenet_dental.transport import envelope_for
+
+from tests.security.sec_helpers import body, signed_envelope
 
 signxml = pytest.importorskip("signxml")
 

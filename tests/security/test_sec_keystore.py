@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sec_helpers import now
-
 from mycarenet_dental.security.keystore import Keystore, KeystoreError
 from mycarenet_dental.security.p12 import P12Entry, build_pkcs12
 from mycarenet_dental.security.pki import issue, load_pem_cert, load_pem_key, new_key, person_subject
+
+from tests.security.sec_helpers import now
 
 
 @pytest.mark.parametrize("which", ["pki", "pki_ec"])

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sec_helpers import issue_token, now, signed_envelope
-
 from mycarenet_dental.errors import SoapFaultError
 from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.pki import new_key
 from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
 from mycarenet_dental.simulator.wss_check import SimSoapFault, check_care_provider, check_service_request
 from mycarenet_dental.transport import SoapClient, envelope_for
+
+from tests.security.sec_helpers import issue_token, now, signed_envelope
 
 
 def test_accepts_valid_envelope_and_assertion_is_byte_exact(pki, trust):
@@ -105,7 +105,7 @@ def test_expired_assertion(pki, trust):
 def test_unsigned_and_non_soap(pki, trust):
     from lxml import etree
 
-    from sec_helpers import body
+    from tests.security.sec_helpers import body
 
     _refused(etree.tostring(envelope_for(body())), trust)
     _refused(b"<not-soap/>", trust, code="SOA-03002")
@@ -126,7 +126,7 @@ def test_refusal_reaches_client_as_typed_error(sim, run):
     token = issue_token(sim.app.trust, ks, nihii=sim.pki.dentist_nihii, ssin=sim.pki.dentist_ssin)
     soap = SoapClient(ca_file=sim.pki.ca, timeout=5)
     sec = HolderOfKeySecurity(token, ks.authentication, clock=lambda: now() - timedelta(hours=1))
-    from sec_helpers import body
+    from tests.security.sec_helpers import body
 
     with pytest.raises(SoapFaultError) as info:
         soap.call(sim.service_url, "urn:test:ping", body(), security=sec, idempotent=False, run=run)

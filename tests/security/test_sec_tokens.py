@@ -7,12 +7,12 @@ import stat
 from datetime import timedelta
 
 import pytest
-from sec_helpers import issue_token, now
-
 from mycarenet_dental.errors import TransportError
 from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.pki import load_pem_cert
 from mycarenet_dental.security.tokens import TokenCache
+
+from tests.security.sec_helpers import issue_token, now
 
 
 class FakeSts:

@@ -8,9 +8,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sec_helpers import body, now
-from werkzeug.serving import make_server
-
 from mycarenet_dental.errors import (
     MalformedResponseError,
     RemoteTimeoutError,
@@ -22,6 +19,9 @@ from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.pki import generate_pki, issue, load_pem_cert, load_pem_key, new_key
 from mycarenet_dental.security.sts import StsClient
 from mycarenet_dental.transport import SoapClient
+from werkzeug.serving import make_server
+
+from tests.security.sec_helpers import body, now
 
 
 def _sts(sim, soap=None, **kw):
@@ -181,7 +181,6 @@ def test_client_refuses_untrusted_sts_signature(sim, tmp_path):
 
 def test_fault_unknown_code_surfaces_verbatim():
     from lxml import etree
-
     from mycarenet_dental.simulator.wss_check import soap_fault
     from mycarenet_dental.transport import SoapClient as SC
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.xmlsafe import parse_xml
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,21 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List lazy commands from their static summary, without importing them."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                command = self.commands[name]
+                if command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(limit=formatter.width - 6 - len(name))))
+            else:
+                rows.append((name, LAZY_HELP.get(name, "")))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy and name not in self.commands:
             module, attr = self.lazy[name].split(":")
@@ -35,6 +49,13 @@ class LazyGroup(click.Group):
                 return None
         return super().get_command(ctx, name)
 
+
+LAZY_HELP = {
+    "simulator": "The offline twin of eHealth and MyCareNet (pki, serve, population).",
+    "demo": "Run the day of a dental practice against the embedded simulator.",
+    "login": "Get an eHealth token (STS) and show its subject, attributes and validity.",
+    "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
+}
 
 CORE_LAZY = {
     "simulator": "mycarenet_dental.cli.simulator_cmds:simulator_group",
@@ -250,7 +271,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-
-
-def _json_dump(data: Any) -> str:  # kept small for tests
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)

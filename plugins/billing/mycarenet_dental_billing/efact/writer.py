@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import io
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO, TextIO
 
@@ -23,8 +24,11 @@ import attrs
 from mycarenet_dental.errors import UsageError
 
 from . import records as rl
-from .controls import _VALUES, format_amount, mod97
+from .controls import _VALUES, format_amount, mod97, value_sum
 from .model import Invoice, Sending, SendingHeader, check_destination_order, federation_of
+
+
+_CONTROL = ["97"] + [f"{i:02d}" for i in range(1, 97)]  # remainder → control digits (0 → 97)
 
 
 class CountRule(enum.Enum):
@@ -40,11 +44,19 @@ DEFAULT_COUNT_RULE = CountRule.TAKTIK
 
 def _compile(layout: rl.Layout, fields: Sequence[str], constants: dict[str, str] | None = None,
              *, preformatted_signs: bool = False, upto: int = 348) -> str:
-    """A ``str.format`` template for positions 1…``upto`` with one placeholder per field (in layout order)."""
+    """A ``%``-format template for positions 1…``upto`` with one conversion per field, in layout order.
+
+    A field is ``"<zone>:d"`` (an int, zero-padded by the template) or ``"<zone>:s"`` (a string the
+    caller already made exactly as wide as a numeric zone; at most as wide for an ``A`` zone,
+    which the template blank-pads). Signed zones take an int (``%+0Nd``) unless
+    ``preformatted_signs`` (credit notes write ``-`` even for zero). Reserved and unlisted zones
+    are baked into the template as zeros/blanks. ``%``-formatting is used because it is ~3× faster
+    than ``str.format`` for 30 fields.
+    """
     constants = constants or {}
-    wanted = set(fields)
-    order = [z.name for z in layout.zones if z.name in wanted]
-    if order != list(fields):
+    kinds = dict(f.split(":") for f in fields)
+    order = [z.name for z in layout.zones if z.name in kinds]
+    if order != [f.split(":")[0] for f in fields]:
         raise ValueError(f"{layout.key}: fields must follow the layout order: {order}")
     parts: list[str] = []
     for z in layout.zones:
@@ -54,28 +66,30 @@ def _compile(layout: rl.Layout, fields: Sequence[str], constants: dict[str, str]
             text = constants[z.name]
             if len(text) != z.length:
                 raise ValueError(f"{layout.key}/{z.name}: constant of wrong length")
-            parts.append(text.replace("{", "{{").replace("}", "}}"))
-        elif z.name in wanted:
-            if z.kind == "N":
-                parts.append("{:0>%d}" % z.length)
-            elif z.kind == "S":
-                parts.append("{}" if preformatted_signs else "{:+0%dd}" % z.length)
+            parts.append(text.replace("%", "%%"))
+        elif z.name in kinds:
+            k = kinds[z.name]
+            if z.kind == "S":
+                parts.append("%s" if preformatted_signs or k == "s" else "%%+0%dd" % z.length)
+            elif z.kind == "N":
+                parts.append("%%0%dd" % z.length if k == "d" else "%s")
             else:
-                parts.append("{:<%d}" % z.length)
+                parts.append("%%-%ds" % z.length)
         else:
             parts.append(z.blank)
     return "".join(parts)
 
 
-_R20_FIELDS = ("2", "7", "8a-8b", "9", "10", "11", "14", "16", "17", "18", "24-25", "27", "28", "29-31",
-               "32", "34-36", "37", "41")
-_R50_FIELDS = ("2", "3", "4", "5", "6a-6b", "7", "8a-8b", "9", "11", "12", "14", "15", "16", "17-18", "19",
-               "20-21", "22", "23", "24-25", "26", "27", "28", "29", "30-31", "32", "33", "34", "35", "36-37",
-               "49")
-_R51_FIELDS = ("2", "4", "5", "8a-8b", "15", "19", "27", "42-45", "55")
-_R52_FIELDS = ("2", "3", "4", "5", "6a-6b", "8a-8b", "9", "10", "11", "12-13", "15", "16", "17", "18")
-_R80_FIELDS = ("2", "7", "8a-8b", "9", "10", "14", "15", "17", "18", "19", "20-21", "24-25", "27", "28",
-               "30-31", "32", "38", "98")
+_R20_FIELDS = ("2:d", "7:s", "8a-8b:s", "9:d", "10:d", "11:d", "14:s", "16:d", "17:d", "18:s", "24-25:d", "27:s",
+               "28:s", "29-31:d", "32:d", "34-36:d", "37:s", "41:s")
+_R50_FIELDS = ("2:d", "3:d", "4:s", "5:s", "6a-6b:s", "7:s", "8a-8b:s", "9:d", "11:d", "12:d", "14:s", "15:s",
+               "16:d", "17-18:s", "19:d", "20-21:s", "22:d", "23:d", "24-25:s", "26:d", "27:d", "28:s", "29:d",
+               "30-31:d", "32:s", "33:d", "34:d", "35:d", "36-37:s", "49:s")
+_R51_FIELDS = ("2:d", "4:s", "5:s", "8a-8b:s", "15:s", "19:d", "27:s", "42-45:s", "55:s")
+_R52_FIELDS = ("2:d", "3:d", "4:s", "5:s", "6a-6b:s", "8a-8b:s", "9:s", "10:s", "11:d", "12-13:s", "15:s",
+               "16:s", "17:d", "18:d")
+_R80_FIELDS = ("2:d", "7:s", "8a-8b:s", "9:d", "10:d", "14:s", "15:s", "17:d", "18:s", "19:s", "20-21:s",
+               "24-25:d", "27:s", "28:s", "30-31:s", "32:d", "38:s", "98:d")
 
 _T20 = _compile(rl.RECORD20, _R20_FIELDS, {"1": "20"})
 _T50 = _compile(rl.RECORD50, _R50_FIELDS, {"1": "50", "13": "990", "47": "+0000000"})
@@ -85,6 +99,8 @@ _T51 = _compile(rl.RECORD51, _R51_FIELDS, {"1": "51"})
 _T51_NEG = _compile(rl.RECORD51, _R51_FIELDS, {"1": "51"}, preformatted_signs=True)
 _T52 = _compile(rl.RECORD52, _R52_FIELDS, {"1": "52"})
 _T80 = _compile(rl.RECORD80, _R80_FIELDS, {"1": "80"}, preformatted_signs=True)
+_ZERO12 = "0" * 12
+_ZERO7 = "0" * 7
 
 ZERO_DATE = "00000000"
 
@@ -178,14 +194,15 @@ class EfactWriter:
         """Append the control digits to a 348-character body and emit it."""
         if len(body) != 348 or not body.isascii():
             self._diagnose(body, layout, values)
-        self._emit(f"{body}{mod97(sum(body.encode('ascii').translate(_VALUES))):02d}")
+        self._emit(body + _CONTROL[value_sum(body.encode("ascii")) % 97])
 
     def _diagnose(self, body: str, layout: rl.Layout | None, values: Sequence[object]) -> None:
         key = layout.key if layout else body[:2]
         if layout is not None:
             fields = {"20": _R20_FIELDS, "50": _R50_FIELDS, "51": _R51_FIELDS, "52": _R52_FIELDS,
                       "80": _R80_FIELDS}.get(layout.key, ())
-            for name, v in zip(fields, values, strict=False):
+            for field, v in zip(fields, values, strict=False):
+                name = field.split(":")[0]
                 z = layout.by_name[name]
                 text = str(v) if not isinstance(v, int) or z.kind != "S" else format_amount(v, z.length)
                 if len(text) > z.length or not text.isascii():
@@ -233,7 +250,7 @@ class EfactWriter:
             self._dest = dest
         dates = self._dates
         credit = inv.invoicing_type == 3
-        pid = inv.patient_id
+        pid = inv.patient_id.rjust(13, "0")
         aff, sex = inv.affiliation, inv.sex
         seq = self._seq + 1
         prev = inv.previous
@@ -243,7 +260,16 @@ class EfactWriter:
                inv.treatment_cause, dest, inv.number, ct, inv.reference,
                prev.number if prev else 0, flag, prev.sending_number if prev else 0,
                prev.mutuality if prev else "000", prev.year_month if prev else "000000")
-        self._record(_T20.format(*v20), rl.RECORD20, v20)
+        out: list[str] = []
+        put = out.append
+        control = _CONTROL
+        values = _VALUES
+        adler = zlib.adler32
+        body = _T20 % v20
+        if len(body) != 348 or not body.isascii():
+            self._diagnose(body, rl.RECORD20, v20)
+        put(body)
+        put(control[((adler(body.encode().translate(values)) & 0xFFFF) - 1) % 97])
         codes = 0
         n_records = 2
         ta = tb = share = supp = 0
@@ -252,7 +278,7 @@ class EfactWriter:
         for ln in inv.lines:
             seq += 1
             code = ln.code
-            sdate = _date(ln.date, dates)
+            sdate = dates.get(ln.date) or _date(ln.date, dates)
             reimb = ln.reimbursement
             if ln.account_b:
                 tb += reimb
@@ -269,12 +295,16 @@ class EfactWriter:
                 r19, r22, r27, r30 = reimb, ln.units, ln.patient_share, ln.supplement
             prov = "0" + ln.provider
             v50 = (seq, ln.norm, code, sdate, _date(ln.end_date, dates) if ln.end_date else sdate, aff, pid, sex,
-                   1 if ln.account_b else 0, ln.time_code, "0" + ln.place if ln.place else 0, prov,
-                   ln.provider_norm, ln.related_code or 0, r19, _date(ln.prescription_date, dates), r22,
-                   ln.derogation, "0" + ln.prescriber if ln.prescriber else 0, ln.prescriber_norm, r27,
+                   1 if ln.account_b else 0, ln.time_code, "0" + ln.place if ln.place else _ZERO12, prov,
+                   ln.provider_norm, ln.related_code or _ZERO7, r19, _date(ln.prescription_date, dates), r22,
+                   ln.derogation, "0" + ln.prescriber if ln.prescriber else _ZERO12, ln.prescriber_norm, r27,
                    ln.reference, ln.tooth or 0, r30, ln.third_party_exception, ln.billing_code, ln.side,
-                   ln.convention, ln.service_time or 0, "0" + ln.trainee if ln.trainee else 0)
-            self._record(t50.format(*v50), rl.RECORD50, v50)
+                   ln.convention, ln.service_time or "0000", "0" + ln.trainee if ln.trainee else _ZERO12)
+            body = t50 % v50
+            if len(body) != 348 or not body.isascii():
+                self._diagnose(body, rl.RECORD50, v50)
+            put(body)
+            put(control[((adler(body.encode().translate(values)) & 0xFFFF) - 1) % 97])
             icode = int(code)
             codes += icode
             c = ln.commitment
@@ -283,16 +313,24 @@ class EfactWriter:
                 n_records += 1
                 codes += icode
                 v51 = (seq, code, sdate, pid, prov, r19, ct, c.number, _date(c.communicated, dates))
-                self._record(t51.format(*v51), rl.RECORD51, v51)
+                body = t51 % v51
+                if len(body) != 348 or not body.isascii():
+                    self._diagnose(body, rl.RECORD51, v51)
+                put(body)
+                put(control[((adler(body.encode().translate(values)) & 0xFFFF) - 1) % 97])
             idc = ln.identity_check
             if idc is not None:
                 seq += 1
                 n_records += 1
                 codes += icode
                 v52 = (seq, idc.manual_reason, code, sdate, _date(idc.read_date, dates), pid, idc.input_type,
-                       idc.support_type, idc.vignette_reason, idc.read_time or 0, "0" + idc.reader, idc.serial,
+                       idc.support_type, idc.vignette_reason, idc.read_time or "0000", "0" + idc.reader, idc.serial,
                        idc.justification or 0, idc.device or 0)
-                self._record(_T52.format(*v52), rl.RECORD52, v52)
+                body = _T52 % v52
+                if len(body) != 348 or not body.isascii():
+                    self._diagnose(body, rl.RECORD52, v52)
+                put(body)
+                put(control[((adler(body.encode().translate(values)) & 0xFFFF) - 1) % 97])
         n_lines = len(inv.lines)
         n_records += n_lines
         seq += 1
@@ -302,7 +340,15 @@ class EfactWriter:
                format_amount(share, 10, negative_zero=neg), inv.reference,
                format_amount(supp, 10, negative_zero=neg), flag, format_amount(0, 12, negative_zero=neg),
                mod97(codes))
-        self._record(_T80.format(*v80), rl.RECORD80, v80)
+        body = _T80 % v80
+        if len(body) != 348 or not body.isascii():
+            self._diagnose(body, rl.RECORD80, v80)
+        put(body)
+        put(control[((adler(body.encode().translate(values)) & 0xFFFF) - 1) % 97])
+        self._buf.append("".join(out))
+        self._length += n_records * 350
+        if len(self._buf) >= self._chunk:
+            self._flush()
         self._seq = seq
         g = self._g
         g[0] += ta

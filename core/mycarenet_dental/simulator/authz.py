@@ -1,0 +1,139 @@
+"""Simulator-side authorisation: may the authenticated caller send for this care provider?
+
+MyCareNet accepts a request whose ``CareProvider`` is not the authenticated identity only when the
+sender holds a mandate from that care provider for the service (Annex 1 §4; ``domain.md`` §3.3). The
+simulator host knows nothing of mandates: a plugin (``mycarenet-dental-mandates``) registers a
+*mandate checker*, and every insurer-side handler calls one of the two functions below after
+``request.check_security()``::
+
+    caller = request.check_security()
+    authorize_care_provider(request, care_provider=nihii, service="assurability")   # SOA-01002 when refused
+
+``check_mandate`` is the lower-level call (the handler already decided that the sender acts for
+someone else); it is a no-op when no checker is registered (mandates plugin absent), whereas
+``authorize_care_provider`` then falls back to "the CareProvider must be the caller itself".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from .wss_check import SimSoapFault
+
+#: Key of the checker in ``SimState.plugin_state`` (tests may put a checker there directly).
+CHECKER_KEY = "mandates.check"
+
+#: A sender identity: (kind, value) with kind ``ssin``, ``nihii`` or ``cbe``.
+SenderId = tuple[str, str]
+
+
+@attrs.frozen
+class MandateDecision:
+    """What a mandate checker says about one request."""
+
+    allowed: bool
+    reason: str = ""
+
+
+class MandateChecker(Protocol):
+    def __call__(self, *, sender: Sequence[SenderId], care_provider: str, service: str,
+                 on: dt.date) -> MandateDecision | bool: ...
+
+
+_factories: dict[str, Callable[[Any], MandateChecker]] = {}
+_lock = threading.Lock()
+
+
+def register_mandate_checker(name: str, factory: Callable[[Any], MandateChecker]) -> None:
+    """Called by a plugin (from its simulator hook): ``factory(state)`` builds the checker of one simulator."""
+    with _lock:
+        _factories[name] = factory
+
+
+def unregister_mandate_checker(name: str) -> None:
+    with _lock:
+        _factories.pop(name, None)
+
+
+def mandate_checker(state: Any) -> MandateChecker | None:
+    """The checker of this simulator: the one put in ``plugin_state``, else built by a registered factory."""
+    checker = state.plugin_state.get(CHECKER_KEY)
+    if checker is not None:
+        return checker  # type: ignore[no-any-return]
+    with _lock:
+        factories = list(_factories.values())
+    if not factories:
+        return None
+    with state.lock:
+        if state.plugin_state.get(CHECKER_KEY) is None:
+            state.plugin_state[CHECKER_KEY] = factories[-1](state)
+        return state.plugin_state[CHECKER_KEY]  # type: ignore[no-any-return]
+
+
+def _belgian_today(state: Any) -> dt.date:
+    moment = state.now()
+    try:
+        from zoneinfo import ZoneInfo
+
+        return moment.astimezone(ZoneInfo("Europe/Brussels")).date()
+    except Exception:  # pragma: no cover - no tz database
+        return moment.date()
+
+
+def check_mandate(state: Any, *, sender: Sequence[SenderId], care_provider: str, service: str,
+                  on: dt.date | None = None) -> None:
+    """Refuse (SOA-01002) when the registered checker finds no mandate; no-op when none is registered."""
+    checker = mandate_checker(state)
+    if checker is None:
+        return
+    decision = checker(sender=tuple(sender), care_provider=care_provider, service=service,
+                       on=on or _belgian_today(state))
+    if isinstance(decision, bool):
+        decision = MandateDecision(decision, "" if decision else "no mandate")
+    if not decision.allowed:
+        raise SimSoapFault("SOA-01002", f"The user has no access to this service for care provider "
+                           f"{care_provider}: {decision.reason or 'no mandate'}")
+
+
+def sender_ids(caller: Any) -> tuple[SenderId, ...]:
+    """The identities an authenticated caller may hold a mandate under (company first)."""
+    out = []
+    for kind in ("cbe", "ssin", "nihii"):
+        value = getattr(caller, kind, None)
+        if value:
+            out.append((kind, str(value)))
+    return tuple(out)
+
+
+def _same_nihii(a: str | None, b: str | None) -> bool:
+    """Same care provider: the 8 career-stable digits match (the qualification suffix may differ)."""
+    if not a or not b:
+        return False
+    a, b = a.strip(), b.strip()
+    return a[:8] == b[:8] and len(a) >= 8 and len(b) >= 8
+
+
+def authorize_care_provider(request: Any, *, care_provider: str, service: str, on: dt.date | None = None,
+                            caller: Any = None) -> None:
+    """The full check after ``check_security()``: the caller is the care provider, or a mandatary of it.
+
+    Raises the SOA-01002 fault MyCareNet answers; when no mandate checker is registered a caller other
+    than the care provider is refused as ``wss_check.check_care_provider`` does.
+    """
+    caller = caller if caller is not None else request.caller
+    if caller is None:
+        raise SimSoapFault("SOA-01001", "The user is not authenticated")
+    if _same_nihii(getattr(caller, "nihii", None), care_provider):
+        return
+    state = request.state
+    if mandate_checker(state) is None:
+        from .wss_check import check_care_provider
+
+        check_care_provider(caller, care_provider)
+        return
+    check_mandate(state, sender=sender_ids(caller), care_provider=care_provider, service=service, on=on)

@@ -1,0 +1,184 @@
+"""Insurer side of the DMG consultation in the simulator.
+
+* Route B — ``/GlobalMedicalFileConsultation/v1``: WS-Security, XSD validation (SOA-03006), licence
+  (INVALID_LICENSE), CareProvider = authenticated NIHII (SOA-01002), then the KMEHR business checks of
+  ``dmg.md`` §4 answered in ``acknowledge``: 130 transaction not ``gmd``, 155 author/routing
+  inconsistent with the envelope, 111/112 SSIN format/check digit, 140 profession refused (switch),
+  100 missing date, 146 future date, 145 more than two years back, 120 unknown or not affiliated.
+* Route A — the ``globalMedicalFile`` facet of MemberData, answered by the core's MemberData simulator
+  through its facet registry (see :func:`facet_assertions`); ``UNAUTHORIZED_FACET`` per profession.
+
+Who holds the DMG comes from the core population (``SimPatient.dmg_holder``, with its period).
+
+Switches (``state.switches.extra``), e.g. set by tests or ``[simulator]`` configuration:
+``dmg.gmf_refused_qualities`` — qualities answered with 140 on route B (default: none);
+``dmg.facet_unauthorized_qualities`` — qualities answered ``UNAUTHORIZED_FACET`` on route A
+(default: none). # UNSURE: dmg.md §1/§7 — whether the real services accept a dentist on either route is
+not documented; the protocol (Annex 5) grants dentists the right, so both default to "accepted".
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .model import DmgHolder
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.simulator.app import SimRequest, SimResponse
+    from mycarenet_dental.simulator.population import CareHolder, SimPatient
+
+SWITCH_GMF_REFUSED = "dmg.gmf_refused_qualities"
+SWITCH_FACET_UNAUTHORIZED = "dmg.facet_unauthorized_qualities"
+MAX_YEARS_BACK = 2
+
+
+def _qualities(request_state: Any, key: str) -> set[str]:
+    value = request_state.switches.extra.get(key) or ()
+    return {str(v) for v in ([value] if isinstance(value, str) else value)}
+
+
+def holder_on(patient: SimPatient, day: date) -> DmgHolder | None:
+    """The DMG holder of ``patient`` on ``day`` (None: nobody, or the holder's period does not cover it)."""
+    care: CareHolder | None = patient.dmg_holder
+    if care is None:
+        return None
+    if care.start is not None and day < care.start:
+        return None
+    if care.end is not None and day > care.end:
+        return None
+    return DmgHolder(nihii=care.nihii, name=care.name, first_name=care.first_name, start=care.start,
+                     end=care.end, kind="medicalhouse" if care.kind == "medicalhouse" else "physician")
+
+
+def two_years_back(today: date) -> date:
+    """``today`` minus two years (29 February falls back to the 28th)."""
+    try:
+        return today.replace(year=today.year - MAX_YEARS_BACK)
+    except ValueError:
+        return today.replace(year=today.year - MAX_YEARS_BACK, day=28)
+
+
+def handle_gmf(request: SimRequest) -> SimResponse:
+    """``ConsultGlobalMedicalFile``: validate like eHealth and the insurer, then answer the holder."""
+    from mycarenet_dental import schemas
+    from mycarenet_dental.errors import MalformedResponseError
+    from mycarenet_dental.identifiers import Ssin
+    from mycarenet_dental.mycarenet import commons, kmehr
+    from mycarenet_dental.simulator.wss_check import check_care_provider
+    from mycarenet_dental.xmlsafe import parse_xml
+
+    from . import route_b
+
+    caller = request.check_security()
+    body = request.body_element
+    if body is None:
+        return request.fault("SOA-03003", "Message body is empty")
+    if body.tag != route_b.REQUEST_ROOT:
+        return request.fault("SOA-03005", f"unexpected body {body.tag} for ConsultGlobalMedicalFile")
+    errors = schemas.validate("gmf", body)
+    if errors:
+        return request.fault("SOA-03006", "not XSD conformant: " + errors[0])
+    try:
+        parsed = commons.parse_request(commons.GMF, body)
+    except MalformedResponseError as exc:
+        return request.fault("SOA-03006", exc.messages.en)
+    refused = commons.licence_fault(request.state, parsed.common_input)
+    if refused is not None:
+        return request.fault(*refused)
+    provider = parsed.common_input.origin.care_provider
+    if provider is None:
+        return request.fault("SOA-03007", "CommonInput/Origin/CareProvider is required")
+    check_care_provider(caller, provider.nihii)
+    try:
+        blob = parse_xml(parsed.blob.content, what="GMF request blob")
+    except MalformedResponseError as exc:
+        return request.fault("SOA-03006", f"the Detail blob is not XML: {exc.messages.en}")
+    blob_errors = schemas.validate("kmehr-messageservices", blob)
+    if blob_errors:
+        return request.fault("SOA-03006", "the KMEHR blob is not XSD conformant: " + blob_errors[0])
+    try:
+        kreq = kmehr.parse_request(blob)
+    except kmehr.KmehrRequestError as exc:
+        return request.fault("SOA-03007", f"KMEHR {exc.code}: {exc.description} at {exc.url}")
+
+    now = request.state.now()
+    today = now.date()
+    patient, code, text, url = _check(request, kreq, parsed, caller, provider.nihii, provider.quality, today)
+    insurer = "100"
+    holder = None
+    kpatient = None
+    if patient is not None:
+        begin = kreq.transaction.begindate or today
+        periods = patient.periods_on(begin)
+        insurer = periods[0].mutuality if periods else insurer
+        holder = holder_on(patient, begin)
+        kpatient = kmehr.KmehrPatient(ssin=patient.ssin, firstnames=(patient.first_name,),
+                                      familyname=patient.last_name, birthdate=patient.birth_date,
+                                      sex="male" if patient.sex.upper().startswith("M") else "female")
+    ack = [kmehr.AckError.of(code, text, url)] if code else []
+    answer = route_b.kmehr_answer(kreq, now=_naive(now), insurer=insurer, errors=ack, patient=kpatient,
+                                  holder=holder)
+    request.state.count("dmg:gmf")
+    return request.soap_response(route_b.consult_response(request=parsed, kmehr_element=answer, now=now))
+
+
+def _naive(now: datetime) -> datetime:
+    return now.replace(tzinfo=None)
+
+
+def _check(request: SimRequest, kreq: Any, parsed: Any, caller: Any, nihii: str, quality: str | None,
+           today: date) -> tuple[SimPatient | None, str | None, str, str | None]:
+    """The insurer's business checks in the order of ``dmg.md`` §3; (patient, code, text, XPath)."""
+    from mycarenet_dental.errors import InvalidIdentifierError
+    from mycarenet_dental.identifiers import Ssin
+    from mycarenet_dental.mycarenet import kmehr
+
+    tx = kreq.transaction
+    if tx.kind != "gmd" or tx.cd.s != "CD-TRANSACTION-MYCARENET":
+        return None, "130", f"transaction {tx.kind!r} is not allowed here (gmd expected)", \
+            kmehr.TRANSACTION_XPATH + "/cd"
+    author_nihii = next((p.nihii for p in kreq.header.author if p.nihii), None)
+    if author_nihii is None or author_nihii.zfill(11) != nihii.zfill(11):
+        return None, "155", "the KMEHR author is not the CareProvider of the envelope", \
+            kmehr.REQUEST_ROOT + "/request/author/hcparty/id"
+    refused = _qualities(request.state, SWITCH_GMF_REFUSED)
+    if (caller.quality in refused) or (quality in refused):
+        return None, "140", f"a care provider of quality {quality or caller.quality!r} is not authorised for " \
+            "this request type", kmehr.REQUEST_ROOT + "/request/author/hcparty/cd"
+    selector = kreq.patient
+    if selector is None or not selector.ssin:
+        return None, "100", "the patient SSIN is missing", kmehr.PATIENT_XPATH + "/id"
+    try:
+        Ssin.parse(selector.ssin, field="ssin")
+    except InvalidIdentifierError as exc:
+        code = "112" if "check" in exc.reason else "111"
+        return None, code, f"invalid SSIN: {exc.reason}", kmehr.PATIENT_XPATH + "/id"
+    routing = parsed.routing
+    if routing is not None and routing.ssin and routing.ssin != selector.ssin:
+        return None, "158", "the SSIN of the routing and of the KMEHR patient differ", kmehr.PATIENT_XPATH + "/id"
+    begin = tx.begindate
+    if begin is None:
+        return None, "100", "the date (begindate) is missing", kmehr.TRANSACTION_XPATH + "/begindate"
+    if begin > today:
+        return None, "146", f"{begin} is in the future", kmehr.TRANSACTION_XPATH + "/begindate"
+    if begin < two_years_back(today):
+        return None, "145", f"{begin} is more than {MAX_YEARS_BACK} years back", \
+            kmehr.TRANSACTION_XPATH + "/begindate"
+    patient = request.state.population.get(selector.ssin)
+    if patient is None or not patient.periods_on(begin):
+        return None, "120", "the SSIN is unknown, or the patient is not affiliated on that date", \
+            kmehr.PATIENT_XPATH + "/id"
+    return patient, None, "", None
+
+
+# -- route A: the MemberData facet --------------------------------------------------------------------------
+
+
+def facet_unauthorized(state: Any, quality: str | None) -> bool:
+    """Whether the simulated insurers refuse the globalMedicalFile facet to this quality (switch)."""
+    return quality is not None and quality in _qualities(state, SWITCH_FACET_UNAUTHORIZED)
+
+
+def days_between(start: date, end: date) -> int:
+    return (end - start) // timedelta(days=1)
