@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import io
 import json
 import uuid
 from collections import Counter
@@ -444,7 +443,7 @@ class Outbox:
         Refused lines are reported, never silently dropped; an invoice left without lines is not sent.
         An invoice number already in a sending that was not refused is refused (no double billing).
         """
-        from .efact.model import federation_of, split_by_federation
+        from .efact.model import split_by_federation
         from .rules import r36_missing
 
         invoices = list(invoices)
@@ -475,8 +474,6 @@ class Outbox:
         for fed, group in split_by_federation(kept).items():
             assert settings is not None
             filed.append(self._file_sending(fed, group, settings))
-            del fed
-        _ = federation_of  # re-exported for readers of this module
         return BuildResult(sendings=tuple(filed), refused_lines=tuple(refused))
 
     def _invoice_already_sent(self, number: int) -> bool:
@@ -674,8 +671,8 @@ class Outbox:
         """One ``get``: store and apply every new message/TAck, then confirm everything stored."""
         exchange = self.ctx.new_exchange(SERVICE, "get", purpose="eFact answers")
         with self.ctx.exchange(exchange) as run:
-            result = self.client.get(run=run, max_messages=BillingSettings_poll_max(self.ctx),
-                                     max_tacks=BillingSettings_poll_max(self.ctx))
+            result = self.client.get(run=run, max_messages=_poll_max(self.ctx),
+                                     max_tacks=_poll_max(self.ctx))
         self._crash("after_get")
         new_messages = new_tacks = duplicates = 0
         applied: list[tuple[str, str]] = []
@@ -771,8 +768,6 @@ class Outbox:
 
     def _apply(self, sid: str, message_type: str, content: bytes) -> None:
         """Apply one insurer message to its sending (inside the storing transaction)."""
-        from .responses_view import read_answer
-
         now = _now_text(self.ctx)
         answer = read_answer(content)
         row = self.storage.query_one("SELECT received_at FROM billing_sending WHERE id = ?", (sid,))
@@ -861,7 +856,7 @@ class Outbox:
         return self.list()
 
 
-def BillingSettings_poll_max(ctx: Context) -> int:  # noqa: N802 - small accessor kept next to the class
+def _poll_max(ctx: Context) -> int:
     try:
         return max(1, int(ctx.config.section(SERVICE).get("poll_max", 100)))
     except (TypeError, ValueError):
@@ -873,4 +868,82 @@ def summarise(statuses: Iterable[SendingStatus]) -> Counter[str]:
     return Counter(s.state.value for s in statuses)
 
 
-_ = io  # streams are used by callers that write files
+
+# --- reading an insurer answer (record codes, amounts, payment references) -------------------------
+
+
+@attrs.frozen
+class Answer:
+    """What the outbox needs from an insurer message (``efact.md`` §3)."""
+
+    type: str
+    reference: str
+    errors: tuple[RecordError, ...] = ()
+    refusal_type: str | None = None
+    paid_by_sequence: dict[int, int] = attrs.field(factory=dict)
+    accepted: int | None = None
+    refused: int | None = None
+    payment_references: tuple[str, ...] = ()
+
+
+def read_answer(content: bytes) -> Answer:
+    """Read a 931000/920098/920099/920999/920900 into an :class:`Answer` (tolerant of insurer fillers)."""
+    from .efact.catalogue import describe
+    from .efact.reader import EfactReader
+
+    reader = EfactReader(content)
+    kind = reader.message_name
+    errors: list[RecordError] = []
+    refusal_type = None
+    paid: dict[int, int] = {}
+    refs: list[str] = []
+    accepted = refused = None
+    reference = ""
+    for rec in reader:
+        if rec.kind == "200":
+            reference = rec.zone("204")
+            continue
+        if rec.kind == "300" or rec.kind in ("95", "96", "91", "92"):
+            if rec.kind == "300" and kind in ("920098", "920099", "920900"):
+                value = rec.zone("311")
+                refusal_type = value if value.strip("0 ") else None
+            for zone in rec.layout.zones:
+                if zone.label == "error":
+                    two = rec.text[zone.start - 1:zone.end]
+                    if two.strip("0 ") and two.isdigit():
+                        entry = describe(f"{zone.name}/{two}")
+                        errors.append(RecordError(code=entry.code, letter="B", messages=entry.messages,
+                                                  record_type=rec.kind if rec.kind != "300" else "300"))
+            if rec.kind == "91":
+                ref = rec.zone("423").strip()
+                if ref:
+                    refs.append(ref)
+            if rec.kind == "92":
+                accepted = _signed(rec.zone("519-520"))
+                refused = _signed(rec.zone("521-522"))
+            continue
+        tail = rec.tail
+        if tail is None:
+            continue
+        seq = rec.sequence
+        for letter_zone, code_zone in (("111a", "111b"), ("112a", "112b"), ("113a", "113b")):
+            letter, code = tail[letter_zone].strip(), tail[code_zone].strip()
+            if not code or code.strip("0") == "" or letter not in "BFRES" or not letter:
+                continue
+            entry = describe(code, letter)
+            errors.append(RecordError(code=code, letter=letter, messages=entry.messages, record_type=rec.kind,
+                                      sequence=seq))
+        if kind == "920900" and rec.kind == "50" and seq is not None:
+            amount = _signed(tail["114"])
+            if amount is not None:
+                paid[seq] = amount
+    return Answer(type=kind, reference=reference, errors=tuple(errors), refusal_type=refusal_type,
+                  paid_by_sequence=paid, accepted=accepted, refused=refused, payment_references=tuple(refs))
+
+
+def _signed(text: str) -> int | None:
+    text = text.strip()
+    if len(text) < 2 or text[0] not in "+-" or not text[1:].isdigit():
+        return None
+    value = int(text[1:])
+    return -value if text[0] == "-" else value

@@ -6,6 +6,7 @@ commands so that ``mycarenet-dental --help`` stays fast.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,8 @@ def add_command(ctx: Any, mandator: str, mandator_ssin: str | None, mandatary: s
         click.echo(f"mandate {m.id}: {m.mandator_nihii} → {m.mandatary} for {m.service.value} from {m.start}"
                    + (f" to {m.end}" if m.end else ""))
         for old in result.closed:
-            click.echo(f"  closed {old.id} (R26): ends {old.effective_end and old.effective_end.fromordinal(old.effective_end.toordinal() - 1)}")
+            last = old.effective_end - timedelta(days=1) if old.effective_end else None
+            click.echo(f"  closed {old.id} (R26): its last day is {last}")
 
     emit(data, as_json, human)
 
@@ -217,6 +219,8 @@ def check_command(ctx: Any, mandator: str, mandatary: str, service: str, on: str
         cov = register.coverage(mandator_nihii=mandator, mandatary=[PartyId.parse(mandatary, field="--mandatary")],
                                 service=mandated, on=day)
         data = {"allowed": cov.allowed, "reason": cov.reason, "mandate": cov.mandate.id if cov.mandate else None}
-    emit(data, as_json, lambda: click.echo(("allowed: " if data["allowed"] else "refused (R21): ") + str(data["reason"])))
     if not data["allowed"]:
-        raise click.exceptions.Exit(1)
+        from .model import MandateRefusal
+
+        raise MandateRefusal("R21", str(data["reason"]))
+    emit(data, as_json, lambda: click.echo(f"allowed: {data['reason']}"))

@@ -1,0 +1,130 @@
+"""Client side of the DMG-right consultation: one exchange through the core guard, two routes.
+
+Route A (default, ``[dmg] route = "memberdata"``): the MemberData facet ``globalMedicalFile``, built,
+sealed and read by the core's shared MemberData machinery. Route B (``"gmf"``): the eHealth
+GlobalMedicalFileConsultation with a KMEHR ``gmd`` request (:mod:`.route_b`).
+
+Every consultation carries the art. 74 purpose (R41), names its trigger (R42), runs in an open
+contact (R29) and is refused for a mandatary (R21); the holder is recorded on the contact and erased
+when it closes unless ``[dmg] keep_results = true`` (R28).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from mycarenet_dental.errors import ConfigError, UsageError
+from mycarenet_dental.exchange import ExchangeRun, Trigger
+from mycarenet_dental.identifiers import Ssin
+
+from .model import PURPOSE, RESULT_KIND, SERVICE, DmgRefusedError, DmgResult, Route
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
+    from mycarenet_dental.exchange import Exchange
+
+OPERATIONS = {Route.MEMBERDATA: "MemberDataConsultation", Route.GMF: "ConsultGlobalMedicalFile"}
+
+
+def configured_route(ctx: Context, route: Route | str | None = None) -> Route:
+    value = route or ctx.config.section(SERVICE).get("route", Route.MEMBERDATA.value)
+    try:
+        return Route(value)
+    except ValueError:
+        raise ConfigError(f"unknown DMG route {value!r}", location="[dmg] route",
+                          hint="use 'memberdata' (MemberData facet) or 'gmf' (GlobalMedicalFileConsultation)") from None
+
+
+def consult_dmg(ctx: Context, patient: str, *, reference_date: date | None = None, contact_id: str | None = None,
+                trigger: Trigger | str = Trigger.USER, consent: bool | None = None,
+                route: Route | str | None = None) -> DmgResult:
+    """Ask the patient's insurer who holds the patient's DMG on ``reference_date`` (default today).
+
+    Raises ``NoContactError`` without an open contact, ``RuleRefusal`` (R42 automatic or burst, R21-dmg
+    mandatary, R41 purpose), :class:`DmgRefusedError` when the insurer refuses, ``RemoteError`` subclasses
+    for transport and SOAP faults. "No holder" is a normal answer (``result.holder is None``).
+    """
+    ssin = Ssin.parse(patient, field="--patient").value
+    chosen = configured_route(ctx, route)
+    day = reference_date or ctx.now().date()
+    contact = ctx.contacts.resolve(ssin, contact_id, user_id=ctx.user_id)
+    details: dict[str, Any] = {"route": chosen.value, "reference_date": day.isoformat()}
+    if consent is not None:
+        details["patient_consent"] = bool(consent)  # R41: the patient's agreement to the art. 74 report
+    exchange = ctx.new_exchange(SERVICE, OPERATIONS[chosen], patient=ssin, contact_id=contact.id, trigger=trigger,
+                                purpose=PURPOSE, details=details)
+    with ctx.exchange(exchange) as run:
+        if consent is not None:
+            run.reference("patient_consent", "given" if consent else "refused")
+        if chosen is Route.GMF:
+            result = _route_b(ctx, exchange, run, ssin, day)
+        else:
+            result = _route_a(ctx, exchange, run, ssin, day)
+        result = _finish(result, exchange, contact.id, consent)
+        keep = bool(ctx.config.section(SERVICE).get("keep_results", False))
+        ctx.log.record(exchange_id=exchange.id, kind=RESULT_KIND, service=SERVICE, status="ok",
+                       data=result.to_log(), patient=ssin, contact_id=contact.id,
+                       retention="keep" if keep else "contact")
+    return result
+
+
+def _finish(result: DmgResult, exchange: Exchange, contact_id: str, consent: bool | None) -> DmgResult:
+    import attrs
+
+    return attrs.evolve(result, exchange_id=exchange.id, contact_id=contact_id, consent=consent,
+                        purpose=exchange.purpose or PURPOSE)
+
+
+# -- route B ---------------------------------------------------------------------------------------------
+
+
+def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> DmgResult:
+    from mycarenet_dental.mycarenet import commons, kmehr
+
+    from . import route_b
+
+    settings = ctx.config.section(SERVICE)
+    quality = str(settings.get("gmf_quality", route_b.DEFAULT_QUALITY))
+    dentist = ctx.config.require_dentist()
+    common_input = commons.common_input_for(ctx, exchange, quality=quality)
+    author = kmehr.HcParty.person(kind=route_b.HCPARTY_FOR_QUALITY.get(quality, "persdentist"),
+                                  nihii=dentist.nihii, ssin=dentist.ssin, familyname=dentist.name or None)
+    now = ctx.now().replace(tzinfo=None)
+    request = route_b.kmehr_request(author=author, patient_ssin=ssin, reference_date=day, now=now,
+                                    nihii=dentist.nihii)
+    body = route_b.consult_request(common_input=common_input, request=request, patient_ssin=ssin,
+                                   reference_date=day)
+    if common_input.input_reference:
+        run.reference("input_reference", common_input.input_reference)
+    run.reference("kmehr_request_id", request.header.id)
+    reply = ctx.soap.call(ctx.service_url(SERVICE, "gmf"), route_b.SOAP_ACTION, body,
+                          security=ctx.security.hok(), idempotent=True, run=run)
+    answer = route_b.parse_consult_response(reply.body_child)
+    if answer.output_reference:
+        run.reference("output_reference", answer.output_reference)
+    if answer.errors:
+        first = answer.errors[0]
+        raise DmgRefusedError(first.code, remote_text=first.description, location=first.url,
+                              origin=f"insurer {answer.insurer}" if answer.insurer else "gmf", route=Route.GMF)
+    if not answer.complete:
+        raise DmgRefusedError("DMG_MALFORMED", remote_text="the answer is incomplete and names no error",
+                              route=Route.GMF)
+    return DmgResult(patient=ssin, reference_date=day, route=Route.GMF, holder=answer.holder,
+                     insurer=answer.insurer, references=dict(run.references))
+
+
+# -- route A ---------------------------------------------------------------------------------------------
+
+
+def _route_a(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> DmgResult:
+    try:
+        from mycarenet_dental.mycarenet import memberdata  # noqa: F401
+    except ImportError:
+        raise UsageError("the MemberData route needs mycarenet_dental.mycarenet.memberdata (core)",
+                         code="DMG_ROUTE_UNAVAILABLE", hint="use --route gmf") from None
+    from . import route_a
+
+    answer = route_a.consult(ctx, exchange, run, ssin, day)
+    return DmgResult(patient=ssin, reference_date=day, route=Route.MEMBERDATA, holder=answer.holder,
+                     insurer=answer.insurer, references=dict(run.references))
