@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from mycarenet_dental.config import config_from_mapping
 from mycarenet_dental.context import Context
 from mycarenet_dental.plugins import PluginManager, make_plugin_manager

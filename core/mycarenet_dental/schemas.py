@@ -59,7 +59,7 @@ def available() -> bool:
     return xsd_dir() is not None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def schema(name: str) -> etree.XMLSchema | None:
     """The compiled schema ``name`` (see ROOTS), compiled once per process; None when unavailable."""
     base = xsd_dir()

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from mycarenet_dental.audit import TABLES, AuditLog
 from mycarenet_dental.storage import Storage
 

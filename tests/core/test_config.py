@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from mycarenet_dental.config import config_from_mapping, load_config
 from mycarenet_dental.errors import ConfigError, InvalidIdentifierError
 

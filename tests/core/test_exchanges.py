@@ -6,7 +6,6 @@ import types
 from collections.abc import Iterator
 
 import pytest
-
 from mycarenet_dental.errors import BusinessError, ConfigError, NoContactError, RuleRefusal
 from mycarenet_dental.exchange import Trigger
 from mycarenet_dental.hookspec import hookimpl

@@ -6,7 +6,6 @@ import inspect
 import types
 
 import pytest
-
 from mycarenet_dental import hookspec
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.plugins import PluginConflictError, PluginLoadError, PluginManager

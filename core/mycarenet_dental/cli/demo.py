@@ -39,11 +39,10 @@ class DemoInfo:
 def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str, ...] = ()) -> int:
     """Run the demo; returns the number of failed steps."""
     from ..context import Context
+    from ..security.pki import generate_pki
     from ..simulator.population import base_population
     from ..simulator.server import SimulatorServer
     from .simulator_cmds import LICENCE_USER, make_simulator, read_env_file, write_simulator_config
-
-    from ..security.pki import generate_pki
 
     pki = generate_pki(workdir)
     # Start on a free port first, then write the config pointing at it.

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 import threading
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from ..errors import ConfigError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+log = logging.getLogger("mycarenet_dental.simulator")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request lines go to the logger (debug), not to the terminal of the demo or the tests."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("%s %s %s", self.command, self.path, code)
+
+    def log_error(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
+        log.debug(format, *args)
 
 
 class SimulatorServer:
@@ -27,7 +39,8 @@ class SimulatorServer:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(str(cert), str(key))
         self.app = app
-        self._server = make_server(host, port, app, threaded=True, ssl_context=context)
+        self._server = make_server(host, port, app, threaded=True, ssl_context=context,
+                                   request_handler=_QuietHandler)
         self.host = host
         self.port = self._server.server_port
         self._thread: threading.Thread | None = None

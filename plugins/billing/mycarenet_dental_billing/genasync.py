@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from lxml import etree
-
 from mycarenet_dental.errors import MalformedResponseError, SecurityError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -37,7 +37,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-
 from mycarenet_dental.errors import (
     ConfigError,
     MalformedResponseError,
@@ -54,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
 
     from .efact.model import Invoice, Sending
-    from .genasync import GenAsyncClient, GetResult, ReceivedMessage, TAck
+    from .genasync import GenAsyncClient, ReceivedMessage, TAck
 
 SERVICE = "billing"
 
@@ -444,7 +443,7 @@ class Outbox:
         An invoice number already in a sending that was not refused is refused (no double billing).
         """
         from .efact.model import split_by_federation
-        from .rules import r36_missing
+        from .rules import consultation_for, consulted_lines
 
         invoices = list(invoices)
         refused: list[RefusedLine] = []
@@ -458,7 +457,8 @@ class Outbox:
                 continue
             lines = list(inv.lines)
             if check_r36:
-                missing = r36_missing(self.ctx, inv.patient_id, lines)
+                consulted = consulted_lines(self.ctx, inv.patient_id)
+                missing = [ln for ln in lines if consultation_for(consulted, ln) is None]
                 for line in missing:
                     refused.append(RefusedLine(
                         "R36", inv.number, inv.patient_id, line.code[-6:], line.date,
@@ -466,7 +466,7 @@ class Outbox:
                         f"{line.date.isoformat()} (protocol R36, Annex 3)",
                         "ask the dentist to consult the tariff for this patient (an explicit request, R37), "
                         "then build again"))
-                lines = [ln for ln in lines if ln not in missing]
+                lines = [_with_commitment(ln, consultation_for(consulted, ln)) for ln in lines if ln not in missing]
             if lines:
                 kept.append(attrs.evolve(inv, lines=tuple(lines)))
         filed: list[SendingStatus] = []
@@ -854,6 +854,17 @@ class Outbox:
             if interval:
                 time.sleep(interval)
         return self.list()
+
+
+def _with_commitment(line: Any, consulted: Any) -> Any:
+    """Record 51 from the tariff consultation's payment commitment when the line has none (R40)."""
+    from .efact.model import Commitment
+
+    if line.commitment is not None or consulted is None or not consulted.commitment:
+        return line
+    communicated = dt.date.fromisoformat(str(consulted.consulted_at)[:10])
+    return attrs.evolve(line, commitment=Commitment(number=str(consulted.commitment)[:48],
+                                                    communicated=communicated))
 
 
 def _poll_max(ctx: Context) -> int:

@@ -17,7 +17,6 @@ from importlib import resources
 from typing import Any
 
 import attrs
-
 from mycarenet_dental.errors import BusinessError, Messages
 from mycarenet_dental.identifiers import Ssin
 

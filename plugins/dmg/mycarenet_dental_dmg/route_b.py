@@ -15,7 +15,6 @@ from datetime import date, datetime
 
 import attrs
 from lxml import etree
-
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.mycarenet import commons, kmehr
 from mycarenet_dental.xmlsafe import parse_xml

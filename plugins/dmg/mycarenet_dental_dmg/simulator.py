@@ -19,7 +19,7 @@ not documented; the protocol (Annex 5) grants dentists the right, so both defaul
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .model import DmgHolder
@@ -63,12 +63,12 @@ def handle_gmf(request: SimRequest) -> SimResponse:
     """``ConsultGlobalMedicalFile``: validate like eHealth and the insurer, then answer the holder."""
     from mycarenet_dental import schemas
     from mycarenet_dental.errors import MalformedResponseError
-    from mycarenet_dental.identifiers import Ssin
     from mycarenet_dental.mycarenet import commons, kmehr
-    from mycarenet_dental.simulator.wss_check import check_care_provider
+    from mycarenet_dental.simulator.authz import authorize_care_provider
     from mycarenet_dental.xmlsafe import parse_xml
 
     from . import route_b
+    from .model import SERVICE
 
     caller = request.check_security()
     body = request.body_element
@@ -89,7 +89,7 @@ def handle_gmf(request: SimRequest) -> SimResponse:
     provider = parsed.common_input.origin.care_provider
     if provider is None:
         return request.fault("SOA-03007", "CommonInput/Origin/CareProvider is required")
-    check_care_provider(caller, provider.nihii)
+    authorize_care_provider(request, care_provider=provider.nihii, service=SERVICE, caller=caller)
     try:
         blob = parse_xml(parsed.blob.content, what="GMF request blob")
     except MalformedResponseError as exc:
@@ -180,5 +180,37 @@ def facet_unauthorized(state: Any, quality: str | None) -> bool:
     return quality is not None and quality in _qualities(state, SWITCH_FACET_UNAUTHORIZED)
 
 
-def days_between(start: date, end: date) -> int:
-    return (end - start) // timedelta(days=1)
+
+
+def build_facet(request: Any) -> Any:
+    """MemberData facet builder: the holder's assertion, none when nobody holds the DMG."""
+    from mycarenet_dental.mycarenet import memberdata as md
+
+    from .model import FACET
+    from .route_a import ATTR_FIRST_NAME, ATTR_NAME, ATTR_NIHII
+
+    quality = getattr(request.caller, "quality", None)
+    if facet_unauthorized(request.state, quality):
+        raise md.QueryRejected("UNAUTHORIZED_FACET", location=f'*:AttributeQuery/*:Extensions/*:Facet[@id="{FACET}"]',
+                               message=f"Access rights are insufficient for a requested facet ({quality})")
+    query = request.query
+    holder = holder_on(request.patient, query.end) or holder_on(request.patient, query.start)
+    request.state.count("dmg:facet")
+    if holder is None:
+        return md.FacetAnswer()
+    attributes = [md.AttributeSpec(ATTR_NIHII, holder.nihii), md.AttributeSpec(ATTR_NAME, holder.name)]
+    if holder.first_name:
+        attributes.append(md.AttributeSpec(ATTR_FIRST_NAME, holder.first_name))
+    return md.FacetAnswer(assertions=(md.AssertionSpec(FACET, attributes, start=holder.start, end=holder.end),))
+
+
+def register_facet() -> None:
+    """Register the globalMedicalFile facet into the core MemberData simulator's registry (idempotent)."""
+    try:
+        from mycarenet_dental.mycarenet import memberdata as md
+    except ImportError:  # pragma: no cover - core without the shared MemberData machinery
+        return
+    from .model import FACET, SERVICE
+
+    # service="dmg": a mandatary's request is checked against dmg mandates, which cannot exist (R21).
+    md.register_facet(md.FacetHandler(facet_id=FACET, build=build_facet, service=SERVICE))

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from mycarenet_dental.cli import emit, json_option, pass_context, print_table
 
 SERVICES = ("assurability", "tariff", "billing")
@@ -43,6 +42,7 @@ def _row(mandate: Any, day: Any) -> dict[str, Any]:
             "mandatary": str(mandate.mandatary), "service": mandate.service.value,
             "start": mandate.start.isoformat(), "end": mandate.end.isoformat() if mandate.end else None,
             "ended_on": mandate.ended_on.isoformat() if mandate.ended_on else None,
+            "last_day": (mandate.effective_end - timedelta(days=1)).isoformat() if mandate.effective_end else None,
             "state": state.value, "reason": reason.value if reason else None, "given_by": mandate.given_by,
             "emandate_ref": mandate.emandate_ref}
 
@@ -50,7 +50,7 @@ def _row(mandate: Any, day: Any) -> dict[str, Any]:
 def _table(rows: list[dict[str, Any]], title: str | None = None) -> None:
     print_table(["id", "mandator", "mandatary", "service", "period", "state"],
                 [[r["id"], r["mandator"], r["mandatary"], r["service"],
-                  f"{r['start']} → {r['end'] or '…'}" + (f" (until {r['ended_on']})" if r["ended_on"] else ""),
+                  f"{r['start']} → {r['end'] or '…'}" + (f" (last day {r['last_day']})" if r["ended_on"] else ""),
                   r["state"] + (f" ({r['reason']})" if r["reason"] else "")] for r in rows], title=title)
 
 

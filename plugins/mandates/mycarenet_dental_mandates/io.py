@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-
 from mycarenet_dental.errors import MyCareNetDentalError, UsageError
 
 from .model import HistoryEntry, Mandate, MandateRefusal, PartyEvent, PartyId

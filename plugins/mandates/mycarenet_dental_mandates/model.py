@@ -14,7 +14,6 @@ import re
 from collections.abc import Mapping
 
 import attrs
-
 from mycarenet_dental.errors import InvalidIdentifierError, RuleRefusal
 from mycarenet_dental.identifiers import CompanyNumber, Nihii, Ssin
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
-
 from mycarenet_dental.audit import AuditLog, utc_ms
 from mycarenet_dental.errors import UsageError
 from mycarenet_dental.registrations import TableSpec
@@ -37,7 +36,6 @@ from .model import (
     PartyId,
     PartyKind,
     Service,
-    as_date,
     parse_service,
 )
 
@@ -241,6 +239,8 @@ class MandateRegister:
         if party.kind is PartyKind.NIHII and party.key == nihii.base:
             raise MandateRefusal("R24", "a dentist cannot give a mandate to himself")
         ssin = Ssin.parse(mandator_ssin, field="mandator_ssin").value if mandator_ssin else None
+        if ssin is not None and party.kind is PartyKind.SSIN and party.value == ssin:
+            raise MandateRefusal("R24", "a dentist cannot give a mandate to himself")
         with self.storage.transaction():
             self._sweep()
             mandate = Mandate(id=mandate_id or new_mandate_id(), mandator_nihii=nihii.value, mandator_ssin=ssin,

@@ -1,0 +1,1285 @@
+"""MyCareNet MemberData (MDA): SAML AttributeQuery out, SAML Response back (``insurability.md`` §1).
+
+Shared by every plugin that asks MemberData a facet (insurability, the DMG's ``globalMedicalFile``).
+
+Client side
+    :class:`AttributeQuery` + :func:`build_attribute_query` (any list of :class:`Facet`),
+    :func:`known_content` / :func:`parse_known_content` (the ``urn:be:cin:encrypted`` wrapper sealed for
+    MyCareNet's ETK with a reply-to ETK), :func:`parse_saml_response` into generic :class:`Assertion`
+    records, and :func:`consult` that runs one complete call inside an exchange.
+Simulator side
+    :func:`handle_memberdata` (the ``/MyCareNet/MemberData/v1`` handler: security, schema, licence,
+    unseal, validation in the spec's order with the real status/sub-status/detail codes, routing,
+    answers sealed back) and a small facet registry: a plugin adds a facet with
+    ``register_facet(FacetHandler(facet_id, build=..., dimensions=...))`` — no edit of this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from lxml import etree
+
+from ..errors import MalformedResponseError, SecurityError
+from . import commons
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import Context
+    from ..exchange import Exchange, ExchangeRun
+    from ..simulator.app import SimRequest, SimResponse
+    from ..simulator.population import SimPatient
+
+# -- names ---------------------------------------------------------------------------------------
+
+NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+NS_EXT = "urn:be:cin:nippin:memberdata:saml:extension"
+NS_CIN_TYPES = "urn:be:cin:types:v1"
+NS_ENCRYPTED = "urn:be:cin:encrypted"
+NS_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+NS_XS = "http://www.w3.org/2001/XMLSchema"
+NS_MDA = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1"
+
+REQUEST_ROOT = f"{{{NS_MDA}}}MemberDataConsultationRequest"
+RESPONSE_ROOT = f"{{{NS_MDA}}}MemberDataConsultationResponse"
+SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1:MemberDataConsultation"
+PATH = "/MyCareNet/MemberData/v1"
+
+MYCARENET_CBE = "0820563481"
+MYCARENET_APPLICATION = "MYCARENET"
+ENCRYPTED_REQUEST = "encryptedForKnownBED"
+ENCRYPTED_RESPONSE = "encryptedForKnownRecipient"
+
+FORMAT_NIHII11 = "urn:be:cin:nippin:nihii11"
+FORMAT_CBE = "urn:be:fgov:kbo-bce:organization:cbe-number"
+FORMAT_SSIN = "urn:be:fgov:person:ssin"
+FORMAT_SSIN_AT_MUT = "urn:be:cin:nippin:member:ssin@mut"
+FORMAT_REGNR_AT_MUT = "urn:be:cin:nippin:careReceiver:registrationNumber@mut"
+CONFIRMATION_METHOD = "urn:be:cin:nippin:memberIdentification"
+
+FACET_INSURABILITY = "urn:be:cin:nippin:insurability"
+FACET_GMF = "urn:be:cin:nippin:globalMedicalFile"
+FACET_CHRONIC = "urn:be:cin:nippin:chronicCondition"
+FACET_CARE_PATH = "urn:be:cin:nippin:carePath"
+FACET_REFERENCE_PHARMACY = "urn:be:cin:nippin:referencePharmacy"
+FACET_PALLIATIVE = "urn:be:cin:nippin:palliativeStatus"
+KNOWN_FACETS = (FACET_INSURABILITY, FACET_GMF, FACET_CHRONIC, FACET_CARE_PATH, FACET_REFERENCE_PHARMACY,
+                FACET_PALLIATIVE)
+TECHNICAL_ASSERTION = "urn:be:cin:nippin:technicalAssertion"
+
+STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
+STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
+SUB_REQUEST_ERROR = "urn:be:cin:nippin:SAML:status:RequestError"
+SUB_QUERY_ERROR = "urn:be:cin:nippin:SAML:status:AttributeQueryError"
+SUB_INPUT_ERROR = "urn:be:cin:nippin:SAML:status:InputError"
+SUB_PARTIAL = "urn:be:cin:nippin:SAML:status:PartialAnswer"
+SUB_INTERNAL = "urn:be:cin:nippin:SAML:status:InternalError"
+ISSUER_MYCARENET = "urn:be:cin:nippin:aa"
+
+
+def _xs_local(value: datetime | date) -> str:
+    """The SAML dateTime form observed in real traffic: no zone, seconds precision."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S")
+    return value.isoformat()
+
+
+def _parse_dt(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    t = text.strip()
+    try:
+        if t.endswith("Z"):
+            t = t[:-1] + "+00:00"
+        value = datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+# -- request records -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Dimension:
+    id: str
+    value: str
+
+
+def _dims(value: Iterable[Dimension | tuple[str, str]]) -> tuple[Dimension, ...]:
+    return tuple(d if isinstance(d, Dimension) else Dimension(*d) for d in value)
+
+
+@attrs.frozen
+class Facet:
+    """A requested facet (``ext:Facet id``) with its dimensions (unqualified ``Dimension``)."""
+
+    id: str
+    dimensions: tuple[Dimension, ...] = attrs.field(default=(), converter=_dims)
+
+    def dimension(self, name: str) -> str | None:
+        return next((d.value for d in self.dimensions if d.id == name), None)
+
+
+@attrs.frozen
+class SubjectRef:
+    """The patient of the query: NameID format + value."""
+
+    format: str
+    value: str
+
+    @classmethod
+    def ssin(cls, ssin: str) -> SubjectRef:
+        return cls(FORMAT_SSIN, ssin)
+
+    @classmethod
+    def ssin_at_mutuality(cls, ssin: str, mutuality: str) -> SubjectRef:
+        return cls(FORMAT_SSIN_AT_MUT, f"{ssin}@{mutuality}")
+
+    @classmethod
+    def registration(cls, number: str, mutuality: str) -> SubjectRef:
+        return cls(FORMAT_REGNR_AT_MUT, f"{number}@{mutuality}")
+
+    @classmethod
+    def for_patient(cls, patient: Any) -> SubjectRef:
+        """From :func:`mycarenet_dental.identifiers.parse_patient`'s result (Ssin or RegistrationNumber)."""
+        if hasattr(patient, "mutuality") and hasattr(patient, "number"):
+            return cls.registration(patient.number, str(patient.mutuality))
+        return cls.ssin(str(getattr(patient, "value", patient)))
+
+
+@attrs.frozen
+class AttributeQuery:
+    """One MemberData question: who asks (Issuer NIHII), about whom, which facets, for which period.
+
+    ``start``/``end`` are inclusive days; on the wire ``NotBefore = start 00:00`` and
+    ``NotOnOrAfter = end + 1 day 00:00``.
+    """
+
+    id: str
+    issuer: str
+    subject: SubjectRef
+    facets: tuple[Facet, ...] = attrs.field(converter=tuple)
+    start: date
+    end: date
+    issue_instant: datetime
+    issuer_format: str = FORMAT_NIHII11
+
+    @facets.validator
+    def _one_facet(self, attribute: Any, value: tuple[Facet, ...]) -> None:
+        if not value:
+            raise ValueError("an AttributeQuery asks at least one facet")
+
+
+def build_attribute_query(query: AttributeQuery) -> etree._Element:
+    """The ``samlp:AttributeQuery`` element (schema: ``memberdata-blob``)."""
+    root = etree.Element(f"{{{NS_SAMLP}}}AttributeQuery",
+                         nsmap={"samlp": NS_SAMLP, "saml": NS_SAML, "ext": NS_EXT, "xsi": NS_XSI})
+    root.set("ID", query.id)
+    root.set("Version", "2.0")
+    root.set("IssueInstant", _xs_local(query.issue_instant))
+    issuer = etree.SubElement(root, f"{{{NS_SAML}}}Issuer")
+    issuer.set("Format", query.issuer_format)
+    issuer.text = query.issuer
+    ext = etree.SubElement(root, f"{{{NS_SAMLP}}}Extensions")
+    ext.set(f"{{{NS_XSI}}}type", "ext:ExtensionsType")
+    for facet in query.facets:
+        f_el = etree.SubElement(ext, f"{{{NS_EXT}}}Facet")
+        f_el.set("id", facet.id)
+        for dim in facet.dimensions:
+            d_el = etree.SubElement(f_el, "Dimension")  # unqualified, as the schema and real traffic have it
+            d_el.set("id", dim.id)
+            d_el.text = dim.value
+    subject = etree.SubElement(root, f"{{{NS_SAML}}}Subject")
+    name_id = etree.SubElement(subject, f"{{{NS_SAML}}}NameID")
+    name_id.set("Format", query.subject.format)
+    name_id.text = query.subject.value
+    conf = etree.SubElement(subject, f"{{{NS_SAML}}}SubjectConfirmation")
+    conf.set("Method", CONFIRMATION_METHOD)
+    data = etree.SubElement(conf, f"{{{NS_SAML}}}SubjectConfirmationData")
+    # UNSURE: NotOnOrAfter = the day after the last requested day (exclusive bound, as SAML defines it);
+    # real samples only show whole-day bounds.
+    data.set("NotBefore", _xs_local(datetime.combine(query.start, time())))
+    data.set("NotOnOrAfter", _xs_local(datetime.combine(query.end + timedelta(days=1), time())))
+    return root
+
+
+# -- the urn:be:cin:encrypted wrapper ----------------------------------------------------------------
+
+
+@attrs.frozen
+class KnownContent:
+    """``EncryptedKnownContent`` in clear: the business content (decoded, inflated) and the reply ETK."""
+
+    business: bytes = attrs.field(repr=False)
+    reply_to_etk: bytes | None = attrs.field(default=None, repr=False)
+    content_type: str = "text/xml"
+    content_encoding: str = "none"
+    id: str | None = None
+    xades: bytes | None = attrs.field(default=None, repr=False)
+
+
+def known_content(content: KnownContent) -> bytes:
+    """Serialise an ``EncryptedKnownContent`` (schema ``encrypted-content``)."""
+    root = etree.Element(f"{{{NS_ENCRYPTED}}}EncryptedKnownContent", nsmap={"enc": NS_ENCRYPTED})
+    if content.reply_to_etk:
+        etree.SubElement(root, f"{{{NS_ENCRYPTED}}}Reply-to-Etk").text = base64.b64encode(content.reply_to_etk).decode()
+    bc = etree.SubElement(root, f"{{{NS_ENCRYPTED}}}BusinessContent")
+    bc.set("id", content.id or "_" + uuid.uuid4().hex)
+    bc.set("ContentType", content.content_type)
+    bc.set("ContentEncoding", content.content_encoding)
+    payload = content.business
+    if content.content_encoding == "deflate":
+        payload = commons._deflate(payload)
+    bc.text = base64.b64encode(payload).decode()
+    if content.xades:
+        etree.SubElement(root, f"{{{NS_ENCRYPTED}}}Xades").text = base64.b64encode(content.xades).decode()
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def parse_known_content(data: bytes) -> KnownContent:
+    from ..xmlsafe import parse_xml
+
+    root = parse_xml(data, what="EncryptedKnownContent")
+    if root.tag != f"{{{NS_ENCRYPTED}}}EncryptedKnownContent":
+        raise MalformedResponseError(f"sealed content is {root.tag}, not EncryptedKnownContent",
+                                     code="BAD_SEALED_CONTENT", origin="memberdata")
+    reply = root.find(f"{{{NS_ENCRYPTED}}}Reply-to-Etk")
+    bc = root.find(f"{{{NS_ENCRYPTED}}}BusinessContent")
+    xades = root.find(f"{{{NS_ENCRYPTED}}}Xades")
+    if bc is None:
+        raise MalformedResponseError("EncryptedKnownContent without BusinessContent", code="BAD_SEALED_CONTENT",
+                                     origin="memberdata")
+    try:
+        payload = base64.b64decode("".join((bc.text or "").split()), validate=True)
+        reply_etk = base64.b64decode("".join((reply.text or "").split())) if reply is not None else None
+        xades_b = base64.b64decode("".join((xades.text or "").split())) if xades is not None else None
+    except ValueError:
+        raise MalformedResponseError("EncryptedKnownContent holds invalid base64", code="BAD_SEALED_CONTENT",
+                                     origin="memberdata") from None
+    encoding = (bc.get("ContentEncoding") or "none").lower()
+    if encoding == "deflate":
+        payload = commons._inflate(payload, 20 * 1024 * 1024)
+    return KnownContent(business=payload, reply_to_etk=reply_etk or None,
+                        content_type=bc.get("ContentType") or "application/octet-stream",
+                        content_encoding=encoding, id=bc.get("id"), xades=xades_b)
+
+
+# -- response records ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class FaultDetail:
+    code: str
+    source: str | None = None
+    location: str | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class MdaFault:
+    """``samlp:StatusDetail/Fault`` (``urn:be:cin:types:v1`` FaultType)."""
+
+    fault_code: str
+    fault_source: str | None = None
+    message: str | None = None
+    details: tuple[FaultDetail, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class Attribute:
+    name: str
+    values: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    types: tuple[str | None, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class Assertion:
+    """One ``saml:Assertion`` of the answer, generic: its type (Advice), window and attributes."""
+
+    id: str
+    issuer: str | None
+    assertion_type: str | None
+    name_id: str | None
+    name_id_format: str | None
+    not_before: datetime | None
+    not_on_or_after: datetime | None
+    facets: tuple[Facet, ...] = attrs.field(default=(), converter=tuple)
+    attributes: tuple[Attribute, ...] = attrs.field(default=(), converter=tuple)
+
+    def value(self, name: str) -> str | None:
+        for attr in self.attributes:
+            if attr.name == name and attr.values:
+                return attr.values[0]
+        return None
+
+    def values(self, name: str) -> tuple[str, ...]:
+        return next((a.values for a in self.attributes if a.name == name), ())
+
+
+@attrs.frozen
+class MdaResponse:
+    id: str | None
+    in_response_to: str | None
+    issuer: str | None
+    status: str
+    sub_status: str | None = None
+    fault: MdaFault | None = None
+    assertions: tuple[Assertion, ...] = attrs.field(default=(), converter=tuple)
+
+    @property
+    def success(self) -> bool:
+        return self.status == STATUS_SUCCESS
+
+    @property
+    def partial(self) -> bool:
+        return self.success and self.sub_status == SUB_PARTIAL
+
+    @property
+    def io(self) -> str | None:
+        """The answering insurer (``urn:be:cin:io:<IO>`` → ``<IO>``), None when MyCareNet answered."""
+        if self.issuer and self.issuer.startswith("urn:be:cin:io:"):
+            return self.issuer.rsplit(":", 1)[1]
+        return None
+
+    def of_type(self, assertion_type: str) -> list[Assertion]:
+        return [a for a in self.assertions if a.assertion_type == assertion_type]
+
+
+def _parse_facets(parent: etree._Element) -> tuple[Facet, ...]:
+    out = []
+    for f in parent.findall(f"{{{NS_EXT}}}Facet"):
+        dims = [Dimension(d.get("id") or "", (d.text or "").strip())
+                for d in f if isinstance(d.tag, str) and etree.QName(d).localname == "Dimension"]
+        out.append(Facet(f.get("id") or "", dims))
+    return tuple(out)
+
+
+def parse_saml_response(root: etree._Element) -> MdaResponse:
+    """Parse a ``samlp:Response`` (as returned in the MDA blob) into typed, generic records."""
+    if root.tag != f"{{{NS_SAMLP}}}Response":
+        raise MalformedResponseError(f"MemberData blob holds {root.tag}, not samlp:Response",
+                                     code="BAD_MDA_RESPONSE", origin="memberdata")
+    top = root.find(f"{{{NS_SAMLP}}}Status/{{{NS_SAMLP}}}StatusCode")
+    if top is None:
+        raise MalformedResponseError("samlp:Response without Status", code="BAD_MDA_RESPONSE", origin="memberdata")
+    sub = top.find(f"{{{NS_SAMLP}}}StatusCode")
+    fault = None
+    detail = root.find(f"{{{NS_SAMLP}}}Status/{{{NS_SAMLP}}}StatusDetail")
+    if detail is not None:
+        f_el = detail.find("Fault")
+        if f_el is None:
+            f_el = detail.find(f"{{{NS_CIN_TYPES}}}Fault")
+        if f_el is not None:
+            t = NS_CIN_TYPES
+
+            def txt(el: etree._Element, name: str) -> str | None:
+                v = el.findtext(f"{{{t}}}{name}")
+                return v.strip() if v and v.strip() else None
+
+            details = [FaultDetail(code=txt(d, "DetailCode") or "", source=txt(d, "DetailSource"),
+                                   location=txt(d, "Location"), message=txt(d, "Message"))
+                       for d in f_el.findall(f"{{{t}}}Details/{{{t}}}Detail")]
+            fault = MdaFault(fault_code=txt(f_el, "FaultCode") or "", fault_source=txt(f_el, "FaultSource"),
+                             message=txt(f_el, "Message"), details=details)
+    assertions = []
+    for a in root.findall(f"{{{NS_SAML}}}Assertion"):
+        name_id = a.find(f"{{{NS_SAML}}}Subject/{{{NS_SAML}}}NameID")
+        scd = a.find(f"{{{NS_SAML}}}Subject/{{{NS_SAML}}}SubjectConfirmation/{{{NS_SAML}}}SubjectConfirmationData")
+        advice = a.find(f"{{{NS_SAML}}}Advice")
+        attributes = []
+        for attr in a.findall(f"{{{NS_SAML}}}AttributeStatement/{{{NS_SAML}}}Attribute"):
+            vals = attr.findall(f"{{{NS_SAML}}}AttributeValue")
+            attributes.append(Attribute(attr.get("Name") or "", [(v.text or "").strip() for v in vals],
+                                        [v.get(f"{{{NS_XSI}}}type") for v in vals]))
+        assertions.append(Assertion(
+            id=a.get("ID") or "", issuer=(a.findtext(f"{{{NS_SAML}}}Issuer") or "").strip() or None,
+            assertion_type=(advice.findtext(f"{{{NS_EXT}}}AssertionType") or "").strip() or None
+            if advice is not None else None,
+            name_id=(name_id.text or "").strip() if name_id is not None else None,
+            name_id_format=name_id.get("Format") if name_id is not None else None,
+            not_before=_parse_dt(scd.get("NotBefore")) if scd is not None else None,
+            not_on_or_after=_parse_dt(scd.get("NotOnOrAfter")) if scd is not None else None,
+            facets=_parse_facets(advice) if advice is not None else (), attributes=attributes))
+    return MdaResponse(id=root.get("ID"), in_response_to=root.get("InResponseTo"),
+                       issuer=(root.findtext(f"{{{NS_SAML}}}Issuer") or "").strip() or None,
+                       status=top.get("Value") or "", sub_status=sub.get("Value") if sub is not None else None,
+                       fault=fault, assertions=assertions)
+
+
+# -- client: one complete call --------------------------------------------------------------------
+
+
+@attrs.frozen
+class MemberDataCall:
+    """What one MemberData consultation produced (client side)."""
+
+    response: MdaResponse
+    common_output: commons.CommonOutput
+    input_reference: str
+    request_id: str
+    query_id: str
+    sealed_request: bool
+    sealed_response: bool
+
+
+def own_etk(context: Context, exchange: Exchange) -> Any:
+    """The executor's own ETK (reply-to): the dentist's by SSIN, a mandatary's by CBE (or SSIN)."""
+    ex = exchange.executor
+    if ex.kind.value == "mandatary":
+        if ex.cbe:
+            return context.security.etk("CBE", ex.cbe)
+        if ex.ssin:
+            return context.security.etk("SSIN", ex.ssin)
+    dentist = exchange.responsible
+    return context.security.etk("SSIN", dentist.ssin or context.config.require_dentist().ssin)
+
+
+def mycarenet_etk(context: Context) -> Any:
+    """MyCareNet's ETK (CBE 0820563481, application MYCARENET)."""
+    return context.security.etk("CBE", MYCARENET_CBE, application_id=MYCARENET_APPLICATION)
+
+
+def _etk_raw(etk: Any) -> bytes:
+    raw = getattr(etk, "raw", None)
+    if raw is None:
+        raw = getattr(etk, "der", None)
+    if raw is None:
+        raise SecurityError("ETK object carries no DER", code="ETK_MALFORMED")
+    return bytes(raw)
+
+
+def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: SubjectRef,
+            facets: Iterable[Facet], start: date, end: date, sealed: bool = True,
+            url: str | None = None, service: str = "assurability", endpoint: str = "memberdata") -> MemberDataCall:
+    """Build, (seal,) send, (unseal,) parse one MemberData consultation. The caller runs it inside
+    ``context.exchange(exchange)`` and turns :class:`MdaResponse` into its own typed result."""
+    from ..xmlsafe import parse_xml
+
+    ci = commons.common_input_for(context, exchange)
+    assert ci.input_reference is not None
+    query = AttributeQuery(id="_" + ci.input_reference, issuer=exchange.responsible.nihii or exchange.responsible.id,
+                           subject=subject, facets=tuple(facets), start=start, end=end,
+                           issue_instant=context.now())
+    query_bytes = etree.tostring(build_attribute_query(query), encoding="UTF-8")
+    security = context.security
+    if sealed:
+        from ..security import etee
+
+        reply_etk = _etk_raw(own_etk(context, exchange))
+        inner = known_content(KnownContent(business=query_bytes, reply_to_etk=reply_etk))
+        sealed_bytes = etee.seal(inner, sender=security.keystore.authentication, recipients=[mycarenet_etk(context)])
+        # UNSURE: ContentType of the encrypted blob (text/xml, as the official connector; EGK uses text/plain).
+        blob = commons.make_blob(sealed_bytes, content_type="text/xml", encoding="none",
+                                 content_encryption=ENCRYPTED_REQUEST)
+    else:
+        blob = commons.make_blob(query_bytes, content_type="text/xml", encoding="none")
+    request_id = "_" + uuid.uuid4().hex
+    body = commons.build_request(commons.V3, REQUEST_ROOT, common_input=ci, blob=blob, request_id=request_id,
+                                 issue_instant=context.now(), nsmap={"mda": NS_MDA})
+    run.reference("request_id", request_id)
+    run.reference("input_reference", ci.input_reference)
+    reply = context.soap.call(url or context.service_url(service, endpoint), SOAP_ACTION, body,
+                              security=security.hok(), idempotent=True, run=run)
+    resp = commons.parse_response(commons.V3, reply.body_child)
+    if resp.common_output.nip_reference:
+        run.reference("nip_reference", resp.common_output.nip_reference)
+    if resp.common_output.output_reference:
+        run.reference("output_reference", resp.common_output.output_reference)
+    sealed_response = bool(resp.blob.content_encryption)
+    if sealed_response:
+        from ..security import etee
+
+        unsealed = etee.unseal(resp.blob.content, recipient_keys=list(security.keystore.encryption_keys))
+        saml_bytes = parse_known_content(unsealed.content).business
+    else:
+        saml_bytes = resp.blob.content
+    mda = parse_saml_response(parse_xml(saml_bytes, what="MemberData response"))
+    if mda.in_response_to and mda.in_response_to != query.id:
+        run.disturbance("mismatch", f"SAML InResponseTo {mda.in_response_to} is not the query {query.id}",
+                        code="IN_RESPONSE_TO")
+    return MemberDataCall(response=mda, common_output=resp.common_output, input_reference=ci.input_reference,
+                          request_id=request_id, query_id=query.id, sealed_request=sealed,
+                          sealed_response=sealed_response)
+
+
+# ================================================================================================
+# simulator side
+# ================================================================================================
+
+#: detail code -> (status, sub status, fault code, fault source, location, message) — MemberDataErrors
+#: catalogue of insurability.md §1.4. ``IO`` as fault source means "IO-BE-<io>".
+ERROR_CODES: Mapping[str, tuple[str, str, str, str, str | None, str]] = {
+    "CROSSCHECK_ISSUER": (STATUS_REQUESTER, SUB_REQUEST_ERROR, "VALIDATION_ERROR", "MYCARENET",
+                          "*:AttributeQuery/*:Issuer", "The Issuer of the query differs from the CareProvider NIHII"),
+    "CROSSCHECK_ID": (STATUS_REQUESTER, SUB_REQUEST_ERROR, "VALIDATION_ERROR", "MYCARENET",
+                      "*:AttributeQuery/@ID", "The query ID differs from the envelope's InputReference"),
+    "FORBIDDEN_ATTRIBUTES": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                             "*:AttributeQuery/*:Attribute", "Attributes are not allowed in the request"),
+    "MISSING_ISSUER_TAG": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET", "*:AttributeQuery",
+                           "The Issuer element is missing"),
+    "MISSING_ISSUER_FORMAT": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                              "*:AttributeQuery/*:Issuer", "The Issuer has no Format"),
+    "INVALID_ISSUER_FORMAT": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                              "*:AttributeQuery/*:Issuer/@Format", "Invalid Format for the Issuer"),
+    "INVALID_ISSUER_VALUE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                             "*:AttributeQuery/*:Issuer", "Invalid Issuer value"),
+    "MISSING_EXTENSIONS_TAG": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET", "*:AttributeQuery",
+                               "The Extensions element is missing"),
+    "MISSING_OR_BAD_EXTENSIONS_TYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                       "*:AttributeQuery/*:Extensions/@xsi:type", "Missing or bad Extensions type"),
+    "DUPLICATED_FACET": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                         "*:AttributeQuery/*:Extensions/*:Facet", "A facet is asked more than once"),
+    "UNKNOWN_FACET": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                      "*:AttributeQuery/*:Extensions/*:Facet", "A requested facet does not exist"),
+    "UNAUTHORIZED_FACET": (STATUS_REQUESTER, SUB_QUERY_ERROR, "AUTHORIZATION_ERROR", "MYCARENET",
+                           "*:AttributeQuery/*:Extensions/*:Facet",
+                           "Access rights are insufficient for a requested facet"),
+    "INVALID_FACET_COMBINATION": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                  "*:AttributeQuery/*:Extensions", "This combination of facets is not allowed"),
+    "INVALID_DIMENSION_ID": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                             "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension", "A dimension is invalid in a facet"),
+    "MISSING_DIMENSION": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                          "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension",
+                          "A mandatory dimension is missing in a facet"),
+    "DUPLICATED_DIMENSION": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                             "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension", "A unique dimension is repeated"),
+    "INCONSISTENT_DIMENSIONS": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension",
+                                "The values of the dimensions are inconsistent"),
+    "EMPTY_REQUESTTYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                          "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension", "The requestType dimension is empty"),
+    "UNALLOWED_REQUESTTYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                              "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension",
+                              "The value of requestType is not in the list of allowed values"),
+    "UNAUTHORIZED_REQUESTTYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                 "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension",
+                                 "The value of requestType is not allowed for the requestor"),
+    "EMPTY_CONTACTTYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                          "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension", "The contactType dimension is empty"),
+    "UNALLOWED_CONTACTTYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                              "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension",
+                              "The value of contactType is not in the list of allowed values"),
+    "UNAUTHORIZED_CONTACTTYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                 "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension",
+                                 "The value of contactType is not allowed for the requestor"),
+    "UNALLOWED_CAREPATHTYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                               "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension",
+                               "The value of carePathType is not in the list of allowed values"),
+    "EMPTY_CAREPATHTYPE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                           "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension", "The carePathType dimension is empty"),
+    "MISSING_NAMEID": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                       "*:AttributeQuery/*:Subject", "The NameID is missing"),
+    "MISSING_NAMEID_FORMAT": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                              "*:AttributeQuery/*:Subject/*:NameID", "The NameID has no Format"),
+    "INVALID_NAMEID_FORMAT": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                              "*:AttributeQuery/*:Subject/*:NameID/@Format", "Invalid Format for the NameID"),
+    "INVALID_NAMEID_VALUE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                             "*:AttributeQuery/*:Subject/*:NameID", "Invalid NameID value"),
+    "EMPTY_INSS": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                   "*:AttributeQuery/*:Subject/*:NameID", "The INSS is not present"),
+    "EMPTY_IO": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                 "*:AttributeQuery/*:Subject/*:NameID", "The IO is not present"),
+    "EMPTY_REG_NUM": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                      "*:AttributeQuery/*:Subject/*:NameID", "The registration number is not present"),
+    "INVALID_INSS_FORMAT": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                            "*:AttributeQuery/*:Subject/*:NameID", "The INSS has an invalid format (not 11 digits)"),
+    "INVALID_IO_FORMAT": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                          "*:AttributeQuery/*:Subject/*:NameID", "The IO has an invalid format"),
+    "INVALID_INSS_VALUE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                           "*:AttributeQuery/*:Subject/*:NameID", "The INSS is incorrect (wrong check digits)"),
+    "INVALID_IO_VALUE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                         "*:AttributeQuery/*:Subject/*:NameID", "The IO is not valid"),
+    "MISSING_SUBJECT_CONFIRMATION_TAG": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                         "*:AttributeQuery/*:Subject", "The SubjectConfirmation is missing"),
+    "INVALID_SUBJECT_CONFIRMATION_METHOD_VALUE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                                  "*:AttributeQuery/*:Subject/*:SubjectConfirmation/@Method",
+                                                  "Invalid SubjectConfirmation Method"),
+    "MISSING_SUBJECT_CONFIRMATION_DATA_TAG": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                              "*:AttributeQuery/*:Subject/*:SubjectConfirmation",
+                                              "The SubjectConfirmationData is missing"),
+    "SUBJECT_CONFIRMATION_WITH_ID": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                                     "*:AttributeQuery/*:Subject/*:SubjectConfirmation/*",
+                                     "Unexpected elements under SubjectConfirmation"),
+    "EMPTY_STARTDATE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                        "*:AttributeQuery/*:Subject/*:SubjectConfirmation/*:SubjectConfirmationData/@NotBefore",
+                        "The start date is missing"),
+    "EMPTY_ENDDATE": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                      "*:AttributeQuery/*:Subject/*:SubjectConfirmation/*:SubjectConfirmationData/@NotOnOrAfter",
+                      "The end date is missing"),
+    "INVALID_PERIOD": (STATUS_REQUESTER, SUB_QUERY_ERROR, "INPUT_ERROR", "MYCARENET",
+                       "*:AttributeQuery/*:Subject/*:SubjectConfirmation/*:SubjectConfirmationData/@NotOnOrAfter",
+                       "The end date is before the start date"),
+    "START_DATE_IN_FUTURE": (STATUS_REQUESTER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
+                             "*:AttributeQuery/*:Subject/*:SubjectConfirmation/*:SubjectConfirmationData/@NotBefore",
+                             "The start date is in the future"),
+    "INVALID_PERIOD_FOR_SECTOR": (STATUS_REQUESTER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
+                                  "*:AttributeQuery/*:Subject/*:SubjectConfirmation/*:SubjectConfirmationData",
+                                  "Invalid period for the sector"),
+    "PERIOD_TOO_FAR_IN_PAST": (STATUS_REQUESTER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
+                               "*:AttributeQuery/*:Subject/*:SubjectConfirmation/*:SubjectConfirmationData",
+                               "The request goes more than 5 years back"),
+    "UNKNOWN_NISS_ROUTING": (STATUS_RESPONDER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
+                             "*:AttributeQuery/*:Subject/*:NameID", "INSS not found by the routing algorithm"),
+    "UNKNOWN_IO": (STATUS_RESPONDER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
+                   "*:AttributeQuery/*:Subject/*:NameID", "No insurer found"),
+    "MULTIPLE_IO": (STATUS_RESPONDER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
+                    "*:AttributeQuery/*:Subject/*:NameID", "Several insurers found"),
+    "MISMATCHED_CONTACTTYPE": (STATUS_RESPONDER, SUB_QUERY_ERROR, "INPUT_ERROR", "IO",
+                               "*:AttributeQuery/*:Extensions/*:Facet/*:Dimension",
+                               "contactType is hospitalized but the member is not hospitalised"),
+    "NO_FACET": (STATUS_RESPONDER, SUB_INTERNAL, "GENERIC_ERROR", "MYCARENET", None,
+                 "No requested facet is available"),
+    "INVALID_RESPONSE_FROM_IO": (STATUS_RESPONDER, SUB_INTERNAL, "SEND_ERROR", "MYCARENET", None,
+                                 "Invalid response format from the insurer"),
+    "SEND_TO_IM_EXCEPTION": (STATUS_RESPONDER, SUB_INTERNAL, "SEND_ERROR", "MYCARENET", None,
+                             "Connection problem with the insurer"),
+    "BO_EXCEPTION": (STATUS_RESPONDER, SUB_INTERNAL, "GENERIC_ERROR", "IO", None, "Error in the insurer's back office"),
+    "IOSM_EXCEPTION": (STATUS_RESPONDER, SUB_INTERNAL, "GENERIC_ERROR", "IO", None, "Error at the insurer"),
+    "BO_UNKNOWN_NISS": (STATUS_RESPONDER, SUB_INTERNAL, "INPUT_ERROR", "IO", "/", "INSS not known by the insurer"),
+    "BO_INVALID_REGNBR": (STATUS_RESPONDER, SUB_INTERNAL, "INPUT_ERROR", "IO", "/",
+                          "Registration number: invalid checksum"),
+    "BO_UNKNOWN_REGNBR": (STATUS_RESPONDER, SUB_INTERNAL, "INPUT_ERROR", "IO", "/",
+                          "Registration number unknown by the insurer"),
+    "BO_PERIOD_TOO_FAR_IN_THE_PAST": (STATUS_RESPONDER, SUB_INTERNAL, "INPUT_ERROR", "IO", "/",
+                                      "No data for an outdated period"),
+    "MISSING_FACETS": (STATUS_SUCCESS, SUB_PARTIAL, "WARNING", "MYCARENET", None,
+                       "Not all the requested facets are available"),
+    "MUTATION": (STATUS_SUCCESS, SUB_PARTIAL, "WARNING", "IO", None,
+                 "There is a change of insurer during the requested period"),
+    "ONLY_FIVE_PERIODS_RETURNED": (STATUS_SUCCESS, SUB_PARTIAL, "WARNING", "IO", None,
+                                   "There are more than 5 insurability periods but only five were returned"),
+}
+
+
+class QueryRejected(Exception):
+    """A refusal the simulated MyCareNet/insurer answers as a SAML Response without assertions."""
+
+    def __init__(self, code: str, *, io: str | None = None, message: str | None = None,
+                 location: str | None = None) -> None:
+        self.code = code
+        self.io = io
+        self.message = message
+        self.location = location
+        super().__init__(code)
+
+
+def warning(code: str, *, io: str | None = None, message: str | None = None, source: str | None = None) -> FaultDetail:
+    """A WARNING detail for a partial answer (MISSING_FACETS, MUTATION, ONLY_FIVE_PERIODS_RETURNED...)."""
+    entry = ERROR_CODES.get(code)
+    src = source or (entry[3] if entry else "MYCARENET")
+    if src == "IO":
+        src = f"IO-BE-{io or 'XXX'}"
+    return FaultDetail(code=code, source=src, message=message or (entry[5] if entry else None))
+
+
+@attrs.frozen
+class ParsedQuery:
+    """An AttributeQuery as the simulator read it (after validation)."""
+
+    id: str
+    issuer: str
+    subject_format: str
+    subject_value: str
+    ssin: str | None
+    mutuality: str | None
+    registration_number: str | None
+    facets: tuple[Facet, ...]
+    start: date
+    end: date  # inclusive
+    not_before: str
+    not_on_or_after: str
+
+
+@attrs.frozen
+class DimensionSpec:
+    """One dimension a facet accepts; ``allowed`` empty = any non-empty value."""
+
+    id: str
+    allowed: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    required: bool = True
+    repeatable: bool = False
+    empty_code: str = "MISSING_DIMENSION"
+    unallowed_code: str = "INVALID_DIMENSION_ID"
+    authorized: Mapping[str, frozenset[str]] = attrs.field(factory=dict)  # quality -> allowed values
+    unauthorized_code: str | None = None
+
+
+@attrs.frozen
+class AttributeSpec:
+    """One attribute of an assertion to build: name, value, xsi:type (``xs:string``/``xs:date``/``xs:boolean``)."""
+
+    name: str
+    value: str
+    xsi_type: str = "xs:string"
+
+
+@attrs.frozen
+class AssertionSpec:
+    """An assertion a facet builder wants in the answer; ``start``/``end`` = its validity window
+    (inclusive days, clipped to the requested period by the host); None = the requested period."""
+
+    assertion_type: str
+    attributes: tuple[AttributeSpec, ...] = attrs.field(converter=tuple)
+    start: date | None = None
+    end: date | None = None
+
+
+@attrs.frozen
+class FacetRequest:
+    """What a facet builder gets: the facet asked, the patient found by routing, the query, the IO."""
+
+    facet: Facet
+    patient: SimPatient
+    query: ParsedQuery
+    io: str
+    now: datetime
+    state: Any
+    caller: Any
+
+
+@attrs.frozen
+class FacetAnswer:
+    assertions: tuple[AssertionSpec, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[FaultDetail, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class FacetHandler:
+    """The insurer side of one facet. ``build`` may raise :class:`QueryRejected` (e.g.
+    MISMATCHED_CONTACTTYPE); ``qualities`` limits who may ask it (None = every profession)."""
+
+    facet_id: str
+    build: Callable[[FacetRequest], FacetAnswer]
+    dimensions: tuple[DimensionSpec, ...] = attrs.field(default=(), converter=tuple)
+    qualities: frozenset[str] | None = None
+    check_dimensions: Callable[[Facet], str | None] | None = None  # extra coherence check -> detail code
+    service: str = "assurability"  # the service whose mandates cover this facet (simulator authorisation)
+
+
+class FacetRegistry:
+    """Facets the simulated MemberData answers. Plugins register theirs at import of their simulator module."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, FacetHandler] = {}
+        self._lock = threading.Lock()
+
+    def register(self, handler: FacetHandler) -> None:
+        with self._lock:
+            self._handlers[handler.facet_id] = handler
+
+    def get(self, facet_id: str) -> FacetHandler | None:
+        return self._handlers.get(facet_id)
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._handlers)
+
+
+FACETS = FacetRegistry()
+
+
+def register_facet(handler: FacetHandler) -> None:
+    """Add (or replace) a facet handler of the simulated MemberData."""
+    FACETS.register(handler)
+
+
+# -- validation in the order of insurability.md §3.2 ------------------------------------------------
+
+
+def _mod97_ok(ssin: str) -> bool:
+    from ..identifiers import Ssin
+
+    try:
+        Ssin.parse(ssin)
+        return True
+    except Exception:
+        return False
+
+
+def _date_of(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+def validate_query(root: etree._Element, *, input_reference: str | None, care_provider_nihii: str | None,
+                   quality: str | None, registry: FacetRegistry, today: date,
+                   unauthorized_facets: Iterable[str] = (FACET_CARE_PATH, FACET_REFERENCE_PHARMACY),
+                   years_back: int = 5) -> ParsedQuery:
+    """Check an AttributeQuery in the spec's order; raises :class:`QueryRejected` with the real code."""
+    s, p = NS_SAML, NS_SAMLP
+    qid = root.get("ID") or ""
+    # 1. cross-checks
+    if input_reference and qid != "_" + input_reference and qid != input_reference:
+        raise QueryRejected("CROSSCHECK_ID")
+    issuer = root.find(f"{{{s}}}Issuer")
+    if issuer is not None and care_provider_nihii and issuer.get("Format") == FORMAT_NIHII11:
+        if (issuer.text or "").strip().ljust(11, "0")[:11] != care_provider_nihii.strip().zfill(11):
+            raise QueryRejected("CROSSCHECK_ISSUER")
+    # 2. issuer
+    if issuer is None:
+        raise QueryRejected("MISSING_ISSUER_TAG")
+    if not issuer.get("Format"):
+        raise QueryRejected("MISSING_ISSUER_FORMAT")
+    if issuer.get("Format") not in (FORMAT_NIHII11, FORMAT_CBE):
+        raise QueryRejected("INVALID_ISSUER_FORMAT")
+    issuer_value = (issuer.text or "").strip()
+    if issuer.get("Format") == FORMAT_NIHII11 and not re.fullmatch(r"\d{8}|\d{11}", issuer_value):
+        raise QueryRejected("INVALID_ISSUER_VALUE")
+    if issuer.get("Format") == FORMAT_CBE and not re.fullmatch(r"\d{10}", issuer_value):
+        raise QueryRejected("INVALID_ISSUER_VALUE")
+    # 3. extensions
+    ext = root.find(f"{{{p}}}Extensions")
+    if ext is None:
+        raise QueryRejected("MISSING_EXTENSIONS_TAG")
+    xsi_type = ext.get(f"{{{NS_XSI}}}type") or ""
+    prefix, _, local = xsi_type.rpartition(":")
+    if local != "ExtensionsType" or ext.nsmap.get(prefix or None) != NS_EXT:
+        raise QueryRejected("MISSING_OR_BAD_EXTENSIONS_TYPE")
+    # 4. facets
+    facets = _parse_facets(ext)
+    if not facets:
+        raise QueryRejected("MISSING_EXTENSIONS_TAG")
+    seen: set[str] = set()
+    for facet in facets:
+        if facet.id not in KNOWN_FACETS and registry.get(facet.id) is None:
+            raise QueryRejected("UNKNOWN_FACET", message=f"facet {facet.id} does not exist")
+        if facet.id in seen:
+            raise QueryRejected("DUPLICATED_FACET")
+        seen.add(facet.id)
+    for facet in facets:
+        handler = registry.get(facet.id)
+        if facet.id in set(unauthorized_facets) or (handler is not None and handler.qualities is not None
+                                                    and (quality or "") not in handler.qualities):
+            raise QueryRejected("UNAUTHORIZED_FACET", message=f"{quality or 'this profession'} may not ask {facet.id}")
+    # UNSURE: which facet combinations MyCareNet refuses (INVALID_FACET_COMBINATION) is undocumented; none here.
+    # 5. dimensions
+    for facet in facets:
+        handler = registry.get(facet.id)
+        if handler is None:
+            if facet.dimensions and facet.id != FACET_CARE_PATH:
+                raise QueryRejected("INVALID_DIMENSION_ID")
+            continue
+        specs = {d.id: d for d in handler.dimensions}
+        counts: dict[str, int] = {}
+        for dim in facet.dimensions:
+            if dim.id not in specs:
+                raise QueryRejected("INVALID_DIMENSION_ID", message=f"dimension {dim.id!r} is not one of {facet.id}")
+            counts[dim.id] = counts.get(dim.id, 0) + 1
+        for spec in handler.dimensions:
+            if spec.required and spec.id not in counts:
+                raise QueryRejected("MISSING_DIMENSION", message=f"dimension {spec.id} is missing")
+            if counts.get(spec.id, 0) > 1 and not spec.repeatable:
+                raise QueryRejected("DUPLICATED_DIMENSION")
+        for dim in facet.dimensions:
+            spec = specs[dim.id]
+            if not dim.value:
+                raise QueryRejected(spec.empty_code)
+            if spec.allowed and dim.value not in spec.allowed:
+                raise QueryRejected(spec.unallowed_code, message=f"{dim.id}={dim.value!r} is not allowed")
+            if spec.authorized and dim.value not in spec.authorized.get(quality or "", spec.allowed):
+                raise QueryRejected(spec.unauthorized_code or spec.unallowed_code)
+        if handler.check_dimensions is not None:
+            code = handler.check_dimensions(facet)
+            if code:
+                raise QueryRejected(code)
+    # 6. NameID
+    subject = root.find(f"{{{s}}}Subject")
+    name_id = subject.find(f"{{{s}}}NameID") if subject is not None else None
+    if name_id is None:
+        raise QueryRejected("MISSING_NAMEID")
+    fmt = name_id.get("Format")
+    value = (name_id.text or "").strip()
+    if not fmt:
+        raise QueryRejected("MISSING_NAMEID_FORMAT")
+    if fmt not in (FORMAT_SSIN, FORMAT_SSIN_AT_MUT, FORMAT_REGNR_AT_MUT):
+        raise QueryRejected("INVALID_NAMEID_FORMAT")
+    ssin = mutuality = regnr = None
+    if fmt == FORMAT_SSIN:
+        ssin = value
+    else:
+        if value.count("@") != 1:
+            raise QueryRejected("INVALID_NAMEID_VALUE")
+        left, mutuality = (x.strip() for x in value.split("@"))
+        if fmt == FORMAT_SSIN_AT_MUT:
+            ssin = left
+        else:
+            regnr = left
+            if not regnr:
+                raise QueryRejected("EMPTY_REG_NUM")
+        if not mutuality:
+            raise QueryRejected("EMPTY_IO")
+        if not re.fullmatch(r"\d{3}", mutuality):
+            raise QueryRejected("INVALID_IO_FORMAT")
+        if mutuality[0] not in "1234569":
+            raise QueryRejected("INVALID_IO_VALUE")
+    if ssin is not None:
+        if not ssin:
+            raise QueryRejected("EMPTY_INSS")
+        if not re.fullmatch(r"\d{11}", ssin):
+            raise QueryRejected("INVALID_INSS_FORMAT")
+        if not _mod97_ok(ssin):
+            raise QueryRejected("INVALID_INSS_VALUE")
+    # 7. subject confirmation
+    conf = subject.find(f"{{{s}}}SubjectConfirmation") if subject is not None else None
+    if conf is None:
+        raise QueryRejected("MISSING_SUBJECT_CONFIRMATION_TAG")
+    if conf.get("Method") != CONFIRMATION_METHOD:
+        raise QueryRejected("INVALID_SUBJECT_CONFIRMATION_METHOD_VALUE")
+    if any(isinstance(c.tag, str) and etree.QName(c).localname in ("BaseID", "NameID", "EncryptedID") for c in conf):
+        raise QueryRejected("SUBJECT_CONFIRMATION_WITH_ID")
+    data = conf.find(f"{{{s}}}SubjectConfirmationData")
+    if data is None:
+        raise QueryRejected("MISSING_SUBJECT_CONFIRMATION_DATA_TAG")
+    # 8. dates
+    nb, noa = data.get("NotBefore"), data.get("NotOnOrAfter")
+    if not nb:
+        raise QueryRejected("EMPTY_STARTDATE")
+    if not noa:
+        raise QueryRejected("EMPTY_ENDDATE")
+    start_dt, end_dt = _parse_dt(nb), _parse_dt(noa)
+    if start_dt is None:
+        raise QueryRejected("EMPTY_STARTDATE", message="NotBefore is not a date")
+    if end_dt is None:
+        raise QueryRejected("EMPTY_ENDDATE", message="NotOnOrAfter is not a date")
+    if end_dt < start_dt:
+        raise QueryRejected("INVALID_PERIOD")
+    start = start_dt.date()
+    end = (end_dt - timedelta(seconds=1)).date() if end_dt > start_dt else start
+    if start > today:
+        raise QueryRejected("START_DATE_IN_FUTURE")
+    try:
+        limit = today.replace(year=today.year - years_back)
+    except ValueError:  # 29 February
+        limit = today.replace(year=today.year - years_back, day=28)
+    if start < limit:
+        raise QueryRejected("PERIOD_TOO_FAR_IN_PAST")
+    # UNSURE: sector limits (INVALID_PERIOD_FOR_SECTOR) are undocumented; the simulator refuses a period
+    # longer than a year, a plausible reading for an ambulatory sector.
+    if (end - start).days > 366:
+        raise QueryRejected("INVALID_PERIOD_FOR_SECTOR")
+    # 9. no attributes
+    if root.find(f"{{{s}}}Attribute") is not None:
+        raise QueryRejected("FORBIDDEN_ATTRIBUTES")
+    return ParsedQuery(id=qid, issuer=issuer_value, subject_format=fmt, subject_value=value, ssin=ssin,
+                       mutuality=mutuality, registration_number=regnr, facets=facets, start=start, end=end,
+                       not_before=nb, not_on_or_after=noa)
+
+
+# -- response building ------------------------------------------------------------------------------
+
+
+def _fault_source(source: str, io: str | None) -> str:
+    return f"IO-BE-{io or 'XXX'}" if source == "IO" else source
+
+
+def build_saml_response(*, in_response_to: str, issuer: str, now: datetime, status: str,
+                        sub_status: str | None = None, fault: MdaFault | None = None,
+                        assertions: Iterable[etree._Element] = ()) -> etree._Element:
+    root = etree.Element(f"{{{NS_SAMLP}}}Response",
+                         nsmap={"samlp": NS_SAMLP, "saml": NS_SAML, "ext": NS_EXT, "cin": NS_CIN_TYPES,
+                                "xsi": NS_XSI, "xs": NS_XS})
+    root.set("ID", "_" + str(uuid.uuid4()))
+    root.set("InResponseTo", in_response_to)
+    root.set("IssueInstant", _xs_local(now))
+    root.set("Version", "2.0")
+    etree.SubElement(root, f"{{{NS_SAML}}}Issuer").text = issuer
+    st = etree.SubElement(root, f"{{{NS_SAMLP}}}Status")
+    code = etree.SubElement(st, f"{{{NS_SAMLP}}}StatusCode")
+    code.set("Value", status)
+    if sub_status:
+        etree.SubElement(code, f"{{{NS_SAMLP}}}StatusCode").set("Value", sub_status)
+    if fault is not None:
+        detail = etree.SubElement(st, f"{{{NS_SAMLP}}}StatusDetail")
+        f_el = etree.SubElement(detail, "Fault")  # unqualified, as MyCareNet sends it
+        f_el.set(f"{{{NS_XSI}}}type", "cin:FaultType")
+        t = NS_CIN_TYPES
+        etree.SubElement(f_el, f"{{{t}}}FaultCode").text = fault.fault_code
+        if fault.fault_source:
+            etree.SubElement(f_el, f"{{{t}}}FaultSource").text = fault.fault_source
+        if fault.message:
+            etree.SubElement(f_el, f"{{{t}}}Message").text = fault.message
+        if fault.details:
+            details = etree.SubElement(f_el, f"{{{t}}}Details")
+            for d in fault.details:
+                d_el = etree.SubElement(details, f"{{{t}}}Detail")
+                etree.SubElement(d_el, f"{{{t}}}DetailCode").text = d.code
+                if d.source:
+                    etree.SubElement(d_el, f"{{{t}}}DetailSource").text = d.source
+                if d.location:
+                    etree.SubElement(d_el, f"{{{t}}}Location").text = d.location
+                if d.message:
+                    etree.SubElement(d_el, f"{{{t}}}Message").text = d.message
+    for a in assertions:
+        root.append(a)
+    return root
+
+
+def rejection_response(exc: QueryRejected, *, in_response_to: str, now: datetime) -> etree._Element:
+    status, sub, fault_code, source, location, message = ERROR_CODES[exc.code]
+    src = _fault_source(source, exc.io)
+    issuer = f"urn:be:cin:io:{exc.io}" if source == "IO" and exc.io else ISSUER_MYCARENET
+    detail = FaultDetail(code=exc.code, source=src, location=exc.location or location, message=exc.message or message)
+    return build_saml_response(in_response_to=in_response_to, issuer=issuer, now=now, status=status, sub_status=sub,
+                               fault=MdaFault(fault_code=fault_code, fault_source=src, details=(detail,)))
+
+
+def build_assertion(spec: AssertionSpec, *, issuer: str, query: ParsedQuery, facets: Iterable[Facet],
+                    now: datetime) -> etree._Element:
+    s = NS_SAML
+    a = etree.Element(f"{{{s}}}Assertion")
+    a.set("ID", "_" + str(uuid.uuid4()))
+    a.set("IssueInstant", _xs_local(now))
+    a.set("Version", "2.0")
+    etree.SubElement(a, f"{{{s}}}Issuer").text = issuer
+    subject = etree.SubElement(a, f"{{{s}}}Subject")
+    nid = etree.SubElement(subject, f"{{{s}}}NameID")
+    nid.set("Format", query.subject_format)
+    nid.text = query.subject_value
+    conf = etree.SubElement(subject, f"{{{s}}}SubjectConfirmation")
+    conf.set("Method", CONFIRMATION_METHOD)
+    data = etree.SubElement(conf, f"{{{s}}}SubjectConfirmationData")
+    start = max(spec.start or query.start, query.start)
+    end = min(spec.end or query.end, query.end)
+    if end < start:
+        end = start
+    data.set("NotBefore", _xs_local(datetime.combine(start, time())))
+    data.set("NotOnOrAfter", _xs_local(datetime.combine(end + timedelta(days=1), time())))
+    advice = etree.SubElement(a, f"{{{s}}}Advice")
+    advice.set(f"{{{NS_XSI}}}type", "ext:AdviceType")
+    etree.SubElement(advice, f"{{{NS_EXT}}}AssertionType").text = spec.assertion_type
+    for facet in facets:
+        f_el = etree.SubElement(advice, f"{{{NS_EXT}}}Facet")
+        f_el.set("id", facet.id)
+        for dim in facet.dimensions:
+            d_el = etree.SubElement(f_el, "Dimension")
+            d_el.set("id", dim.id)
+            d_el.text = dim.value
+    statement = etree.SubElement(a, f"{{{s}}}AttributeStatement")
+    for attr in spec.attributes:
+        at = etree.SubElement(statement, f"{{{s}}}Attribute")
+        at.set("Name", attr.name)
+        v = etree.SubElement(at, f"{{{s}}}AttributeValue")
+        v.set(f"{{{NS_XSI}}}type", attr.xsi_type)
+        v.text = attr.value
+    return a
+
+
+def technical_assertion(io: str, facets: Iterable[Facet]) -> AssertionSpec:
+    status = base64.b64encode(f"SIM-{io}-{uuid.uuid4().hex}".encode()).decode()
+    return AssertionSpec(TECHNICAL_ASSERTION, (AttributeSpec(f"{TECHNICAL_ASSERTION}:status", status),
+                                               AttributeSpec(f"{TECHNICAL_ASSERTION}:version", "SIM-1.0")))
+
+
+# -- the handler -------------------------------------------------------------------------------------
+
+
+def io_of(patient: SimPatient, start: date, end: date) -> list[str]:
+    """The insurers (unions, ``x00``) covering ``patient`` within [start, end] — or, when none covers
+    the window, the latest one before it (closedBefore) or the first one after it (startLater)."""
+    from ..identifiers import InsurerCode
+
+    def union(mut: str) -> str:
+        try:
+            return InsurerCode.parse(mut).union
+        except Exception:
+            return mut
+
+    covering = [p for p in patient.periods if p.start <= end and (p.end is None or p.end >= start)]
+    if covering:
+        return sorted({union(p.mutuality) for p in covering})
+    before = sorted((p for p in patient.periods if p.end is not None and p.end < start), key=lambda p: p.end)
+    if before:
+        return [union(before[-1].mutuality)]
+    after = sorted((p for p in patient.periods if p.start > end), key=lambda p: p.start)
+    return [union(after[0].mutuality)] if after else []
+
+
+def _mycarenet_key(trust: Any) -> Any:
+    from ..security.keystore import KeyEntry
+
+    return KeyEntry(alias="mycarenet", private_key=trust.mycarenet_enc_key, certificate=trust.mycarenet_enc_cert)
+
+
+def handle_memberdata(request: SimRequest, *, registry: FacetRegistry | None = None) -> SimResponse:
+    """The simulated ``/MyCareNet/MemberData/v1`` (MyCareNet + the insurers behind it)."""
+    from .. import schemas
+    from ..simulator.authz import authorize_care_provider
+    from ..xmlsafe import parse_xml
+
+    registry = registry or FACETS
+    state = request.state
+    caller = request.check_security()
+    body = request.body_element
+    if body is None:
+        return request.fault("SOA-03003", "Message body is empty")
+    if body.tag != REQUEST_ROOT:
+        return request.fault("SOA-03005", f"unexpected body element {body.tag} for MemberDataConsultation")
+    errors = schemas.validate("memberdata", body)
+    if errors:
+        return request.fault("SOA-03006", "not XSD conformant: " + errors[0])
+    try:
+        parsed = commons.parse_request(commons.V3, body)
+    except MalformedResponseError as exc:
+        return request.fault("SOA-03007", f"content validation failed: {exc.messages.en}")
+    ci = parsed.common_input
+    lic = commons.licence_fault(state, ci)
+    if lic is not None:
+        return request.fault(lic[0], lic[1])
+    cp = ci.origin.care_provider
+    if cp is None:
+        return request.fault("SOA-03007", "CommonInput/Origin/CareProvider is required")
+    state.count("memberdata:requests")
+    # blob: clear or sealed for MyCareNet
+    reply_etk: bytes | None = parsed.blob.etk
+    if parsed.blob.content_encryption:
+        if parsed.blob.content_encryption != ENCRYPTED_REQUEST:
+            return request.fault("SOA-03007", f"unknown ContentEncryption {parsed.blob.content_encryption!r}")
+        from ..security import etee
+
+        try:
+            unsealed = etee.unseal(parsed.blob.content, recipient_keys=[_mycarenet_key(state.trust)])
+            kc = parse_known_content(unsealed.content)
+        except Exception as exc:  # noqa: BLE001 — any unsealing failure is a content refusal
+            return request.fault("SOA-03007", f"the sealed blob could not be opened: {type(exc).__name__}")
+        query_bytes = kc.business
+        reply_etk = kc.reply_to_etk or reply_etk
+    else:
+        query_bytes = parsed.blob.content
+    try:
+        query_el = parse_xml(query_bytes, what="AttributeQuery")
+    except MalformedResponseError as exc:
+        return request.fault("SOA-03007", f"blob is not XML: {exc.messages.en}")
+    if query_el.tag != f"{{{NS_SAMLP}}}AttributeQuery":
+        return request.fault("SOA-03007", f"blob holds {query_el.tag}, not samlp:AttributeQuery (no batch here)")
+    blob_errors = schemas.validate("memberdata-blob", query_el)
+    if blob_errors:
+        return request.fault("SOA-03006", "blob not XSD conformant: " + blob_errors[0])
+    # the caller must be the care provider or hold a mandate for the service(s) of the facets asked
+    ext = query_el.find(f"{{{NS_SAMLP}}}Extensions")
+    services = {getattr(registry.get(f.id), "service", "assurability")
+                for f in (_parse_facets(ext) if ext is not None else ())} or {"assurability"}
+    for service in sorted(services):
+        authorize_care_provider(request, care_provider=cp.nihii, service=service, caller=caller)
+    now = state.now()
+    in_response_to = query_el.get("ID") or ""
+    saml = _answer(query_el, parsed=parsed, caller=caller, state=state, registry=registry, now=now,
+                   in_response_to=in_response_to)
+    saml_bytes = etree.tostring(saml, encoding="UTF-8", xml_declaration=True)
+    if reply_etk:
+        from ..security import etee
+        from ..security.etk import Etk
+
+        inner = known_content(KnownContent(business=saml_bytes))
+        sealed = etee.seal(inner, sender=_mycarenet_key(state.trust), recipients=[Etk.parse(reply_etk)])
+        blob = commons.make_blob(sealed, content_type="text/xml", encoding="none",
+                                 content_encryption=ENCRYPTED_RESPONSE)
+    else:
+        blob = commons.make_blob(saml_bytes, content_type="text/xml", encoding="none", with_hash=True)
+    response = commons.build_response(
+        commons.V3, RESPONSE_ROOT,
+        common_output=commons.CommonOutput(input_reference=ci.input_reference,
+                                           nip_reference=commons.new_output_reference(),
+                                           output_reference=commons.new_output_reference()),
+        blob=blob, in_response_to=parsed.id, issue_instant=now)
+    return request.soap_response(response)
+
+
+def _answer(query_el: etree._Element, *, parsed: commons.SendRequest, caller: Any, state: Any,
+            registry: FacetRegistry, now: datetime, in_response_to: str) -> etree._Element:
+    switches = state.switches.extra
+    cp = parsed.common_input.origin.care_provider
+    quality = (cp.quality if cp else None) or getattr(caller, "quality", None)
+    try:
+        query = validate_query(query_el, input_reference=parsed.common_input.input_reference,
+                               care_provider_nihii=cp.nihii if cp else None, quality=quality, registry=registry,
+                               today=now.date(),
+                               unauthorized_facets=switches.get("memberdata.unauthorized_facets",
+                                                                (FACET_CARE_PATH, FACET_REFERENCE_PHARMACY)))
+        if switches.get("memberdata.send_to_im_exception"):
+            raise QueryRejected("SEND_TO_IM_EXCEPTION")
+        patient = _route(state, query)
+        ios = io_of(patient, query.start, query.end)
+        if not ios:
+            raise QueryRejected("UNKNOWN_IO")
+        # UNSURE: with two insurers in the window MyCareNet answers for the latest one with a MUTATION
+        # warning (insurability.md §1.4); MULTIPLE_IO is kept for a patient flagged so.
+        if patient.facts.get("memberdata.multiple_io"):
+            raise QueryRejected("MULTIPLE_IO")
+        io = ios[-1] if len(ios) > 1 else ios[0]
+        latest = max((p for p in patient.periods if p.start <= query.end), key=lambda p: p.start, default=None)
+        if latest is not None and len(ios) > 1:
+            io = _union(latest.mutuality)
+        if io in set(switches.get("memberdata.io_down", ())):
+            raise QueryRejected("SEND_TO_IM_EXCEPTION", message=f"insurer {io} does not answer")
+        if patient.facts.get("memberdata.bo_exception"):
+            raise QueryRejected("BO_EXCEPTION", io=io, message=str(patient.facts["memberdata.bo_exception"]))
+        issuer = f"urn:be:cin:io:{io}"
+        specs: list[tuple[AssertionSpec, Facet]] = []
+        warnings: list[FaultDetail] = []
+        missing: list[str] = []
+        for facet in query.facets:
+            handler = registry.get(facet.id)
+            if handler is None:
+                missing.append(facet.id)
+                continue
+            answer = handler.build(FacetRequest(facet=facet, patient=patient, query=query, io=io, now=now,
+                                                state=state, caller=caller))
+            specs += [(a, facet) for a in answer.assertions]
+            warnings += list(answer.warnings)
+        if missing and len(missing) == len(query.facets):
+            raise QueryRejected("NO_FACET")
+        if len(ios) > 1 and not any(w.code == "MUTATION" for w in warnings):
+            warnings.append(warning("MUTATION", io=io))
+        if missing:
+            warnings.append(warning("MISSING_FACETS", message="facet(s) not available: " + ", ".join(missing)))
+    except QueryRejected as exc:
+        return rejection_response(exc, in_response_to=in_response_to, now=now)
+    elements = [build_assertion(spec, issuer=issuer, query=query, facets=(facet,), now=now) for spec, facet in specs]
+    elements.append(build_assertion(technical_assertion(io, query.facets), issuer=issuer, query=query,
+                                    facets=query.facets, now=now))
+    fault = None
+    sub = None
+    if warnings:
+        sub = SUB_PARTIAL
+        fault = MdaFault(fault_code="WARNING", fault_source=warnings[0].source or f"IO-BE-{io}", details=warnings)
+    return build_saml_response(in_response_to=in_response_to, issuer=issuer, now=now, status=STATUS_SUCCESS,
+                               sub_status=sub, fault=fault, assertions=elements)
+
+
+def _union(mut: str) -> str:
+    return mut[0] + "00" if re.fullmatch(r"\d{3}", mut) else mut
+
+
+def _route(state: Any, query: ParsedQuery) -> SimPatient:
+    population = state.population
+    if query.registration_number is not None:
+        patient = population.by_registration(query.mutuality or "", query.registration_number)
+        if patient is None:
+            # the registration number is only known by the insurer: MyCareNet routes on the IO code
+            raise QueryRejected("BO_UNKNOWN_REGNBR", io=_union(query.mutuality or ""))
+        return patient
+    patient = population.get(query.ssin or "")
+    if patient is None or not patient.known:
+        raise QueryRejected("UNKNOWN_NISS_ROUTING")
+    if query.mutuality and not any(_union(p.mutuality) == _union(query.mutuality) for p in patient.periods):
+        raise QueryRejected("BO_UNKNOWN_NISS", io=_union(query.mutuality))
+    return patient
+
+
+def memberdata_route() -> Any:
+    """The simulator route (both the insurability and the DMG plugins may yield it; the host keeps one)."""
+    from ..registrations import SimulatorRoute
+
+    return SimulatorRoute(path=PATH, handler=handle_memberdata, soap_actions=(SOAP_ACTION,),
+                          name="MyCareNet MemberData")

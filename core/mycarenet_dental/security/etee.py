@@ -1,0 +1,218 @@
+"""ETEE "triple wrap" seal/unseal (``auth-crypto.md`` §5.2).
+
+seal: inner CMS SignedData (no certificate, no attributes, RSA-PSS SHA-256 salt 32 / ECDSA) → EnvelopedData
+(AES-128-CBC, RSA key transport to each recipient's ETK certificate) → outer SignedData by the same
+sender's authentication key with its certificate embedded.
+
+unseal: verify the outer signature, decrypt with whichever of our encryption keys is a recipient, then verify
+the inner signature *with the outer signer's certificate* — tying both layers to one sender. The older form
+(SHA-1, PKCS#1 v1.5, signed attributes contentType/signingTime/messageDigest) is accepted on unseal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import attrs
+from asn1crypto import algos, cms, core, x509 as a_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from ..errors import SecurityError
+from . import cmsutil
+from .etk import Etk
+from .keystore import KeyEntry
+
+_HASH = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}
+
+
+@attrs.frozen
+class Unsealed:
+    """The opened content and who sealed it."""
+
+    content: bytes = attrs.field(repr=False)
+    signer_certificate: x509.Certificate
+    outer: cmsutil.SignerCheck
+    inner: cmsutil.SignerCheck
+    recipient: str  # alias of the key that opened it
+
+    @property
+    def weak(self) -> bool:
+        return self.outer.weak or self.inner.weak
+
+
+def signed_data(
+    content: bytes,
+    key: KeyEntry,
+    *,
+    digest: str = "sha256",
+    pss: bool = True,
+    signed_attributes: bool = False,
+    include_certificate: bool = True,
+    signing_time: datetime | None = None,
+) -> bytes:
+    """A CMS ContentInfo(SignedData) with embedded content, built with asn1crypto (both eHealth forms)."""
+    cert_der = key.certificate.public_bytes(serialization.Encoding.DER)
+    a_cert = a_x509.Certificate.load(cert_der)
+    hash_cls = _HASH[digest]
+    signer: dict[str, object] = {
+        "version": "v1",
+        "sid": cms.SignerIdentifier(
+            "issuer_and_serial_number",
+            cms.IssuerAndSerialNumber({"issuer": a_cert.issuer, "serial_number": a_cert.serial_number}),
+        ),
+        "digest_algorithm": algos.DigestAlgorithm({"algorithm": digest}),
+    }
+    to_sign = content
+    if signed_attributes:
+        attrs_ = cms.CMSAttributes(
+            [
+                cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+                cms.CMSAttribute(
+                    {"type": "signing_time", "values": [cms.Time({"utc_time": signing_time or datetime.now(timezone.utc)})]}
+                ),
+                cms.CMSAttribute({"type": "message_digest", "values": [hashlib.new(digest, content).digest()]}),
+            ]
+        )
+        signer["signed_attrs"] = attrs_
+        to_sign = attrs_.dump()
+    private = key.private_key
+    if isinstance(private, rsa.RSAPrivateKey):
+        if pss:
+            sig = private.sign(to_sign, padding.PSS(padding.MGF1(hash_cls()), 32), hash_cls())
+            signer["signature_algorithm"] = algos.SignedDigestAlgorithm(
+                {
+                    "algorithm": "rsassa_pss",
+                    "parameters": algos.RSASSAPSSParams(
+                        {
+                            "hash_algorithm": {"algorithm": digest},
+                            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": digest}},
+                            "salt_length": 32,
+                        }
+                    ),
+                }
+            )
+        else:
+            sig = private.sign(to_sign, padding.PKCS1v15(), hash_cls())
+            signer["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
+    elif isinstance(private, ec.EllipticCurvePrivateKey):
+        sig = private.sign(to_sign, ec.ECDSA(hash_cls()))  # CMS keeps ECDSA in DER
+        signer["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": f"{digest}_ecdsa"})
+    else:
+        raise SecurityError("unsupported key for CMS signatures", code="CMS_ALGORITHM")
+    signer["signature"] = sig
+    sd: dict[str, object] = {
+        "version": "v1",
+        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest})],
+        "encap_content_info": {"content_type": "data", "content": core.OctetString(content)},
+        "signer_infos": [cms.SignerInfo(signer)],
+    }
+    if include_certificate:
+        sd["certificates"] = [cms.CertificateChoices("certificate", a_cert)]
+    return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(sd)}).dump()
+
+
+def _recipient_cert(recipient: Etk | x509.Certificate) -> x509.Certificate:
+    return recipient.certificate if isinstance(recipient, Etk) else recipient
+
+
+def seal(
+    content: bytes,
+    *,
+    sender: KeyEntry,
+    recipients: Sequence[Etk | x509.Certificate],
+    legacy: bool = False,
+) -> bytes:
+    """Seal ``content`` for ``recipients`` (``legacy=True`` makes the older SHA-1/attributes form, for tests)."""
+    if not recipients:
+        raise SecurityError("seal needs at least one recipient", code="ETEE_NO_RECIPIENT")
+    digest = "sha1" if legacy else "sha256"
+    inner = signed_data(content, sender, digest=digest, pss=not legacy, signed_attributes=legacy,
+                        include_certificate=False)
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(inner)
+    for recipient in recipients:
+        cert = _recipient_cert(recipient)
+        if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+            # UNSURE (auth-crypto §5.2): EC ETKs would need KeyAgree recipients; not implemented.
+            raise SecurityError("only RSA recipient keys (KeyTrans) are supported", code="ETEE_RECIPIENT_KEY")
+        if cert.public_key().key_size < 2048:  # type: ignore[union-attr]
+            raise SecurityError("recipient RSA keys must be at least 2048 bits", code="ETEE_RECIPIENT_KEY")
+        builder = builder.add_recipient(cert)
+    enveloped = builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    return signed_data(enveloped, sender, digest=digest, pss=not legacy, signed_attributes=legacy)
+
+
+def _issued_by(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
+    if cert == anchor:
+        return True
+    if cert.issuer != anchor.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(anchor)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not issued by this anchor"
+        return False
+
+
+def unseal(
+    sealed: bytes,
+    *,
+    recipient_keys: Sequence[KeyEntry],
+    trust: Sequence[x509.Certificate] | None = None,
+    allow_sha1: bool = True,
+    now: datetime | None = None,
+) -> Unsealed:
+    """Open a sealed message (see module docstring); raise SecurityError saying which layer failed."""
+    outer_sd, enveloped = cmsutil.signed_data(sealed, what="sealed message (outer)")
+    outer = cmsutil.verify_signer(outer_sd, enveloped, allow_sha1=allow_sha1, what="outer signature")
+    signer = outer.certificate
+    assert signer is not None
+    if trust is not None:
+        if not any(_issued_by(signer, anchor) for anchor in trust):
+            raise SecurityError("the sender's certificate is not trusted", code="ETEE_UNTRUSTED")
+        moment = now or datetime.now(timezone.utc)
+        if not (signer.not_valid_before_utc <= moment < signer.not_valid_after_utc):
+            raise SecurityError("the sender's certificate is outside its validity", code="ETEE_SIGNER_EXPIRED")
+    try:
+        env_info = cms.ContentInfo.load(enveloped)
+        if env_info["content_type"].native != "enveloped_data":
+            raise ValueError("not EnvelopedData")
+        recipients = list(env_info["content"]["recipient_infos"])
+    except (ValueError, TypeError, KeyError):
+        raise SecurityError("the sealed message does not contain EnvelopedData", code="ETEE_MALFORMED") from None
+    chosen: KeyEntry | None = None
+    for info in recipients:
+        if info.name != "ktri":
+            continue
+        rid = info.chosen["rid"]
+        if rid.name != "issuer_and_serial_number":
+            continue
+        serial = rid.chosen["serial_number"].native
+        issuer = rid.chosen["issuer"].dump()
+        for entry in recipient_keys:
+            cert = entry.certificate
+            if cert.serial_number == serial and cert.issuer.public_bytes() == issuer:
+                chosen = entry
+                break
+        if chosen:
+            break
+    if chosen is None:
+        raise SecurityError(
+            "the message is not sealed for any of our encryption keys (old or foreign ETK?)",
+            code="ETEE_NOT_RECIPIENT",
+            hint="keep every encryption key of the keystore; check the recipient ETK",
+        )
+    try:
+        inner_der = pkcs7.pkcs7_decrypt_der(enveloped, chosen.certificate, chosen.private_key, [])  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise SecurityError("decryption failed", code="ETEE_DECRYPT") from None
+    inner_sd, content = cmsutil.signed_data(inner_der, what="sealed message (inner)")
+    inner = cmsutil.verify_signer(inner_sd, content, candidates=[signer], allow_sha1=allow_sha1,
+                                  what="inner signature")
+    if inner.certificate != signer:
+        raise SecurityError("inner and outer signers differ", code="ETEE_SIGNER_MISMATCH")
+    return Unsealed(content=content, signer_certificate=signer, outer=outer, inner=inner, recipient=chosen.alias)
