@@ -35,7 +35,8 @@ class FakeService:
 
 @pytest.fixture
 def plugins() -> PluginManager:
-    return PluginManager().load(extra=[("fakesvc", FakeService())])
+    """Only the core's own plugins and the fake service: installed service plugins stay out."""
+    return PluginManager().load(allow=["core-only"], extra=[("fakesvc", FakeService())])
 
 
 def _run(ctx, *, trigger=Trigger.USER, contact_id=None, patient=PATIENT, fail: Exception | None = None):
@@ -140,7 +141,7 @@ def test_unknown_rule_in_disabled_list_is_a_config_error(make_context, plugins) 
 def test_third_party_rule_refuses_and_is_audited(make_context, plugins) -> None:
     """The example plugin of tests/example_plugin, installed from its own pyproject."""
     pytest.importorskip("mcn_example_rule")
-    full = PluginManager().load(extra=[("fakesvc", FakeService())])
+    full = PluginManager().load(allow=["example-rule"], extra=[("fakesvc", FakeService())])
     assert full.has_plugin("example-rule")
     ctx = make_context(plugins=full, example_rule={"blocked_patients": [PATIENT]})
     contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
@@ -159,7 +160,7 @@ def test_finished_hook_sees_outcome(make_context) -> None:
         def mycarenet_dental_exchange_finished(self, exchange, outcome, context):
             seen.append((exchange.operation, outcome.status))
 
-    plugins = PluginManager().load(extra=[("fakesvc", FakeService()), ("obs", Observer())])
+    plugins = PluginManager().load(allow=["core-only"], extra=[("fakesvc", FakeService()), ("obs", Observer())])
     ctx = make_context(plugins=plugins)
     contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
     _run(ctx, contact_id=contact.id)

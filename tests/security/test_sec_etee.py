@@ -6,7 +6,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from mycarenet_dental.errors import MalformedResponseError, SecurityError
 from mycarenet_dental.security import etee
 from mycarenet_dental.security.etk import Etk, fetch_etk

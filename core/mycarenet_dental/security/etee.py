@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import attrs
-from asn1crypto import algos, cms, core, x509 as a_x509
+from asn1crypto import algos, cms, core
+from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa

@@ -195,14 +195,18 @@ def verify_blob(
     if not (signer.not_valid_before_utc <= signing_time < signer.not_valid_after_utc):
         raise _fail("the signing certificate was not valid at the signing time", "XADES_CERT_VALIDITY")
     if trust is not None:
-        ok = False
-        for anchor in trust:
-            try:
-                if signer == anchor or (signer.issuer == anchor.subject and signer.verify_directly_issued_by(anchor)
-                                        is None):
-                    ok = True
-            except (ValueError, TypeError, InvalidSignature):
-                continue
-        if not ok:
+        if not any(_issued_by(signer, anchor) for anchor in trust):
             raise _fail("the signing certificate is not trusted", "XADES_UNTRUSTED")
     return XadesCheck(signer_certificate=signer, signing_time=signing_time, signature_method=method)
+
+
+def _issued_by(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
+    if cert == anchor:
+        return True
+    if cert.issuer != anchor.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(anchor)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False

@@ -272,7 +272,7 @@ def settle(sending: str | bytes, insurer_reference: int, *, refused: Mapping[int
         sum(t.refused_b for t in totals), records=sum(t.records for t in totals),
         control=mod97(sum(per_mut[m][5] for m in order)))
     return Settlement(response_header(s200, MESSAGE_SETTLEMENT, insurer_reference),
-                      response_segment300(s300, contact_last_name=contact_last_name), tuple(echoed), tuple(totals),
+                      response_segment300(s300, contact_last_name=contact_last_name, error_percentage=0), tuple(echoed), tuple(totals),
                       total)
 
 

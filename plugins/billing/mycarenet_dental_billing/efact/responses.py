@@ -220,11 +220,11 @@ class EchoedRecord:
         rejections = tuple(r for r in (Rejection.parse(tail[f"{n}a"], tail[f"{n}b"]) for n in ("111", "112", "113"))
                            if r is not None)
         return cls(
-            record=rec.text[:rl.RECORD_LENGTH], rejections=rejections, sending_number=_opt_int(tail["100"]),
+            record=rec.text[:rl.RECORD_LENGTH], rejections=rejections, sending_number=_opt_int(tail["100"]) or None,
             created=_opt_date(tail["101"]), period=tail["102"], mutuality=tail["103"],
             accepted_amount=parse_amount(tail["114"]), amount_115=parse_amount(tail["115"]),
             amount_116=parse_amount(tail["116"]), insurer_result=parse_amount(tail["119"]),
-            comment=tail["149"].rstrip(), index=_opt_int(tail["151"]),
+            comment=tail["149"].rstrip(), index=_opt_int(tail["151"]) or None,
         )
 
 

@@ -1,0 +1,647 @@
+"""The insurer side of eFact in the simulator: MyCareNet GenericAsync ``hcpfac`` (``efact.md`` §5).
+
+``post`` is checked as the real platform does — WS-Security (holder-of-key signature over the
+Timestamp), the licence, the care provider against the token, the schema, WS-Addressing, the Blob
+(``HCPFAC``, ``text/plain``, deflate), the XAdES over it — and answered with a TAck whose value is
+HMAC-SHA256(key = ResultMajor, data = inflated file). The file is then validated record by record
+with the format's own validator (the insurers' catalogue codes) and against the simulator's
+population (unknown patient, patient of another union, not insured on the service date), and the
+insurer's answers are queued in the care provider's mailbox: 931000, then 920999 | 920099 |
+920098, then 920900 with the paid amounts and a payment reference per mutuality.
+
+``get`` returns the mailbox in FIFO order without removing anything; ``confirm`` removes by hash,
+TAck content or reference (unknown values ignored). Unconfirmed items are delivered again.
+
+Switches (``request.state.switches.extra``), for the outbox tests:
+
+* ``billing.drop``: ``{"post": n, "get": n, "confirm": n}`` — process the next n calls but lose the
+  answer (HTTP 504, empty body);
+* ``billing.delay_polls``: each answer appears only after that many further ``get`` calls;
+* ``billing.answer_twice``: every insurer message is queued twice (same content, two references);
+* ``billing.require_xades`` (default: on when the security layer has XAdES);
+* ``billing.refusal_threshold_pct`` (default 5): refused lines above it refuse the sending (920099).
+
+Counters: ``billing.receipts:<input reference>`` and ``billing.invoice_receipts:<third party>:<invoice>``
+count files and invoices the insurer took in for processing (a re-post of the same file is
+recognised and not counted), so tests can prove exactly-once delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import os
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from mycarenet_dental.simulator.app import SimRequest, SimResponse
+
+from .genasync import (
+    ACTION_CONFIRM,
+    ACTION_GET,
+    ACTION_POST,
+    APPLIES_TO_PREFIX,
+    DESTINATION_PREFIX,
+    MESSAGE_NAME,
+    NS_GA,
+    NS_WSA,
+    TACK_FAILURE,
+    TACK_SUCCESS,
+    cm,
+    ga,
+    inflate,
+    sha256_b64,
+)
+
+DEFAULT_PATH = "/mycarenet-ws/async/generic/hcpfac"
+ENV_PATH = "MYCARENET_DENTAL_BILLING_SIM_PATH"
+ISSUER = "urn:nip:issuer:io:mycarenet"  # UNSURE: issuer of the synchronous TAck (efact.md §1.5)
+# UNSURE: which of HCPFAC/HCPAFD/HCPVWR carries which answer (efact.md §1.9); configurable mapping.
+MESSAGE_NAMES = {"931000": "HCPFAC", "920999": "HCPVWR", "920099": "HCPVWR", "920098": "HCPFAC",
+                 "920900": "HCPAFD"}
+INSURER_CONTACT = ("HELPDESK ELECFAC SIM", "MYCARENET", "0800123456")
+
+
+def sim_path() -> str:
+    return os.environ.get(ENV_PATH, DEFAULT_PATH)
+
+
+@attrs.define
+class MailItem:
+    kind: str  # message | tack
+    input_reference: str
+    reference: str
+    visible_from: int
+    message_name: str = ""
+    content: bytes = b""
+    hash_value: str = ""
+    tack_value: str = ""
+    tack_major: str = TACK_SUCCESS
+    nip_reference: str = ""
+
+
+@attrs.define
+class Mailbox:
+    items: list[MailItem] = attrs.field(factory=list)
+    gets: int = 0
+
+
+@attrs.define
+class BillingSimState:
+    """Per-simulator eFact state: mailboxes per care provider, files taken in, posts seen."""
+
+    mailboxes: dict[str, Mailbox] = attrs.field(factory=dict)
+    files: dict[tuple[str, int, int], str] = attrs.field(factory=dict)  # (third party, year, number) -> hash
+    posts: dict[tuple[str, str], tuple[str, str]] = attrs.field(factory=dict)  # (nihii, input ref) -> (hash, tack)
+    counter: int = 0
+
+    def mailbox(self, nihii: str) -> Mailbox:
+        return self.mailboxes.setdefault(nihii, Mailbox())
+
+    def next_reference(self) -> str:
+        self.counter += 1
+        return f"{self.counter:014d}"
+
+
+def _state(request: SimRequest) -> BillingSimState:
+    return request.state.state_for("billing", BillingSimState)
+
+
+def _switch(request: SimRequest, name: str, default: Any = None) -> Any:
+    return request.state.switches.extra.get(f"billing.{name}", default)
+
+
+def _drop(request: SimRequest, op: str) -> bool:
+    drops = _switch(request, "drop")
+    if not isinstance(drops, dict) or not drops.get(op):
+        return False
+    with request.state.lock:
+        drops[op] = int(drops[op]) - 1
+    request.state.count(f"billing.dropped:{op}")
+    return True
+
+
+def _lost() -> SimResponse:
+    return SimResponse(b"", status=504, content_type="text/plain")
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+# --- the handler ---------------------------------------------------------------------------------
+
+
+def handle(request: SimRequest) -> SimResponse:
+    action = request.soap_action
+    caller = request.check_security(timestamp_only=True)
+    body = request.body_element
+    if body is None:
+        return request.fault("SOA-03003", "Message body is empty")
+    from mycarenet_dental import schemas
+
+    errors = schemas.validate("genasync", body)
+    if errors:
+        return request.fault("SOA-03006", "Message must be XSD conformant: " + errors[0])
+    wsa_action = _header(request, "Action")
+    if wsa_action is not None and wsa_action != action:
+        return request.fault("SOA-03005", f"wsa:Action {wsa_action} differs from the SOAPAction {action}")
+    origin = body.find(ga("CommonInput") + "/" + cm("Origin")) if action == ACTION_POST else body.find(ga("Origin"))
+    if origin is None:
+        return request.fault("SOA-03006", "no Origin")
+    user = origin.findtext(f"{cm('Package')}/{cm('License')}/{cm('Username')}")
+    password = origin.findtext(f"{cm('Package')}/{cm('License')}/{cm('Password')}")
+    if not request.state.check_licence(user, password):
+        return request.fault("INVALID_LICENSE", "The package licence is not valid")
+    nihii = (origin.findtext(f"{cm('CareProvider')}/{cm('Nihii')}/{cm('Value')}") or "").strip()
+    if not nihii:
+        return request.fault("SOA-03006", "Origin/CareProvider/Nihii/Value is required for eFact")
+    from mycarenet_dental.simulator.wss_check import check_care_provider
+
+    # UNSURE: a billing office (organisation token) is accepted for any dentist here; the mandate
+    # itself is the mandates service's business (Annex 1 §4 allows mandates for billing).
+    check_care_provider(caller, nihii, mandated=caller.is_organisation)
+    if action == ACTION_POST:
+        return _post(request, body, nihii)
+    if action == ACTION_GET:
+        return _get(request, body, nihii)
+    if action == ACTION_CONFIRM:
+        return _confirm(request, body, nihii)
+    return request.fault("SOA-03005", f"unknown SOAPAction {action!r}")
+
+
+def _header(request: SimRequest, name: str) -> str | None:
+    for child in request.envelope:
+        if isinstance(child.tag, str) and child.tag.endswith("}Header"):
+            el = child.find(f"{{{NS_WSA}}}{name}")
+            if el is not None:
+                return (el.text or "").strip()
+    return None
+
+
+def _tack_element(tack: MailItem, *, tag: str) -> Any:
+    from lxml import etree
+
+    el = etree.Element(tag, nsmap={"ga": NS_GA})
+    el.set("Issuer", ISSUER)
+    el.set("AppliesTo", APPLIES_TO_PREFIX + tack.input_reference)
+    el.set("ResultMajor", tack.tack_major)
+    el.set("Reference", tack.reference)
+    el.set("Id", "tack-" + tack.reference)
+    el.text = tack.tack_value
+    return el
+
+
+def _tack_value(major: str, content: bytes) -> str:
+    return base64.b64encode(hmac.new(major.encode("utf-8"), content, hashlib.sha256).digest()).decode("ascii")
+
+
+def _post_answer(request: SimRequest, state: BillingSimState, input_reference: str, major: str, content: bytes,
+                 message: str | None = None) -> SimResponse:
+    from lxml import etree
+
+    tack = MailItem(kind="tack", input_reference=input_reference, reference=state.next_reference(), visible_from=0,
+                    tack_value=_tack_value(major, content), tack_major=major)
+    response = etree.Element(ga("postResponse"), nsmap={"ga": NS_GA})
+    ret = _tack_element(tack, tag=ga("return"))
+    if message:
+        ret.set("ResultMessage", message)
+    response.append(ret)
+    return request.soap_response(response)
+
+
+def _post(request: SimRequest, body: Any, nihii: str) -> SimResponse:
+    state = _state(request)
+    input_reference = (body.findtext(f"{ga('CommonInput')}/{cm('InputReference')}") or "").strip()
+    is_test = (body.findtext(f"{ga('CommonInput')}/{cm('Request')}/{cm('IsTest')}") or "").strip() == "true"
+    detail = body.find(ga("Detail"))
+    if not input_reference:
+        return request.fault("SOA-03006", "CommonInput/InputReference is required for eFact")
+    if detail.get("MessageName") != MESSAGE_NAME or detail.get("ContentType") != "text/plain":
+        return _post_answer(request, state, input_reference, TACK_FAILURE, b"",
+                            "Detail must be a text/plain Blob named HCPFAC")
+    try:
+        content = inflate(base64.b64decode("".join((detail.text or "").split())))
+    except Exception:  # noqa: BLE001 - any undecodable Blob is refused the same way
+        return _post_answer(request, state, input_reference, TACK_FAILURE, b"", "the Blob cannot be inflated")
+    problem = _check_xades(request, body, content)
+    if problem:
+        return _post_answer(request, state, input_reference, TACK_FAILURE, content, problem)
+    to = _header(request, "To") or ""
+    federation = _federation_of(content)
+    if not to.startswith(DESTINATION_PREFIX) or (federation and to[len(DESTINATION_PREFIX):] != federation):
+        return _post_answer(request, state, input_reference, TACK_FAILURE, content,
+                            f"wsa:To {to!r} does not name the union of the file ({federation})")
+    digest = hashlib.sha256(content).hexdigest()
+    with request.state.lock:
+        seen = state.posts.get((nihii, input_reference))
+        if seen is not None and seen[0] == digest:
+            # the same file under the same InputReference: the platform already has it (idempotent)
+            request.state.count("billing.duplicate_posts")
+            answer = _post_answer(request, state, input_reference, TACK_SUCCESS, content)
+        else:
+            answer = _post_answer(request, state, input_reference, TACK_SUCCESS, content)
+            state.posts[(nihii, input_reference)] = (digest, "")
+            _take_in(request, state, nihii, input_reference, content, is_test)
+    if _drop(request, "post"):
+        return _lost()
+    return answer
+
+
+def _check_xades(request: SimRequest, body: Any, content: bytes) -> str | None:
+    xades_el = body.find(ga("Xades-t"))
+    try:
+        from mycarenet_dental.security import xades
+    except ImportError:
+        xades = None
+    required = _switch(request, "require_xades", xades is not None)
+    if xades_el is None or not (xades_el.text or "").strip():
+        return "the Xades-t signature over the Blob is missing" if required else None
+    if xades is None:
+        return None  # stored, not verified (efact.md §1.4: a simulator may skip verification)
+    try:
+        signature = base64.b64decode("".join(xades_el.text.split()))
+        xades.verify_blob(signature, content)
+    except Exception as exc:  # noqa: BLE001 - any verification failure refuses the post
+        return f"the Xades-t signature does not verify: {str(exc)[:120]}"
+    return None
+
+
+def _federation_of(content: bytes) -> str | None:
+    """The union of a 920000 from its record 96 (``x99``) — None when unreadable."""
+    text = content.decode("latin-1")
+    if len(text) >= 227 + 350 and text[-350:-348] == "96":
+        code = text[-350 + 4:-350 + 7]
+        if code.isdigit():
+            return code[0] + "00"
+    return None
+
+
+def _get(request: SimRequest, body: Any, nihii: str) -> SimResponse:
+    from lxml import etree
+
+    state = _state(request)
+    msg_query = body.find(ga("MsgQuery"))
+    tack_query = body.find(ga("TAckQuery"))
+
+    def query(q: Any) -> tuple[bool, int]:
+        if q is None:
+            return False, 0
+        include = (q.get("Include") or "true").strip() in ("true", "1")
+        return include, int(q.findtext(ga("Max")) or 100)
+
+    msg_include, msg_max = query(msg_query)
+    tack_include, tack_max = query(tack_query)
+    names = set((msg_query.findtext(ga("MessageNames")) or "").split()) if msg_query is not None else set()
+    with request.state.lock:
+        box = state.mailbox(nihii)
+        box.gets += 1
+        visible = [i for i in box.items if i.visible_from <= box.gets]
+        messages = [i for i in visible if i.kind == "message" and (not names or i.message_name in names)]
+        tacks = [i for i in visible if i.kind == "tack"]
+        messages = messages[:msg_max] if msg_include else []
+        tacks = tacks[:tack_max] if tack_include else []
+    response = etree.Element(ga("getResponse"), nsmap={"ga": NS_GA, "common": "urn:be:cin:mycarenet:esb:common:v2"})
+    ret = etree.SubElement(response, ga("return"))
+    ret.set("MsgCount", str(len(messages)))
+    ret.set("TAckCount", str(len(tacks)))
+    for item in messages:
+        m = etree.SubElement(ret, ga("MsgResponse"))
+        out = etree.SubElement(m, ga("CommonOutput"))
+        etree.SubElement(out, cm("InputReference")).text = item.input_reference
+        etree.SubElement(out, cm("NIPReference")).text = item.nip_reference
+        etree.SubElement(out, cm("OutputReference")).text = item.reference
+        detail = etree.SubElement(m, ga("Detail"))
+        detail.set("ContentEncoding", "deflate")
+        detail.set("ContentType", "text/plain")
+        detail.set("MessageName", item.message_name)
+        detail.set("HashValue", item.hash_value)
+        detail.set("Reference", item.reference)
+        detail.set("Id", "msg-" + item.reference)
+        from .genasync import deflate_raw
+
+        detail.text = base64.b64encode(deflate_raw(item.content)).decode("ascii")
+        etree.SubElement(m, ga("Xades-t")).text = _dummy_xades()
+    for item in tacks:
+        t = etree.SubElement(ret, ga("TAckResponse"))
+        t.append(_tack_element(item, tag=ga("TAck")))
+        etree.SubElement(t, ga("Xades-t")).text = _dummy_xades()
+    request.state.count("billing.gets")
+    if _drop(request, "get"):
+        return _lost()
+    return request.soap_response(response)
+
+
+def _dummy_xades() -> str:
+    # UNSURE: the insurers' XAdES-T over responses needs a TSA the simulator does not run; a marker instead.
+    return base64.b64encode(b"<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/>").decode("ascii")
+
+
+def _confirm(request: SimRequest, body: Any, nihii: str) -> SimResponse:
+    from lxml import etree
+
+    state = _state(request)
+
+    def values(tag: str) -> set[str]:
+        return set((body.findtext(ga(tag)) or "").split())
+
+    hashes, msg_refs = values("MsgHashValues"), values("MsgRefValues")
+    tack_contents, tack_refs = values("TAckContents"), values("TAckReferences")
+    with request.state.lock:
+        box = state.mailbox(nihii)
+        before = len(box.items)
+        box.items = [i for i in box.items if not (
+            (i.kind == "message" and (i.hash_value in hashes or i.reference in msg_refs))
+            or (i.kind == "tack" and (i.tack_value in tack_contents or i.reference in tack_refs)))]
+        request.state.count("billing.confirmed", before - len(box.items))
+    if _drop(request, "confirm"):
+        return _lost()
+    return request.soap_response(etree.Element(ga("confirmResponse"), nsmap={"ga": NS_GA}))
+
+
+# --- taking a file in: validation and the insurer's answers ----------------------------------------
+
+
+@attrs.frozen
+class _Problem:
+    letter: str
+    code: str
+    index: int  # record index in the file (0 = S200, 1 = S300, 2… records)
+    comment: str = ""
+
+
+def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_reference: str, content: bytes,
+             is_test: bool) -> None:
+    """Validate the file and queue the insurer's answers in the care provider's mailbox."""
+    from .efact.reader import EfactFormatError, EfactReader
+
+    box = state.mailbox(nihii)
+    delay = int(_switch(request, "delay_polls", 0) or 0)
+    visible = box.gets + 1 + delay
+    # the asynchronous TAck: delivery to the insurer succeeded
+    box.items.append(MailItem(kind="tack", input_reference=input_reference, reference=state.next_reference(),
+                              visible_from=box.gets + 1, tack_value=_tack_value(TACK_SUCCESS, content + b"#async"),
+                              tack_major=TACK_SUCCESS))
+    try:
+        records = [(r.kind, r.text) for r in EfactReader(content)]
+    except EfactFormatError:
+        records = []
+    answers: list[bytes] = []
+    today = request.state.now().date()
+    writer = _ResponseWriter(records, today=today, insurer_reference=state.next_reference())
+    answers.append(writer.ack())
+    if not records or len(records) < 4:
+        answers.append(writer.file_refused({}))
+    else:
+        key = _duplicate_key(records)
+        digest = hashlib.sha256(content).hexdigest()
+        if key in state.files and state.files[key] != digest:
+            answers.append(writer.file_refused({"3011": "40"}))  # duplicate sending number (100721)
+        else:
+            state.files[key] = digest
+            request.state.count(f"billing.receipts:{input_reference}")
+            for number in writer.invoice_numbers():
+                request.state.count(f"billing.invoice_receipts:{key[0]}:{number}")
+            problems = _problems(request, records, content, today)
+            header = [p for p in problems if p.letter == "B" and records[p.index][0] in ("200", "300", "95", "96")]
+            blocking = [p for p in problems if p.letter == "B"]
+            threshold = float(_switch(request, "refusal_threshold_pct", 5))
+            refused_pct = writer.refused_percentage(problems)
+            if header:
+                answers.append(writer.file_refused({}, problems=header))
+            elif blocking:
+                answers.append(writer.sending_response("920099", problems, refusal_type="01", pct=refused_pct))
+            elif refused_pct > threshold:
+                answers.append(writer.sending_response("920099", problems, refusal_type="02", pct=refused_pct))
+            else:
+                answers.append(writer.sending_response("920098", problems, refusal_type="00", pct=refused_pct))
+                answers.append(writer.settlement(problems))
+    copies = 2 if _switch(request, "answer_twice", False) else 1
+    for n, text in enumerate(answers):
+        for _ in range(copies):
+            box.items.append(MailItem(kind="message", input_reference=input_reference,
+                                      reference=state.next_reference(), visible_from=visible + n * delay,
+                                      message_name=MESSAGE_NAMES.get(text[:6].decode("ascii"), "HCPFAC"),
+                                      content=text, hash_value=sha256_b64(text),
+                                      nip_reference=state.next_reference()))
+    del is_test
+
+
+def _duplicate_key(records: list[tuple[str, str]]) -> tuple[str, int, int]:
+    r10 = next(text for kind, text in records if kind == "10")
+    return r10[56:67], int(r10[107:112] or 0), int(r10[32:35] or 0)
+
+
+def _problems(request: SimRequest, records: list[tuple[str, str]], content: bytes,
+              today: dt.date) -> list[_Problem]:
+    """The preliminary control (the format's validator) and the insurer's business checks."""
+    from .efact.validator import ValidationOptions, validate
+
+    out = [_Problem(f.letter, f.code, f.record_index, _ascii(f.messages.fr or f.messages.en))
+           for f in validate(content, ValidationOptions(today=today))]
+    population = request.state.population
+    federation = None
+    for kind, text in records:
+        if kind == "96":
+            federation = text[4] + "00"
+    invoice_index = None
+    patient = None
+    for index, (kind, text) in enumerate(records):
+        if kind == "20":
+            invoice_index = index
+            ssin = text[35:48][-11:]
+            patient = population.get(ssin)
+            if patient is None:
+                out.append(_Problem("F", "200820", index, "beneficiaire inconnu / rechthebbende onbekend"))
+            elif federation and patient.periods and not any(p.mutuality[0] == federation[0] for p in patient.periods):
+                out.append(_Problem("F", "200742", index, "beneficiaire affilie a une autre mutualite"))
+        elif kind == "50" and patient is not None and invoice_index is not None:
+            day = dt.date(int(text[16:20]), int(text[20:22]), int(text[22:24]))
+            if patient.periods and not patient.periods_on(day):
+                out.append(_Problem("R", "500540", index, "pas en ordre d'assurabilite a la date de prestation"))
+            if patient.deceased and day > patient.deceased:
+                out.append(_Problem("R", "500549", index, "prestation apres la date de deces"))
+    return out
+
+
+def _structured_communication(seed: int) -> str:
+    base = seed % 10**10
+    check = base % 97 or 97
+    digits = f"{base:010d}{check:02d}"
+    return f"+++{digits[:3]}/{digits[3:7]}/{digits[7:]}+++"
+
+
+class _ResponseWriter:
+    """Builds the insurer's flat-text answers from the records of the received 920000 (``efact.md`` §3)."""
+
+    def __init__(self, records: list[tuple[str, str]], *, today: dt.date, insurer_reference: str) -> None:
+        self.records = records
+        self.today = today
+        self.insurer_reference = insurer_reference
+
+    # -- pieces ---------------------------------------------------------------------------------
+
+    def _s200(self, message: str) -> str:
+        from .efact import records as rl
+
+        received = self.records[0][1] if self.records else "920000" + "0" * 61
+        z = rl.SEGMENT200.parse(received)
+        return rl.SEGMENT200.format({"200": message, "201": z["201"] if z["201"].isdigit() else "02",
+                                     "202": z["202"] if z["202"].isdigit() else "92", "203": 0,
+                                     "204": z["204"] if z["204"].isdigit() else 0, "205": self.insurer_reference})
+
+    def _s300_ext(self, pct: float, refusal_type: str) -> str:
+        from .efact import records as rl
+
+        s300 = self.records[1][1] if len(self.records) > 1 else rl.SEGMENT300.blank
+        name, first, phone = INSURER_CONTACT
+        ext = s300[:140] + rl.SEGMENT300_EXTENDED.blank[140:]
+        values = rl.SEGMENT300_EXTENDED.parse(ext)
+        values.update({"305": name, "306": first, "307": phone, "310": min(99999, int(round(pct * 100))),
+                       "311": refusal_type})
+        return rl.SEGMENT300_EXTENDED.format(values)
+
+    def _tail(self, kind: str, text: str, problems: Iterable[_Problem], *, amount: int | None = None) -> str:
+        from .efact import records as rl
+
+        values: dict[str, object] = {"100": self._r10()[32:35], "101": f"{self.today:%Y%m%d}"}
+        if kind in ("50", "51"):
+            values["102"] = self._r10()[108:112] + self._r10()[112:114]
+            values["103"] = text[32:35]
+        for (letter_zone, code_zone), p in zip((("111a", "111b"), ("112a", "112b"), ("113a", "113b")), problems):
+            values[letter_zone] = p.letter
+            values[code_zone] = p.code
+        comments = [p.comment for p in problems if p.comment]
+        if comments:
+            values["149"] = _ascii(comments[0])[:200]
+        if amount is not None:
+            values["114"] = amount
+        return rl.RESPONSE_TAIL.format(values)
+
+    def _r10(self) -> str:
+        return next((t for k, t in self.records if k == "10"), "0" * 350)
+
+    def invoice_numbers(self) -> list[int]:
+        return [int(t[114:126]) for k, t in self.records if k == "20"]
+
+    def _by_index(self, problems: Iterable[_Problem]) -> dict[int, list[_Problem]]:
+        out: dict[int, list[_Problem]] = {}
+        for p in problems:
+            out.setdefault(p.index, []).append(p)
+        return out
+
+    def _refused_lines(self, problems: list[_Problem]) -> set[int]:
+        """Record indexes of the ET50 lines refused (R on the line, F/B on its invoice)."""
+        by_index = self._by_index(problems)
+        refused: set[int] = set()
+        invoice: list[int] = []
+        invoice_refused = False
+        for index, (kind, _) in enumerate(self.records):
+            if kind == "20":
+                invoice, invoice_refused = [], any(p.letter in "FB" for p in by_index.get(index, []))
+            if kind == "50":
+                invoice.append(index)
+                if any(p.letter in "RFB" for p in by_index.get(index, [])):
+                    refused.add(index)
+            if kind in ("51", "52") and invoice and any(p.letter in "RF" for p in by_index.get(index, [])):
+                refused.add(invoice[-1])
+            if kind == "80":
+                if invoice_refused or any(p.letter in "FB" for p in by_index.get(index, [])):
+                    refused.update(invoice)
+        return refused
+
+    def refused_percentage(self, problems: list[_Problem]) -> float:
+        lines = sum(1 for k, _ in self.records if k == "50")
+        return 100.0 * len(self._refused_lines(problems)) / lines if lines else 0.0
+
+    # -- messages ----------------------------------------------------------------------------------
+
+    def ack(self) -> bytes:
+        from .efact import records as rl
+
+        return (self._s200("931000") + rl.SEGMENT300_STUB.format({"300": "920000", "3001": 0})).encode("ascii")
+
+    def file_refused(self, s300_errors: dict[str, str], problems: Iterable[_Problem] = ()) -> bytes:
+        from .efact import records as rl
+
+        s300 = self.records[1][1] if len(self.records) > 1 else rl.SEGMENT300.blank
+        for zone, code in s300_errors.items():
+            sl = rl.SEGMENT300.slices[zone]
+            s300 = s300[:sl.start] + code + s300[sl.stop:]
+        by_index = self._by_index(problems)
+        out = [self._s200("920999"), s300]
+        for index, (kind, text) in enumerate(self.records):
+            if kind in ("95", "96"):
+                layout = rl.RECORD_LAYOUTS[kind]
+                for p in by_index.get(index, []):
+                    zone = p.code.split("/")[0] if "/" in p.code else None
+                    if zone and zone in layout.slices:
+                        sl = layout.slices[zone]
+                        text = text[:sl.start] + p.code.split("/")[1] + text[sl.stop:]
+                out.append(text)
+        return "".join(out).encode("ascii")
+
+    def sending_response(self, message: str, problems: list[_Problem], *, refusal_type: str,
+                         pct: float) -> bytes:
+        """920099 / 920098: ET10, the records in error with their codes, ET90 (800 characters each)."""
+        by_index = self._by_index(problems)
+        out = [self._s200(message), self._s300_ext(pct, refusal_type)]
+        for index, (kind, text) in enumerate(self.records):
+            if kind in ("200", "300", "95", "96"):
+                continue
+            if kind in ("10", "90") or by_index.get(index):
+                out.append(text + self._tail(kind, text, by_index.get(index, [])))
+        return "".join(out).encode("ascii")
+
+    def settlement(self, problems: list[_Problem]) -> bytes:
+        """920900: every record echoed (paid amount in zone 114 of each ET50), R91 per mutuality, R92."""
+        from .efact import records as rl
+
+        by_index = self._by_index(problems)
+        refused = self._refused_lines(problems)
+        out = [self._s200("920900"), self._s300_ext(0.0, "00")]
+        per_mut: dict[str, list[int]] = {}
+        destination = ""
+        for index, (kind, text) in enumerate(self.records):
+            if kind in ("200", "300", "95", "96"):
+                continue
+            if kind == "20":
+                destination = text[84:87]
+            amount = None
+            if kind == "50":
+                requested = int(text[88:99]) * (-1 if text[87] == "-" else 1)
+                accepted = 0 if index in refused else requested
+                amount = accepted
+                totals = per_mut.setdefault(destination, [0, 0, 0])
+                totals[0] += requested
+                totals[1] += accepted
+                totals[2] += requested - accepted
+            out.append(text + self._tail(kind, text, by_index.get(index, []), amount=amount))
+        grand = [0, 0, 0]
+        summary = next((t for k, t in self.records if k == "95"), None)
+        for n, (mut, (requested, accepted, refused_amount)) in enumerate(sorted(per_mut.items())):
+            grand = [grand[0] + requested, grand[1] + accepted, grand[2] + refused_amount]
+            ref = _structured_communication(int(self.insurer_reference) * 100 + n)
+            out.append(rl.RECORD91.format({
+                "400": "91", "401": mut, "402": summary[9:21] if summary else 0, "403-404": requested,
+                "405-406": 0, "407-408": requested, "409": 0, "410": 0, "411-412": accepted,
+                "413-414": refused_amount, "415-416": 0, "417-418": 0, "419-420": accepted,
+                "421-422": refused_amount, "423": ref, "424": "",
+            }))
+        r96 = next((t for k, t in self.records if k == "96"), None)
+        out.append(rl.RECORD92.format({
+            "500": "92", "501": r96[4:7] if r96 else "999", "502": 0, "503-504": grand[0], "505-506": 0,
+            "507-508": grand[0], "509": 0, "510": 0, "511-512": grand[1], "513-514": grand[2], "515-516": 0,
+            "517-518": 0, "519-520": grand[1], "521-522": grand[2],
+        }))
+        return "".join(out).encode("ascii")
+
+
+def new_reference() -> str:
+    return uuid.uuid4().hex[:14]

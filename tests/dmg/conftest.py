@@ -1,0 +1,81 @@
+"""Fixtures of the DMG plugin tests: one TLS simulator per module, contexts with their own store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from mycarenet_dental.context import Context
+from mycarenet_dental.hookspec import hookimpl
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+
+class _MemberDataRoute:
+    """Test-only stand-in for the assurability plugin's MemberData route (route A needs the shared
+    MemberData simulator; the DMG plugin itself never registers that path)."""
+
+    @hookimpl
+    def mycarenet_dental_simulator_routes(self) -> Iterator[Any]:
+        from mycarenet_dental.mycarenet import memberdata
+
+        yield memberdata.memberdata_route()
+
+
+def dmg_plugin_manager() -> Any:
+    from mycarenet_dental.mycarenet import memberdata
+    from mycarenet_dental.plugins import make_plugin_manager
+
+    pm = make_plugin_manager()
+    if not any(route.path == memberdata.PATH for _, route in pm.collect("mycarenet_dental_simulator_routes")):
+        pm.register(_MemberDataRoute(), name="test-dmg-memberdata-route")
+    return pm
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A running simulator (TLS on loopback) with every installed plugin, once per test module."""
+    pytest.importorskip("mycarenet_dental.security.session")
+    pytest.importorskip("mycarenet_dental.security.etee")
+    pytest.importorskip("mycarenet_dental.mycarenet.memberdata")
+    from mycarenet_dental.testing import SimEnv
+
+    env = SimEnv.start(tmp_path_factory.mktemp("dmg-sim"), pm=dmg_plugin_manager())
+    yield env
+    env.stop()
+
+
+@pytest.fixture
+def dmg_context(sim: Any, tmp_path: Path) -> Iterator[Callable[..., Context]]:
+    """``factory(mandatary=False, **dmg_settings)``: a context on the simulator with its own store,
+    so audit-based rules (burst) of one test do not see another test's exchanges."""
+    from mycarenet_dental.storage import Storage
+
+    made: list[Context] = []
+
+    def factory(*, mandatary: bool = False, **settings: Any) -> Context:
+        storage = Storage(tmp_path / f"store-{len(made)}.sqlite")
+        ctx = sim.context(mandatary=mandatary, storage=storage)
+        raw = dict(ctx.config.raw)
+        raw["dmg"] = {"max_per_minute": 1000, **settings}
+        ctx.config = attrs.evolve(ctx.config, raw=raw)
+        made.append(ctx)
+        return ctx
+
+    yield factory
+    for ctx in made:
+        ctx.close()
+
+
+@pytest.fixture
+def switches(sim: Any) -> Iterator[dict[str, Any]]:
+    """The simulator's plugin switches, restored after the test."""
+    extra = sim.state.switches.extra
+    saved = dict(extra)
+    yield extra
+    extra.clear()
+    extra.update(saved)
