@@ -121,14 +121,26 @@ class PluginManager(pluggy.PluginManager):
         self._dists[name] = (None, None)
 
     # -- what the plugins provide --------------------------------------------------------------
-    def collect(self, hook_name: str) -> list[tuple[str, Any]]:
-        """Flatten a registration hook's iterables into (plugin name, record) pairs."""
+    def collect(self, hook_name: str, *, tolerant: bool = False) -> list[tuple[str, Any]]:
+        """Flatten a registration hook's iterables into (plugin name, record) pairs.
+
+        ``tolerant`` (CLI commands, demo steps): a third-party plugin whose hook fails is reported
+        and left out, so one broken plugin cannot take the CLI down. Rules, services and tables are
+        never tolerant: a rule that cannot load must stop the exchanges, not vanish.
+        """
         hook = getattr(self.hook, hook_name)
         out: list[tuple[str, Any]] = []
         for impl in hook.get_hookimpls():
-            result = impl.function()
-            for record in result or ():
-                out.append((impl.plugin_name, record))
+            try:
+                records = list(impl.function() or ())
+            except Exception as exc:
+                dist = self._dists.get(impl.plugin_name, (None, None))[0]
+                if not tolerant or dist == CORE_DISTRIBUTION:
+                    raise PluginLoadError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
+                log.warning("plugin %s failed in %s and is left out: %s", impl.plugin_name, hook_name, exc)
+                self.skipped.append((impl.plugin_name, f"{hook_name} failed: {exc}"))
+                continue
+            out.extend((impl.plugin_name, record) for record in records)
         return out
 
     def services(self) -> dict[str, tuple[ServiceSpec, str]]:

@@ -90,3 +90,20 @@ def test_broken_third_party_plugin_is_skipped(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(plugins_mod, "entry_points", lambda group: [*real(group=group), broken])
     pm = PluginManager().load()
     assert any(name == "broken" and "failed to load" in why for name, why in pm.skipped)
+
+
+def test_failing_command_hook_is_left_out_but_failing_rules_hook_is_fatal() -> None:
+    @hookimpl
+    def mycarenet_dental_commands() -> list[object]:
+        raise ImportError("cli module missing")
+
+    @hookimpl
+    def mycarenet_dental_rules() -> list[object]:
+        raise ImportError("rules module missing")
+
+    pm = PluginManager().load(entrypoints=False, extra=[("shaky", _plugin(mycarenet_dental_commands=mycarenet_dental_commands,
+                                                                          mycarenet_dental_rules=mycarenet_dental_rules))])
+    assert pm.collect("mycarenet_dental_commands", tolerant=True) == []
+    assert any(name == "shaky" for name, _ in pm.skipped)
+    with pytest.raises(PluginLoadError, match="rules module missing"):
+        pm.collect("mycarenet_dental_rules")

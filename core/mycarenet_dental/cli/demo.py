@@ -67,7 +67,7 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
                                           mandatary_config_path=mandatary, patient=regular.ssin,
                                           contact_id=contact.id, bim_patient=bim.ssin, child_patient=child.ssin,
                                           echo=echo)
-        steps = sorted((rec for _, rec in pm.collect("mycarenet_dental_demo_steps")), key=lambda s: (s.order, s.name))
+        steps = sorted((rec for _, rec in pm.collect("mycarenet_dental_demo_steps", tolerant=True)), key=lambda s: (s.order, s.name))
         failures = 0
         for step in [s for s in steps if not only or s.name in only]:
             echo(f"\n== {step.name}")

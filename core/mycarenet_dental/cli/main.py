@@ -94,7 +94,7 @@ def build_cli(pm: Any = None) -> click.Group:
     for command in (plugins_command, rules_command, contact_group, audit_group):
         cli.add_command(command)
     if pm is not None:
-        for _, spec in pm.collect("mycarenet_dental_commands"):
+        for _, spec in pm.collect("mycarenet_dental_commands", tolerant=True):
             if spec.name in cli.commands or spec.name in CORE_LAZY:
                 raise click.UsageError(f"two commands are named {spec.name!r}")
             cli.add_command(spec.command, spec.name)

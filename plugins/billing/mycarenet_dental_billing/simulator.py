@@ -35,11 +35,9 @@ import hmac
 import os
 import unicodedata
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import attrs
-
 from mycarenet_dental.simulator.app import SimRequest, SimResponse
 
 from .genasync import (
@@ -379,7 +377,9 @@ class _Problem:
 def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_reference: str, content: bytes,
              is_test: bool) -> None:
     """Validate the file and queue the insurer's answers in the care provider's mailbox."""
+    from .efact import response_writer as rw
     from .efact.reader import EfactFormatError, EfactReader
+    from .efact.responses import Rejection
 
     box = state.mailbox(nihii)
     delay = int(_switch(request, "delay_polls", 0) or 0)
@@ -394,34 +394,57 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
         records = []
     answers: list[bytes] = []
     today = request.state.now().date()
-    writer = _ResponseWriter(records, today=today, insurer_reference=state.next_reference())
-    answers.append(writer.ack())
-    if not records or len(records) < 4:
-        answers.append(writer.file_refused({}))
+    insurer_ref = int(state.next_reference())
+    if len(records) < 4:
+        # UNSURE: an unreadable file has no segments to echo; the platform answers a failure TAck instead.
+        box.items.append(MailItem(kind="tack", input_reference=input_reference, reference=state.next_reference(),
+                                  visible_from=box.gets + 1, tack_value=_tack_value(TACK_FAILURE, content),
+                                  tack_major=TACK_FAILURE))
+        return
+    answers.append(rw.response_to_bytes(rw.acknowledge(content, insurer_ref)))
+    key = _duplicate_key(records)
+    digest = hashlib.sha256(content).hexdigest()
+    if key in state.files and state.files[key] != digest:
+        # a second file with the same (third party, year, sending number): 100721 / 3011 = 40
+        answers.append(rw.response_to_bytes(rw.refuse_file(content, insurer_ref + 1, segment300_errors={"3011": "40"})))
     else:
-        key = _duplicate_key(records)
-        digest = hashlib.sha256(content).hexdigest()
-        if key in state.files and state.files[key] != digest:
-            answers.append(writer.file_refused({"3011": "40"}))  # duplicate sending number (100721)
+        state.files[key] = digest
+        request.state.count(f"billing.receipts:{input_reference}")
+        for number in (int(t[114:126]) for k, t in records if k == "20"):
+            request.state.count(f"billing.invoice_receipts:{key[0]}:{number}")
+        problems = _problems(request, records, content, today)
+        header = [p for p in problems if p.letter == "B" and records[p.index][0] in ("200", "300", "95", "96")]
+        blocking = [p for p in problems if p.letter == "B"]
+        threshold = float(_switch(request, "refusal_threshold_pct", 5))
+        refused_idx = _refused_lines(records, problems)
+        lines = sum(1 for k, _ in records if k == "50")
+        pct = 100.0 * len(refused_idx) / lines if lines else 0.0
+        rejections: dict[int, list[Rejection]] = {}
+        for p in problems:
+            kind, text = records[p.index]
+            if kind in ("200", "300", "95", "96") or len(p.code) != 6:
+                continue
+            seq = int(text[2:8]) if text[2:8].isdigit() else 0
+            rejections.setdefault(seq, [])
+            if len(rejections[seq]) < 3:
+                rejections[seq].append(Rejection(p.letter, p.code))
+        if header:
+            seg = {p.code.split("/")[0]: p.code.split("/")[1] for p in header
+                   if "/" in p.code and records[p.index][0] == "300"}
+            answers.append(rw.response_to_bytes(rw.refuse_file(content, insurer_ref + 1, segment300_errors=seg)))
+        elif blocking or pct > threshold:
+            answers.append(rw.response_to_bytes(rw.preliminary(
+                content, insurer_ref + 1, rejections, refused=True, refusal_type="01" if blocking else "02",
+                error_percentage=int(round(pct * 100)), contact_last_name=INSURER_CONTACT[0])))
         else:
-            state.files[key] = digest
-            request.state.count(f"billing.receipts:{input_reference}")
-            for number in writer.invoice_numbers():
-                request.state.count(f"billing.invoice_receipts:{key[0]}:{number}")
-            problems = _problems(request, records, content, today)
-            header = [p for p in problems if p.letter == "B" and records[p.index][0] in ("200", "300", "95", "96")]
-            blocking = [p for p in problems if p.letter == "B"]
-            threshold = float(_switch(request, "refusal_threshold_pct", 5))
-            refused_pct = writer.refused_percentage(problems)
-            if header:
-                answers.append(writer.file_refused({}, problems=header))
-            elif blocking:
-                answers.append(writer.sending_response("920099", problems, refusal_type="01", pct=refused_pct))
-            elif refused_pct > threshold:
-                answers.append(writer.sending_response("920099", problems, refusal_type="02", pct=refused_pct))
-            else:
-                answers.append(writer.sending_response("920098", problems, refusal_type="00", pct=refused_pct))
-                answers.append(writer.settlement(problems))
+            answers.append(rw.response_to_bytes(rw.preliminary(
+                content, insurer_ref + 1, rejections, refused=False, error_percentage=int(round(pct * 100)),
+                contact_last_name=INSURER_CONTACT[0])))
+            refused_seqs = {int(records[i][1][2:8]): rejections.get(int(records[i][1][2:8]), [])
+                            or [Rejection("F", "200820")] for i in refused_idx}
+            answers.append(rw.response_to_bytes(rw.settle(
+                content, insurer_ref + 2, refused=refused_seqs, created=today,
+                payment_reference=_structured_communication(insurer_ref), contact_last_name=INSURER_CONTACT[0])))
     copies = 2 if _switch(request, "answer_twice", False) else 1
     for n, text in enumerate(answers):
         for _ in range(copies):
@@ -431,6 +454,29 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
                                       content=text, hash_value=sha256_b64(text),
                                       nip_reference=state.next_reference()))
     del is_test
+
+
+def _refused_lines(records: list[tuple[str, str]], problems: list[_Problem]) -> set[int]:
+    """Record indexes of the ET50 lines refused (R on the line or its 51/52, F/B on its invoice)."""
+    by_index: dict[int, list[_Problem]] = {}
+    for p in problems:
+        by_index.setdefault(p.index, []).append(p)
+    refused: set[int] = set()
+    invoice: list[int] = []
+    invoice_refused = False
+    for index, (kind, _) in enumerate(records):
+        letters = {p.letter for p in by_index.get(index, [])}
+        if kind == "20":
+            invoice, invoice_refused = [], bool(letters & {"F", "B"})
+        elif kind == "50":
+            invoice.append(index)
+            if letters & {"R", "F", "B"}:
+                refused.add(index)
+        elif kind in ("51", "52") and invoice and letters & {"R", "F"}:
+            refused.add(invoice[-1])
+        elif kind == "80" and (invoice_refused or letters & {"F", "B"}):
+            refused.update(invoice)
+    return refused
 
 
 def _duplicate_key(records: list[tuple[str, str]]) -> tuple[str, int, int]:
@@ -475,172 +521,6 @@ def _structured_communication(seed: int) -> str:
     check = base % 97 or 97
     digits = f"{base:010d}{check:02d}"
     return f"+++{digits[:3]}/{digits[3:7]}/{digits[7:]}+++"
-
-
-class _ResponseWriter:
-    """Builds the insurer's flat-text answers from the records of the received 920000 (``efact.md`` §3)."""
-
-    def __init__(self, records: list[tuple[str, str]], *, today: dt.date, insurer_reference: str) -> None:
-        self.records = records
-        self.today = today
-        self.insurer_reference = insurer_reference
-
-    # -- pieces ---------------------------------------------------------------------------------
-
-    def _s200(self, message: str) -> str:
-        from .efact import records as rl
-
-        received = self.records[0][1] if self.records else "920000" + "0" * 61
-        z = rl.SEGMENT200.parse(received)
-        return rl.SEGMENT200.format({"200": message, "201": z["201"] if z["201"].isdigit() else "02",
-                                     "202": z["202"] if z["202"].isdigit() else "92", "203": 0,
-                                     "204": z["204"] if z["204"].isdigit() else 0, "205": self.insurer_reference})
-
-    def _s300_ext(self, pct: float, refusal_type: str) -> str:
-        from .efact import records as rl
-
-        s300 = self.records[1][1] if len(self.records) > 1 else rl.SEGMENT300.blank
-        name, first, phone = INSURER_CONTACT
-        ext = s300[:140] + rl.SEGMENT300_EXTENDED.blank[140:]
-        values = rl.SEGMENT300_EXTENDED.parse(ext)
-        values.update({"305": name, "306": first, "307": phone, "310": min(99999, int(round(pct * 100))),
-                       "311": refusal_type})
-        return rl.SEGMENT300_EXTENDED.format(values)
-
-    def _tail(self, kind: str, text: str, problems: Iterable[_Problem], *, amount: int | None = None) -> str:
-        from .efact import records as rl
-
-        values: dict[str, object] = {"100": self._r10()[32:35], "101": f"{self.today:%Y%m%d}"}
-        if kind in ("50", "51"):
-            values["102"] = self._r10()[108:112] + self._r10()[112:114]
-            values["103"] = text[32:35]
-        for (letter_zone, code_zone), p in zip((("111a", "111b"), ("112a", "112b"), ("113a", "113b")), problems):
-            values[letter_zone] = p.letter
-            values[code_zone] = p.code
-        comments = [p.comment for p in problems if p.comment]
-        if comments:
-            values["149"] = _ascii(comments[0])[:200]
-        if amount is not None:
-            values["114"] = amount
-        return rl.RESPONSE_TAIL.format(values)
-
-    def _r10(self) -> str:
-        return next((t for k, t in self.records if k == "10"), "0" * 350)
-
-    def invoice_numbers(self) -> list[int]:
-        return [int(t[114:126]) for k, t in self.records if k == "20"]
-
-    def _by_index(self, problems: Iterable[_Problem]) -> dict[int, list[_Problem]]:
-        out: dict[int, list[_Problem]] = {}
-        for p in problems:
-            out.setdefault(p.index, []).append(p)
-        return out
-
-    def _refused_lines(self, problems: list[_Problem]) -> set[int]:
-        """Record indexes of the ET50 lines refused (R on the line, F/B on its invoice)."""
-        by_index = self._by_index(problems)
-        refused: set[int] = set()
-        invoice: list[int] = []
-        invoice_refused = False
-        for index, (kind, _) in enumerate(self.records):
-            if kind == "20":
-                invoice, invoice_refused = [], any(p.letter in "FB" for p in by_index.get(index, []))
-            if kind == "50":
-                invoice.append(index)
-                if any(p.letter in "RFB" for p in by_index.get(index, [])):
-                    refused.add(index)
-            if kind in ("51", "52") and invoice and any(p.letter in "RF" for p in by_index.get(index, [])):
-                refused.add(invoice[-1])
-            if kind == "80":
-                if invoice_refused or any(p.letter in "FB" for p in by_index.get(index, [])):
-                    refused.update(invoice)
-        return refused
-
-    def refused_percentage(self, problems: list[_Problem]) -> float:
-        lines = sum(1 for k, _ in self.records if k == "50")
-        return 100.0 * len(self._refused_lines(problems)) / lines if lines else 0.0
-
-    # -- messages ----------------------------------------------------------------------------------
-
-    def ack(self) -> bytes:
-        from .efact import records as rl
-
-        return (self._s200("931000") + rl.SEGMENT300_STUB.format({"300": "920000", "3001": 0})).encode("ascii")
-
-    def file_refused(self, s300_errors: dict[str, str], problems: Iterable[_Problem] = ()) -> bytes:
-        from .efact import records as rl
-
-        s300 = self.records[1][1] if len(self.records) > 1 else rl.SEGMENT300.blank
-        for zone, code in s300_errors.items():
-            sl = rl.SEGMENT300.slices[zone]
-            s300 = s300[:sl.start] + code + s300[sl.stop:]
-        by_index = self._by_index(problems)
-        out = [self._s200("920999"), s300]
-        for index, (kind, text) in enumerate(self.records):
-            if kind in ("95", "96"):
-                layout = rl.RECORD_LAYOUTS[kind]
-                for p in by_index.get(index, []):
-                    zone = p.code.split("/")[0] if "/" in p.code else None
-                    if zone and zone in layout.slices:
-                        sl = layout.slices[zone]
-                        text = text[:sl.start] + p.code.split("/")[1] + text[sl.stop:]
-                out.append(text)
-        return "".join(out).encode("ascii")
-
-    def sending_response(self, message: str, problems: list[_Problem], *, refusal_type: str,
-                         pct: float) -> bytes:
-        """920099 / 920098: ET10, the records in error with their codes, ET90 (800 characters each)."""
-        by_index = self._by_index(problems)
-        out = [self._s200(message), self._s300_ext(pct, refusal_type)]
-        for index, (kind, text) in enumerate(self.records):
-            if kind in ("200", "300", "95", "96"):
-                continue
-            if kind in ("10", "90") or by_index.get(index):
-                out.append(text + self._tail(kind, text, by_index.get(index, [])))
-        return "".join(out).encode("ascii")
-
-    def settlement(self, problems: list[_Problem]) -> bytes:
-        """920900: every record echoed (paid amount in zone 114 of each ET50), R91 per mutuality, R92."""
-        from .efact import records as rl
-
-        by_index = self._by_index(problems)
-        refused = self._refused_lines(problems)
-        out = [self._s200("920900"), self._s300_ext(0.0, "00")]
-        per_mut: dict[str, list[int]] = {}
-        destination = ""
-        for index, (kind, text) in enumerate(self.records):
-            if kind in ("200", "300", "95", "96"):
-                continue
-            if kind == "20":
-                destination = text[84:87]
-            amount = None
-            if kind == "50":
-                requested = int(text[88:99]) * (-1 if text[87] == "-" else 1)
-                accepted = 0 if index in refused else requested
-                amount = accepted
-                totals = per_mut.setdefault(destination, [0, 0, 0])
-                totals[0] += requested
-                totals[1] += accepted
-                totals[2] += requested - accepted
-            out.append(text + self._tail(kind, text, by_index.get(index, []), amount=amount))
-        grand = [0, 0, 0]
-        summary = next((t for k, t in self.records if k == "95"), None)
-        for n, (mut, (requested, accepted, refused_amount)) in enumerate(sorted(per_mut.items())):
-            grand = [grand[0] + requested, grand[1] + accepted, grand[2] + refused_amount]
-            ref = _structured_communication(int(self.insurer_reference) * 100 + n)
-            out.append(rl.RECORD91.format({
-                "400": "91", "401": mut, "402": summary[9:21] if summary else 0, "403-404": requested,
-                "405-406": 0, "407-408": requested, "409": 0, "410": 0, "411-412": accepted,
-                "413-414": refused_amount, "415-416": 0, "417-418": 0, "419-420": accepted,
-                "421-422": refused_amount, "423": ref, "424": "",
-            }))
-        r96 = next((t for k, t in self.records if k == "96"), None)
-        out.append(rl.RECORD92.format({
-            "500": "92", "501": r96[4:7] if r96 else "999", "502": 0, "503-504": grand[0], "505-506": 0,
-            "507-508": grand[0], "509": 0, "510": 0, "511-512": grand[1], "513-514": grand[2], "515-516": 0,
-            "517-518": 0, "519-520": grand[1], "521-522": grand[2],
-        }))
-        return "".join(out).encode("ascii")
 
 
 def new_reference() -> str:

@@ -9,7 +9,6 @@ import datetime as dt
 from typing import Any
 
 import click
-
 from mycarenet_dental.cli import emit, json_option, pass_context, print_table
 
 

@@ -43,7 +43,6 @@ from .model import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from lxml import etree
-
     from mycarenet_dental.context import Context
     from mycarenet_dental.exchange import ExchangeRun
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-
 from mycarenet_dental.errors import BusinessError, Messages, UsageError
 from mycarenet_dental.identifiers import NomenclatureCode, RegistrationNumber, Ssin, Tooth
 

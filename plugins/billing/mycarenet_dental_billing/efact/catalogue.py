@@ -19,7 +19,6 @@ from importlib import resources
 from typing import Any
 
 import attrs
-
 from mycarenet_dental.errors import Messages
 
 SEVERITY_LETTERS = "BFRES"

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-
 from mycarenet_dental.errors import InvalidIdentifierError, UsageError
 
 # --- local identifier checks -----------------------------------------------------------------

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 import attrs
-
 from mycarenet_dental.errors import UsageError
 
 from . import records as rl

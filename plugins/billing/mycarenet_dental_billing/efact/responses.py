@@ -26,7 +26,6 @@ import enum
 from typing import BinaryIO, TextIO, Union
 
 import attrs
-
 from mycarenet_dental.errors import Messages
 
 from . import records as rl

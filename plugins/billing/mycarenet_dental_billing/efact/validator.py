@@ -22,13 +22,20 @@ from collections.abc import Iterable
 from typing import BinaryIO, TextIO
 
 import attrs
-
 from mycarenet_dental.errors import Messages, UsageError
 
 from . import records as rl
 from .catalogue import describe
 from .controls import CIN_TEST_FILE_OFFSET, ChecksumMode, control_offset, mod97, parse_amount, value_sum
-from .model import FDI_TEETH, INPUT_TYPES, SUPPORT_TYPES, IdentityCheck, iban_is_valid, nihii_is_valid, ssin_is_valid
+from .model import (
+    FDI_TEETH,
+    INPUT_TYPES,
+    SUPPORT_TYPES,
+    IdentityCheck,
+    iban_is_valid,
+    nihii_is_valid,
+    ssin_is_valid,
+)
 from .reader import EfactFormatError, EfactReader, RawRecord
 from .writer import CountRule
 

@@ -20,13 +20,11 @@ from collections.abc import Iterable, Sequence
 from typing import BinaryIO, TextIO
 
 import attrs
-
 from mycarenet_dental.errors import UsageError
 
 from . import records as rl
 from .controls import _VALUES, format_amount, mod97, value_sum
 from .model import Invoice, Sending, SendingHeader, check_destination_order, federation_of
-
 
 _CONTROL = ["97"] + [f"{i:02d}" for i in range(1, 97)]  # remainder → control digits (0 → 97)
 

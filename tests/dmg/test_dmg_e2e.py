@@ -1,0 +1,149 @@
+"""End to end against the TLS simulator: both routes, the three holder cases, each refusal, the rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from mycarenet_dental.errors import NoContactError, RuleRefusal
+from mycarenet_dental.exchange import Trigger
+from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental_dmg import DmgRefusedError, HolderKind, consult_dmg
+from mycarenet_dental_dmg.simulator import SWITCH_FACET_UNAUTHORIZED, SWITCH_GMF_REFUSED
+
+PATIENTS = base_population()
+GP_PATIENT, NO_DMG, UNKNOWN, HOUSE_PATIENT = PATIENTS[0], PATIENTS[2], PATIENTS[4], PATIENTS[6]
+
+
+def _contact(ctx: Any, ssin: str) -> str:
+    return ctx.contacts.open(ssin, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+
+
+def _outcomes(ctx: Any) -> list[Any]:
+    return [e for e in ctx.audit.entries() if e.kind in ("outcome", "refusal")]
+
+
+@pytest.mark.parametrize("route", ["memberdata", "gmf"])
+def test_three_holder_cases(dmg_context: Any, route: str) -> None:
+    ctx = dmg_context(route=route)
+    gp = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), consent=True)
+    assert gp.holder is not None and gp.holder.nihii == GP_PATIENT.dmg_holder.nihii
+    assert gp.holder.first_name == "Anna" and gp.holder.kind is HolderKind.PHYSICIAN
+    assert gp.route.value == route and gp.insurer and gp.consent is True
+    house = consult_dmg(ctx, HOUSE_PATIENT.ssin, contact_id=_contact(ctx, HOUSE_PATIENT.ssin))
+    assert house.holder is not None and house.holder.kind is HolderKind.MEDICAL_HOUSE
+    assert house.holder.first_name is None and house.holder.name == HOUSE_PATIENT.dmg_holder.name
+    if route == "gmf":  # the period travels on route B (gmdmanager beginmoment)
+        assert gp.holder.start == GP_PATIENT.dmg_holder.start
+    none = consult_dmg(ctx, NO_DMG.ssin, contact_id=_contact(ctx, NO_DMG.ssin))
+    assert none.holder is None and not none.has_holder
+    outcomes = [e for e in _outcomes(ctx) if e.kind == "outcome"]
+    assert [e.outcome for e in outcomes] == ["ok", "ok", "ok"]
+    exchanges = [e for e in ctx.audit.entries() if e.kind == "exchange"]
+    assert all(e.trigger == "user" and e.service == "dmg" for e in exchanges)
+    assert "art74" in json.dumps(exchanges[0].detail)  # R41: the purpose is in the audit
+
+
+@pytest.mark.parametrize(("case", "code"), [("unknown", "120"), ("old", "145"), ("future", "146"),
+                                             ("refused", "140")])
+def test_route_b_refusals(dmg_context: Any, switches: dict[str, Any], case: str, code: str) -> None:
+    ctx = dmg_context(route="gmf")
+    today = ctx.now().date()
+    patient, day = GP_PATIENT.ssin, None
+    if case == "unknown":
+        patient = UNKNOWN.ssin
+    elif case == "old":
+        day = today - timedelta(days=25 * 31)
+    elif case == "future":
+        day = today + timedelta(days=1)
+    else:
+        switches[SWITCH_GMF_REFUSED] = {"dentist"}
+    with pytest.raises(DmgRefusedError) as err:
+        consult_dmg(ctx, patient, reference_date=day, contact_id=_contact(ctx, patient))
+    assert err.value.code == code and err.value.messages.fr and err.value.messages.nl
+    assert err.value.location  # the XPath into the request
+    last = _outcomes(ctx)[-1]
+    assert last.outcome == "business_error" and last.code == code
+
+
+def test_route_a_refusals(dmg_context: Any, switches: dict[str, Any]) -> None:
+    ctx = dmg_context(route="memberdata")
+    switches[SWITCH_FACET_UNAUTHORIZED] = {"dentist"}
+    with pytest.raises(DmgRefusedError) as err:
+        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin))
+    assert err.value.code == "UNAUTHORIZED_FACET" and "globalMedicalFile" in (err.value.location or "")
+    switches.pop(SWITCH_FACET_UNAUTHORIZED)
+    with pytest.raises(DmgRefusedError) as err:
+        consult_dmg(ctx, UNKNOWN.ssin, contact_id=_contact(ctx, UNKNOWN.ssin))
+    assert err.value.code == "UNKNOWN_NISS_ROUTING"
+
+
+def test_automatic_and_mandatary_requests_are_refused_and_audited(dmg_context: Any, sim: Any) -> None:
+    ctx = dmg_context(route="gmf")
+    before = sim.state.counters.get("dmg:gmf", 0)
+    with pytest.raises(RuleRefusal) as err:
+        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), trigger=Trigger.AUTOMATIC)
+    assert err.value.rule_id == "R42"
+    refusal = _outcomes(ctx)[-1]
+    assert refusal.kind == "refusal" and refusal.code == "R42" and refusal.trigger == "automatic"
+
+    office = dmg_context(mandatary=True, route="gmf")
+    contact = office.contacts.open(GP_PATIENT.ssin, dentist=office.responsible().id, user_id=office.user_id)
+    with pytest.raises(RuleRefusal) as err:
+        consult_dmg(office, GP_PATIENT.ssin, contact_id=contact.id)
+    assert err.value.rule_id == "R21-dmg"
+    refusal = _outcomes(office)[-1]
+    assert refusal.code == "R21-dmg" and refusal.executor.startswith("mandatary:")
+    assert sim.state.counters.get("dmg:gmf", 0) == before  # nothing reached the insurer
+
+
+def test_burst_refused(dmg_context: Any) -> None:
+    ctx = dmg_context(route="gmf", max_per_minute=2)
+    contact = _contact(ctx, GP_PATIENT.ssin)
+    for _ in range(2):
+        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=contact)
+    with pytest.raises(RuleRefusal) as err:
+        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=contact)
+    assert err.value.rule_id == "R42-burst"
+
+
+def test_no_contact_no_consultation(dmg_context: Any) -> None:
+    ctx = dmg_context(route="gmf")
+    with pytest.raises(NoContactError):
+        consult_dmg(ctx, GP_PATIENT.ssin)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_holder_not_kept_beyond_the_contact(dmg_context: Any, keep: bool) -> None:
+    ctx = dmg_context(route="gmf", keep_results=keep)
+    contact = _contact(ctx, GP_PATIENT.ssin)
+    result = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=contact, consent=False)
+    logged = ctx.log.find(service="dmg", contact_id=contact)
+    assert len(logged) == 1 and logged[0].data["holder"]["nihii"] == result.holder.nihii
+    assert logged[0].data["consent"] is False and logged[0].retention == ("keep" if keep else "contact")
+    outcome = [e for e in _outcomes(ctx) if e.kind == "outcome"][-1]
+    assert outcome.detail["references"]["patient_consent"] == "refused"
+    ctx.contacts.close(contact)
+    assert len(ctx.log.find(service="dmg", contact_id=contact)) == (1 if keep else 0)
+
+
+def test_cli(sim: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from mycarenet_dental.cli.main import main
+
+    ctx = sim.context()
+    contact = _contact(ctx, GP_PATIENT.ssin)
+    ctx.close()
+    base = ["--config", str(sim.config_path), "dmg", "--patient", GP_PATIENT.ssin, "--route", "gmf"]
+    with pytest.raises(SystemExit) as done:
+        main([*base, "--contact", contact, "--consent", "--json"])
+    assert done.value.code in (0, None)
+    data = json.loads(capsys.readouterr().out)
+    assert data["holder"]["nihii"] == GP_PATIENT.dmg_holder.nihii and data["consent"] is True
+    future = (date.today() + timedelta(days=3)).isoformat()
+    with pytest.raises(SystemExit) as done:
+        main([*base, "--date", future, "--json"])
+    assert done.value.code == 1
+    assert "146" in capsys.readouterr().out

@@ -1,0 +1,44 @@
+"""Fixtures of the tariff tests: one TLS simulator per test module (module scope keeps the folder fast)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def _security_ready() -> bool:
+    names = ("mycarenet_dental.security.session", "mycarenet_dental.security.pki", "mycarenet_dental.simulator.sts")
+    return all(importlib.util.find_spec(n) is not None for n in names)
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A running simulator (TLS on loopback) with every installed plugin."""
+    if not _security_ready():
+        pytest.skip("the security layer is not available yet")
+    from mycarenet_dental.testing import SimEnv
+
+    env = SimEnv.start(tmp_path_factory.mktemp("tariff-sim"))
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+@pytest.fixture(scope="module")
+def ctx(sim: Any) -> Iterator[Any]:
+    context = sim.context()
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def open_contact(ctx: Any, patient: str) -> str:
+    return ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
