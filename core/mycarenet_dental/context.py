@@ -191,8 +191,10 @@ class Context:
         """Rules, then audit of the start, every disturbance and the outcome, then the finished hook."""
         self.check_rules(exchange)
         run = ExchangeRun(exchange, self.audit)
-        self._audit_row("exchange", exchange, outcome="sent",
-                        detail={"purpose": exchange.purpose} if exchange.purpose else None)
+        detail: dict[str, Any] = dict(exchange.details)  # non-clinical metadata by contract (R28)
+        if exchange.purpose:
+            detail["purpose"] = exchange.purpose
+        self._audit_row("exchange", exchange, outcome="sent", detail=detail or None)
         self.pm.hook.mycarenet_dental_exchange_started(exchange=exchange, context=self)
         try:
             yield run

@@ -138,6 +138,7 @@ class SoapClient:
         trace_dir: Path | None = None,
         mask: Sequence[str] = (),
         session: requests.Session | None = None,
+        proxies: dict[str, str] | None = None,
     ) -> None:
         self.ca_file = Path(ca_file) if ca_file else None
         self.timeout = timeout
@@ -148,7 +149,10 @@ class SoapClient:
         self.trace_dir = Path(trace_dir) if trace_dir else None
         self._mask = [m for m in mask if m]
         self._session = session or requests.Session()
-        self._session.trust_env = False  # no proxy/CA surprises from the environment
+        # No proxy/CA surprises from the environment: the CA file and proxies are explicit settings.
+        self._session.trust_env = False
+        if proxies:
+            self._session.proxies.update(proxies)
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self.calls = 0

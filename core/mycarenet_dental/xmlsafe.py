@@ -9,6 +9,8 @@ signed XML must not be reformatted.
 
 from __future__ import annotations
 
+import threading
+
 from lxml import etree
 
 from .errors import MalformedResponseError
@@ -16,8 +18,18 @@ from .errors import MalformedResponseError
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
+_local = threading.local()
+
+
 def _parser() -> etree.XMLParser:
-    # A new parser per call: lxml parsers keep state and are not meant to be shared between threads.
+    # One parser per thread: lxml parsers keep state and must not be shared between threads.
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _new_parser()
+    return parser
+
+
+def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,

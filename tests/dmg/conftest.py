@@ -8,7 +8,6 @@ from typing import Any
 
 import attrs
 import pytest
-
 from mycarenet_dental.context import Context
 from mycarenet_dental.hookspec import hookimpl
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
-
-from mycarenet_dental.errors import NoContactError, RuleRefusal
+from mycarenet_dental.errors import MyCareNetDentalError, NoContactError, RuleRefusal
 from mycarenet_dental.exchange import Trigger
 from mycarenet_dental.simulator.population import base_population
 from mycarenet_dental_dmg import DmgRefusedError, HolderKind, consult_dmg
@@ -58,7 +59,7 @@ def test_route_b_refusals(dmg_context: Any, switches: dict[str, Any], case: str,
     elif case == "old":
         day = today - timedelta(days=25 * 31)
     elif case == "future":
-        day = today + timedelta(days=1)
+        day = today + timedelta(days=3)
     else:
         switches[SWITCH_GMF_REFUSED] = {"dentist"}
     with pytest.raises(DmgRefusedError) as err:
@@ -100,6 +101,44 @@ def test_automatic_and_mandatary_requests_are_refused_and_audited(dmg_context: A
     assert sim.state.counters.get("dmg:gmf", 0) == before  # nothing reached the insurer
 
 
+@pytest.mark.parametrize("route", ["memberdata", "gmf"])
+def test_insurer_side_refuses_a_mandatary_too(dmg_context: Any, route: str) -> None:
+    """With the client rule switched off (audited), the simulated service still refuses (no DMG mandate)."""
+    office = dmg_context(mandatary=True, route=route)
+    mandate_rules = tuple(r.id for r in office.all_rules if r.id in ("R21", "R21-dmg"))  # R21: mandates plugin
+    office.config = attrs.evolve(office.config, rules_disabled=mandate_rules)
+    contact = office.contacts.open(GP_PATIENT.ssin, dentist=office.responsible().id, user_id=office.user_id)
+    assert any(e.kind == "rule_switch" and e.code == "R21-dmg" for e in office.audit.entries())
+    with pytest.raises(MyCareNetDentalError) as err:
+        consult_dmg(office, GP_PATIENT.ssin, contact_id=contact.id)
+    assert err.value.code == "SOA-01002"
+
+
+@pytest.mark.parametrize(("route", "schema_name"), [("memberdata", "memberdata"), ("gmf", "gmf")])
+def test_sent_envelopes_validate(sim: Any, tmp_path: Path, route: str, schema_name: str) -> None:
+    """The exact bytes sent (trace) carry a body valid against the official schema."""
+    from mycarenet_dental import schemas
+    from mycarenet_dental.storage import Storage
+    from mycarenet_dental.xmlsafe import parse_xml
+
+    compiled = schemas.schema(schema_name)
+    if compiled is None:
+        pytest.skip("official schemas not available")
+    ctx = sim.context(storage=Storage(tmp_path / "trace.sqlite"), trace_dir=tmp_path / "trace")
+    ctx.config = attrs.evolve(ctx.config, raw={**ctx.config.raw, "dmg": {"route": route}})
+    try:
+        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin))
+    finally:
+        ctx.close()
+    sent = [p for p in sorted((tmp_path / "trace").glob("*-request.xml")) if "STS" not in p.name.upper()
+            and ("MemberData" in p.name or "GlobalMedicalFile" in p.name)]
+    assert sent, sorted(p.name for p in (tmp_path / "trace").iterdir())
+    envelope = parse_xml(sent[-1].read_bytes())
+    body = next(iter(envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")))
+    assert compiled.validate(body), compiled.error_log
+    assert b"***" in sent[-1].read_bytes()  # the licence password is masked in traces
+
+
 def test_burst_refused(dmg_context: Any) -> None:
     ctx = dmg_context(route="gmf", max_per_minute=2)
     contact = _contact(ctx, GP_PATIENT.ssin)
@@ -137,13 +176,17 @@ def test_cli(sim: Any, capsys: pytest.CaptureFixture[str]) -> None:
     contact = _contact(ctx, GP_PATIENT.ssin)
     ctx.close()
     base = ["--config", str(sim.config_path), "dmg", "--patient", GP_PATIENT.ssin, "--route", "gmf"]
-    with pytest.raises(SystemExit) as done:
-        main([*base, "--contact", contact, "--consent", "--json"])
-    assert done.value.code in (0, None)
+    assert _run(main, [*base, "--contact", contact, "--consent", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["holder"]["nihii"] == GP_PATIENT.dmg_holder.nihii and data["consent"] is True
     future = (date.today() + timedelta(days=3)).isoformat()
-    with pytest.raises(SystemExit) as done:
-        main([*base, "--date", future, "--json"])
-    assert done.value.code == 1
+    assert _run(main, [*base, "--date", future, "--json"]) == 1
     assert "146" in capsys.readouterr().out
+
+
+def _run(main: Any, argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-
 from mycarenet_dental import schemas
 from mycarenet_dental.mycarenet import commons, kmehr
 from mycarenet_dental.xmlsafe import parse_xml
@@ -106,7 +105,6 @@ def _conformance(name: str) -> bytes:
 
 def test_real_answer_medical_house() -> None:
     from mycarenet_dental.mycarenet import memberdata as md
-
     from mycarenet_dental_dmg.route_a import read_response
 
     answer = read_response(md.parse_saml_response(parse_xml(_conformance("global-medical-file.xml"))))
@@ -117,7 +115,6 @@ def test_real_answer_medical_house() -> None:
 
 def test_real_answer_physician_among_other_facets() -> None:
     from mycarenet_dental.mycarenet import memberdata as md
-
     from mycarenet_dental_dmg.route_a import read_response
 
     raw = _conformance("multi-facet-with-global-medical-file.xml")
@@ -128,7 +125,6 @@ def test_real_answer_physician_among_other_facets() -> None:
 
 def test_real_unauthorized_facet_is_a_typed_refusal() -> None:
     from mycarenet_dental.mycarenet import memberdata as md
-
     from mycarenet_dental_dmg.route_a import read_response
 
     raw = _conformance("error-unauthorized-facet-care-path.xml")
@@ -146,3 +142,18 @@ def test_holder_period_and_two_year_window() -> None:
     assert holder_on(patients[2], date(2026, 11, 25)) is None
     assert holder_on(patients[6], date(2026, 1, 1)).kind is HolderKind.MEDICAL_HOUSE
     assert two_years_back(date(2028, 2, 29)) == date(2026, 2, 28)
+
+
+def test_facet_not_answered_is_not_no_holder() -> None:
+    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental_dmg.route_a import read_response
+
+    partial = md.MdaResponse(id="_r", in_response_to="_q", issuer="urn:be:cin:io:300", status=md.STATUS_SUCCESS,
+                             sub_status=md.SUB_PARTIAL,
+                             fault=md.MdaFault("WARNING", "IO-BE-300", details=(md.FaultDetail("MISSING_FACETS"),)))
+    with pytest.raises(DmgRefusedError) as err:
+        read_response(partial)
+    assert err.value.code == "MISSING_FACETS"
+    none = md.MdaResponse(id="_r", in_response_to="_q", issuer="urn:be:cin:io:300", status=md.STATUS_SUCCESS)
+    answer = read_response(none)
+    assert answer.holder is None and answer.insurer == "300"

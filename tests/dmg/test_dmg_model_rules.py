@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pytest
-
 from mycarenet_dental.errors import RuleRefusal
 from mycarenet_dental.exchange import Trigger
 from mycarenet_dental_dmg.model import (
@@ -40,7 +39,7 @@ def test_result_round_trips_through_the_log() -> None:
     assert again == result
     none = DmgResult(patient=PATIENT, reference_date=date(2026, 11, 25), route=Route.MEMBERDATA)
     assert DmgResult.from_log(none.to_log()).holder is None and not none.has_holder
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         DmgResult(patient="12345678901", reference_date=date(2026, 1, 1), route="gmf")
 
 

@@ -8,7 +8,6 @@ from types import ModuleType
 
 import attrs
 import pytest
-
 from mycarenet_dental.context import Context
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.plugins import make_plugin_manager

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from mycarenet_dental.errors import InvalidIdentifierError, UsageError
 from mycarenet_dental_mandates import (
     EndReason,

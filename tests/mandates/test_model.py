@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from mycarenet_dental.errors import InvalidIdentifierError
 from mycarenet_dental_mandates import Mandate, MandateRefusal, PartyId, PartyKind, Service, parse_service
 

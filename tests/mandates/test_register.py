@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from mycarenet_dental.errors import UsageError
 from mycarenet_dental_mandates import (
     EndReason,

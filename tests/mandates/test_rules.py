@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from mycarenet_dental.errors import RuleRefusal
 from mycarenet_dental.exchange import Party, PartyKind
 from mycarenet_dental_mandates import check_mandate, executor_identities, mandated_service, register_for

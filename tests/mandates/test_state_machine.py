@@ -10,7 +10,6 @@ import itertools
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
 from mycarenet_dental_mandates import EndReason, MandateRefusal, MandateRegister, MandateState, PartyId
 
 from .conftest import DENTIST_NIHII, OFFICE_CBE, OTHER_CBE, OTHER_DENTIST_NIHII, SECRETARY_SSIN

@@ -75,3 +75,31 @@ def test_n_calls_cost_one_sts_call(sim):
                   security=HolderOfKeySecurity(token, ks.authentication), idempotent=False)
     assert sim.app.sts_calls == 1
     assert sim.app.service_calls == 5
+
+
+def test_login_command_json(sim, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from mycarenet_dental.cli.security_cmds import login_command
+    from mycarenet_dental.security.session import SecuritySession
+
+    class Ctx:
+        pass
+
+    ctx = Ctx()
+    ctx.security = SecuritySession(
+        keystore_path=sim.pki.dentist_p12, password=sim.pki.keystore_password, sts_url=sim.sts_url,
+        soap=SoapClient(ca_file=sim.pki.ca, timeout=5), trust_anchor=sim.pki.sts_cert,
+        token_cache_path=tmp_path / "token.json", etk_depot_url=sim.etk_url,
+    )
+    result = CliRunner().invoke(login_command, ["--json"], obj=ctx)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["subject"].startswith("CN=SSIN=")
+    names = {a["name"]: a["values"] for a in data["attributes"]}
+    assert names[saml.ATTR_DENTIST_NIHII] == [sim.pki.dentist_nihii]
+    assert data["not_on_or_after"] > data["not_before"]
+    result = CliRunner().invoke(login_command, [], obj=ctx)
+    assert result.exit_code == 0 and sim.pki.dentist_nihii in result.output
+    assert sim.app.sts_calls == 1  # second login reused the cached token

@@ -136,3 +136,21 @@ def test_refusal_reaches_client_as_typed_error(sim, run):
     assert err.exit_code == 3
     assert err.hint and "login" in err.hint
     assert [k for k, _ in run.disturbances] == ["fault"]
+
+
+def test_assertion_survives_envelope_declaring_saml_prefix(pki, trust):
+    """auth-crypto §3.5: an ancestor declaring xmlns:saml must not re-prefix the spliced assertion."""
+    from lxml import etree
+
+    from mycarenet_dental.security import saml
+    from mycarenet_dental.security.wssecurity import NS_SOAP
+    from tests.security.sec_helpers import body
+
+    ks = Keystore.load(pki.dentist_p12, pki.keystore_password)
+    token = issue_token(trust, ks, nihii=pki.dentist_nihii, ssin=pki.dentist_ssin)
+    env = etree.Element(f"{{{NS_SOAP}}}Envelope", nsmap={"soapenv": NS_SOAP, "saml": saml.NS_SAML})
+    etree.SubElement(env, f"{{{NS_SOAP}}}Header")
+    etree.SubElement(env, f"{{{NS_SOAP}}}Body").append(body())
+    data = HolderOfKeySecurity(token, ks.authentication).apply(env)
+    assert token.raw in data
+    check_service_request(data, trust=trust, now=now())

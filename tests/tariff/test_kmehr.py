@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from mycarenet_dental import schemas
 from mycarenet_dental.mycarenet import kmehr
 

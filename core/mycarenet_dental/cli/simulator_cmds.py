@@ -125,7 +125,14 @@ def make_simulator(pm: Any, pki_dir: Path, *, clock: Any = None) -> Any:
 
     env = read_env_file(pki_dir)
     licences = {LICENCE_USER: env["MYCARENET_DENTAL_LICENCE_PASSWORD"]} if "MYCARENET_DENTAL_LICENCE_PASSWORD" in env else {}
-    return build_app(pm, pki_dir=pki_dir, licences=licences, clock=clock)
+    app = build_app(pm, pki_dir=pki_dir, licences=licences, clock=clock)
+    settings = load_sim_settings(pki_dir)
+    switches = settings.get("switches", {})
+    if not isinstance(switches, dict):
+        raise ConfigError("[simulator] switches must be a table", location="simulator.switches")
+    app.state.switches.extra.update(switches)  # e.g. {"dmg.facet_unauthorized_qualities" = ["dentist"]}
+    app.state.switches.latency_s = float(settings.get("latency_s", 0.0))
+    return app
 
 
 @click.group("simulator")

@@ -53,6 +53,12 @@ def _k(local: str) -> str:
     return f"{{{NS_KMEHR}}}{local}"
 
 
+_K_CD, _K_ID, _K_DATE, _K_DECIMAL, _K_BOOLEAN, _K_TEXT, _K_HCPARTY = (
+    _k(n) for n in ("cd", "id", "date", "decimal", "boolean", "text", "hcparty"))
+_K_CONTENT, _K_COST, _K_BEGINMOMENT, _K_ENDMOMENT = (_k(n) for n in ("content", "cost", "beginmoment", "endmoment"))
+_K_UNIT_CD = f"{_k('unit')}/{_k('cd')}"
+
+
 # ------------------------------------------------------------------------------------------------
 # Typed records
 # ------------------------------------------------------------------------------------------------
@@ -650,33 +656,50 @@ class _Reader:
         return self.date(day, url + "/date") if day else None
 
     def content(self, el: etree._Element, url: str) -> Content:
-        ids = tuple(self.code(e, f"{url}/id") for e in el.findall(_k("id")))
-        cds = tuple(self.code(e, f"{url}/cd[{n}]") for n, e in enumerate(el.findall(_k("cd")), 1))
-        day = el.findtext(_k("date"))
-        dec = el.findtext(_k("decimal"))
-        boolean = el.findtext(_k("boolean"))
-        hp = el.find(_k("hcparty"))
-        return Content(
-            cds=cds, ids=ids, date=self.date(day, url + "/date") if day else None, text=_t(el, _k("text")),
-            decimal=self.decimal(dec, url + "/decimal") if dec else None,
-            boolean=None if boolean is None else boolean.strip() == "true",
-            hcparty=self.hcparty(hp, url + "/hcparty") if hp is not None else None,
-        )
+        ids: list[Code] = []
+        cds: list[Code] = []
+        fields: dict[str, Any] = {}
+        for child in el:  # one pass: contents are read for every item of every answer
+            tag = child.tag
+            if tag == _K_CD:
+                cds.append(self.code(child, f"{url}/cd[{len(cds) + 1}]"))
+            elif tag == _K_ID:
+                ids.append(self.code(child, f"{url}/id"))
+            elif tag == _K_DATE and child.text:
+                fields["date"] = self.date(child.text, url + "/date")
+            elif tag == _K_DECIMAL and child.text:
+                fields["decimal"] = self.decimal(child.text, url + "/decimal")
+            elif tag == _K_BOOLEAN:
+                fields["boolean"] = (child.text or "").strip() == "true"
+            elif tag == _K_TEXT and (child.text or "").strip():
+                fields["text"] = (child.text or "").strip()
+            elif tag == _K_HCPARTY:
+                fields["hcparty"] = self.hcparty(child, url + "/hcparty")
+        return Content(cds=cds, ids=ids, **fields)
 
     def item(self, el: etree._Element, url: str, position: int) -> Item:
-        cds = el.findall(_k("cd"))
-        if not cds:
-            raise self.fail("100", "an item has no cd", url + "/cd")
+        cd_el: etree._Element | None = None
+        contents: list[Content] = []
         cost = None
-        cost_el = el.find(_k("cost"))
-        if cost_el is not None:
-            amount = self.decimal(self.text(cost_el, _k("decimal"), url + "/cost/decimal"), url + "/cost/decimal")
-            unit = cost_el.find(f"{_k('unit')}/{_k('cd')}")
-            cost = Cost(amount, (unit.text or "eur").strip() if unit is not None else "eur")
-        contents = tuple(self.content(c, f"{url}/content[{n}]") for n, c in enumerate(el.findall(_k("content")), 1))
-        return Item(cd=self.code(cds[0], url + "/cd"), contents=contents, cost=cost,
-                    beginmoment=self.moment(el.find(_k("beginmoment")), url + "/beginmoment"),
-                    endmoment=self.moment(el.find(_k("endmoment")), url + "/endmoment"), position=position)
+        moments: dict[str, dt.date | None] = {}
+        for child in el:
+            tag = child.tag
+            if tag == _K_CD:
+                if cd_el is None:
+                    cd_el = child
+            elif tag == _K_CONTENT:
+                contents.append(self.content(child, f"{url}/content[{len(contents) + 1}]"))
+            elif tag == _K_COST:
+                amount = self.decimal(self.text(child, _K_DECIMAL, url + "/cost/decimal"), url + "/cost/decimal")
+                unit = child.find(_K_UNIT_CD)
+                cost = Cost(amount, (unit.text or "eur").strip() if unit is not None else "eur")
+            elif tag == _K_BEGINMOMENT:
+                moments["beginmoment"] = self.moment(child, url + "/beginmoment")
+            elif tag == _K_ENDMOMENT:
+                moments["endmoment"] = self.moment(child, url + "/endmoment")
+        if cd_el is None:
+            raise self.fail("100", "an item has no cd", url + "/cd")
+        return Item(cd=self.code(cd_el, url + "/cd"), contents=contents, cost=cost, position=position, **moments)
 
     def request_header(self, el: etree._Element, url: str) -> RequestHeader:
         ident = self.text(el, _c("id"), url + "/id")

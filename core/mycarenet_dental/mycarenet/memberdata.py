@@ -326,7 +326,8 @@ class Assertion:
         return None
 
     def values(self, name: str) -> tuple[str, ...]:
-        return next((a.values for a in self.attributes if a.name == name), ())
+        """Every value of ``name`` (one Attribute with several values, or the name repeated)."""
+        return tuple(v for a in self.attributes if a.name == name for v in a.values)
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ import base64
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import attrs
 from cryptography import x509
@@ -130,6 +131,12 @@ class SamlToken:
         return parse_assertion(parse_xml(raw, what="SAML assertion"), raw=raw)
 
 
+@lru_cache(maxsize=256)
+def certificate_from_b64(text: str) -> x509.Certificate:
+    """Parse a base64 DER certificate (cached: the same token certificate arrives with every call)."""
+    return x509.load_der_x509_certificate(base64.b64decode("".join(text.split())))
+
+
 def _s(tag: str) -> str:
     return f"{{{NS_SAML}}}{tag}"
 
@@ -147,7 +154,7 @@ def hok_certificate_of(assertion: etree._Element) -> x509.Certificate | None:
             continue
         cert_el = conf.find(f"{xmldsig.ds('KeyInfo')}/{xmldsig.ds('X509Data')}/{xmldsig.ds('X509Certificate')}")
         if cert_el is not None and cert_el.text:
-            return x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+            return certificate_from_b64(cert_el.text)
     return None
 
 
@@ -172,7 +179,7 @@ def parse_assertion(assertion: etree._Element, *, raw: bytes) -> SamlToken:
         if sig is not None:
             cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
             if cert_el is not None and cert_el.text:
-                sig_cert = x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+                sig_cert = certificate_from_b64(cert_el.text)
         return SamlToken(
             raw=raw,
             assertion_id=assertion.get("AssertionID") or "",
@@ -204,7 +211,7 @@ def verify_assertion_signature(
     cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
     if cert_el is None or not cert_el.text:
         raise SecurityError("the assertion signature carries no certificate", code="SAML_SIGNER")
-    signer = x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+    signer = certificate_from_b64(cert_el.text)
     if not trust:
         raise SecurityError("no trust anchor configured for STS assertions", code="SAML_TRUST",
                             hint="configure the STS certificate or its CA")

@@ -64,6 +64,7 @@ class StsClient:
         *,
         soap: Any,
         designators: Sequence[str] | None = None,
+        attributes: Sequence[str] | None = None,
         asserted: Sequence[tuple[str, str]] | None = None,
         legacy: bool = False,
         lifetime: timedelta = DEFAULT_LIFETIME,
@@ -93,6 +94,8 @@ class StsClient:
                 asserted = [(saml.ATTR_CERTHOLDER_SSIN, ident.ssin), (saml.ATTR_PERSON_SSIN, ident.ssin)]
             else:
                 asserted = [(saml.ATTR_CERTHOLDER_CBE, ident.identifier), (saml.ATTR_ENTERPRISE_CBE, ident.identifier)]
+        if designators is None:
+            designators = attributes  # alias used by the interface contract
         if designators is None:
             designators = saml.DENTIST_DESIGNATORS if ident.ssin else saml.ORGANISATION_DESIGNATORS
         self.asserted = tuple(asserted)

@@ -23,7 +23,7 @@ from lxml import etree
 from ..errors import SecurityError
 from . import xmldsig
 from .keystore import KeyEntry
-from .saml import NS_SAML, SamlToken, format_time, hok_certificate_of, parse_time
+from .saml import NS_SAML, SamlToken, certificate_from_b64, format_time, hok_certificate_of, parse_time
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -247,7 +247,7 @@ def analyse(
             if target is not None and target.tag == q(NS_WSSE, "BinarySecurityToken") and target.getparent() is sec:
                 key_source = "BinarySecurityToken"
                 try:
-                    cert = x509.load_der_x509_certificate(base64.b64decode("".join((target.text or "").split())))
+                    cert = certificate_from_b64(target.text or "")
                 except ValueError:
                     problems.append("the BinarySecurityToken is not a certificate")
             else:

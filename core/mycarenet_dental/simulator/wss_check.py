@@ -7,7 +7,10 @@ authenticated :class:`Caller` or raises :class:`SimSoapFault` (``SOA-01001`` not
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import uuid
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -122,6 +125,36 @@ def check_timestamp(analysis: wssecurity.WssAnalysis, now: datetime, skew: timed
         raise _unauth("the Timestamp expires before it is created")
 
 
+_VERIFIED: OrderedDict[tuple[bytes, int], SamlToken] = OrderedDict()
+_VERIFIED_LOCK = threading.Lock()
+_VERIFIED_MAX = 512
+
+
+def _verified_token(assertion: etree._Element, trust: SimTrust) -> SamlToken:
+    """Check the STS signature once per distinct assertion (as real gateways cache token validation).
+
+    The cache key is the exact serialised assertion plus the trusted STS certificate, so any change to the
+    assertion is verified afresh; the validity window is still checked on every call by the caller.
+    """
+    raw = etree.tostring(assertion)
+    key = (hashlib.sha256(raw).digest(), id(trust.sts_cert))
+    with _VERIFIED_LOCK:
+        cached = _VERIFIED.get(key)
+        if cached is not None:
+            _VERIFIED.move_to_end(key)
+            return cached
+    try:
+        saml.verify_assertion_signature(assertion, trust=(trust.sts_cert,), allow_sha1=trust.allow_sha1)
+    except SecurityError as exc:
+        raise _unauth(f"assertion refused: {exc.message}") from None
+    token = saml.parse_assertion(assertion, raw=raw)
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = token
+        while len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
+    return token
+
+
 def check_service_request(
     envelope: bytes | etree._Element,
     *,
@@ -149,11 +182,7 @@ def check_service_request(
     if len(assertions) != 1:
         raise _unauth("exactly one SAML 1.1 assertion is expected in the Security header")
     assertion = assertions[0]
-    try:
-        saml.verify_assertion_signature(assertion, trust=(trust.sts_cert,), allow_sha1=trust.allow_sha1)
-    except SecurityError as exc:
-        raise _unauth(f"assertion refused: {exc.message}") from None
-    token = saml.parse_assertion(assertion, raw=etree.tostring(assertion))
+    token = _verified_token(assertion, trust)
     if token.issuer != saml.STS_ISSUER:
         raise _unauth("the assertion is not issued by the eHealth STS")
     if not token.is_valid(now):

@@ -209,8 +209,11 @@ def build_origin(parent: etree._Element, tag: str, origin: Origin) -> etree._Ele
 
 
 def build_post(origin: Origin, input_reference: str, content: bytes, *, is_test: bool,
-               xades: bytes | None = None, blob_id: str = BLOB_ID) -> etree._Element:
-    """``ga:post``: CommonInput, the deflated Blob (``HCPFAC``) and the base64 XAdES."""
+               xades: bytes | None = None, blob_id: str = BLOB_ID, deflated: bytes | None = None) -> etree._Element:
+    """``ga:post``: CommonInput, the deflated Blob (``HCPFAC``) and the base64 XAdES.
+
+    ``deflated`` are the Blob octets when already computed (they are what the XAdES signs).
+    """
     check_input_reference(input_reference)
     post = etree.Element(ga("post"), nsmap=_NSMAP_POST)
     common = etree.SubElement(post, ga("CommonInput"))
@@ -223,7 +226,7 @@ def build_post(origin: Origin, input_reference: str, content: bytes, *, is_test:
     detail.set("ContentType", CONTENT_TYPE)
     detail.set("MessageName", MESSAGE_NAME)
     detail.set("Id", blob_id)
-    detail.text = base64.b64encode(deflate_raw(content)).decode("ascii")
+    detail.text = base64.b64encode(deflated if deflated is not None else deflate_raw(content)).decode("ascii")
     if xades is not None:
         _text(post, ga("Xades-t"), base64.b64encode(xades).decode("ascii"))
     return post
@@ -375,14 +378,14 @@ def xades_available() -> bool:
     return True
 
 
-def sign_xades(content: bytes, key: Any) -> bytes | None:
-    """XAdES-BES over the Blob content (``auth-crypto.md`` §5.5), or None when the security layer
-    has no XAdES module yet (``Xades-t`` is optional in the schema)."""
+def sign_xades(blob: bytes, key: Any) -> bytes | None:
+    """XAdES-BES over the Blob octets (``auth-crypto.md`` §5.5: the digest covers the inflated
+    content), or None when the security layer has no XAdES module (``Xades-t`` is optional)."""
     try:
         from mycarenet_dental.security import xades
     except ImportError:
         return None
-    return bytes(xades.sign_blob(content, key=key))
+    return bytes(xades.sign_blob(blob, key=key, blob_id=BLOB_ID, content_type=CONTENT_TYPE))
 
 
 # --- client -------------------------------------------------------------------------------------
@@ -410,8 +413,9 @@ class GenAsyncClient:
         if not (len(oa) == 3 and oa.isdigit()):
             raise UsageError(f"{oa!r} is not a 3-digit insurer (OA) code", location="oa")
         key = self.ctx.security.keystore.authentication
+        blob = deflate_raw(content)
         body = build_post(self.origin(), input_reference, content, is_test=self.is_test,
-                          xades=sign_xades(content, key))
+                          xades=sign_xades(blob, key), deflated=blob)
         if run is not None:
             run.reference("InputReference", input_reference)
         reply = self.ctx.soap.call(self.url, ACTION_POST, body, security=self._security(), idempotent=False,

@@ -79,7 +79,8 @@ from .efact.model import (
 
 T = TypeVar("T")
 
-INVOICE_TYPES = {"normal": 0, "corrective": 1, "credit_note": 3}
+# UNSURE: meaning of invoicing types 2 and 4 (ET20 Z11); accepted under neutral names.
+INVOICE_TYPES = {"normal": 0, "corrective": 1, "type_2": 2, "credit_note": 3, "type_4": 4}
 _TYPE_NAMES = {v: k for k, v in INVOICE_TYPES.items()}
 
 
@@ -168,14 +169,14 @@ def _build(path: str, factory: Callable[..., T], **kwargs: Any) -> T:
     try:
         return factory(**kwargs)
     except InvalidIdentifierError as e:
-        field = f"{path}.{e.field}" if path else e.field
-        raise InvalidIdentifierError(_json_name(field), e.value, e.reason) from e
+        field = _json_name(f"{path}.{e.field}" if path else e.field)
+        raise InvalidIdentifierError(field, e.value, e.reason, hint=e.hint) from e
     except UsageError as e:
-        loc = _json_name(f"{path}.{e.location}" if e.location and path else (e.location or path))
-        text = e.message
-        if e.location:
-            text = text.replace(f"{e.location}:", f"{loc}:", 1)
-        raise UsageError(text if loc in text else f"{loc}: {text}", code=e.code, location=loc) from e
+        attr = e.location or ""
+        loc = _json_name(f"{path}.{attr}" if path and attr else (attr or path))
+        reason = e.message[len(attr) + 2:] if attr and e.message.startswith(f"{attr}: ") else e.message
+        raise UsageError(f"{loc}: {reason}" if loc else reason, code=e.code, location=loc or None,
+                         hint=e.hint) from e
 
 
 _MODEL_TO_JSON = {"patient_id": "patient.ssin", "communicated": "date", "sex": "patient.sex",
@@ -255,8 +256,7 @@ def _line(o: _Obj, default_provider: str) -> ServiceLine:
                   code=o.str("code"), date=o.date("date"), reimbursement=o.int("reimbursement"),
                   provider=o.str("provider", default_provider), patient_share=o.int("patient_share", 0),
                   supplement=o.int("supplement", 0), tooth=tooth, end_date=o.date("end_date", required=False),
-                  units=o.int("units", 1) if not isinstance(o.opt("units"), int) or o.opt("units") >= 0
-                  else o.opt("units"),
+                  units=o.int("units", 1),
                   related_code=o.str("related_code") if o.has("related_code") else None,
                   account_b=account == "B", norm=o.int("norm", 0), time_code=o.int("time_code", 0),
                   provider_norm=o.int("provider_norm", 1), derogation=o.int("derogation", 0),
@@ -270,13 +270,6 @@ def _line(o: _Obj, default_provider: str) -> ServiceLine:
                   prescription_date=o.date("prescription_date", required=False),
                   trainee=o.str("trainee") if o.has("trainee") else None,
                   commitment=commitment, identity_check=identity)
-
-
-def _signed(o: _Obj, key: str, default: int) -> int:
-    v = o.opt(key, default)
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise UsageError(f"{o.at(key)}: expected an integer (cents), got {v!r}", location=o.at(key))
-    return v
 
 
 def _invoice(o: _Obj, default_provider: str, routing: Mapping[str, str] | None) -> Invoice:
@@ -296,10 +289,7 @@ def _invoice(o: _Obj, default_provider: str, routing: Mapping[str, str] | None) 
         raise UsageError(f"{o.at('lines')}: expected a non-empty list", location=o.at("lines"))
     lines = []
     for i, raw in enumerate(lines_raw):
-        lo = _Obj(raw, f"{o.at('lines')}[{i}]", _LINE_KEYS)
-        # signed amounts are allowed (credit notes): read them as plain ints
-        lo.int = _signed_int(lo)  # type: ignore[method-assign]
-        lines.append(_line(lo, default_provider))
+        lines.append(_line(_Obj(raw, f"{o.at('lines')}[{i}]", _LINE_KEYS), default_provider))
     previous = None
     if o.has("previous"):
         q = _Obj(o.req("previous"), o.at("previous"), {"number", "sending_number", "mutuality", "period"})
@@ -314,18 +304,6 @@ def _invoice(o: _Obj, default_provider: str, routing: Mapping[str, str] | None) 
                   lines=tuple(lines), id_is_ssin=ssin, reference=ascii_text(o.str("reference", "")),
                   invoicing_type=INVOICE_TYPES[kind], lifting_prescription=o.bool("lifting_prescription", False),
                   treatment_cause=o.int("treatment_cause", 0), previous=previous)
-
-
-def _signed_int(o: _Obj) -> Callable[..., int]:
-    plain = _Obj.int.__get__(o)
-
-    def read(key: str, default: int | None = None) -> int:
-        v = o.opt(key)
-        if isinstance(v, int) and not isinstance(v, bool) and v < 0:
-            return v
-        return plain(key, default)
-
-    return read
 
 
 def load_sending(data: str | bytes | Path | Mapping[str, Any], *, routing: Mapping[str, str] | None = None) -> Sending:

@@ -174,6 +174,8 @@ OPEN_STATES = frozenset({SendingState.POSTING, SendingState.POSTED, SendingState
 RECEIVED_STATES = frozenset({SendingState.RECEIVED, SendingState.ACCEPTED, SendingState.PARTLY,
                              SendingState.REFUSED, SendingState.SETTLED})
 
+MAX_POST_ATTEMPTS = 3
+THROTTLE_TEXT = "Not enough time"  # GenericAsync throttling fault (efact.md §1.6): wait, then retry
 CRASH_POINTS = ("after_post", "after_get", "after_store", "after_confirm")
 
 
@@ -317,12 +319,19 @@ class BillingSettings:
         except (TypeError, ValueError):
             raise ConfigError("[billing] max_files_per_union_per_day must be an integer") from None
         phone = section.get("contact_phone")
-        return cls(iban=str(iban).replace(" ", ""), bic=str(bic), bce=section.get("bce"),
+        bce = section.get("bce") or (_SIM_BCE if simulator else None)
+        if not bce:
+            raise ConfigError("the practice's enterprise number (BCE/KBO) is not configured (insurer error 102710)",
+                              location="[billing] bce", hint="add bce = \"0123456789\" to [billing]")
+        return cls(iban=str(iban).replace(" ", ""), bic=str(bic), bce=str(bce).replace(".", "").replace(" ", ""),
                    contact_last_name=str(section.get("contact_last_name", "")),
                    contact_first_name=str(section.get("contact_first_name", "")),
                    contact_phone=str(phone) if phone else None,
                    profession_code=str(section.get("profession_code", "000")),
                    max_files_per_union_per_day=limit, poll_max=int(section.get("poll_max", 100)))
+
+
+_SIM_BCE = f"{12345674:08d}{97 - 12345674 % 97:02d}"  # a test enterprise number (valid check digits)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -388,6 +397,7 @@ class Outbox:
         self.ctx = ctx
         self._client = client
         self.crash_hook = crash_hook
+        self.throttle_wait = 30.0  # seconds to wait after a "Not enough time" fault
 
     @property
     def client(self) -> GenAsyncClient:
@@ -611,6 +621,11 @@ class Outbox:
                 return status
         if status.state not in (SendingState.VALIDATED, SendingState.FAILED, SendingState.POSTING):
             return status  # already on its way or final: never post twice
+        if status.post_attempts >= MAX_POST_ATTEMPTS:
+            # R20: no request loops; a file the platform keeps refusing needs a person
+            raise UsageError(f"sending {status.sending_number:03d} was posted {status.post_attempts} times without "
+                             f"success; last error: {status.last_error}", code="EFACT_GAVE_UP",
+                             hint="check the file and the configuration, then build the invoices again")
         return self._post(status)
 
     def _post(self, status: SendingStatus) -> SendingStatus:
@@ -842,14 +857,30 @@ class Outbox:
         """Post what is ready, then poll until every sending is final (or ``max_polls`` is reached)."""
         import time
 
-        self.send_all()
+        def attempt(action: Callable[[], Any]) -> Any:
+            """Transport trouble does not stop the follow-up: it is recorded and retried at the next round."""
+            try:
+                return action()
+            except (RemoteError, UsageError) as exc:
+                if isinstance(exc, UsageError) and exc.code != "EFACT_GAVE_UP":
+                    raise
+                if THROTTLE_TEXT.lower() in exc.messages.en.lower():
+                    time.sleep(max(interval, self.throttle_wait))
+                return None
+
+        for status in self.list(states=[SendingState.BUILT, SendingState.VALIDATED, SendingState.FAILED,
+                                        SendingState.POSTING]):
+            attempt(lambda sid=status.id: self.send(sid))
         for i in range(max_polls):
-            result = self.poll()
+            result = attempt(self.poll)
             if progress is not None:
-                progress(i + 1, result.open_sendings)
+                progress(i + 1, result.open_sendings if result else -1)
             for status in self.list(states=[SendingState.POSTING, SendingState.FAILED]):
-                self.send(status.id)
-            if not self.list(states=OPEN_STATES | {SendingState.FAILED}):
+                if status.post_attempts < MAX_POST_ATTEMPTS:
+                    attempt(lambda sid=status.id: self.send(sid))
+            waiting = [s for s in self.list(states=OPEN_STATES | {SendingState.FAILED})
+                       if not (s.state is SendingState.FAILED and s.post_attempts >= MAX_POST_ATTEMPTS)]
+            if not waiting:
                 break
             if interval:
                 time.sleep(interval)

@@ -225,10 +225,11 @@ def _post(request: SimRequest, body: Any, nihii: str) -> SimResponse:
         return _post_answer(request, state, input_reference, TACK_FAILURE, b"",
                             "Detail must be a text/plain Blob named HCPFAC")
     try:
-        content = inflate(base64.b64decode("".join((detail.text or "").split())))
+        blob = base64.b64decode("".join((detail.text or "").split()))
+        content = inflate(blob)
     except Exception:  # noqa: BLE001 - any undecodable Blob is refused the same way
         return _post_answer(request, state, input_reference, TACK_FAILURE, b"", "the Blob cannot be inflated")
-    problem = _check_xades(request, body, content)
+    problem = _check_xades(request, body, blob)
     if problem:
         return _post_answer(request, state, input_reference, TACK_FAILURE, content, problem)
     to = _header(request, "To") or ""
@@ -252,7 +253,8 @@ def _post(request: SimRequest, body: Any, nihii: str) -> SimResponse:
     return answer
 
 
-def _check_xades(request: SimRequest, body: Any, content: bytes) -> str | None:
+def _check_xades(request: SimRequest, body: Any, blob: bytes) -> str | None:
+    """XAdES-BES over the Blob: verifies, chains to the simulator CA, signed by the authenticated caller."""
     xades_el = body.find(ga("Xades-t"))
     try:
         from mycarenet_dental.security import xades
@@ -265,9 +267,12 @@ def _check_xades(request: SimRequest, body: Any, content: bytes) -> str | None:
         return None  # stored, not verified (efact.md §1.4: a simulator may skip verification)
     try:
         signature = base64.b64decode("".join(xades_el.text.split()))
-        xades.verify_blob(signature, content)
+        check = xades.verify_blob(blob, signature, trust=[request.state.trust.ca_cert])
     except Exception as exc:  # noqa: BLE001 - any verification failure refuses the post
-        return f"the Xades-t signature does not verify: {str(exc)[:120]}"
+        return f"the Xades-t signature does not verify: {str(exc)[:160]}"
+    caller = request.caller
+    if caller is not None and check.signer_certificate != caller.certificate:
+        return "the Xades-t is not signed by the authenticated care provider"
     return None
 
 
@@ -440,11 +445,11 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
             answers.append(rw.response_to_bytes(rw.preliminary(
                 content, insurer_ref + 1, rejections, refused=False, error_percentage=int(round(pct * 100)),
                 contact_last_name=INSURER_CONTACT[0])))
-            refused_seqs = {int(records[i][1][2:8]): rejections.get(int(records[i][1][2:8]), [])
-                            or [Rejection("F", "200820")] for i in refused_idx}
+            refused_seqs = {int(records[i][1][2:8]): _line_rejections(records, rejections, i) for i in refused_idx}
             answers.append(rw.response_to_bytes(rw.settle(
                 content, insurer_ref + 2, refused=refused_seqs, created=today,
-                payment_reference=_structured_communication(insurer_ref), contact_last_name=INSURER_CONTACT[0])))
+                payment_reference=_structured_communication(int(digest[:12], 16)),
+                contact_last_name=INSURER_CONTACT[0])))
     copies = 2 if _switch(request, "answer_twice", False) else 1
     for n, text in enumerate(answers):
         for _ in range(copies):
@@ -454,6 +459,19 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
                                       content=text, hash_value=sha256_b64(text),
                                       nip_reference=state.next_reference()))
     del is_test
+
+
+def _line_rejections(records: list[tuple[str, str]], rejections: dict[int, list[Any]], index: int) -> list[Any]:
+    """The codes refusing the ET50 at ``index``: its own, else those of its invoice (ET20/ET80)."""
+    def seq(i: int) -> int:
+        return int(records[i][1][2:8])
+
+    own = rejections.get(seq(index))
+    if own:
+        return own
+    start = next(i for i in range(index, -1, -1) if records[i][0] == "20")
+    end = next((i for i in range(index, len(records)) if records[i][0] == "80"), start)
+    return rejections.get(seq(start)) or rejections.get(seq(end)) or []
 
 
 def _refused_lines(records: list[tuple[str, str]], problems: list[_Problem]) -> set[int]:

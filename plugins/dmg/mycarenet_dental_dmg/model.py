@@ -75,6 +75,16 @@ def _date(value: Any) -> date:
     return parsed
 
 
+def belgian_today(now: datetime) -> date:
+    """The calendar day in Belgium at ``now`` (the insurers' day: "today", "future", "two years back")."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return now.astimezone(ZoneInfo("Europe/Brussels")).date() if now.tzinfo else now.date()
+    except Exception:  # pragma: no cover - no time-zone database
+        return now.date()
+
+
 def infer_kind(nihii: str, first_name: str | None) -> HolderKind:
     """A holder with only a name, or a NIHII starting with 8, is an organisation (medical house).
 

@@ -83,10 +83,20 @@ def _register_facet() -> None:
 
 
 def _demo(context: Context) -> None:
+    from mycarenet_dental.errors import SoapFaultError
+
     from .client import consult_dmg
 
     demo: Any = context.extensions["demo"]
-    result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True)
+    demo.echo("   the dentist asks (explicit request) who holds the DMG, to send the examination report to the "
+              "treating physician (art. 74); the patient agrees")
+    try:
+        result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True)
+    except SoapFaultError as exc:
+        if exc.code != "SOA-02001":  # only "no MemberData service in this simulator" falls back to route B
+            raise
+        demo.echo("   (no MemberData service in this simulator: asking GlobalMedicalFileConsultation instead)")
+        result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True, route="gmf")
     if result.holder is None:
         demo.echo(f"   no DMG holder for {demo.patient}: the report goes to the patient")
     else:

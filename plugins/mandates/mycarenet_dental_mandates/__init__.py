@@ -16,53 +16,32 @@ Public API::
 
 from __future__ import annotations
 
-from .io import RegisterDocument, dumps_csv, dumps_json, loads_csv, loads_json, read_file, write_file
-from .model import (
-    Coverage,
-    EndReason,
-    EventKind,
-    HistoryEntry,
-    Mandate,
-    MandateNotFound,
-    MandateRefusal,
-    MandateState,
-    PartyEvent,
-    PartyId,
-    PartyKind,
-    Service,
-    parse_service,
-)
-from .register import AddResult, EventResult, ImportResult, MandateRegister, belgian_date, register_for
-from .rules import check_mandate, executor_identities, mandated_service
+from typing import Any
 
-__all__ = [
-    "AddResult",
-    "Coverage",
-    "EndReason",
-    "EventKind",
-    "EventResult",
-    "HistoryEntry",
-    "ImportResult",
-    "Mandate",
-    "MandateNotFound",
-    "MandateRefusal",
-    "MandateRegister",
-    "MandateState",
-    "PartyEvent",
-    "PartyId",
-    "PartyKind",
-    "RegisterDocument",
-    "Service",
-    "belgian_date",
-    "check_mandate",
-    "dumps_csv",
-    "dumps_json",
-    "executor_identities",
-    "loads_csv",
-    "loads_json",
-    "mandated_service",
-    "parse_service",
-    "read_file",
-    "register_for",
-    "write_file",
-]
+__version__ = "0.1.0"
+
+#: Public name -> module; imported on first use so that loading the plugin stays light.
+_EXPORTS = {
+    "RegisterDocument": ".io", "dumps_csv": ".io", "dumps_json": ".io", "loads_csv": ".io", "loads_json": ".io",
+    "read_file": ".io", "write_file": ".io",
+    "Coverage": ".model", "EndReason": ".model", "EventKind": ".model", "HistoryEntry": ".model",
+    "Mandate": ".model", "MandateNotFound": ".model", "MandateRefusal": ".model", "MandateState": ".model",
+    "PartyEvent": ".model", "PartyId": ".model", "PartyKind": ".model", "Service": ".model",
+    "parse_service": ".model",
+    "AddResult": ".register", "EventResult": ".register", "ImportResult": ".register",
+    "MandateRegister": ".register", "belgian_date": ".register", "register_for": ".register",
+    "check_mandate": ".rules", "executor_identities": ".rules", "mandated_service": ".rules",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -14,8 +14,12 @@ from typing import Any
 import click
 from mycarenet_dental.errors import MyCareNetDentalError
 
-#: Command names an insurability / tariff plugin may register, and the subcommands tried in a group.
-CONSULT_COMMANDS = {"assurability": ("insurability", "assurability"), "tariff": ("tariff",)}
+#: Per service: command names its plugin may register, and extra arguments (a tariff needs a code).
+CONSULT_COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "assurability": (("insurability", "assurability"), ()),
+    "tariff": (("tariff",), ("--service", "301011")),
+}
+#: Subcommands tried when a plugin registers a group.
 SUBCOMMANDS = ("consult", "check", "get")
 
 
@@ -52,8 +56,15 @@ def run(context: Any) -> None:
         echo("   R21, DMG by the office: " + ("allowed" if verdict is None else f"refused: {verdict.reason}"))
 
         contact = office.contacts.open(demo.patient, dentist=dentist.id, user_id=office.user_id)
-        for service, names in CONSULT_COMMANDS.items():
-            _consult(office, service, names, demo.patient, contact.id, echo)
+        for service, (names, extra) in CONSULT_COMMANDS.items():
+            _consult(office, service, names, extra, demo.patient, contact.id, echo)
+
+        tariff = register.mandates(service="tariff")[-1]
+        register.stop(tariff.id, by="mandator")
+        write_file(register, demo.pki_dir / DEFAULT_FILE)
+        echo(f"   the dentist stops mandate {tariff.id} (tariff), with immediate effect")
+        verdict = check_mandate(office.new_exchange("tariff", "demo-check", patient=demo.patient), office)
+        echo("   R21, tariff by the office now: " + ("allowed" if verdict is None else f"refused: {verdict.reason}"))
         echo(f"   office audit: responsible = {dentist.label()}, executor = {executor.label()} (R23)")
     finally:
         office.close()
@@ -73,7 +84,8 @@ def _find_command(pm: Any, names: Sequence[str]) -> click.Command | None:
     return None
 
 
-def _consult(office: Any, service: str, names: Sequence[str], patient: str, contact_id: str, echo: Any) -> None:
+def _consult(office: Any, service: str, names: Sequence[str], extra: Sequence[str], patient: str, contact_id: str,
+             echo: Any) -> None:
     """Run the installed plugin's consultation command with the office's context, if its options fit."""
     command = _find_command(office.pm, names)
     if command is None:
@@ -87,6 +99,7 @@ def _consult(office: Any, service: str, names: Sequence[str], patient: str, cont
         args.append(patient)
     if "contact_id" in options or "contact" in options:
         args += ["--contact", contact_id]
+    args += list(extra)
     try:
         command.main(args=args, prog_name=f"mycarenet-dental {service}", standalone_mode=False, obj=office)
         echo(f"   {service} consulted by the office for the dentist, under the mandate")

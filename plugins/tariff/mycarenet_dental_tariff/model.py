@@ -187,12 +187,12 @@ class TariffResult:
         ``fee_cents``, ``reimbursement_cents``, ``patient_share_cents``, ``supplement_cents`` (int or
         null), ``commitment`` (payment commitment number or null), ``justification``,
         ``refusal_reason``, ``refusal_because_of_code``, ``refusal_because_of_date``, ``line`` (1-based
-        index in the request), ``lines`` (number of lines), ``request_id``, ``response_id``,
+        index in the request), ``line_count`` (number of lines), ``request_id``, ``response_id``,
         ``consulted_at`` (ISO UTC), ``insurer``, ``membership``, ``ct1``, ``ct2``, ``patient_ssin``.
         """
         ins = self.insured
         shared = {
-            "patient": self.patient, "service_date": self.service_date.isoformat(), "lines": len(self.lines),
+            "patient": self.patient, "service_date": self.service_date.isoformat(), "line_count": len(self.lines),
             "request_id": self.request_id, "response_id": self.response_id,
             "consulted_at": self.consulted_at.isoformat() if self.consulted_at else None,
             "insurer": ins.insurer if ins else None, "membership": ins.membership if ins else None,

@@ -179,6 +179,10 @@ class IdentityCheck:
     #: manual-entry reasons whose reading date/time must be zero (deferred cases, §2.9).
     DEFERRED_REASONS = frozenset({3, 4, 5, 6, 8})
 
+    def __attrs_post_init__(self) -> None:
+        if self.read_time == "0000":  # the file cannot tell 00:00 from "not given"
+            object.__setattr__(self, "read_time", None)
+
 
 _VALID_NIHII: set[str] = set()  # memo of NIHIIs already checked (providers repeat on every line)
 
@@ -299,6 +303,8 @@ class ServiceLine:
                              location="third_party_exception")
         if self.service_time is not None:
             _hhmm(self, _FakeAttr("service_time"), self.service_time)
+            if self.service_time == "0000":  # the file cannot tell 00:00 from "not given"
+                setattr_(self, "service_time", None)
         if self.commitment is not None and not isinstance(self.commitment, Commitment):
             raise UsageError("commitment: not a Commitment", location="commitment")
         if self.identity_check is not None and not isinstance(self.identity_check, IdentityCheck):

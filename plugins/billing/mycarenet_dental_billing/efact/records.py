@@ -81,13 +81,13 @@ class Layout:
         parts = []
         for z in zones:
             if z.reserved:
-                parts.append("0{%d}" % z.length if z.kind == "N" else " {%d}" % z.length)
+                parts.append(f"0{{{z.length}}}" if z.kind == "N" else f" {{{z.length}}}")
             elif z.kind == "N":
-                parts.append("[0-9]{%d}" % z.length)
+                parts.append(f"[0-9]{{{z.length}}}")
             elif z.kind == "S":
-                parts.append("[+-][0-9]{%d}" % (z.length - 1))
+                parts.append(f"[+-][0-9]{{{z.length - 1}}}")
             else:
-                parts.append("[ -~]{%d}" % z.length)
+                parts.append(f"[ -~]{{{z.length}}}")
         self.strict_regex = re.compile("".join(parts))
 
     def __repr__(self) -> str:
@@ -403,7 +403,7 @@ def _settlement_layout(key: str, first: int, total: bool) -> Layout:
     rows: list[tuple[str, int, int, str, str]] = [
         (n(0), 1, 2, "N", "record type"), (n(0) + "1", 3, 4, "N", "error"),
         (n(1), 5, 7, "N", "federation code + 99" if total else "mutuality"), (n(1) + "1", 8, 9, "N", "error"),
-        (n(2), 10, 21, "N", R if total else "summary invoice number"), (n(2) + "1", 22, 23, "N", "error"),
+        (n(2), 10, 21, "N", RESERVE if total else "summary invoice number"), (n(2) + "1", 22, 23, "N", "error"),
         (f"{n(3)}-{n(4)}", 24, 35, "S", "requested account A"), (n(4) + "1", 36, 37, "N", "error"),
         (f"{n(5)}-{n(6)}", 38, 49, "S", "requested account B"), (n(6) + "1", 50, 51, "N", "error"),
         (f"{n(7)}-{n(8)}", 52, 63, "S", "requested A+B"), (n(8) + "1", 64, 65, "N", "error"),
@@ -415,13 +415,13 @@ def _settlement_layout(key: str, first: int, total: bool) -> Layout:
         rows.append((f"{a}-{b}", start, start + 11, "S", label))
         rows.append((f"{b}1", start + 12, start + 13, "N", "error"))
     if total:
-        rows.append((n(23), 164, 800, "A", R))
+        rows.append((n(23), 164, 800, "A", RESERVE))
     else:
         rows += [
             (n(23), 164, 185, "A", "payment reference account A"), (n(23) + "1", 186, 187, "N", "error"),
             (n(24), 188, 209, "A", "payment reference account B"), (n(24) + "1", 210, 211, "N", "error"),
             # UNSURE: [PB] reads account C amounts here; [TK] keeps it reserve.
-            (n(25), 212, 800, "A", R),
+            (n(25), 212, 800, "A", RESERVE),
         ]
     return _layout(key, RESPONSE_RECORD_LENGTH, rows)
 
@@ -442,7 +442,7 @@ _TAIL = [
     ("114", 478, 489, "S", "accepted amount"), ("115", 490, 501, "S", "UNSURE amount"),
     ("116", 502, 513, "S", "UNSURE amount"), ("117", 514, 520, "N", "UNSURE"), ("118", 521, 521, "N", "UNSURE"),
     ("119", 522, 533, "S", "insurer result"), ("149", 534, 733, "A", "comment"),
-    ("150", 734, 794, "A", R), ("151", 795, 800, "N", "index"),
+    ("150", 734, 794, "A", RESERVE), ("151", 795, 800, "N", "index"),
 ]
 RESPONSE_TAIL = Layout(
     "tail", RESPONSE_RECORD_LENGTH - RECORD_LENGTH,

@@ -68,11 +68,11 @@ def _compile(layout: rl.Layout, fields: Sequence[str], constants: dict[str, str]
         elif z.name in kinds:
             k = kinds[z.name]
             if z.kind == "S":
-                parts.append("%s" if preformatted_signs or k == "s" else "%%+0%dd" % z.length)
+                parts.append("%s" if preformatted_signs or k == "s" else f"%+0{z.length}d")
             elif z.kind == "N":
-                parts.append("%%0%dd" % z.length if k == "d" else "%s")
+                parts.append(f"%0{z.length}d" if k == "d" else "%s")
             else:
-                parts.append("%%-%ds" % z.length)
+                parts.append(f"%-{z.length}s")
         else:
             parts.append(z.blank)
     return "".join(parts)

@@ -1,0 +1,97 @@
+"""Benchmark of the insurability consultation (MyCareNet MemberData, sealed).
+
+* ``assurability.consultations_per_s``: complete consultations (contact, rules, audit, ETEE seal for
+  MyCareNet's ETK with reply-to ETK, WS-Security holder-of-key signature, TLS loopback to the simulator,
+  unseal, SAML parse, log) per second, one after the other, one client, STS token reused. Each
+  consultation is for a new contact (R34 allows one per contact).
+* ``assurability.client_cpu_ratio``: client CPU per consultation (the calling thread only; the simulator
+  answers from its own threads) divided by the crypto floor measured in the same run: one seal + one
+  unseal + one signature with the dentist's key.
+
+Plain script, nothing asserted. Run: ``.venv/bin/python bench/bench_assurability.py [consultations]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def crypto_floor(ctx: Any, n: int = 30) -> float:
+    """Thread CPU seconds of seal + unseal + one signature, on payloads of the consultation's size."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from mycarenet_dental.mycarenet.memberdata import mycarenet_etk
+    from mycarenet_dental.security import etee
+    from mycarenet_dental.security.etk import Etk
+
+    keystore = ctx.security.keystore
+    key = keystore.authentication.private_key
+    mcn = mycarenet_etk(ctx)
+    own = keystore.encryption_keys[0]
+    own_etk = Etk.parse(ctx.security.etk("SSIN", ctx.responsible().ssin).raw)
+    query = b"<samlp:AttributeQuery>" + b"q" * 1500 + b"</samlp:AttributeQuery>"
+    answer = b"<samlp:Response>" + b"a" * 6000 + b"</samlp:Response>"
+    sealed_answer = etee.seal(answer, sender=keystore.authentication, recipients=[own_etk])
+    payload = b"<SignedInfo>" + b"s" * 600 + b"</SignedInfo>"
+
+    def once() -> None:
+        etee.seal(query, sender=keystore.authentication, recipients=[mcn])
+        etee.unseal(sealed_answer, recipient_keys=[own])
+        if isinstance(key, rsa.RSAPrivateKey):
+            key.sign(payload, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(key, ec.EllipticCurvePrivateKey):
+            key.sign(payload, ec.ECDSA(hashes.SHA256()))
+
+    once()
+    start = time.thread_time()
+    for _ in range(n):
+        once()
+    return (time.thread_time() - start) / n
+
+
+def run(env: Any, n: int) -> tuple[float, float]:
+    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental_assurability import consult_insurability
+
+    patient = base_population()[0].ssin
+    ctx = env.context()
+    dentist = ctx.responsible().id
+
+    def once() -> None:
+        contact = ctx.contacts.open(patient, dentist=dentist, user_id=ctx.user_id).id
+        result = consult_insurability(ctx, patient, contact_id=contact, sealed=True)
+        assert result.insured and result.ct1 == "110"
+
+    for _ in range(3):  # warm-up: token, ETKs, schemas
+        once()
+    wall = time.perf_counter()
+    cpu = time.thread_time()
+    for _ in range(n):
+        once()
+    cpu_per = (time.thread_time() - cpu) / n
+    rate = n / (time.perf_counter() - wall)
+    floor = crypto_floor(ctx)
+    ctx.close()
+    return rate, cpu_per / floor
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    from mycarenet_dental.testing import SimEnv
+
+    with tempfile.TemporaryDirectory(prefix="bench-assurability-") as tmp:
+        env = SimEnv.start(Path(tmp))
+        try:
+            rate, ratio = run(env, n)
+        finally:
+            env.stop()
+    print(f"assurability.consultations_per_s: {rate:.1f} (target >= 50)")
+    print(f"assurability.client_cpu_ratio: {ratio:.2f}x floor (target <= 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Insurer side of the insurability service for the simulator.
+
+* the ``urn:be:cin:nippin:insurability`` facet of the simulated MemberData (registered in the core's facet
+  registry at import): patientData, one ``period`` assertion per coverage slice (max 5, then
+  ONLY_FIVE_PERIODS_RETURNED), payment, generalSituation (closedBefore / startLater / changeDuring),
+  hospitalisation (contactType=hospitalized, else MISMATCHED_CONTACTTYPE), medicalHouse;
+* the population the issue needs beyond the core's ``base_population()`` (dates relative to today);
+* GenericInsurability (``/GenericInsurability/v1``) rendered from the same patients (:mod:`.genins_sim`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from mycarenet_dental.mycarenet import memberdata as md
+from mycarenet_dental.simulator.population import (
+    CareHolder,
+    InsurabilityPeriod,
+    PatientFacts,
+    SimPatient,
+    make_nihii,
+    make_ssin,
+)
+
+NS = "urn:be:cin:nippin:"
+MAX_PERIODS = 5
+DEFAULT_HOSPITAL = make_nihii("710123", "000")
+HOSPITAL_SERVICE = "450"
+
+
+def _gender(sex: str) -> str:
+    return "male" if sex.upper().startswith("M") else "female"
+
+
+def covering(patient: SimPatient, start: date, end: date) -> list[InsurabilityPeriod]:
+    return sorted((p for p in patient.periods if p.start <= end and (p.end is None or p.end >= start)),
+                  key=lambda p: p.start)
+
+
+def payment_approval(patient: SimPatient, period: InsurabilityPeriod, day: date) -> str:
+    """An opaque 32-hex approval, stable for (patient, period, day) like the real one looks."""
+    return hashlib.sha256(f"{patient.ssin}|{period.mutuality}|{period.start}|{day}".encode()).hexdigest()[:32].upper()
+
+
+def general_situation(patient: SimPatient, start: date, end: date) -> tuple[str, date] | None:
+    """(event, transfer date) when coverage does not simply span the requested window."""
+    slices = covering(patient, start, end)
+    if not slices:
+        before = [p for p in patient.periods if p.end is not None and p.end < start]
+        if before:
+            last = max(before, key=lambda p: p.end or date.min)
+            assert last.end is not None
+            return ("closedBefore", last.end + timedelta(days=1))
+        after = [p for p in patient.periods if p.start > end]
+        if after:
+            return ("startLater", min(p.start for p in after))
+        return None
+    if len({p.mutuality[0] for p in slices}) > 1:
+        change = slices[-1].start
+        return ("changeDuring", change)
+    return None
+
+
+def build_insurability(req: md.FacetRequest) -> md.FacetAnswer:
+    """The insurability facet of one patient for the requested window."""
+    patient, query, facet = req.patient, req.query, req.facet
+    request_type = facet.dimension("requestType") or "information"
+    contact_type = facet.dimension("contactType") or "other"
+    if contact_type == "hospitalized" and patient.hospitalised_since is None:
+        raise md.QueryRejected("MISMATCHED_CONTACTTYPE", io=req.io)
+    S, D, B = "xs:string", "xs:date", "xs:boolean"
+    out: list[md.AssertionSpec] = []
+    warnings: list[md.FaultDetail] = []
+    attrs_ = [md.AttributeSpec(NS + "careReceiver:name", patient.last_name, S),
+              md.AttributeSpec(NS + "careReceiver:firstName", patient.first_name, S),
+              md.AttributeSpec(NS + "careReceiver:birthDate", patient.birth_date.isoformat(), D),
+              md.AttributeSpec(NS + "careReceiver:gender", _gender(patient.sex), S),
+              md.AttributeSpec("urn:be:fgov:person:ssin", patient.ssin, S)]
+    if patient.deceased is not None:
+        attrs_.append(md.AttributeSpec(NS + "careReceiver:deceasedDate", patient.deceased.isoformat(), D))
+    out.append(md.AssertionSpec(NS + "insurability:patientData", attrs_))
+    slices = covering(patient, query.start, query.end)
+    if len(slices) > MAX_PERIODS:
+        slices = slices[-MAX_PERIODS:]
+        warnings.append(md.warning("ONLY_FIVE_PERIODS_RETURNED", io=req.io))
+    communication = req.now.date()
+    for p in slices:
+        pattrs = [md.AttributeSpec(NS + "careReceiver:registrationNumber", p.registration_number, S),
+                  md.AttributeSpec(NS + "careReceiver:mutuality", p.mutuality, S),
+                  md.AttributeSpec(NS + "cb1", p.ct1, S), md.AttributeSpec(NS + "cb2", p.ct2, S),
+                  md.AttributeSpec(NS + "communicationDate", communication.isoformat(), D)]
+        if request_type == "invoicing":
+            pattrs.append(md.AttributeSpec(NS + "paymentApproval", p.payment_approval or
+                                           payment_approval(patient, p, query.end), S))
+        out.append(md.AssertionSpec(NS + "insurability:period", pattrs, start=p.start, end=p.end))
+    partial = patient.facts.get("memberdata.partial")
+    reference = slices[-1] if slices else max(patient.periods, key=lambda p: p.start, default=None)
+    if partial:
+        warnings.append(md.warning("MISSING_FACETS", message=str(partial)))
+    elif reference is not None:
+        out.append(md.AssertionSpec(NS + "insurability:payment", [
+            md.AttributeSpec(NS + "payment:byIO", "true" if reference.third_party_payment else "false", B)]))
+    situation = general_situation(patient, query.start, query.end)
+    if situation is not None:
+        event, transfer = situation
+        out.append(md.AssertionSpec(NS + "insurability:generalSituation", [
+            md.AttributeSpec(NS + "generalSituation:event", event, S),
+            md.AttributeSpec(NS + "generalSituation:transfer:date", transfer.isoformat(), D)]))
+    if contact_type == "hospitalized" and patient.hospitalised_since is not None:
+        out.append(md.AssertionSpec(NS + "hospitalisation", [
+            md.AttributeSpec(NS + "hospitalisation:hospital:nihii11",
+                             str(patient.facts.get("hospital_nihii", DEFAULT_HOSPITAL)), S),
+            md.AttributeSpec(NS + "hospitalisation:service", str(patient.facts.get("hospital_service",
+                                                                                   HOSPITAL_SERVICE)), S),
+            md.AttributeSpec(NS + "hospitalisation:admissionDate", patient.hospitalised_since.isoformat(), D)]))
+    house = patient.medical_house
+    if house is not None and (house.start is None or house.start <= query.end) and (
+            house.end is None or house.end >= query.start):
+        kinds = patient.facts.get("medical_house_kinds", ("Medical", "Kine", "Nurse"))
+        hattrs = [md.AttributeSpec(NS + "medicalHouse:type", k, S) for k in kinds]
+        if house.start:
+            hattrs.append(md.AttributeSpec(NS + "medicalHouse:start", house.start.isoformat(), D))
+        hattrs.append(md.AttributeSpec(NS + "medicalHouse:nihii11", house.nihii, S))
+        out.append(md.AssertionSpec(NS + "medicalHouse", hattrs))
+    return md.FacetAnswer(assertions=out, warnings=warnings)
+
+
+INSURABILITY_FACET = md.FacetHandler(
+    facet_id=md.FACET_INSURABILITY,
+    build=build_insurability,
+    dimensions=(
+        md.DimensionSpec("requestType", allowed=("information", "invoicing"), empty_code="EMPTY_REQUESTTYPE",
+                         unallowed_code="UNALLOWED_REQUESTTYPE"),
+        md.DimensionSpec("contactType", allowed=("other", "hospitalized"), empty_code="EMPTY_CONTACTTYPE",
+                         unallowed_code="UNALLOWED_CONTACTTYPE"),
+    ),
+    service="assurability",
+)
+
+md.register_facet(INSURABILITY_FACET)
+
+
+# -- population ---------------------------------------------------------------------------------------
+
+
+def _p(mut: str, reg: str, ct: str, start: date, end: date | None = None, tpp: bool = True) -> InsurabilityPeriod:
+    ct1, ct2 = ct.split("/")
+    return InsurabilityPeriod(mutuality=mut, registration_number=reg, ct1=ct1, ct2=ct2, start=start, end=end,
+                              third_party_payment=tpp)
+
+
+def population(today: date | None = None) -> list[SimPatient | PatientFacts]:
+    """Patients for the insurability cases the core population lacks (dates relative to ``today``)."""
+    t = today or date.today()
+    long_ago = date(t.year - 4, 1, 1)
+    people: list[SimPatient | PatientFacts] = [
+        SimPatient(make_ssin(date(1962, 8, 14), 202), "Hilde", "Wouters", date(1962, 8, 14), "F",
+                   ("BIM", "CT 111/111", "third-party payment"), (_p("131", "1310456", "111/111", long_ago),)),
+        SimPatient(make_ssin(date(1971, 4, 3), 64), "Sofie", "Jacobs", date(1971, 4, 3), "F",
+                   ("two periods with a CT change", "110/110 then 120/120 (same insurer)"),
+                   (_p("319", "3190777", "110/110", long_ago, t - timedelta(days=61)),
+                    _p("319", "3190777", "120/120", t - timedelta(days=60)))),
+        SimPatient(make_ssin(date(1983, 10, 22), 155), "Pieter", "Goossens", date(1983, 10, 22), "M",
+                   ("more than five periods", "seven monthly CT changes: truncated to five"),
+                   tuple(_p("501", "5012345", ct, t - timedelta(days=30 * (7 - i)),
+                            t - timedelta(days=30 * (6 - i) + 1) if i < 6 else None)
+                         for i, ct in enumerate(("110/110", "120/120", "110/110", "121/121", "110/110",
+                                                 "120/120", "110/110")))),
+        SimPatient(make_ssin(date(1959, 2, 9), 42), "Nathalie", "Dupont", date(1959, 2, 9), "F",
+                   ("coverage closed before the period (closedBefore)",),
+                   (_p("306", "3065151", "110/110", long_ago, t - timedelta(days=90)),)),
+        SimPatient(make_ssin(date(1999, 12, 30), 97), "Yusuf", "Demir", date(1999, 12, 30), "M",
+                   ("coverage starting later (startLater)",),
+                   (_p("600", "6004242", "110/110", t + timedelta(days=20)),)),
+        SimPatient(make_ssin(date(1987, 6, 5), 118), "Laura", "Martin", date(1987, 6, 5), "F",
+                   ("change of insurer during the period (MUTATION)", "Neutral 203 until 10 days ago, then 509"),
+                   (_p("203", "2038080", "110/110", long_ago, t - timedelta(days=11)),
+                    _p("509", "5098080", "110/110", t - timedelta(days=10)))),
+        SimPatient(make_ssin(date(1966, 1, 17), 33), "Marc", "Lejeune", date(1966, 1, 17), "M",
+                   ("Liberal mutuality member (union 400)", "no third-party payment"),
+                   (_p("403", "4031717", "110/110", long_ago, tpp=False),)),
+        SimPatient(make_ssin(date(1975, 9, 28), 176), "Ines", "Peeters", date(1975, 9, 28), "F",
+                   ("Neutral mutuality member (union 200)",), (_p("216", "2162828", "110/110", long_ago),)),
+        SimPatient(make_ssin(date(1993, 3, 11), 55), "Kevin", "Vandenberghe", date(1993, 3, 11), "M",
+                   ("partial answer", "payment data unavailable at the insurer (MISSING_FACETS)"),
+                   (_p("116", "1163131", "110/110", long_ago),),
+                   facts={"memberdata.partial": "payment facet temporarily unavailable at the insurer"}),
+        SimPatient(make_ssin(date(1980, 7, 7), 13), "Olivier", "Renard", date(1980, 7, 7), "M",
+                   ("insurer back-office failure (BO_EXCEPTION)",), (_p("304", "3047070", "110/110", long_ago),),
+                   facts={"memberdata.bo_exception": "back office maintenance"}),
+    ]
+    return people
+
+
+def union_members() -> dict[str, str]:
+    """One SSIN per union 100–600/900 (for tests and the demo)."""
+    from mycarenet_dental.simulator.population import base_population
+
+    out: dict[str, str] = {}
+    everyone = [p for p in base_population() + population() if isinstance(p, SimPatient)]
+    for patient in everyone:
+        for period in patient.periods:
+            union = period.mutuality[0] + "00"
+            if len(patient.periods) == 1 and period.end is None and union not in out:
+                out[union] = patient.ssin
+    return dict(sorted(out.items()))
+
+
+def population_records() -> Iterator[SimPatient | PatientFacts]:
+    yield from population()
+
+
+__all__ = ["INSURABILITY_FACET", "CareHolder", "build_insurability", "population", "union_members"]

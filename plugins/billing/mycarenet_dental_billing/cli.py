@@ -1,0 +1,322 @@
+"""``mycarenet-dental billing …``: eFact for billing offices and scripts (vendors use the Python API).
+
+    billing build INVOICES.json [--send]      file the invoices as one sending per union (R36 checked)
+    billing validate FILE                     the insurer's checks on a 920000, locally
+    billing send [SENDING…]                   post validated sendings (reconciles lost posts first)
+    billing poll [--until-settled]            fetch, apply and confirm the insurers' answers
+    billing status [SENDING]                  per-sending table (R39: "received" only after 931000)
+    billing parse FILE                        read a 920000 or an insurer answer
+    billing unattested [--days N]             R31: consultations not followed by an invoice line
+
+Heavy modules are imported inside the commands so that the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from mycarenet_dental.cli import emit, json_option, pass_context, print_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
+
+    from .outbox import SendingStatus
+
+
+def _euro(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    return f"{cents / 100:,.2f}"
+
+
+def _status_rows(statuses: list[SendingStatus]) -> list[list[Any]]:
+    return [[s.id[:8], s.oa, f"{s.sending_number:03d}", s.state.value,
+             "yes" if s.received else "NO" if s.posted_at else "-", s.lines, _euro(s.total_a),
+             _euro(s.accepted_amount), _euro(s.refused_amount), ", ".join(s.payment_references)]
+            for s in statuses]
+
+
+_STATUS_COLUMNS = ["sending", "union", "no.", "state", "received", "lines", "billed €", "accepted €", "refused €",
+                   "payment ref."]
+
+
+def show_statuses(statuses: list[SendingStatus], *, title: str = "eFact sendings") -> None:
+    print_table(_STATUS_COLUMNS, _status_rows(statuses), title=title)
+    waiting = [s for s in statuses if s.posted_at and not s.received]
+    if waiting:
+        click.echo(f"  {len(waiting)} sending(s) posted but not yet acknowledged by the insurer (931000): "
+                   "not received yet (R39) — keep polling")
+    for s in statuses:
+        for e in s.errors:
+            click.echo(f"  sending {s.sending_number:03d} ({s.oa}): {e}")
+        if s.last_error and s.state.value in ("failed", "posting", "invalid"):
+            click.echo(f"  sending {s.sending_number:03d} ({s.oa}): {s.last_error}")
+
+
+def _load_invoices(path: Path, provider: str) -> list[Any]:
+    """Invoices from the documented JSON format (``invoices_json``: same model as the Python API).
+
+    For the outbox the ``sending`` block is optional (numbering, period and bank data are the
+    outbox's) and the invoices may go to several unions (one sending each).
+    """
+    import json
+
+    from mycarenet_dental.errors import UsageError
+
+    from . import invoices_json as ij
+
+    public = getattr(ij, "load_invoices", None)
+    if callable(public):
+        return list(public(path, default_provider=provider))
+    # adapter until invoices_json offers load_invoices (reported): its per-invoice parser
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}", location=str(path)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("invoices"), list) or not data["invoices"]:
+        raise UsageError("invoices: expected a non-empty list", location="invoices")
+    unknown = set(data) - {"sending", "invoices", "format"}
+    if unknown:
+        raise UsageError(f"unknown key(s) {sorted(unknown)}", location=sorted(unknown)[0])
+    if isinstance(data.get("sending"), dict) and data["sending"].get("third_party"):
+        provider = str(data["sending"]["third_party"])
+    return [ij._invoice(ij._Obj(v, f"invoices[{i}]", ij._INVOICE_KEYS), provider, None)
+            for i, v in enumerate(data["invoices"])]
+
+
+@click.group("billing")
+def billing_group() -> None:
+    """eFact third-party-payment billing: build, validate, send and follow sendings (Annex 4)."""
+
+
+@billing_group.command("build")
+@click.argument("invoices", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--send", "and_send", is_flag=True, help="Validate and post the sendings at once.")
+@json_option
+@pass_context
+def build_command(ctx: Context, invoices: Path, and_send: bool, as_json: bool) -> None:
+    """File INVOICES.json as one sending per insurer union (lines without tariff consultation refused, R36)."""
+    from .outbox import Outbox
+
+    outbox = Outbox(ctx)
+    result = outbox.build(_load_invoices(invoices, ctx.config.require_dentist().nihii))
+    sendings = [outbox.validate(s.id) for s in result.sendings]
+    if and_send:
+        sendings = [outbox.send(s.id) if s.state.value == "validated" else s for s in sendings]
+
+    def human() -> None:
+        if sendings:
+            show_statuses(sendings, title="sendings built")
+        for r in result.refused_lines:
+            click.echo(f"REFUSED ({r.rule}) invoice {r.invoice_number}, patient {r.patient}, code {r.code} on "
+                       f"{r.date.isoformat()}: {r.reason}\n   → {r.hint}")
+
+    emit({"sendings": sendings, "refused_lines": result.refused_lines}, as_json, human)
+    if result.refused_lines and not sendings:
+        raise click.exceptions.Exit(1)
+
+
+@billing_group.command("validate")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@json_option
+@pass_context
+def validate_command(ctx: Context, file: Path, as_json: bool) -> None:
+    """Run the insurer's checks on a 920000 FILE locally (exit 1 if the insurer would refuse it)."""
+    from .efact.validator import ValidationOptions, validate
+
+    findings = validate(file.read_bytes(), ValidationOptions(today=ctx.now().date()))
+    refusing = [f for f in findings if f.letter in ("B", "F", "R")]
+    emit({"file": str(file), "findings": [{"code": f.code, "letter": f.letter, "record": f.record_type,
+                                            "sequence": f.sequence, "zone": f.zone, "en": f.messages.en,
+                                            "fr": f.messages.fr, "nl": f.messages.nl} for f in findings],
+          "sendable": not refusing}, as_json,
+         lambda: (print_table(["letter", "code", "record", "seq", "zone", "message"],
+                              [[f.letter, f.code, f.record_type, f.sequence, f.zone, f.messages.en] for f in findings],
+                              title=f"{file.name}: {len(findings)} finding(s)") if findings
+                  else click.echo(f"{file.name}: no finding — the insurer's checks pass")))
+    if refusing:
+        raise click.exceptions.Exit(1)
+
+
+@billing_group.command("send")
+@click.argument("sendings", nargs=-1)
+@json_option
+@pass_context
+def send_command(ctx: Context, sendings: tuple[str, ...], as_json: bool) -> None:
+    """Post SENDINGS (default: every built/validated/failed one; lost posts are reconciled first)."""
+    from .outbox import Outbox
+
+    outbox = Outbox(ctx)
+    done = [outbox.send(s) for s in sendings] if sendings else outbox.send_all()
+    emit(done, as_json, lambda: show_statuses(done, title="sendings posted"))
+
+
+@billing_group.command("poll")
+@click.option("--until-settled", is_flag=True, help="Keep polling until every sending is final.")
+@click.option("--max-polls", type=int, default=30, show_default=True)
+@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between polls.")
+@json_option
+@pass_context
+def poll_command(ctx: Context, until_settled: bool, max_polls: int, interval: float, as_json: bool) -> None:
+    """Fetch the insurers' answers, apply them to the sendings, confirm them."""
+    from .outbox import Outbox
+
+    outbox = Outbox(ctx)
+    if not until_settled:
+        result = outbox.poll()
+        statuses = outbox.list()
+        emit({"poll": result, "sendings": statuses}, as_json, lambda: (
+            click.echo(f"{result.new_messages} new message(s), {result.new_tacks} TAck(s), "
+                       f"{result.duplicates} already known, {result.confirmed} confirmed"),
+            show_statuses(statuses)))
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=as_json) as progress:
+        task = progress.add_task("waiting for the insurers' answers", total=max_polls)
+        statuses = outbox.settle(max_polls=max_polls, interval=interval,
+                                 progress=lambda n, open_: progress.update(task, completed=n,
+                                                                           description=f"{open_} sending(s) open"))
+    emit(statuses, as_json, lambda: show_statuses(statuses))
+
+
+@billing_group.command("status")
+@click.argument("sending", required=False)
+@json_option
+@pass_context
+def status_command(ctx: Context, sending: str | None, as_json: bool) -> None:
+    """Per-sending status table, or one SENDING's lines with the insurer's codes."""
+    from .outbox import Outbox
+
+    outbox = Outbox(ctx)
+    if sending is None:
+        statuses = outbox.list()
+        emit(statuses, as_json, lambda: show_statuses(statuses))
+        return
+    status = outbox.get(sending)
+    lines = outbox.lines(status.id)
+
+    def human() -> None:
+        show_statuses([status], title=f"sending {status.sending_number:03d} to union {status.oa}")
+        click.echo(f"  id {status.id}, InputReference {status.input_reference}, created {status.created_at[:19]}, "
+                   f"posted {(status.posted_at or '-')[:19]}, received {(status.received_at or '-')[:19]}, "
+                   f"answered {(status.answered_at or '-')[:19]} ({status.answer_type or '-'}), "
+                   f"settled {(status.settled_at or '-')[:19]}")
+        print_table(["invoice", "line", "patient", "code", "date", "tooth", "billed €", "paid €", "state", "codes"],
+                    [[ln.invoice_number, ln.line_no, ln.patient, ln.code, ln.date, ln.tooth or "",
+                      _euro(ln.reimbursement), _euro(ln.paid), ln.state,
+                      "; ".join(f"{e.letter}{e.code} {e.messages.en}" for e in ln.errors)] for ln in lines])
+
+    emit({"sending": status, "lines": lines}, as_json, human)
+
+
+@billing_group.command("parse")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@json_option
+@pass_context
+def parse_command(ctx: Context, file: Path, as_json: bool) -> None:
+    """Read a 920000 (totals, controls) or an insurer answer (codes, amounts, payment references)."""
+    data = file.read_bytes()
+    if data[:6] == b"920000":
+        from .efact.reader import read_sending
+
+        parsed = read_sending(data)
+        s = parsed.sending
+        info = {"message": "920000", "sending_number": s.header.sending_number, "union": s.federation,
+                "period": s.header.period, "invoices": len(s.invoices), "lines": s.line_count,
+                "total_a": parsed.total_a, "total_b": parsed.total_b, "sending_control": parsed.sending_control,
+                "warnings": [w.message for w in parsed.warnings]}
+        emit(info, as_json, lambda: print_table(["field", "value"], [[k, v] for k, v in info.items()],
+                                                title=file.name))
+        return
+    from .outbox import read_answer
+
+    answer = read_answer(data)
+    emit(answer, as_json, lambda: (
+        click.echo(f"{file.name}: {answer.type} for reference {answer.reference}"
+                   + (f", refusal type {answer.refusal_type}" if answer.refusal_type else "")
+                   + (f", accepted {_euro(answer.accepted)} €, refused {_euro(answer.refused)} €"
+                      if answer.accepted is not None else "")),
+        [click.echo(f"  {e}") for e in answer.errors],
+        [click.echo(f"  payment reference {r}") for r in answer.payment_references]))
+
+
+@billing_group.command("unattested")
+@click.option("--days", type=int, default=90, show_default=True)
+@json_option
+@pass_context
+def unattested_command(ctx: Context, days: int, as_json: bool) -> None:
+    """R31: insurability and tariff consultations not followed by an invoice line for that patient."""
+    from .rules import unattested
+
+    items = unattested(ctx, days=days)
+    emit(items, as_json, lambda: print_table(
+        ["date", "patient", "consultation", "codes", "recorded", "exchange"],
+        [[u.date.isoformat(), u.patient, u.kind, " ".join(u.codes), u.recorded_at[:19], u.exchange_id[:12]]
+         for u in items], title=f"consultations of the last {days} days without an invoice line (R31)"))
+
+
+# --- the demo step ---------------------------------------------------------------------------------
+
+
+def run_demo_step(context: Context) -> None:
+    """End the day: bill the visits' tariff-consulted lines in eFact and follow them to settlement."""
+    from .outbox import Outbox
+
+    demo = context.extensions["demo"]
+    echo = demo.echo
+    invoices = demo_invoices(context)
+    outbox = Outbox(context)
+    if not invoices:
+        echo("   no tariff consultation recorded today: nothing to bill in third-party payment (R36)")
+        return
+    result = outbox.build(invoices)
+    for r in result.refused_lines:
+        echo(f"   refused before sending ({r.rule}): patient {r.patient} code {r.code} — {r.hint}")
+    for s in result.sendings:
+        outbox.validate(s.id)
+    statuses = outbox.settle(max_polls=10)
+    for s in statuses:
+        echo(f"   sending {s.sending_number:03d} to union {s.oa}: {s.state.value}; received (931000): "
+             f"{'yes' if s.received else 'no'}; requested {_euro(s.total_a)} €, accepted "
+             f"{_euro(s.accepted_amount)} €; payment reference {', '.join(s.payment_references) or '-'}")
+
+
+def demo_invoices(context: Context) -> list[Any]:
+    """The day's invoices: one per patient, from the priced lines of the recorded tariff consultations."""
+    import datetime as dt
+
+    from mycarenet_dental.simulator.population import base_population
+
+    from .efact.model import Invoice, ServiceLine, destination_for
+    from .rules import TARIFF_KIND
+
+    people = {p.ssin: p for p in base_population()}
+    provider = context.config.require_dentist().nihii
+    per_patient: dict[str, list[ServiceLine]] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for entry in context.log.find(kind=TARIFF_KIND):
+        data = entry.data
+        if data.get("status") not in ("priced", None) or not entry.patient:
+            continue
+        code, day = str(data.get("code") or ""), str(data.get("service_date") or "")
+        if (entry.patient, code, day) in seen or not code or not day:
+            continue
+        seen.add((entry.patient, code, day))
+        per_patient.setdefault(entry.patient, []).append(ServiceLine(
+            code=code, date=dt.date.fromisoformat(day), reimbursement=int(data.get("reimbursement_cents") or 0),
+            patient_share=int(data.get("patient_share_cents") or 0), provider=provider,
+            tooth=data.get("tooth") if isinstance(data.get("tooth"), int) else None))
+    invoices = []
+    number = int(context.now().strftime("%y%m%d")) * 1000
+    for n, (ssin, lines) in enumerate(sorted(per_patient.items()), start=1):
+        person = people.get(ssin)
+        if person is None or not person.periods:
+            continue
+        period = person.periods[-1]
+        invoices.append(Invoice(number=number + n, patient_id=ssin, sex=1 if person.sex == "M" else 2,
+                                affiliation=period.mutuality, destination=destination_for(period.mutuality),
+                                ct1=period.ct1, ct2=period.ct2, lines=tuple(lines)))
+    return invoices

@@ -1,0 +1,48 @@
+"""Fixtures of the insurability tests: one TLS simulator per test module, fresh contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+CONFORMANCE = SHARED / "conformance" / "memberdata"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A running simulator (TLS, loopback) with every installed plugin; stopped after the module."""
+    from mycarenet_dental.testing import SimEnv
+
+    env = SimEnv.start(tmp_path_factory.mktemp("assurability-sim"))
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+@pytest.fixture(scope="module")
+def ctx(sim: object) -> Iterator[object]:
+    """The dentist's context (one per module: the STS token is reused)."""
+    context = sim.context()  # type: ignore[attr-defined]
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def contact_for(ctx: object) -> Callable[[str], str]:
+    """Open a fresh contact for a patient and return its id (closes any open one first)."""
+
+    def open_(patient: str) -> str:
+        for old in ctx.contacts.list(open_only=True, patient=patient):  # type: ignore[attr-defined]
+            ctx.contacts.close(old.id)  # type: ignore[attr-defined]
+        contact = ctx.contacts.open(patient, dentist=ctx.responsible().id,  # type: ignore[attr-defined]
+                                    user_id=ctx.user_id)  # type: ignore[attr-defined]
+        return str(contact.id)
+
+    return open_

@@ -1,0 +1,93 @@
+"""Fixtures and builders of the eFact transport/outbox/simulator tests (imported by test_flow_*,
+test_outbox_*, test_sim_*): one TLS simulator per test module, a fresh client storage per test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mycarenet_dental.simulator.population import SimPatient, base_population
+from mycarenet_dental.storage import Storage
+from mycarenet_dental_billing.efact.model import Invoice, ServiceLine, destination_for
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+
+PEOPLE = {p.last_name: p for p in base_population()}
+LUCAS = PEOPLE["Janssens"]  # 116 → union 100
+MARIE = PEOPLE["Dubois"]  # 306 → union 300
+NOAH = PEOPLE["Maes"]  # 509 → union 500
+KARIM = PEOPLE["El Amrani"]  # 306
+JEANNE = PEOPLE["Claes"]  # 509
+ARNE = PEOPLE["Peeters"]  # 900
+
+
+@pytest.fixture(scope="module")
+def sim_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One simulator over TLS for the whole module (PKI generation is the slow part)."""
+    session = pytest.importorskip("mycarenet_dental.security.session")
+    del session
+    from mycarenet_dental.testing import SimEnv
+
+    env = SimEnv.start(tmp_path_factory.mktemp("billing-sim"))
+    yield env
+    env.stop()
+
+
+@pytest.fixture
+def env(sim_env: Any) -> Any:
+    """The module's simulator with the insurer's eFact state and switches reset for this test."""
+    sim_env.state.plugin_state.pop("billing", None)
+    for key in [k for k in sim_env.state.switches.extra if k.startswith("billing.")]:
+        del sim_env.state.switches.extra[key]
+    for key in [k for k in sim_env.state.counters if k.startswith("billing.")]:
+        del sim_env.state.counters[key]
+    return sim_env
+
+
+def new_context(env: Any, tmp_path: Path, *, name: str = "store.sqlite", mandatary: bool = False) -> Any:
+    """A client context on its own storage (a practice), talking to the module's simulator."""
+    return env.context(mandatary=mandatary, storage=Storage(tmp_path / name))
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def record_tariff(ctx: Any, patient: str, lines: Sequence[tuple[str, dt.date]], *, commitment: str | None = None) -> str:
+    """Record a tariff consultation in the exchange log as the tariff plugin does (one entry per line)."""
+    exchange_id = uuid.uuid4().hex
+    for n, (code, day) in enumerate(lines, start=1):
+        ctx.log.record(exchange_id=exchange_id, kind="tariff.consultation", service="tariff", status="ok",
+                       patient=patient, data={"patient": patient, "code": code, "service_date": day.isoformat(),
+                                              "tooth": None, "status": "priced", "line": n, "lines": len(lines),
+                                              "commitment": commitment, "reimbursement_cents": 2000,
+                                              "patient_share_cents": 500})
+    return exchange_id
+
+
+def make_invoice(number: int, person: SimPatient, lines: Sequence[tuple[str, dt.date, int | None, int]], *,
+                 provider: str, affiliation: str | None = None) -> Invoice:
+    """An invoice for a simulator patient; ``lines`` = (6-digit code, date, tooth, reimbursement cents)."""
+    period = person.periods[-1]
+    mut = affiliation or period.mutuality
+    return Invoice(number=number, patient_id=person.ssin, sex=1 if person.sex == "M" else 2, affiliation=mut,
+                   destination=destination_for(mut), ct1=period.ct1, ct2=period.ct2,
+                   lines=tuple(ServiceLine(code=code, date=day, tooth=tooth, reimbursement=cents,
+                                           patient_share=300, provider=provider)
+                               for code, day, tooth, cents in lines))
+
+
+def consulted_invoice(ctx: Any, number: int, person: SimPatient,
+                      lines: Sequence[tuple[str, dt.date, int | None, int]], **kw: Any) -> Invoice:
+    """An invoice whose lines all had their tariff consultation (R36)."""
+    record_tariff(ctx, person.ssin, [(code, day) for code, day, _, _ in lines])
+    return make_invoice(number, person, lines, provider=ctx.config.require_dentist().nihii, **kw)
+
+
+def receipts(env: Any, prefix: str = "billing.invoice_receipts:") -> dict[str, int]:
+    return {k[len(prefix):]: v for k, v in env.state.counters.items() if k.startswith(prefix)}
