@@ -53,7 +53,7 @@ def crypto_floor(ctx: Any, n: int = 30) -> float:
     return (time.thread_time() - start) / n
 
 
-def run(env: Any, n: int) -> tuple[float, float]:
+def run(env: Any, n: int) -> tuple[float, float, float, float]:
     from mycarenet_dental.simulator.population import base_population
     from mycarenet_dental_assurability import consult_insurability
 
@@ -76,7 +76,7 @@ def run(env: Any, n: int) -> tuple[float, float]:
     rate = n / (time.perf_counter() - wall)
     floor = crypto_floor(ctx)
     ctx.close()
-    return rate, cpu_per / floor
+    return rate, cpu_per / floor, cpu_per, floor
 
 
 def main() -> None:
@@ -86,11 +86,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-assurability-") as tmp:
         env = SimEnv.start(Path(tmp))
         try:
-            rate, ratio = run(env, n)
+            rate, ratio, cpu_per, floor = run(env, n)
         finally:
             env.stop()
     print(f"assurability.consultations_per_s: {rate:.1f} (target >= 50)")
     print(f"assurability.client_cpu_ratio: {ratio:.2f}x floor (target <= 2x)")
+    print(f"assurability.client_cpu_ms_per_consultation: {cpu_per * 1000:.1f}; crypto floor ms: {floor * 1000:.1f}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
         SimulatorRoute,
         TableSpec,
     )
+    from .simulator.app import SimState
     from .simulator.population import PatientFacts, SimPatient
 
 PROJECT = "mycarenet_dental"
@@ -140,6 +141,21 @@ def mycarenet_dental_simulator_routes() -> Iterable[SimulatorRoute]:
             yield SimulatorRoute(path="/MyCareNet/Tarification/v1", handler=handle,
                                  soap_actions=["urn:be:fgov:ehealth:mycarenet:tarification:"
                                                "protocol:v1:TarificationConsult"])
+    """
+
+
+@hookspec
+def mycarenet_dental_simulator_setup(state: SimState) -> None:
+    """Prepare plugin state of one simulator, once, when its app is built (before any request).
+
+    Use it for insurer-side machinery other handlers consult, kept per simulator (not per process),
+    e.g. the MyCareNet mandate register.
+
+    Example::
+
+        @hookimpl
+        def mycarenet_dental_simulator_setup(state):
+            state.plugin_state["mandates.check"] = SimMandateAuthority(state)
     """
 
 

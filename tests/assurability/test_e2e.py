@@ -9,7 +9,6 @@ from datetime import date, timedelta
 import pytest
 from mycarenet_dental.errors import InvalidIdentifierError, NoContactError, RuleRefusal
 from mycarenet_dental.simulator.population import base_population
-
 from mycarenet_dental_assurability import consult_insurability
 from mycarenet_dental_assurability.errors import InsurabilityRefused, InsurerUnavailable
 from mycarenet_dental_assurability.simulator import population, union_members

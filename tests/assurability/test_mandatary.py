@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from mycarenet_dental.simulator.population import base_population
-
 from mycarenet_dental_assurability import consult_insurability
 
 pytest.importorskip("mycarenet_dental_mandates", reason="the mandates plugin registers mandates")
@@ -17,12 +16,13 @@ def test_mandatary_consultation(sim) -> None:
 
     office = sim.context(mandatary=True)
     dentist = office.responsible()
-    try:
-        main(["--config", str(sim.mandatary_config_path), "mandates", "add", "--mandator", dentist.nihii,
-              "--mandatary", "cbe:" + office.executor().cbe, "--service", "assurability",
-              "--start", date.today().isoformat()])
-    except SystemExit as done:
-        assert not done.code
+    for args in (["add", "--mandator", dentist.nihii, "--mandatary", "cbe:" + office.executor().cbe,
+                  "--service", "assurability", "--start", date.today().isoformat()],
+                 ["export", str(sim.pki_dir / "mandates.json")]):  # the simulated MyCareNet's register
+        try:
+            main(["--config", str(sim.mandatary_config_path), "mandates", *args])
+        except SystemExit as done:
+            assert not done.code
     patient = base_population()[1].ssin
     office.contacts.open(patient, dentist=dentist.id, user_id=office.user_id)
     result = consult_insurability(office, patient)

@@ -11,7 +11,6 @@ from lxml import etree
 from mycarenet_dental import schemas
 from mycarenet_dental.mycarenet import memberdata as md
 from mycarenet_dental.xmlsafe import parse_xml
-
 from mycarenet_dental_assurability.client import insurability_facet, result_from_mda
 from mycarenet_dental_assurability.errors import InsurabilityRefused, InsurerUnavailable
 from mycarenet_dental_assurability.model import ContactType, Period, RequestType
@@ -265,7 +264,6 @@ class _Switches:
 class _State:
     def __init__(self) -> None:
         from mycarenet_dental.simulator.population import build_population
-
         from mycarenet_dental_assurability.simulator import population
 
         self.population = build_population(population())

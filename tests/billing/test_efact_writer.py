@@ -5,6 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from mycarenet_dental.errors import UsageError
+from mycarenet_dental_billing.efact.controls import record_control
+from mycarenet_dental_billing.efact.model import Sending
+from mycarenet_dental_billing.efact.writer import CountRule, EfactWriter, to_bytes, to_text, write_sending
+
 from tests.billing.billing_factories import (
     DENTIST,
     PATIENT,
@@ -15,11 +20,6 @@ from tests.billing.billing_factories import (
     rich_sending,
     simple_text,
 )
-
-from mycarenet_dental.errors import UsageError
-from mycarenet_dental_billing.efact.controls import record_control
-from mycarenet_dental_billing.efact.model import Sending
-from mycarenet_dental_billing.efact.writer import CountRule, EfactWriter, to_bytes, to_text, write_sending
 
 
 def _at(record: str, start: int, end: int) -> str:

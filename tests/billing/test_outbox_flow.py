@@ -119,3 +119,24 @@ def test_answers_twice_and_late(env, tmp_path):
     assert receipts(env) == {f"{ctx.config.require_dentist().nihii}:5001": 1}
     dup = ctx.storage.query_one("SELECT COUNT(*) AS n FROM billing_message WHERE kind = 'message'")["n"]
     assert dup == 3  # 931000, 920098, 920900 stored once each although delivered twice
+
+
+def test_foreign_messages_are_left_for_their_owner(env, tmp_path):
+    from mycarenet_dental_billing.genasync import sha256_b64
+    from mycarenet_dental_billing.simulator import BillingSimState, MailItem
+
+    ctx = new_context(env, tmp_path)
+    outbox = Outbox(ctx)
+    inv = consulted_invoice(ctx, 6001, LUCAS, [("301011", _day(1), 36, 2500)])
+    (sending,) = outbox.build([inv]).sendings
+    outbox.send(sending.id)
+    state = env.state.state_for("billing", BillingSimState)
+    foreign = b"931000" + b"0" * 221
+    state.mailbox(ctx.config.require_dentist().nihii).items.insert(0, MailItem(
+        kind="message", input_reference="OTHERPACKAGE01", reference="f1", visible_from=0, message_name="HCPFAC",
+        content=foreign, hash_value=sha256_b64(foreign)))
+    outbox.poll()
+    assert outbox.get(sending.id).state is SendingState.SETTLED
+    left = state.mailbox(ctx.config.require_dentist().nihii).items
+    assert [i.input_reference for i in left] == ["OTHERPACKAGE01"]  # not confirmed by us
+    assert outbox.poll().duplicates == 1  # seen again, recognised, still not confirmed

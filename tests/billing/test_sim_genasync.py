@@ -54,6 +54,7 @@ def _raw_post(ctx, reference: str, content: bytes, *, oa: str = "100", xades: by
     assert schemas.validate("genasync", body) == []
     reply = ctx.soap.call(hcpfac_url(ctx), ACTION_POST, body, security=ctx.security.hok(timestamp_only=True),
                           headers_extra=addressing_headers(ACTION_POST, to=destination(oa)))
+    assert schemas.validate("genasync", reply.body_child) == []  # the simulator's postResponse too
     return parse_post_response(reply.body_child)
 
 

@@ -65,6 +65,10 @@ def test_json_keeps_history_and_events(tmp_path: Path, register: MandateRegister
     assert [h["action"] for h in first["history"]] == ["created", "closed"]
     doc = loads_json(path.read_text())
     assert doc.history[first["id"]][1].rule == "R26"
+    mirror = MandateRegister.in_memory(today=register.today)
+    mirror.import_mandates(doc.mandates, doc.events, doc.history)
+    actions = [h.action for h in mirror.history(first["id"])]
+    assert actions[:2] == ["imported:created", "imported:closed"] and "created" in actions[2:]
 
 
 def test_import_replays_r26_in_start_order(register: MandateRegister) -> None:

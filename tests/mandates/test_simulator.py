@@ -41,7 +41,6 @@ def _request(state: SimState, caller: object) -> SimpleNamespace:
 
 def test_no_checker_means_check_mandate_is_a_no_op_and_only_the_care_provider_passes(
         state: SimState, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(authz, "_factories", {})
     authz.check_mandate(state, sender=[("cbe", OFFICE_CBE)], care_provider=DENTIST_NIHII, service="tariff")
     authz.authorize_care_provider(_request(state, DENTIST), care_provider=DENTIST_NIHII, service="tariff")
     with pytest.raises(SimSoapFault) as info:

@@ -109,3 +109,28 @@ def test_openssl_reads_our_p12(pki, tmp_path):
                           "-info"], capture_output=True, env={"PW": pki.keystore_password}, timeout=30)
     assert out.returncode == 0
     assert out.stdout.count(b"BEGIN PRIVATE KEY") == 2
+
+
+def test_legacy_3des_store_from_openssl(pki, tmp_path):
+    """A keystore in the older PBE-SHA1-3DES format (as keytool -legacy writes) loads too."""
+    import shutil
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl missing")
+    entries = _entries(pki, n_enc=0)
+    auth = entries[0]
+    (tmp_path / "k.pem").write_bytes(auth.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "c.pem").write_bytes(auth.certificate.public_bytes(serialization.Encoding.PEM))
+    out = subprocess.run(
+        ["openssl", "pkcs12", "-export", "-inkey", str(tmp_path / "k.pem"), "-in", str(tmp_path / "c.pem"),
+         "-name", "authentication", "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1",
+         "-passout", "pass:legacy-pw", "-out", str(tmp_path / "legacy.p12")],
+        capture_output=True, timeout=30)
+    if out.returncode != 0:
+        pytest.skip(f"openssl cannot write a legacy store here: {out.stderr[:200]!r}")
+    ks = Keystore.load(tmp_path / "legacy.p12", "legacy-pw")
+    assert ks.authentication.certificate == auth.certificate

@@ -187,3 +187,18 @@ def test_fault_unknown_code_surfaces_verbatim():
     fault = etree.fromstring(soap_fault("XYZ-123", "weird")).find(".//{*}Fault")
     err = SC()._fault(fault, "https://x", None)
     assert err.code == "XYZ-123" and err.messages.en == "weird"
+
+
+def test_business_error_detail_maps_to_business_error():
+    from lxml import etree
+
+    from mycarenet_dental.errors import BusinessError
+    from mycarenet_dental.simulator.wss_check import soap_fault
+
+    fault = etree.fromstring(soap_fault("INVALID_LICENSE", "bad licence", kind="BusinessError",
+                                        origin="MyCareNet")).find(".//{*}Fault")
+    err = SoapClient()._fault(fault, "https://x", None)
+    assert isinstance(err, BusinessError) and err.exit_code == 1
+    assert err.code == "INVALID_LICENSE" and err.origin == "MyCareNet"
+    assert err.messages.fr and err.messages.nl and err.messages.en == "bad licence"
+    assert "licence" in (err.hint or "")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
 
 def _security_ready() -> bool:

@@ -283,3 +283,64 @@ def test_billing_office_under_mandate(sim: Any) -> None:
         assert audit[0]["executor"].startswith("mandatary:") and audit[0]["responsible"].startswith("dentist:")
     finally:
         office.close()
+
+
+def test_patient_by_mutuality_and_registration_number(ctx: Any) -> None:
+    bim = base_population()[1]
+    period = bim.periods[0]
+    key = f"{period.mutuality}:{period.registration_number}"
+    result = _consult(ctx, key, ["301011"])
+    assert result.patient == key and result.insured.ssin == bim.ssin and result.insured.is_bim
+    with pytest.raises(TariffBusinessError) as info:
+        _consult(ctx, f"{period.mutuality}:9999999", ["301011"])
+    assert info.value.code == "122" and info.value.issues[0].field == "patient"
+
+
+def _drop_claims(el: Any) -> None:
+    c, k = kmehr.NS_MS_CORE, kmehr.NS_KMEHR
+    tx = el.find(f"{{{c}}}select/{{{c}}}transaction")
+    for item in tx.findall(f"{{{c}}}item"):
+        if item.findtext(f"{{{k}}}cd") == "claim":
+            tx.remove(item)
+
+
+def _bad_tooth(el: Any) -> None:
+    k = kmehr.NS_KMEHR
+    for cd in el.iter(f"{{{k}}}cd"):
+        if cd.get("S") == "CD-ISO-3950":
+            cd.text = "99"
+
+
+@pytest.mark.parametrize(("tamper", "code", "field"), [
+    (_blob_rewrite(_drop_claims), "100", None), (_blob_rewrite(_bad_tooth), "111", "service[1].tooth"),
+])
+def test_missing_and_malformed_blob_content(ctx: Any, tamper: Any, code: str, field: str | None) -> None:
+    with pytest.raises(TariffBusinessError) as info:
+        _send(ctx, REGULAR, ["302153:36"], dt.date.today(), tamper)
+    issue = next(i for i in info.value.issues if i.code == code)
+    assert field is None or issue.field == field
+
+
+def test_wrong_licence_is_refused(sim: Any, monkeypatch: Any) -> None:
+    from mycarenet_dental.errors import MyCareNetDentalError
+
+    monkeypatch.setenv("MYCARENET_DENTAL_LICENCE_PASSWORD", "not-the-licence")
+    wrong = sim.context()
+    try:
+        monkeypatch.setenv("MYCARENET_DENTAL_LICENCE_PASSWORD", "not-the-licence")
+        with pytest.raises(MyCareNetDentalError) as info:
+            _send(wrong, REGULAR, ["301011"], dt.date.today())
+        assert info.value.code == "INVALID_LICENSE"
+    finally:
+        wrong.close()
+
+
+def test_payment_commitment_and_justification(ctx: Any) -> None:
+    no_tpp = base_population()[8].ssin  # no third-party payment: no payment commitment (justification 9)
+    result = _consult(ctx, no_tpp, ["301011"])
+    assert result.lines[0].priced and result.lines[0].commitment is None and result.lines[0].justification == "9"
+    echoed = _consult(ctx, base_population()[9].ssin, ["301011"], justification="2")
+    assert echoed.lines[0].justification == "2" and echoed.lines[0].commitment
+    with pytest.raises(TariffBusinessError) as info:
+        _consult(ctx, REGULAR, ["301011"], justification="5")
+    assert info.value.code == "130" and info.value.issues[0].field == "justification"

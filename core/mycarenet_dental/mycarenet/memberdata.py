@@ -504,6 +504,14 @@ def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: 
         from ..security import etee
 
         unsealed = etee.unseal(resp.blob.content, recipient_keys=list(security.keystore.encryption_keys))
+        # The answer must come from MyCareNet: its signer shares the subject of MyCareNet's ETK (an ETK's
+        # encryption certificate carries its owner's authentication subject, auth-crypto.md §4.1).
+        # UNSURE: no trust-anchor check of the signer chain here (the security layer's trust store decides).
+        signer = getattr(unsealed, "signer_certificate", None)
+        expected = getattr(mycarenet_etk(context), "certificate", None)
+        if signer is not None and expected is not None and signer.subject != expected.subject:
+            raise SecurityError("the sealed MemberData answer is not signed by MyCareNet",
+                                code="ETEE_UNEXPECTED_SENDER", origin="memberdata")
         saml_bytes = parse_known_content(unsealed.content).business
     else:
         saml_bytes = resp.blob.content

@@ -230,4 +230,5 @@ def build_app(pm: Any, *, pki_dir: Path | None, licences: Mapping[str, str] | No
     contributions: list[SimPatient | PatientFacts] = [rec for _, rec in pm.collect("mycarenet_dental_simulator_population")]
     state = SimState(pki_dir=pki_dir, population=build_population(contributions), licences=licences, clock=clock)
     routes = core_routes() + [rec for _, rec in pm.collect("mycarenet_dental_simulator_routes")]
+    pm.hook.mycarenet_dental_simulator_setup(state=state)
     return SimulatorApp(routes, state)

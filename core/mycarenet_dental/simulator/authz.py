@@ -17,8 +17,7 @@ someone else); it is a no-op when no checker is registered (mandates plugin abse
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -45,34 +44,10 @@ class MandateChecker(Protocol):
                  on: dt.date) -> MandateDecision | bool: ...
 
 
-_factories: dict[str, Callable[[Any], MandateChecker]] = {}
-_lock = threading.Lock()
-
-
-def register_mandate_checker(name: str, factory: Callable[[Any], MandateChecker]) -> None:
-    """Called by a plugin (from its simulator hook): ``factory(state)`` builds the checker of one simulator."""
-    with _lock:
-        _factories[name] = factory
-
-
-def unregister_mandate_checker(name: str) -> None:
-    with _lock:
-        _factories.pop(name, None)
-
-
 def mandate_checker(state: Any) -> MandateChecker | None:
-    """The checker of this simulator: the one put in ``plugin_state``, else built by a registered factory."""
-    checker = state.plugin_state.get(CHECKER_KEY)
-    if checker is not None:
-        return checker  # type: ignore[no-any-return]
-    with _lock:
-        factories = list(_factories.values())
-    if not factories:
-        return None
-    with state.lock:
-        if state.plugin_state.get(CHECKER_KEY) is None:
-            state.plugin_state[CHECKER_KEY] = factories[-1](state)
-        return state.plugin_state[CHECKER_KEY]  # type: ignore[no-any-return]
+    """The mandate checker of this simulator, put in ``plugin_state`` by a plugin's
+    ``mycarenet_dental_simulator_setup`` hook (None when no mandates plugin is installed)."""
+    return state.plugin_state.get(CHECKER_KEY)  # type: ignore[no-any-return]
 
 
 def _belgian_today(state: Any) -> dt.date:
@@ -136,4 +111,6 @@ def authorize_care_provider(request: Any, *, care_provider: str, service: str, o
 
         check_care_provider(caller, care_provider)
         return
+    # UNSURE: MyCareNet is taken to check (authenticated sender, CareProvider, service) server-side
+    # (domain.md §3.3) and to answer SOA-01002; the SAML identity is used, not the header's Sender.
     check_mandate(state, sender=sender_ids(caller), care_provider=care_provider, service=service, on=on)

@@ -48,8 +48,11 @@ def show_result(result: Any, echo: Any = click.echo) -> None:
                     [(p.mutuality, p.registration_number or "", p.ct1, p.ct2, p.start, p.end or "",
                       p.payment_approval or "") for p in result.periods],
                     title="Periods" + (" (truncated to five)" if result.truncated else ""))
+    from .errors import entry
+
     for notice in result.notices:
-        echo(f"notice {notice.code}: {notice.message or ''} {('[' + notice.source + ']') if notice.source else ''}")
+        text = notice.message or (entry("memberdata", notice.code) or {}).get("en", "")
+        echo(f"notice {notice.code}: {text}" + (f" [{notice.source}]" if notice.source else ""))
 
 
 @click.command("insurability")

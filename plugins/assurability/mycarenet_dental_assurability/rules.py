@@ -14,8 +14,8 @@ SERVICE = "assurability"
 ANNEX = "Annex 2"
 
 RULES: tuple[RuleSpec, ...] = (
-    once_per_contact("R34", f"{ANNEX} (basic rule)", SERVICE,
-                     title="insurability only once per patient contact; the kept answer is used again"),
+    once_per_contact("R34", ANNEX, SERVICE,
+                     title="insurability only once per patient contact (basic rule); the kept answer is used again"),
     explicit_request_only("R34-explicit", ANNEX, [SERVICE],
                           title="insurability at the patient contact only: no scheduled or background re-checks"),
     single_patient("R32-assurability", ANNEX, [SERVICE], title="on-line, one patient at a time (no batch)"),

@@ -762,7 +762,11 @@ class Outbox:
     def _confirm_pending(self) -> int:
         from .genasync import ReceivedMessage, TAck
 
-        rows = self.storage.query("SELECT * FROM billing_message WHERE confirmed_at IS NULL ORDER BY id")
+        # Only what belongs to one of our sendings is confirmed: the mailbox is the care provider's, and
+        # another installation (the practice vs its billing office) may be waiting for the rest.
+        # UNSURE: whether MyCareNet splits mailboxes per package; foreign items are kept, not confirmed.
+        rows = self.storage.query("SELECT * FROM billing_message WHERE confirmed_at IS NULL AND sending_id IS NOT NULL "
+                                  "ORDER BY id")
         if not rows:
             return 0
         messages = [ReceivedMessage(input_reference=r["input_reference"], nip_reference=None, output_reference=None,

@@ -14,7 +14,6 @@ from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
     DemoStep,
-    ResultKind,
     RuleSpec,
     ServiceSpec,
     SimulatorRoute,
@@ -50,11 +49,6 @@ def mycarenet_dental_rules() -> Iterator[RuleSpec]:
     from .rules import billing_rules
 
     yield from billing_rules()
-
-
-@hookimpl
-def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
-    yield ResultKind(name="billing.line", description="service lines sent in eFact sendings (outbox table billing_line)")
 
 
 @hookimpl

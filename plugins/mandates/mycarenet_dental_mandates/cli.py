@@ -178,7 +178,7 @@ def import_command(ctx: Any, file: Path, fmt: str | None, as_json: bool) -> None
     from .io import read_file
 
     document = read_file(file, fmt)
-    result = _register(ctx).import_mandates(document.mandates, document.events)
+    result = _register(ctx).import_mandates(document.mandates, document.events, document.history)
     data = {"added": list(result.added), "skipped": list(result.skipped), "events": result.events}
     emit(data, as_json, lambda: click.echo(f"{len(result.added)} mandate(s) imported, {len(result.skipped)} "
                                            f"already present, {result.events} event(s)"))

@@ -58,6 +58,7 @@ class Service(str, enum.Enum):
 
 
 #: Words that make an object a payment matter (R25); checked before the generic "unknown service" (R24).
+# UNSURE: a keyword list (FR/NL/EN) — any other unknown object is refused under R24 anyway.
 _PAYMENT_WORDS = ("pay", "paie", "paiement", "betal", "bank", "iban", "compte", "rekening", "money", "argent",
                   "geld", "reimburse", "rembours", "terugbetal", "virement", "transfer")
 #: Objects that are real services but not mandatable (R21).

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mycarenet_dental.hookspec import hookimpl
-from mycarenet_dental.registrations import CommandSpec, DemoStep, RuleSpec, SimulatorRoute, TableSpec
+from mycarenet_dental.registrations import CommandSpec, DemoStep, RuleSpec, TableSpec
 
 from .cli import mandates_group
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
 
-CHECKER_NAME = "mycarenet-dental-mandates"
 
 
 @hookimpl
@@ -36,15 +35,14 @@ def mycarenet_dental_commands() -> Iterator[CommandSpec]:
 
 
 @hookimpl
-def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
-    """No route of its own: registers the MyCareNet-side mandate checker every service handler consults
-    through ``mycarenet_dental.simulator.authz`` (called once when the simulator app is built)."""
-    from mycarenet_dental.simulator.authz import register_mandate_checker
+def mycarenet_dental_simulator_setup(state: Any) -> None:
+    """The MyCareNet-side mandate register of this simulator, which every service handler consults
+    through ``mycarenet_dental.simulator.authz``."""
+    from mycarenet_dental.simulator.authz import CHECKER_KEY
 
     from .simulator import SimMandateAuthority
 
-    register_mandate_checker(CHECKER_NAME, SimMandateAuthority)
-    yield from ()
+    state.plugin_state[CHECKER_KEY] = SimMandateAuthority(state)
 
 
 @hookimpl

@@ -11,9 +11,8 @@ register belongs to a practice's context).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -279,6 +278,7 @@ class MandateRegister:
                 raise UsageError(f"mandate {mandate_id} has already ended "
                                  f"({(mandate.reason_on(day) or mandate.end_reason or EndReason.EXPIRED).value})",
                                  code="MANDATE_ENDED", hint=f"mycarenet-dental mandates history {mandate_id}")
+            # UNSURE: "immediate effect" read as: the day of the stop is no longer covered.
             stopped = self._end(mandate, max(day, mandate.start), reasons[by])
             self._history(stopped, "stopped", reasons[by].value, None, f"stopped by the {by} from {day}")
         return stopped
@@ -313,12 +313,15 @@ class MandateRegister:
         with self.storage.transaction():
             return self._sweep(on)
 
-    def import_mandates(self, mandates: Iterable[Mandate], events: Iterable[PartyEvent] = ()) -> ImportResult:
+    def import_mandates(self, mandates: Iterable[Mandate], events: Iterable[PartyEvent] = (),
+                        history: Mapping[str, Sequence[HistoryEntry]] | None = None) -> ImportResult:
         """Mirror records (e.g. from eMandate, R22) through the lifecycle rules, all or nothing.
 
         Mandates are replayed in start order so that R26 closes older ones; ids already present are
-        skipped; a record that arrives already ended keeps its end and reason.
+        skipped; a record that arrives already ended keeps its end and reason. The history the file
+        carries is kept first, its actions prefixed ``imported:``, then the replay's own entries.
         """
+        history = history or {}
         added, skipped = [], []
         items = sorted(mandates, key=lambda m: (m.start, m.created_at))
         event_list = sorted(events, key=lambda e: e.on)
@@ -332,6 +335,10 @@ class MandateRegister:
                     if _event_key(event) not in known:
                         self.record_event(event.party, event.kind, event.on)
                         known.add(_event_key(event))
+                for entry in history.get(mandate.id, ()):
+                    self.storage.execute(
+                        "INSERT INTO mandate_history(mandate_id, at, action, reason, rule, detail) VALUES (?,?,?,?,?,?)",
+                        (mandate.id, entry.at, f"imported:{entry.action}", entry.reason, entry.rule, entry.detail))
                 self.add(mandator_nihii=mandate.mandator_nihii, mandatary=mandate.mandatary, service=mandate.service,
                          start=mandate.start, end=mandate.end, mandator_ssin=mandate.mandator_ssin,
                          given_by=mandate.given_by, emandate_ref=mandate.emandate_ref, mandate_id=mandate.id)
@@ -355,6 +362,8 @@ class MandateRegister:
         for party in (mandate.mandator, mandate.mandatary) + ((PartyId(PartyKind.SSIN, mandate.mandator_ssin),)
                                                              if mandate.mandator_ssin else ()):
             for event in self.events(party):
+                # UNSURE: "a new mandate may be given by or with the liquidator or curator" — we require
+                # --given-by for any mandate of the party that reaches the event day (also after a death).
                 reaches = mandate.end is None or mandate.end >= event.on
                 if reaches and not mandate.given_by:
                     raise MandateRefusal(
@@ -371,6 +380,8 @@ class MandateRegister:
                 continue  # ends before the new one starts
             if new.end is not None and old.start > new.end:
                 continue  # starts after the new one ends: no overlap
+            # UNSURE: a mandate registered earlier but starting on/after the new start is voided
+            # entirely (the newest registration wins), as "a new mandate closes the previous one".
             cut = max(new.start, old.start)
             done = self._end(old, cut, EndReason.SUPERSEDED)
             self._history(done, "closed", EndReason.SUPERSEDED.value, "R26",
@@ -456,7 +467,3 @@ def belgian_date(moment: dt.datetime) -> dt.date:
         return moment.astimezone(ZoneInfo("Europe/Brussels")).date()
     except Exception:  # no tz database on this machine
         return moment.date()
-
-
-def dumps_detail(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)

@@ -154,7 +154,7 @@ class Commitment:
 
     def __attrs_post_init__(self) -> None:
         if not self.number:
-            raise UsageError("commitment.number: must not be empty", location="commitment.number")
+            raise UsageError("number: the commitment number must not be empty", location="number")
 
 
 INPUT_TYPES = frozenset("1234A")

@@ -100,6 +100,16 @@ class Layout:
         """Every zone's raw text, by zone name."""
         return {name: record[s] for name, s in self.slices.items()}
 
+    def unparse(self, zones: Mapping[str, str]) -> str:
+        """Inverse of :meth:`parse`: the raw zone texts joined verbatim (lossless, no typing checks)."""
+        out = []
+        for z in self.zones:
+            text = zones[z.name]
+            if len(text) != z.length:
+                raise ValueError(f"layout {self.key}: zone {z.name} must be {z.length} characters, got {len(text)}")
+            out.append(text)
+        return "".join(out)
+
     def format(self, values: Mapping[str, object]) -> str:
         """Build a record from zone values (ints or strings); missing zones get their blank form.
 

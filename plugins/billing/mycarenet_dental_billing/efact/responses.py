@@ -58,9 +58,10 @@ def _opt_date(text: str) -> dt.date | None:
     if not text.isdigit() or text == "00000000":
         return None
     try:
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        d = dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:
         return None
+    return d if d.year >= 1900 else None  # e.g. '11111111': an insurer filler, not a date
 
 
 @attrs.frozen

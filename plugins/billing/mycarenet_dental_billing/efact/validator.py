@@ -640,6 +640,10 @@ def validate(source: str | bytes | TextIO | BinaryIO, options: ValidationOptions
                     v.r20rec = rec
                 v.record(rec)
     except EfactFormatError as e:
+        if last is None and e.location == "S200 Z200":  # not a 920000 at all
+            entry = describe("2001/22", "B")
+            v.findings.append(Finding("2001/22", "B", 0, "200", "200", entry.messages, None, e.message))
+            return v.findings
         v.findings.append(Finding("000010", "B", last.index + 1 if last else 0, "--", "", e.messages))
         return v.findings
     v.finish(last)
