@@ -39,16 +39,17 @@ def _body() -> etree._Element:
 
 
 def _best(fns: dict[str, object], n: int, batch: int = 10) -> dict[str, float]:
-    """Per-call time of each function: minimum over interleaved batches (robust on a loaded machine)."""
+    """Per-call CPU time of each function (thread CPU clock, so other processes' load does not count):
+    minimum over interleaved batches."""
     best = {name: float("inf") for name in fns}
     for fn in fns.values():
         fn()  # warm-up (caches, lazy imports)
     for _ in range(max(1, n // batch)):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             for _ in range(batch):
                 fn()  # type: ignore[operator]
-            best[name] = min(best[name], (time.perf_counter() - t0) / batch)
+            best[name] = min(best[name], (time.thread_time() - t0) / batch)
     return best
 
 

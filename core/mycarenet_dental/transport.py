@@ -170,12 +170,15 @@ class SoapClient:
                 data = data.replace(form.encode("utf-8"), MASK)
         return data
 
-    def _trace(self, seq: int, action: str, kind: str, data: bytes) -> None:
+    def _trace(self, seq: int, action: str, kind: str, data: bytes, attempt: int = 1) -> None:
         if self.trace_dir is None:
             return
         self.trace_dir.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", action.rsplit(":", 1)[-1].rsplit("/", 1)[-1])[:60] or "call"
-        path = self.trace_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{seq:04d}-{name}-{kind}.xml"
+        suffix = f"-try{attempt}" if attempt > 1 else ""
+        path = self.trace_dir / (
+            f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{id(self) % 10000:04d}-{seq:04d}-{name}{suffix}-{kind}.xml"
+        )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(self.mask_bytes(data))
@@ -208,15 +211,16 @@ class SoapClient:
                 envelope, encoding="UTF-8", xml_declaration=False
             )
             try:
-                return self._once(url, soap_action, data, seq=seq, run=run)
+                return self._once(url, soap_action, data, seq=seq, run=run, attempt=attempt + 1)
             except (TransportError, SoapFaultError) as exc:
                 last = exc
                 if not idempotent or attempt == attempts - 1 or not _retryable(exc):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, url: str, soap_action: str, data: bytes, *, seq: int, run: RunLike | None) -> SoapReply:
-        self._trace(seq, soap_action or url, "request", data)
+    def _once(self, url: str, soap_action: str, data: bytes, *, seq: int, run: RunLike | None,
+              attempt: int = 1) -> SoapReply:
+        self._trace(seq, soap_action or url, "request", data, attempt)
         self.calls += 1
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
         try:
@@ -247,7 +251,7 @@ class SoapClient:
             raw = self._read_bounded(resp, url, run)
         finally:
             resp.close()
-        self._trace(seq, soap_action or url, "response", raw)
+        self._trace(seq, soap_action or url, "response", raw, attempt)
         status = resp.status_code
         if not raw.strip():
             _disturb(run, "bad_response", f"HTTP {status} with an empty body")

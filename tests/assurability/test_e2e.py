@@ -88,7 +88,9 @@ def test_hospitalised_and_mismatch(ctx, contact_for) -> None:
 
 def test_medical_house(ctx, contact_for) -> None:
     r = _consult(ctx, contact_for, BASE[6].ssin)
-    assert r.medical_house.nihii == "80045696000" or r.medical_house.nihii
+    from mycarenet_dental.simulator.population import MEDICAL_HOUSE
+
+    assert r.medical_house.nihii == MEDICAL_HOUSE.nihii and r.medical_house.start == MEDICAL_HOUSE.start
     assert set(r.medical_house.kinds) == {"Medical", "Kine", "Nurse"}
 
 
@@ -219,3 +221,73 @@ def test_cli_human(sim, contact_for, capsys) -> None:
     assert _cli(sim, "--patient", BASE[3].ssin, "--clear") == 0
     out = capsys.readouterr().out
     assert "CT1/CT2" in out and "306" in out
+
+
+def _population_cases() -> list[tuple[str, str, int]]:
+    """(label, ssin, expected exit code) for every simulated patient."""
+    cases = []
+    for p in BASE + list(EXTRA.values()):
+        code = 0
+        if not p.known:
+            code = 1  # UNKNOWN_NISS_ROUTING
+        elif p.facts.get("memberdata.bo_exception"):
+            code = 3
+        cases.append((f"{p.first_name}-{p.situations[0][:20]}", p.ssin, code))
+    return cases
+
+
+@pytest.mark.parametrize(("label", "ssin", "exit_code"), _population_cases(), ids=lambda v: v if isinstance(v, str)
+                         and not v.isdigit() else None)
+def test_cli_json_every_population_case(sim, contact_for, capsys, label: str, ssin: str, exit_code: int) -> None:
+    contact_for(ssin)
+    assert _cli(sim, "--patient", ssin, "--json") == exit_code
+    data = json.loads(capsys.readouterr().out)
+    if exit_code == 0:
+        assert data["source"] == "memberdata" and data["patient"]["ssin"] == ssin
+        assert data["insurer"] in ("100", "200", "300", "400", "500", "600", "900")
+    else:
+        assert data["code"] in ("UNKNOWN_NISS_ROUTING", "BO_EXCEPTION") and data["message"]["fr"]
+
+
+def test_sent_request_validates_body_and_blob(ctx, contact_for, monkeypatch) -> None:
+    """The MemberData request as it leaves the client: body (commons v3) and clear blob (AttributeQuery)."""
+    from mycarenet_dental import schemas
+    from mycarenet_dental.mycarenet import commons
+    from mycarenet_dental.xmlsafe import parse_xml
+
+    if schemas.schema("memberdata") is None:
+        pytest.skip("official schemas absent")
+    sent = []
+    real = type(ctx.soap).call
+
+    def spy(self, url, action, body, **kw):
+        sent.append(body)
+        return real(self, url, action, body, **kw)
+
+    monkeypatch.setattr(type(ctx.soap), "call", spy)
+    _consult(ctx, contact_for, BASE[0].ssin, sealed=False)
+    body = sent[-1]
+    assert schemas.validate("memberdata", body) == []
+    blob = commons.parse_request(commons.V3, body).blob
+    assert blob.content_encoding == "none" and blob.content_type == "text/xml"
+    assert schemas.validate("memberdata-blob", parse_xml(blob.content)) == []
+    _consult(ctx, contact_for, BASE[1].ssin, sealed=True)
+    body = sent[-1]
+    assert schemas.validate("memberdata", body) == []
+    assert commons.parse_request(commons.V3, body).blob.content_encryption == "encryptedForKnownBED"
+
+
+def test_retention_contact_erases_the_kept_summary(sim, contact_for) -> None:
+    import attrs
+
+    office = sim.context()
+    raw = dict(office.config.raw)
+    raw["assurability"] = {"retention": "contact"}
+    office.config = attrs.evolve(office.config, raw=raw)
+    patient = EXTRA["Ines"].ssin
+    contact_id = contact_for(patient)
+    consult_insurability(office, patient, contact_id=contact_id)
+    assert office.log.find(kind="assurability.consultation", contact_id=contact_id)
+    office.contacts.close(contact_id)
+    assert office.log.find(kind="assurability.consultation", contact_id=contact_id) == []
+    office.close()

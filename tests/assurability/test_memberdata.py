@@ -298,3 +298,23 @@ def test_success_answer_validates_like_real_answers() -> None:
     assert types[-1] == md.TECHNICAL_ASSERTION
     result = result_from_mda(resp, period=Period(today, today), request_type="invoicing")
     assert result.medical_house.kinds and result.periods[0].payment_approval
+
+
+def test_other_facets_absent_without_error() -> None:
+    """insurability + palliativeStatus for a non-palliative person: no palliative assertion, no warning."""
+    import mycarenet_dental_assurability.simulator  # noqa: F401  (registers the facets)
+    from mycarenet_dental.mycarenet import commons
+    from mycarenet_dental.simulator.population import base_population
+
+    patient = base_population()[0]
+    today = date.today()
+    q = _query(subject=md.SubjectRef.ssin(patient.ssin), start=today, end=today,
+               facets=(insurability_facet(RequestType.INFORMATION, ContactType.OTHER), md.Facet(md.FACET_PALLIATIVE)))
+    parsed = commons.SendRequest(root="x", id="_1", issue_instant=None, routing=None, blob=commons.make_blob(b""),
+                                 common_input=commons.CommonInput(True, commons.Origin(
+                                     None, "u", "p", care_provider=commons.CareProvider(NIHII)), input_reference="R123"))
+    el = md._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(), registry=md.FACETS,
+                    now=datetime.now(), in_response_to=q.id)
+    resp = md.parse_saml_response(el)
+    assert resp.success and not resp.partial
+    assert md.FACET_PALLIATIVE not in [a.assertion_type for a in resp.assertions]

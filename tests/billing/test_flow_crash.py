@@ -33,6 +33,10 @@ from tests.billing.flow_fixtures import (  # noqa: F401  (fixtures)
 )
 
 
+def test_crash_points_cover_every_step():
+    assert set(CRASH_POINTS) == {"after_post", "after_get", "after_store", "after_confirm"}
+
+
 def _crash_at(point: str):
     def hook(name: str) -> None:
         if name == point:
@@ -70,7 +74,7 @@ def _assert_settled_once(env, ctx, outbox, statuses):
     assert sum(ln.paid for ln in lines) == 8600
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
+@pytest.mark.parametrize("point", ["after_post", "after_store"])  # after_get/after_confirm: real kills below
 def test_crash_and_restart(env, tmp_path, point):
     ctx, invoices = _practice(env, tmp_path)
     outbox = Outbox(ctx, crash_hook=_crash_at(point))
@@ -128,8 +132,9 @@ def test_post_refused_by_platform_then_sent_again(env, tmp_path):
     _assert_settled_once(env, ctx, outbox, statuses)
 
 
-def test_process_killed_after_post(env, tmp_path):
-    """A real process exits abruptly (os._exit) right after the post; a new process finishes the work."""
+@pytest.mark.parametrize("point", ["after_post", "after_get", "after_confirm"])
+def test_process_killed(env, tmp_path, point):
+    """A real process exits abruptly (os._exit) at the step boundary; a new process finishes the work."""
     ctx, invoices = _practice(env, tmp_path)
     Outbox(ctx).build(invoices)
     ctx.close()
@@ -141,9 +146,11 @@ def test_process_killed_after_post(env, tmp_path):
         from mycarenet_dental_billing.outbox import Outbox
         ctx = Context.from_config({str(env.config_path)!r}, storage=Storage({str(tmp_path / "practice.sqlite")!r}))
         def hook(point):
-            if point == "after_post":
+            if point == {point!r}:
                 os._exit(9)
-        Outbox(ctx, crash_hook=hook).send_all()
+        outbox = Outbox(ctx, crash_hook=hook)
+        outbox.send_all()
+        outbox.poll()
         os._exit(0)
     """)
     proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, **env.env}, capture_output=True,
@@ -152,3 +159,21 @@ def test_process_killed_after_post(env, tmp_path):
     ctx2, outbox2, statuses = _restart_and_settle(env, tmp_path)
     _assert_settled_once(env, ctx2, outbox2, statuses)
     assert env.state.counters.get("billing.duplicate_posts", 0) == 0
+
+
+def test_repost_met_by_the_insurers_duplicate_check(env, tmp_path):
+    """Worst case: post answer lost, no async TAck, answers late, platform does not dedupe: the re-post is
+    refused as a duplicate (920999 3011/40) and the outbox keeps waiting for the first copy's answers."""
+    env.state.switches.extra.update({"billing.drop": {"post": 1}, "billing.async_tack": False,
+                                     "billing.delay_polls": 2, "billing.platform_dedupe": False})
+    ctx, invoices = _practice(env, tmp_path)
+    outbox = Outbox(ctx)
+    outbox.build(invoices[:1])
+    statuses = outbox.settle(max_polls=10)
+    (status,) = statuses
+    assert status.state is SendingState.SETTLED and status.post_attempts == 2
+    nihii = ctx.config.require_dentist().nihii
+    assert receipts(env) == {f"{nihii}:9001": 1}
+    types = [r["message_type"] for r in ctx.storage.query("SELECT message_type FROM billing_message "
+                                                          "WHERE kind = 'message' ORDER BY id")]
+    assert "920999" in types and types.count("920900") == 1

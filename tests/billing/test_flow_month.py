@@ -82,6 +82,10 @@ def test_month_of_practice(env, tmp_path):
     record_tariff(ctx, NOAH.ssin, [("301011", today())])
     (left,) = unattested(ctx)
     assert left.patient == NOAH.ssin and left.codes == ("301011",)
+    ctx.log.record(exchange_id="ins-1", kind="assurability.consultation", service="assurability", status="ok",
+                   patient=JEANNE.ssin, data={"day": today().isoformat()})
+    kinds = sorted((u.kind, u.patient) for u in unattested(ctx))
+    assert kinds == sorted([("tariff.consultation", NOAH.ssin), ("assurability.consultation", JEANNE.ssin)])
 
 
 def test_cli_build_send_poll_status(env, tmp_path):

@@ -207,3 +207,31 @@ def test_unparseable_file_gets_failure_tack(env, tmp_path):
     # … but the insurer cannot read it: an asynchronous failure TAck, no insurer message, no receipt
     assert [t.success for t in result.tacks] == [True, False] and not result.messages
     assert not receipts(env, "billing.receipts:")
+
+
+def test_production_flag_on_a_test_file_is_refused_920999(env, tmp_path):
+    xades = pytest.importorskip("mycarenet_dental.security.xades")
+    ctx = new_context(env, tmp_path)
+    outbox, sending, content = _built(ctx)
+    origin = GenAsyncClient(ctx).origin()
+    blob = deflate_raw(content)
+    body = build_post(origin, sending.input_reference, content, is_test=False,
+                      xades=xades.sign_blob(blob, key=ctx.security.keystore.authentication))
+    outbox._update(sending.id, state=SendingState.POSTING)
+    ctx.soap.call(hcpfac_url(ctx), ACTION_POST, body, security=ctx.security.hok(timestamp_only=True),
+                  headers_extra=addressing_headers(ACTION_POST, to=destination("100")))
+    outbox.poll()
+    status = outbox.get(sending.id)
+    assert status.state is SendingState.REFUSED and status.answer_type == "920999"
+    assert [e.code for e in status.errors] == ["2021/30"]
+
+
+def test_throttled_get_is_waited_for(env, tmp_path):
+    env.state.switches.extra["billing.throttle"] = 4  # more than the transport's own retries
+    ctx = new_context(env, tmp_path)
+    outbox = Outbox(ctx)
+    outbox.throttle_wait = 0.0
+    outbox.build([consulted_invoice(ctx, 31, LUCAS, [("301011", today() - dt.timedelta(days=1), 36, 2500)])])
+    (status,) = outbox.settle(max_polls=5)
+    assert status.state is SendingState.SETTLED
+    assert env.state.switches.extra["billing.throttle"] == 0

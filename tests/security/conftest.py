@@ -41,6 +41,12 @@ def pki_ec(tmp_path_factory: pytest.TempPathFactory) -> PkiPaths:
 
 
 @pytest.fixture(scope="session")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> PkiPaths:
+    """A second, unrelated PKI: its CA, STS and keystores are not trusted by the simulator."""
+    return generate_pki(tmp_path_factory.mktemp("pki-other"), key_type="rsa")
+
+
+@pytest.fixture(scope="session")
 def trust(pki: PkiPaths) -> SimTrust:
     return SimTrust.load(pki.out_dir)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
@@ -45,7 +46,13 @@ def issue_token(trust: SimTrust, ks: Keystore, *, nihii: str, ssin: str, lifetim
 
 def signed_envelope(pki: PkiPaths, trust: SimTrust, *, timestamp_only=False, clock=None, key=None, token=None,
                     keystore: Keystore | None = None) -> tuple[bytes, object, Keystore]:
-    ks = keystore or Keystore.load(pki.dentist_p12, pki.keystore_password)
+    ks = keystore or load_keystore(pki.dentist_p12, pki.keystore_password)
     token = token or issue_token(trust, ks, nihii=pki.dentist_nihii, ssin=pki.dentist_ssin)
     sec = HolderOfKeySecurity(token, key or ks.authentication, timestamp_only=timestamp_only, clock=clock)
     return sec.apply(envelope_for(body())), token, ks
+
+
+@functools.lru_cache(maxsize=32)
+def load_keystore(path, password: str) -> Keystore:
+    """Keystores are immutable: tests share one load per file (PBKDF2 makes loading slowish)."""
+    return Keystore.load(path, password)

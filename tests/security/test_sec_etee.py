@@ -9,14 +9,15 @@ import pytest
 from mycarenet_dental.errors import MalformedResponseError, SecurityError
 from mycarenet_dental.security import etee
 from mycarenet_dental.security.etk import Etk, fetch_etk
-from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.pki import load_pem_cert
 from mycarenet_dental.transport import SoapClient
 
+from tests.security.sec_helpers import load_keystore
+
 
 def _stores(pki):
-    return (Keystore.load(pki.dentist_p12, pki.keystore_password),
-            Keystore.load(pki.mycarenet_p12, pki.keystore_password))
+    return (load_keystore(pki.dentist_p12, pki.keystore_password),
+            load_keystore(pki.mycarenet_p12, pki.keystore_password))
 
 
 @pytest.mark.parametrize("which", ["pki", "pki_ec"])

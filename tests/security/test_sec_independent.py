@@ -9,12 +9,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from mycarenet_dental.security import saml
-from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.wssecurity import NS_SOAP, NS_WSSE, NS_WSU, X509Security
 from mycarenet_dental.simulator.sts import SimTrust
 from mycarenet_dental.transport import envelope_for
 
-from tests.security.sec_helpers import body, signed_envelope
+from tests.security.sec_helpers import body, load_keystore, signed_envelope
 
 signxml = pytest.importorskip("signxml")
 
@@ -60,7 +59,7 @@ def test_signxml_verifies_hok_envelope_and_assertion(material):
 def test_signxml_verifies_x509_envelope(pki):
     from signxml import SignatureConfiguration, XMLVerifier
 
-    ks = Keystore.load(pki.dentist_p12, pki.keystore_password)
+    ks = load_keystore(pki.dentist_p12, pki.keystore_password)
     data = X509Security(ks.authentication).apply(envelope_for(body()))
     result = XMLVerifier().verify(
         data, x509_cert=_pem(ks.authentication.certificate).decode(), id_attribute="Id",
@@ -95,7 +94,7 @@ def test_xmlsec1_verifies_hok_envelope_and_assertion(material, tmp_path):
 
 @pytest.mark.skipif(not shutil.which("xmlsec1"), reason="xmlsec1 not installed")
 def test_xmlsec1_verifies_x509_envelope(pki_ec, tmp_path):
-    ks = Keystore.load(pki_ec.dentist_p12, pki_ec.keystore_password)
+    ks = load_keystore(pki_ec.dentist_p12, pki_ec.keystore_password)
     data = X509Security(ks.authentication).apply(envelope_for(body()))
     out = _xmlsec1(tmp_path, data, _pem(ks.authentication.certificate), WSS_IDS)
     assert out.returncode == 0, out.stderr.decode()

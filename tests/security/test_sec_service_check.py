@@ -6,13 +6,12 @@ from datetime import timedelta
 
 import pytest
 from mycarenet_dental.errors import SoapFaultError
-from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.pki import new_key
 from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
 from mycarenet_dental.simulator.wss_check import SimSoapFault, check_care_provider, check_service_request
 from mycarenet_dental.transport import SoapClient, envelope_for
 
-from tests.security.sec_helpers import issue_token, now, signed_envelope
+from tests.security.sec_helpers import issue_token, load_keystore, now, signed_envelope
 
 
 def test_accepts_valid_envelope_and_assertion_is_byte_exact(pki, trust):
@@ -75,7 +74,7 @@ def test_replay_after_expiry_later(pki, trust):
 def test_wrong_key(pki, trust):
     import attrs
 
-    ks = Keystore.load(pki.dentist_p12, pki.keystore_password)
+    ks = load_keystore(pki.dentist_p12, pki.keystore_password)
     other = attrs.evolve(ks.authentication, private_key=new_key(ks.authentication.key_type))
     data, _, _ = signed_envelope(pki, trust, key=other, keystore=ks)
     fault = _refused(data, trust)
@@ -87,7 +86,7 @@ def test_assertion_from_unknown_sts(pki, trust):
 
     key = new_key("rsa")
     cert = issue(trust.sts_cert.subject, key.public_key(), issuer=None, issuer_key=key, now=now(), days=10)
-    ks = Keystore.load(pki.dentist_p12, pki.keystore_password)
+    ks = load_keystore(pki.dentist_p12, pki.keystore_password)
     token = issue_token(trust, ks, nihii=pki.dentist_nihii, ssin=pki.dentist_ssin, sts_key=key, sts_cert=cert)
     data, _, _ = signed_envelope(pki, trust, token=token, keystore=ks)
     fault = _refused(data, trust)
@@ -95,7 +94,7 @@ def test_assertion_from_unknown_sts(pki, trust):
 
 
 def test_expired_assertion(pki, trust):
-    ks = Keystore.load(pki.dentist_p12, pki.keystore_password)
+    ks = load_keystore(pki.dentist_p12, pki.keystore_password)
     token = issue_token(trust, ks, nihii=pki.dentist_nihii, ssin=pki.dentist_ssin,
                         start=now() - timedelta(hours=3), lifetime=timedelta(hours=1))
     data, _, _ = signed_envelope(pki, trust, token=token, keystore=ks)
@@ -122,7 +121,7 @@ def test_care_provider_mismatch(pki, trust):
 
 
 def test_refusal_reaches_client_as_typed_error(sim, run):
-    ks = Keystore.load(sim.pki.dentist_p12, sim.pki.keystore_password)
+    ks = load_keystore(sim.pki.dentist_p12, sim.pki.keystore_password)
     token = issue_token(sim.app.trust, ks, nihii=sim.pki.dentist_nihii, ssin=sim.pki.dentist_ssin)
     soap = SoapClient(ca_file=sim.pki.ca, timeout=5)
     sec = HolderOfKeySecurity(token, ks.authentication, clock=lambda: now() - timedelta(hours=1))
@@ -141,12 +140,12 @@ def test_refusal_reaches_client_as_typed_error(sim, run):
 def test_assertion_survives_envelope_declaring_saml_prefix(pki, trust):
     """auth-crypto §3.5: an ancestor declaring xmlns:saml must not re-prefix the spliced assertion."""
     from lxml import etree
-
     from mycarenet_dental.security import saml
     from mycarenet_dental.security.wssecurity import NS_SOAP
+
     from tests.security.sec_helpers import body
 
-    ks = Keystore.load(pki.dentist_p12, pki.keystore_password)
+    ks = load_keystore(pki.dentist_p12, pki.keystore_password)
     token = issue_token(trust, ks, nihii=pki.dentist_nihii, ssin=pki.dentist_ssin)
     env = etree.Element(f"{{{NS_SOAP}}}Envelope", nsmap={"soapenv": NS_SOAP, "saml": saml.NS_SAML})
     etree.SubElement(env, f"{{{NS_SOAP}}}Header")

@@ -16,7 +16,7 @@ from mycarenet_dental.errors import (
     TransportError,
 )
 from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.pki import generate_pki, issue, load_pem_cert, load_pem_key, new_key
+from mycarenet_dental.security.pki import issue, load_pem_cert, load_pem_key, new_key
 from mycarenet_dental.security.sts import StsClient
 from mycarenet_dental.transport import SoapClient
 from werkzeug.serving import make_server
@@ -131,8 +131,8 @@ def test_tls_untrusted_server(sim, run):
     assert info.value.code == "TLS"
 
 
-def test_untrusted_client_ca_refused_by_sts(sim, run, tmp_path):
-    other = generate_pki(tmp_path / "other")
+def test_untrusted_client_ca_refused_by_sts(sim, run, other_pki):
+    other = other_pki
     soap = SoapClient(ca_file=sim.pki.ca, timeout=5)
     ks = Keystore.load(other.dentist_p12, other.keystore_password)
     client = StsClient(sim.sts_url, ks, soap=soap, trust_anchor=sim.pki.sts_cert)
@@ -170,8 +170,8 @@ def test_sts_refuses_tampered_request(sim, run):
     assert "digest" in info.value.message
 
 
-def test_client_refuses_untrusted_sts_signature(sim, tmp_path):
-    other = generate_pki(tmp_path / "o2")
+def test_client_refuses_untrusted_sts_signature(sim, other_pki):
+    other = other_pki
     client = _sts(sim)
     client.trust = (load_pem_cert(other.sts_cert),)
     with pytest.raises(SecurityError) as info:
@@ -191,7 +191,6 @@ def test_fault_unknown_code_surfaces_verbatim():
 
 def test_business_error_detail_maps_to_business_error():
     from lxml import etree
-
     from mycarenet_dental.errors import BusinessError
     from mycarenet_dental.simulator.wss_check import soap_fault
 
@@ -202,3 +201,12 @@ def test_business_error_detail_maps_to_business_error():
     assert err.code == "INVALID_LICENSE" and err.origin == "MyCareNet"
     assert err.messages.fr and err.messages.nl and err.messages.en == "bad licence"
     assert "licence" in (err.hint or "")
+
+
+def test_trace_files_per_attempt(sim, run, tmp_path):
+    sim.app.mode = "busy"
+    soap = SoapClient(ca_file=sim.pki.ca, timeout=2, retries=2, backoff=0.01, trace_dir=tmp_path)
+    with pytest.raises(SoapFaultError):
+        soap.call(sim.service_url, "urn:test:ping", body(), idempotent=True, run=run)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 6 and sum("-try3-" in n for n in names) == 2

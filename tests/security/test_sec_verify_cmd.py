@@ -11,10 +11,9 @@ from click.testing import CliRunner
 from mycarenet_dental.cli.security_cmds import security_group
 from mycarenet_dental.security import etee
 from mycarenet_dental.security.etk import Etk
-from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.simulator.sts import SimTrust
 
-from tests.security.sec_helpers import signed_envelope
+from tests.security.sec_helpers import load_keystore, signed_envelope
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "wssecurity"
 FULL = {
@@ -124,7 +123,7 @@ def test_verify_saml_assertion_alone(pki, trust, tmp_path):
 
 
 def test_verify_sealed_cms_and_etk(pki, tmp_path):
-    dentist = Keystore.load(pki.dentist_p12, pki.keystore_password)
+    dentist = load_keystore(pki.dentist_p12, pki.keystore_password)
     sealed = etee.seal(b"x", sender=dentist.authentication, recipients=[Etk.parse(pki.mycarenet_etk.read_bytes())])
     path = tmp_path / "s.der"
     path.write_bytes(sealed)

@@ -7,8 +7,9 @@ import zlib
 import pytest
 from mycarenet_dental.errors import SecurityError
 from mycarenet_dental.security import xades
-from mycarenet_dental.security.keystore import Keystore
 from mycarenet_dental.security.pki import load_pem_cert
+
+from tests.security.sec_helpers import load_keystore
 
 
 def _deflate(data: bytes) -> bytes:
@@ -19,7 +20,7 @@ def _deflate(data: bytes) -> bytes:
 @pytest.mark.parametrize("which", ["pki", "pki_ec"])
 def test_round_trip_deflated_flat_file(request, which):
     pki = request.getfixturevalue(which)
-    key = Keystore.load(pki.dentist_p12, pki.keystore_password).authentication
+    key = load_keystore(pki.dentist_p12, pki.keystore_password).authentication
     content = b"920000" + b"0" * 400
     blob = _deflate(content)
     sig = xades.sign_blob(blob, key=key)
@@ -37,7 +38,7 @@ def test_round_trip_deflated_flat_file(request, which):
 
 
 def test_xml_content_is_canonicalised(pki):
-    key = Keystore.load(pki.dentist_p12, pki.keystore_password).authentication
+    key = load_keystore(pki.dentist_p12, pki.keystore_password).authentication
     sig = xades.sign_blob(b"<a  b='1'><c/></a>", key=key, content_type="text/xml")
     xades.verify_blob(b'<a b="1"><c></c></a>', sig, content_type="text/xml")
 
@@ -46,7 +47,7 @@ def test_generic_verifier_checks_signed_properties_digest(pki):
     from lxml import etree
     from mycarenet_dental.security import xmldsig
 
-    key = Keystore.load(pki.dentist_p12, pki.keystore_password).authentication
+    key = load_keystore(pki.dentist_p12, pki.keystore_password).authentication
     sig = etree.fromstring(xades.sign_blob(b"data", key=key))
     report = xmldsig.verify(sig, public_key=key.certificate.public_key())
     # our generic verifier resolves the SignedProperties reference; the Blob one is external

@@ -186,6 +186,9 @@ class StsClient:
         signer = saml.verify_assertion_signature(token_el, trust=self.trust, allow_sha1=self.allow_sha1, now=now)
         token = saml.parse_assertion(token_el, raw=raw)
         token = _with_signer(token, signer)
+        if signer == self.keystore.authentication.certificate:
+            # With a CA as trust anchor any certificate it issued would pass: never accept a self-made token.
+            raise SecurityError("the assertion is signed by our own certificate, not by the STS", code="SAML_UNTRUSTED")
         if token.hok_certificate != self.keystore.authentication.certificate:
             raise SecurityError("the STS token is not bound to our authentication certificate", code="STS_HOK")
         if token.issuer != saml.STS_ISSUER:

@@ -10,9 +10,11 @@ envelope *after* signing, so it is never re-serialised (``auth-crypto.md`` §3.5
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Protocol
 
 import attrs
@@ -144,34 +146,73 @@ class HolderOfKeySecurity:
     clock: Callable[[], datetime] | None = None
 
     def apply(self, envelope: etree._Element, *, run: ExchangeRunLike | None = None) -> bytes:
+        # The header is written directly in canonical form (exclusive c14n of the Timestamp and SignedInfo
+        # is what a verifier recomputes from these bytes), which avoids building and re-canonicalising a
+        # dozen elements per call; only the Body is canonicalised from the tree.
         header, body = _parts(envelope)
-        sec = _security(header)
-        ts, ts_id = _timestamp(sec, _now(self.clock), self.ttl)
-        marker = f"mcn-assertion-{uuid.uuid4().hex}"
-        sec.append(etree.Comment(marker))
-        refs = [xmldsig.Ref(f"#{ts_id}", ts)]
+        if not _NCNAME.match(self.token.assertion_id):
+            raise SecurityError("the token's AssertionID is not a valid XML id", code="WSS_ID")
+        now = _now(self.clock)
+        ts_id = f"TS-{uuid.uuid4().hex}"
+        timestamp = (
+            f'<wsu:Timestamp xmlns:wsu="{NS_WSU}" wsu:Id="{ts_id}"><wsu:Created>{format_time(now)}</wsu:Created>'
+            f"<wsu:Expires>{format_time(now + timedelta(seconds=self.ttl))}</wsu:Expires></wsu:Timestamp>"
+        ).encode()
+        refs = [(ts_id, timestamp)]
         body_id = None
         if not self.timestamp_only:
             body_id = _body_id(body)
-            refs.insert(0, xmldsig.Ref(f"#{body_id}", body))
-        key_info = etree.Element(xmldsig.ds("KeyInfo"))
-        str_el = etree.SubElement(
-            key_info, q(NS_WSSE, "SecurityTokenReference"), nsmap={"wsse": NS_WSSE, "wsse11": NS_WSSE11}
+            refs.insert(0, (body_id, xmldsig.c14n(body)))
+        key = self.key.private_key
+        method = xmldsig.signature_method_for(key)
+        signed_info = _signed_info_c14n(method, refs)
+        value = xmldsig.b64(xmldsig.sign_value(key, signed_info, method))
+        security = b"".join(
+            (
+                f'<wsse:Security xmlns:wsse="{NS_WSSE}" xmlns:wsu="{NS_WSU}" xmlns:S11="{NS_SOAP}" '
+                f'S11:mustUnderstand="1">'.encode(),
+                timestamp,
+                standalone_assertion_bytes(self.token.raw),
+                f'<ds:Signature xmlns:ds="{xmldsig.NS_DS}">'.encode(),
+                signed_info,
+                f"<ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo>"
+                f'<wsse:SecurityTokenReference xmlns:wsse11="{NS_WSSE11}" wsse11:TokenType="{SAML_TOKEN_TYPE}">'
+                f'<wsse:KeyIdentifier ValueType="{SAML_ASSERTION_ID}">{self.token.assertion_id}</wsse:KeyIdentifier>'
+                "</wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature></wsse:Security>".encode(),
+            )
         )
-        str_el.set(q(NS_WSSE11, "TokenType"), SAML_TOKEN_TYPE)
-        kid = etree.SubElement(str_el, q(NS_WSSE, "KeyIdentifier"))
-        kid.set("ValueType", SAML_ASSERTION_ID)
-        kid.text = self.token.assertion_id
-        xmldsig.sign(refs, self.key.private_key, parent=sec, key_info=key_info)
+        marker = f"mcn-security-{uuid.uuid4().hex}"
+        header.insert(0, etree.Comment(marker))
         data = etree.tostring(envelope, encoding="UTF-8", xml_declaration=False)
         placeholder = f"<!--{marker}-->".encode()
         if data.count(placeholder) != 1:
-            raise SecurityError("could not place the assertion in the WS-Security header", code="WSS_SPLICE")
+            raise SecurityError("could not place the WS-Security header", code="WSS_SPLICE")
         _report(run, "wsu:Timestamp", ts_id)
         if body_id:
             _report(run, "soap:Body", body_id)
         _report(run, "saml:AssertionID", self.token.assertion_id)
-        return data.replace(placeholder, standalone_assertion_bytes(self.token.raw))
+        return data.replace(placeholder, security)
+
+
+_NCNAME = re.compile(r"^[A-Za-z_][\w.-]*$")
+
+
+def _signed_info_c14n(method: str, refs: list[tuple[str, bytes]]) -> bytes:
+    """Exclusive-c14n form of a SignedInfo with one exc-c14n/SHA-256 reference per (id, canonical bytes)."""
+    parts = [
+        f'<ds:SignedInfo xmlns:ds="{xmldsig.NS_DS}"><ds:CanonicalizationMethod Algorithm="{xmldsig.C14N_EXC}">'
+        f'</ds:CanonicalizationMethod><ds:SignatureMethod Algorithm="{method}"></ds:SignatureMethod>'
+    ]
+    for ref_id, canonical in refs:
+        if not _NCNAME.match(ref_id):
+            raise SecurityError("invalid reference id", code="WSS_ID")
+        parts.append(
+            f'<ds:Reference URI="#{ref_id}"><ds:Transforms><ds:Transform Algorithm="{xmldsig.C14N_EXC}">'
+            f'</ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="{xmldsig.DIGEST_SHA256}"></ds:DigestMethod>'
+            f"<ds:DigestValue>{xmldsig.b64(xmldsig.digest(canonical))}</ds:DigestValue></ds:Reference>"
+        )
+    parts.append("</ds:SignedInfo>")
+    return "".join(parts).encode()
 
 
 def standalone_assertion_bytes(raw: bytes) -> bytes:
@@ -201,6 +242,11 @@ class WssAnalysis:
     assertion: etree._Element | None
     signed: frozenset[str]  # among "Body", "Timestamp", "BinarySecurityToken", "UsernameToken"
     problems: tuple[str, ...]
+
+
+@lru_cache(maxsize=256)
+def _public_key(cert: x509.Certificate) -> object:
+    return cert.public_key()
 
 
 def analyse(
@@ -274,7 +320,7 @@ def analyse(
             problems.append("the signature has no usable KeyInfo")
     if assertion is None and assertions:
         assertion = assertions[0]
-    public_key = public_key_override or (cert.public_key() if cert is not None else None)
+    public_key = public_key_override or (_public_key(cert) if cert is not None else None)
     report = xmldsig.verify(sig, public_key=public_key, ids=ids, allow_sha1=allow_sha1)  # type: ignore[arg-type]
     signed: set[str] = set()
     for result in report.references:

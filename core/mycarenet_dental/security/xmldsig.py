@@ -107,8 +107,12 @@ def verify_value(public_key: PublicKeyTypes, data: bytes, signature: bytes, meth
     raise InvalidSignature("signature method does not match the key type")
 
 
+_DIGEST_FN = {DIGEST_SHA1: hashlib.sha1, DIGEST_SHA256: hashlib.sha256, DIGEST_SHA384: hashlib.sha384,
+              DIGEST_SHA512: hashlib.sha512}
+
+
 def digest(data: bytes, method: str = DIGEST_SHA256) -> bytes:
-    return hashlib.new(_DIGESTS[method], data).digest()
+    return _DIGEST_FN[method](data).digest()
 
 
 def b64(data: bytes) -> str:
@@ -282,6 +286,9 @@ def _without(target: etree._Element, signature: etree._Element) -> etree._Elemen
     return clone
 
 
+_TRANSFORM_PATH = f"{ds('Transforms')}/{ds('Transform')}"
+
+
 def verify(
     signature: etree._Element,
     *,
@@ -307,7 +314,7 @@ def verify(
         dm_el = ref.find(ds("DigestMethod"))
         dm = dm_el.get("Algorithm", "") if dm_el is not None else ""
         dv_el = ref.find(ds("DigestValue"))
-        transforms = ref.findall(f"{ds('Transforms')}/{ds('Transform')}")
+        transforms = ref.findall(_TRANSFORM_PATH)
         algos = tuple(t.get("Algorithm", "") for t in transforms)
         ref_weak = dm in WEAK
         weak = weak or ref_weak

@@ -17,7 +17,12 @@ log = logging.getLogger("mycarenet_dental.simulator")
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to the logger (debug), not to the terminal of the demo or the tests."""
+    """Request lines go to the logger (debug), not to the terminal of the demo or the tests.
+
+    HTTP/1.1 keeps connections alive, so a client pays the TLS handshake once, as with eHealth.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         log.debug("%s %s %s", self.command, self.path, code)

@@ -142,6 +142,30 @@ INSURABILITY_FACET = md.FacetHandler(
 md.register_facet(INSURABILITY_FACET)
 
 
+def build_palliative(req: md.FacetRequest) -> md.FacetAnswer:
+    """``palliativeStatus``: an assertion only for a palliative patient; none (and no error) otherwise."""
+    since = req.patient.facts.get("palliative_since")
+    if not since:
+        return md.FacetAnswer()
+    return md.FacetAnswer(assertions=(md.AssertionSpec(NS + "palliativeStatus", (
+        md.AttributeSpec(NS + "palliativeStatus:startDate", str(since), "xs:date"),)),))
+
+
+def build_chronic(req: md.FacetRequest) -> md.FacetAnswer:
+    """``chronicCondition``: the years the status was granted (none: no assertion)."""
+    years = req.patient.facts.get("chronic_condition_years", ())
+    if not years:
+        return md.FacetAnswer()
+    return md.FacetAnswer(assertions=(md.AssertionSpec(NS + "chronicCondition", tuple(
+        md.AttributeSpec(NS + "chronicCondition:year", str(y)) for y in years)),))
+
+
+# UNSURE (insurability.md §5): whether a dentist may ask these facets; the simulator answers them (as the
+# real service does for the professions that may), the client of this plugin never asks them.
+md.register_facet(md.FacetHandler(md.FACET_PALLIATIVE, build=build_palliative))
+md.register_facet(md.FacetHandler(md.FACET_CHRONIC, build=build_chronic))
+
+
 # -- population ---------------------------------------------------------------------------------------
 
 

@@ -98,10 +98,15 @@ def billing_group() -> None:
 @pass_context
 def build_command(ctx: Context, invoices: Path, and_send: bool, as_json: bool) -> None:
     """File INVOICES.json as one sending per insurer union (lines without tariff consultation refused, R36)."""
+    from rich.progress import Progress
+
     from .outbox import Outbox
 
     outbox = Outbox(ctx)
-    result = outbox.build(_load_invoices(invoices, ctx.config.require_dentist().nihii))
+    loaded = _load_invoices(invoices, ctx.config.require_dentist().nihii)
+    with Progress(transient=True, disable=as_json or len(loaded) < 200) as progress:
+        task = progress.add_task("checking tariff consultations (R36) and writing", total=len(loaded))
+        result = outbox.build(loaded, progress=lambda n, _total: progress.update(task, completed=n))
     sendings = [outbox.validate(s.id) for s in result.sendings]
     if and_send:
         sendings = [outbox.send(s.id) if s.state.value == "validated" else s for s in sendings]

@@ -260,6 +260,7 @@ class SendingStatus:
     payment_references: tuple[str, ...]
     errors: tuple[RecordError, ...]
     last_error: str | None
+    updated_at: str = ""
 
     @property
     def received(self) -> bool:
@@ -367,7 +368,7 @@ def _status(row: Any) -> SendingStatus:
         refusal_type=row["refusal_type"], accepted_amount=row["accepted_amount"],
         refused_amount=row["refused_amount"],
         payment_references=tuple(json.loads(row["payment_references"] or "[]")),
-        errors=_errors_from_json(row["sending_errors"]), last_error=row["last_error"],
+        errors=_errors_from_json(row["sending_errors"]), last_error=row["last_error"], updated_at=row["updated_at"],
     )
 
 
@@ -446,7 +447,8 @@ class Outbox:
 
     # -- build -------------------------------------------------------------------------------------
 
-    def build(self, invoices: Iterable[Invoice], *, check_r36: bool = True) -> BuildResult:
+    def build(self, invoices: Iterable[Invoice], *, check_r36: bool = True,
+              progress: Callable[[int, int], None] | None = None) -> BuildResult:
         """File the invoices as one sending per union (state ``built``), lines failing R36 left out.
 
         Refused lines are reported, never silently dropped; an invoice left without lines is not sent.
@@ -458,7 +460,10 @@ class Outbox:
         invoices = list(invoices)
         refused: list[RefusedLine] = []
         kept: list[Invoice] = []
-        for inv in invoices:
+        consulted_cache: dict[str, Any] = {}
+        for done, inv in enumerate(invoices, start=1):
+            if progress is not None:
+                progress(done, len(invoices))
             if self._invoice_already_sent(inv.number):
                 for line in inv.lines:
                     refused.append(RefusedLine("DUPLICATE", inv.number, inv.patient_id, line.code[-6:], line.date,
@@ -467,7 +472,9 @@ class Outbox:
                 continue
             lines = list(inv.lines)
             if check_r36:
-                consulted = consulted_lines(self.ctx, inv.patient_id)
+                consulted = consulted_cache.get(inv.patient_id)
+                if consulted is None:
+                    consulted = consulted_cache[inv.patient_id] = consulted_lines(self.ctx, inv.patient_id)
                 missing = [ln for ln in lines if consultation_for(consulted, ln) is None]
                 for line in missing:
                     refused.append(RefusedLine(
@@ -619,6 +626,10 @@ class Outbox:
             status = self.get(status.id)
             if status.state is not SendingState.POSTING:
                 return status
+            wait = _repost_after(self.ctx)
+            last = dt.datetime.fromisoformat(status.updated_at)
+            if wait and self.ctx.now() - last < wait:
+                return status  # too early to conclude the file never arrived; poll again later
         if status.state not in (SendingState.VALIDATED, SendingState.FAILED, SendingState.POSTING):
             return status  # already on its way or final: never post twice
         if status.post_attempts >= MAX_POST_ATTEMPTS:
@@ -647,7 +658,8 @@ class Outbox:
                 if not tack.success:
                     run.mark("business_error")
         except RuleRefusal:
-            self._update(status.id, state=SendingState.VALIDATED)
+            self.storage.execute("UPDATE billing_sending SET state = ?, post_attempts = post_attempts - 1 WHERE id = ?",
+                                 (SendingState.VALIDATED.value, status.id))
             raise
         except TransportError as exc:
             # the file may or may not have arrived: stay "posting", reconcile through get
@@ -746,7 +758,7 @@ class Outbox:
                 "INSERT INTO billing_message(key, kind, sending_id, input_reference, message_type, reference, "
                 "confirm_value, received_at) VALUES (?,?,?,?,?,?,?,?)",
                 (key, "tack", sid, tack.input_reference, "tack:" + ("ok" if tack.success else "failure"),
-                 tack.reference, tack.value or tack.reference or "", _now_text(self.ctx)))
+                 tack.reference, tack.value or f"ref:{tack.reference or ''}", _now_text(self.ctx)))
             if sid is not None:
                 state = SendingState(conn.execute("SELECT state FROM billing_sending WHERE id = ?",
                                                   (sid,)).fetchone()[0])
@@ -772,7 +784,8 @@ class Outbox:
         messages = [ReceivedMessage(input_reference=r["input_reference"], nip_reference=None, output_reference=None,
                                     message_name=r["message_name"] or "", hash_value=r["confirm_value"],
                                     reference=r["reference"], content=b"") for r in rows if r["kind"] == "message"]
-        tacks = [TAck(issuer="", applies_to=r["input_reference"] or "", result_major="", value=r["confirm_value"],
+        tacks = [TAck(issuer="", applies_to=r["input_reference"] or "", result_major="",
+                      value="" if r["confirm_value"].startswith("ref:") else r["confirm_value"],
                       reference=r["reference"]) for r in rows if r["kind"] == "tack"]
         exchange = self.ctx.new_exchange(SERVICE, "confirm", purpose="eFact answers stored")
         with self.ctx.exchange(exchange) as run:
@@ -798,6 +811,12 @@ class Outbox:
             return
         errors = [attrs.evolve(e, invoice_number=seq_map.get(e.sequence, (None, None, None))[1],
                                line_no=seq_map.get(e.sequence, (None, None, None))[2]) for e in answer.errors]
+        posted = self.storage.query_one("SELECT post_attempts FROM billing_sending WHERE id = ?", (sid,))
+        if (answer.type == "920999" and [e.code for e in errors] == ["3011/40"] and posted["post_attempts"] > 1):
+            # our own re-post met the insurer's duplicate check: the first copy is being processed
+            self._update(sid, last_error="a re-post was refused as a duplicate (3011/40): waiting for the answers "
+                         "to the first copy", **received)
+            return
         if answer.type in ("920999", "920099"):
             self.storage.execute("UPDATE billing_line SET state = 'refused' WHERE sending_id = ?", (sid,))
             self._attach_line_errors(sid, errors)
@@ -902,6 +921,21 @@ def _with_commitment(line: Any, consulted: Any) -> Any:
                                                     communicated=communicated))
 
 
+def _repost_after(ctx: Context) -> dt.timedelta:
+    """How long a post without any answer is given before it is posted again.
+
+    UNSURE: whether MyCareNet always queues an asynchronous TAck for a post (the simulator does);
+    without one, a too early re-post could meet the insurer's duplicate check. Default 0 on the
+    simulator, 15 minutes otherwise (``[billing] repost_after_minutes``).
+    """
+    default = 0 if ctx.config.profile == "simulator" else 15
+    try:
+        minutes = float(ctx.config.section(SERVICE).get("repost_after_minutes", default))
+    except (TypeError, ValueError):
+        minutes = default
+    return dt.timedelta(minutes=max(0.0, minutes))
+
+
 def _poll_max(ctx: Context) -> int:
     try:
         return max(1, int(ctx.config.section(SERVICE).get("poll_max", 100)))
@@ -948,8 +982,7 @@ def read_answer(content: bytes) -> Answer:
     for rec in reader:
         if rec.kind == "200":
             reference = rec.zone("204")
-            continue
-        if rec.kind == "300" or rec.kind in ("95", "96", "91", "92"):
+        if rec.kind in ("200", "300", "95", "96", "91", "92"):
             if rec.kind == "300" and kind in ("920098", "920099", "920900"):
                 value = rec.zone("311")
                 refusal_type = value if value.strip("0 ") else None
@@ -959,7 +992,7 @@ def read_answer(content: bytes) -> Answer:
                     if two.strip("0 ") and two.isdigit():
                         entry = describe(f"{zone.name}/{two}")
                         errors.append(RecordError(code=entry.code, letter="B", messages=entry.messages,
-                                                  record_type=rec.kind if rec.kind != "300" else "300"))
+                                                  record_type=rec.kind))
             if rec.kind == "91":
                 ref = rec.zone("423").strip()
                 if ref:

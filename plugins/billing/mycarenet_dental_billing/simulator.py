@@ -19,7 +19,11 @@ Switches (``request.state.switches.extra``), for the outbox tests:
 * ``billing.delay_polls``: each answer appears only after that many further ``get`` calls;
 * ``billing.answer_twice``: every insurer message is queued twice (same content, two references);
 * ``billing.require_xades`` (default: on when the security layer has XAdES);
-* ``billing.refusal_threshold_pct`` (default 5): refused lines above it refuse the sending (920099).
+* ``billing.refusal_threshold_pct`` (default 5): refused lines above it refuse the sending (920099);
+* ``billing.throttle``: the next n ``get`` calls are refused with the "Not enough time" fault;
+* ``billing.async_tack`` (default on): queue an asynchronous delivery TAck for each post;
+* ``billing.platform_dedupe`` (default on): the platform recognises a re-post of the same file under
+  the same InputReference; off, the insurer sees it and refuses it as a duplicate (920999, 3011 = 40).
 
 Counters: ``billing.receipts:<input reference>`` and ``billing.invoice_receipts:<third party>:<invoice>``
 count files and invoices the insurer took in for processing (a re-post of the same file is
@@ -34,7 +38,6 @@ import hashlib
 import hmac
 import os
 import unicodedata
-import uuid
 from typing import Any
 
 import attrs
@@ -240,7 +243,7 @@ def _post(request: SimRequest, body: Any, nihii: str) -> SimResponse:
     digest = hashlib.sha256(content).hexdigest()
     with request.state.lock:
         seen = state.posts.get((nihii, input_reference))
-        if seen is not None and seen[0] == digest:
+        if seen is not None and seen[0] == digest and _switch(request, "platform_dedupe", True):
             # the same file under the same InputReference: the platform already has it (idempotent)
             request.state.count("billing.duplicate_posts")
             answer = _post_answer(request, state, input_reference, TACK_SUCCESS, content)
@@ -299,6 +302,10 @@ def _get(request: SimRequest, body: Any, nihii: str) -> SimResponse:
         include = (q.get("Include") or "true").strip() in ("true", "1")
         return include, int(q.findtext(ga("Max")) or 100)
 
+    throttle = _switch(request, "throttle")
+    if isinstance(throttle, int) and throttle > 0:
+        request.state.switches.extra["billing.throttle"] = throttle - 1
+        return request.fault("SOA-02002", "Not enough time between two get calls; try again later")
     msg_include, msg_max = query(msg_query)
     tack_include, tack_max = query(tack_query)
     names = set((msg_query.findtext(ga("MessageNames")) or "").split()) if msg_query is not None else set()
@@ -389,10 +396,11 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
     box = state.mailbox(nihii)
     delay = int(_switch(request, "delay_polls", 0) or 0)
     visible = box.gets + 1 + delay
-    # the asynchronous TAck: delivery to the insurer succeeded
-    box.items.append(MailItem(kind="tack", input_reference=input_reference, reference=state.next_reference(),
-                              visible_from=box.gets + 1, tack_value=_tack_value(TACK_SUCCESS, content + b"#async"),
-                              tack_major=TACK_SUCCESS))
+    if _switch(request, "async_tack", True):  # the asynchronous TAck: delivery to the insurer succeeded
+        box.items.append(MailItem(kind="tack", input_reference=input_reference, reference=state.next_reference(),
+                                  visible_from=box.gets + 1,
+                                  tack_value=_tack_value(TACK_SUCCESS, content + f"#{state.counter}".encode()),
+                                  tack_major=TACK_SUCCESS))
     try:
         records = [(r.kind, r.text) for r in EfactReader(content)]
     except EfactFormatError:
@@ -409,7 +417,12 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
     answers.append(rw.response_to_bytes(rw.acknowledge(content, insurer_ref)))
     key = _duplicate_key(records)
     digest = hashlib.sha256(content).hexdigest()
-    if key in state.files and state.files[key] != digest:
+    file_test = records[0][1][12:14]
+    if (is_test and file_test == "12") or (not is_test and file_test == "92"):
+        # IsTest and S200 zone 202 disagree: 30 test message in production, 31 production message in test
+        answers.append(rw.response_to_bytes(rw.refuse_file(content, insurer_ref + 1,
+                                                           header_errors={"2021": "31" if is_test else "30"})))
+    elif key in state.files:
         # a second file with the same (third party, year, sending number): 100721 / 3011 = 40
         answers.append(rw.response_to_bytes(rw.refuse_file(content, insurer_ref + 1, segment300_errors={"3011": "40"})))
     else:
@@ -458,7 +471,6 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
                                       message_name=MESSAGE_NAMES.get(text[:6].decode("ascii"), "HCPFAC"),
                                       content=text, hash_value=sha256_b64(text),
                                       nip_reference=state.next_reference()))
-    del is_test
 
 
 def _line_rejections(records: list[tuple[str, str]], rejections: dict[int, list[Any]], index: int) -> list[Any]:
@@ -540,6 +552,3 @@ def _structured_communication(seed: int) -> str:
     digits = f"{base:010d}{check:02d}"
     return f"+++{digits[:3]}/{digits[3:7]}/{digits[7:]}+++"
 
-
-def new_reference() -> str:
-    return uuid.uuid4().hex[:14]

@@ -246,54 +246,60 @@ class ServiceLine:
     def __attrs_post_init__(self) -> None:  # noqa: C901 — one flat pass on purpose
         setattr_ = object.__setattr__
         code = self.code
-        if not (type(code) is str and len(code) == 7 and code.isdigit()):  # noqa: E721
+        if code.__class__ is not str or len(code) != 7 or not code.isdigit() or code == "0000000":
             code = _code7(code)
-            if not (isinstance(code, str) and len(code) == 7 and code.isdigit() and code.isascii()):
-                raise InvalidIdentifierError("code", str(self.code), "nomenclature code must be 6 or 7 digits")
+            if not (isinstance(code, str) and len(code) == 7 and code.isdigit() and code.isascii()
+                    and code != "0000000"):
+                raise InvalidIdentifierError("code", str(self.code), "nomenclature code must be 6 or 7 digits, not 0")
             setattr_(self, "code", code)
-        if code == "0000000":
-            raise InvalidIdentifierError("code", code, "nomenclature code must not be zero")
         if self.related_code is not None:
             rc = _code7(self.related_code)
             if not (isinstance(rc, str) and len(rc) == 7 and rc.isdigit() and rc.strip("0")):
                 raise InvalidIdentifierError("related_code", str(self.related_code), "must be 6 or 7 digits, not zero")
             setattr_(self, "related_code", rc)
-        if not _is_date(self.date):
-            raise UsageError(f"date: {self.date!r} is not a date", location="date")
-        for name in ("end_date", "prescription_date"):
-            v = getattr(self, name)
-            if v is not None and not _is_date(v):
-                raise UsageError(f"{name}: {v!r} is not a date", location=name)
-        if self.end_date == self.date:  # a single act: Z6 repeats Z5, keep the model canonical
-            setattr_(self, "end_date", None)
-        elif self.end_date is not None and self.end_date < self.date:
-            raise UsageError("end_date: before the service date", location="end_date")
-        for name, limit in (("reimbursement", MAX_11), ("patient_share", MAX_9), ("supplement", MAX_9)):
-            v = getattr(self, name)
-            if type(v) is not int or not -limit <= v <= limit:  # noqa: E721
-                raise UsageError(f"{name}: {v!r} is not an amount in cents within ±{limit}", location=name)
-        _check_nihii("provider", self.provider)
-        for name in ("place", "prescriber", "trainee"):
-            v = getattr(self, name)
-            if v is not None:
-                _check_nihii(name, v)
+        day = self.date
+        if day.__class__ is not dt.date:
+            raise UsageError(f"date: {day!r} is not a date", location="date")
+        end = self.end_date
+        if end is not None:
+            if end.__class__ is not dt.date:
+                raise UsageError(f"end_date: {end!r} is not a date", location="end_date")
+            if end == day:  # a single act: Z6 repeats Z5, keep the model canonical
+                setattr_(self, "end_date", None)
+            elif end < day:
+                raise UsageError("end_date: before the service date", location="end_date")
+        if self.prescription_date is not None and self.prescription_date.__class__ is not dt.date:
+            raise UsageError(f"prescription_date: {self.prescription_date!r} is not a date", location="prescription_date")
+        r, p, sup = self.reimbursement, self.patient_share, self.supplement
+        if (r.__class__ is not int or p.__class__ is not int or sup.__class__ is not int
+                or not (-MAX_11 <= r <= MAX_11 and -MAX_9 <= p <= MAX_9 and -MAX_9 <= sup <= MAX_9)):
+            for name, limit in (("reimbursement", MAX_11), ("patient_share", MAX_9), ("supplement", MAX_9)):
+                v = getattr(self, name)
+                if v.__class__ is not int or not -limit <= v <= limit:
+                    raise UsageError(f"{name}: {v!r} is not an amount in cents within ±{limit}", location=name)
+        if self.provider not in _VALID_NIHII:
+            _check_nihii("provider", self.provider)
+        if self.place is not None or self.prescriber is not None or self.trainee is not None:
+            for name in ("place", "prescriber", "trainee"):
+                v = getattr(self, name)
+                if v is not None:
+                    _check_nihii(name, v)
         tooth = self.tooth
         # UNSURE: quadrant/jaw coding in zone 29 (error 502258); only FDI teeth are accepted here.
-        if tooth is not None and (type(tooth) is not int or tooth not in FDI_TEETH):  # noqa: E721
+        if tooth is not None and (tooth.__class__ is not int or tooth not in FDI_TEETH):
             raise InvalidIdentifierError("tooth", str(tooth), "not an FDI (ISO 3950) tooth number")
-        _small("units", self.units, -9999, 9999)
-        if self.norm or self.time_code or self.prescriber_norm or self.billing_code or self.derogation:
+        if not (self.units in _UNITS and self.norm in _DIGIT and self.time_code in _DIGIT
+                and self.prescriber_norm in _DIGIT and self.billing_code in _DIGIT and self.derogation in _TWO_DIGITS
+                and self.provider_norm in _DIGIT and self.side in _SIDES and self.convention in _DIGIT):
+            _small("units", self.units, -9999, 9999)
             for name, hi in (("norm", 9), ("time_code", 9), ("prescriber_norm", 9), ("billing_code", 9),
-                             ("derogation", 99)):
+                             ("derogation", 99), ("provider_norm", 9), ("side", 2), ("convention", 9)):
                 _small(name, getattr(self, name), 0, hi)
-        _small("provider_norm", self.provider_norm, 0, 9)
-        _small("side", self.side, 0, 2)
-        _small("convention", self.convention, 0, 9)
-        if type(self.account_b) is not bool:  # noqa: E721
+        if self.account_b.__class__ is not bool:
             raise UsageError(f"account_b: {self.account_b!r} is not a boolean", location="account_b")
         ref = self.reference
         if ref:
-            if not isinstance(ref, str) or len(ref) > 25 or not ref.isascii() or not ref.isprintable():
+            if ref.__class__ is not str or len(ref) > 25 or not ref.isascii() or not ref.isprintable():
                 raise UsageError(f"reference: {ref!r} must be printable ASCII of at most 25 characters",
                                  location="reference")
             if ref[-1] == " ":
@@ -305,9 +311,9 @@ class ServiceLine:
             _hhmm(self, _FakeAttr("service_time"), self.service_time)
             if self.service_time == "0000":  # the file cannot tell 00:00 from "not given"
                 setattr_(self, "service_time", None)
-        if self.commitment is not None and not isinstance(self.commitment, Commitment):
+        if self.commitment is not None and self.commitment.__class__ is not Commitment:
             raise UsageError("commitment: not a Commitment", location="commitment")
-        if self.identity_check is not None and not isinstance(self.identity_check, IdentityCheck):
+        if self.identity_check is not None and self.identity_check.__class__ is not IdentityCheck:
             raise UsageError("identity_check: not an IdentityCheck", location="identity_check")
 
     @property
@@ -321,6 +327,11 @@ class ServiceLine:
 
 
 THIRD_PARTY_EXCEPTIONS = frozenset("0123456789N")
+# membership tests double as type + range checks on the hot path (bools are ints and pass as 0/1)
+_DIGIT = frozenset(range(10))
+_TWO_DIGITS = frozenset(range(100))
+_SIDES = frozenset(range(3))
+_UNITS = frozenset(range(-9999, 10000))
 
 
 @attrs.frozen
@@ -432,6 +443,10 @@ class SendingHeader:
     invoicing_mode: str = attrs.field(default="01", validator=_digits(2))
     # UNSURE: ET95 Z402 summary invoice number; None = last 12 digits of ``reference`` ([TK]).
     summary_invoice_number: int | None = attrs.field(default=None, validator=_opt(_int_range(0, 10**12 - 1)))
+
+    def __attrs_post_init__(self) -> None:
+        if self.summary_invoice_number == self.reference % 10**12:  # the default: keep the model canonical
+            object.__setattr__(self, "summary_invoice_number", None)
 
     @property
     def period(self) -> str:

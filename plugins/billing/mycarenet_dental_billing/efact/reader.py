@@ -131,8 +131,10 @@ class EfactReader:
     """
 
     def __init__(self, source: str | bytes | TextIO | BinaryIO, *,
-                 checksum_mode: ChecksumMode = ChecksumMode.TOLERANT, chunk_records: int = 4096) -> None:
+                 checksum_mode: ChecksumMode = ChecksumMode.TOLERANT, chunk_records: int = 4096,
+                 check_controls: bool = True) -> None:
         self._stream = _as_text_stream(source)
+        self._check_controls = check_controls
         self.checksum_mode = checksum_mode
         self.warnings: list[ReadWarning] = []
         self._chunk_records = chunk_records
@@ -163,7 +165,7 @@ class EfactReader:
         index = 2
         size = self.record_length
         layouts = rl.RECORD_LAYOUTS
-        controlled = rl.CONTROLLED_TYPES
+        controlled = rl.CONTROLLED_TYPES if self._check_controls else frozenset()
         check = self._check_control
         while True:
             block = self._stream.read(size * self._chunk_records)
@@ -223,6 +225,7 @@ def _date(text: str, where: str) -> dt.date:
 
 
 _date_cache: dict[str, dt.date] = {}
+_Z12 = "0" * 12
 
 
 def _cdate(text: str, where: str) -> dt.date:
@@ -349,6 +352,8 @@ class SendingReader:
         pending_where = ""
         s50 = rl.RECORD50.slices
         sequenced = rl.SEQUENCED_TYPES
+        fast50 = rl.RECORD50.strict_regex.fullmatch
+        dates = _date_cache
 
         def flush_line() -> None:
             nonlocal pending
@@ -364,7 +369,33 @@ class SendingReader:
             t = rec.text
             if kind in sequenced:
                 self.records += 1
-            if kind == "50":
+            if kind == "50" and fast50(t):
+                flush_line()
+                related = t[80:87]
+                tooth = t[162:164]
+                end = t[24:32]
+                start = t[16:24]
+                service_time = t[178:182]
+                place, prescriber, trainee = t[55:67], t[114:126], t[270:282]
+                prescription = t[99:107]
+                pending = {
+                    "code": t[9:16], "date": dates.get(start) or _cdate(start, "ET50 Z5"),
+                    "end_date": None if end == start else _cdate(end, "ET50 Z6"),
+                    "reimbursement": int(t[87:99]), "provider": t[68:79], "patient_share": int(t[127:137]),
+                    "supplement": int(t[164:174]), "tooth": None if tooth == "00" else int(tooth),
+                    "units": int(t[107:112]), "related_code": None if related == "0000000" else related,
+                    "account_b": t[50] == "1", "norm": int(t[8]), "time_code": int(t[51]),
+                    "provider_norm": int(t[79]), "place": None if place == _Z12 else place[1:],
+                    "prescriber": None if prescriber == _Z12 else prescriber[1:],
+                    "prescriber_norm": int(t[126]),
+                    "prescription_date": None if prescription == "00000000" else _cdate(prescription, "ET50 Z20"),
+                    "derogation": int(t[112:114]), "reference": t[137:162].rstrip(),
+                    "third_party_exception": t[174], "billing_code": int(t[175]), "side": int(t[176]),
+                    "convention": int(t[177]), "service_time": None if service_time == "0000" else service_time,
+                    "trainee": None if trainee == _Z12 else trainee[1:],
+                }
+                pending_where = f"record {rec.index} (ET50)"
+            elif kind == "50":
                 flush_line()
                 where = f"record {rec.index} (ET50)"
                 related = t[s50["17-18"]]
