@@ -103,3 +103,37 @@ def test_login_command_json(sim, tmp_path):
     result = CliRunner().invoke(login_command, [], obj=ctx)
     assert result.exit_code == 0 and sim.pki.dentist_nihii in result.output
     assert sim.app.sts_calls == 1  # second login reused the cached token
+
+
+def test_wstrust_sign_challenge(sim, pki, tmp_path):
+    """STS configured to always challenge: the client signs the challenge back and gets the token."""
+    import attrs
+    from mycarenet_dental.simulator.sts import handle_sts_request
+
+    trust = attrs.evolve(sim.app.trust, challenge="always")
+
+    class LocalSoap:
+        def __init__(self):
+            self.actions = []
+            self.inner = SoapClient(ca_file=pki.ca)
+
+        def call(self, url, action, body, *, security=None, idempotent=False, run=None, headers_extra=()):
+            from datetime import datetime, timezone
+
+            from mycarenet_dental.transport import envelope_for
+            from mycarenet_dental.xmlsafe import parse_xml
+
+            self.actions.append(action)
+            data = security.apply(envelope_for(body))
+            raw = handle_sts_request(data, soap_action=action, trust=trust, now=datetime.now(timezone.utc))
+            env = parse_xml(raw)
+            from mycarenet_dental.transport import SoapReply
+
+            child = env.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")[0]
+            return SoapReply(envelope=env, body_child=child, raw=raw, status=200)
+
+    soap = LocalSoap()
+    ks = Keystore.load(pki.dentist_p12, pki.keystore_password)
+    token = StsClient(sim.sts_url, ks, soap=soap, trust_anchor=pki.sts_cert).request_token()
+    assert token.attribute(saml.ATTR_DENTIST_NIHII) == pki.dentist_nihii
+    assert [a.rsplit(":", 1)[-1] for a in soap.actions] == ["RequestSecurityToken", "Challenge"]

@@ -176,10 +176,19 @@ class StsClient:
         body = self.legacy_request(now) if self.legacy else self.wstrust_request(now)
         action = ACTION_LEGACY if self.legacy else ACTION_WSTRUST
         self.calls += 1
-        reply = self.soap.call(
-            self.url, action, body, security=X509Security(self.keystore.authentication, clock=self.clock),
-            idempotent=True, run=run,
-        )
+        security = X509Security(self.keystore.authentication, clock=self.clock)
+        reply = self.soap.call(self.url, action, body, security=security, idempotent=True, run=run)
+        challenge = reply.body_child.find(f".//{{{NS_WST}}}SignChallenge") if reply.body_child is not None else None
+        if challenge is not None and not self.legacy:
+            # WS-Trust SignChallenge: sign the challenge back with the holder-of-key (here: the same) key.
+            rstr = reply.body_child if reply.body_child.tag.endswith("RequestSecurityTokenResponse") else \
+                reply.body_child.find(f".//{{{NS_WST}}}RequestSecurityTokenResponse")
+            context = (rstr.get("Context") if rstr is not None else None) or body.get("Context") or ""
+            answer = etree.Element(f"{{{NS_WST}}}RequestSecurityTokenResponse", nsmap={"wst": NS_WST})
+            answer.set("Context", context)
+            response = _el(answer, NS_WST, "SignChallengeResponse")
+            _el(response, NS_WST, "Challenge", (challenge.findtext(f"{{{NS_WST}}}Challenge") or "").strip())
+            reply = self.soap.call(self.url, ACTION_CHALLENGE, answer, security=security, idempotent=False, run=run)
         assertion = self._assertion_from(reply.body_child, body)
         raw = saml.extract_raw(reply.raw, assertion)
         token_el = saml.parse_xml(raw, what="SAML assertion")
@@ -214,10 +223,7 @@ class StsClient:
             if child.get("InResponseTo") not in (None, request.get("RequestID")):
                 raise SecurityError("the STS answer does not match our request (InResponseTo)", code="STS_MISMATCH")
         elif child.find(f".//{{{NS_WST}}}SignChallenge") is not None:
-            raise SecurityError(
-                "the STS asked for a SignChallenge, which is only needed when the header and holder-of-key "
-                "certificates differ", code="STS_CHALLENGE", origin="STS",
-            )
+            raise SecurityError("the STS asked for a second SignChallenge", code="STS_CHALLENGE", origin="STS")
         assertion = saml.find_assertion(child)
         if assertion is None:
             raise MalformedResponseError("the STS answer holds no SAML assertion", origin="STS", code="STS_NO_TOKEN")

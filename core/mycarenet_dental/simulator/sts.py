@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -73,6 +75,7 @@ class SimTrust:
     skew: timedelta = timedelta(minutes=5)
     token_cap: timedelta = timedelta(hours=24)
     allow_sha1: bool = True  # the real STS accepts rsa-sha1 (EHI, e-Contract legacy); strict mode: False
+    challenge: str = "when-keys-differ"  # WS-Trust SignChallenge: "never", "when-keys-differ" or "always"
 
     @classmethod
     def load(cls, pki_dir: Path, **overrides: object) -> SimTrust:
@@ -393,6 +396,43 @@ def _samlp_response(request: _Request, now: datetime, *, assertion: bytes | None
     return _response(resp, now, assertion=assertion)
 
 
+_CHALLENGES: dict[str, tuple[str, datetime, _Request]] = {}
+_CHALLENGE_LOCK = threading.Lock()
+CHALLENGE_TTL = timedelta(minutes=5)
+
+
+def _issue_challenge(request: _Request, now: datetime) -> bytes:
+    """A WS-Trust SignChallenge: the client must sign it back with the holder-of-key (UseKey) certificate."""
+    context = request.context or f"uuid-{uuid.uuid4()}"
+    challenge = base64.b64encode(os.urandom(24)).decode()
+    with _CHALLENGE_LOCK:
+        for key in [k for k, (_, exp, _) in _CHALLENGES.items() if exp <= now]:
+            del _CHALLENGES[key]
+        _CHALLENGES[context] = (challenge, now + CHALLENGE_TTL, request)
+    W = NS_WST
+    rstr = etree.Element(f"{{{W}}}RequestSecurityTokenResponse", nsmap={"wst": W})
+    rstr.set("Context", context)
+    sign = etree.SubElement(rstr, f"{{{W}}}SignChallenge")
+    etree.SubElement(sign, f"{{{W}}}Challenge").text = challenge
+    return _response(rstr, now)
+
+
+def _answer_challenge(rstr: etree._Element, bst_cert: x509.Certificate, now: datetime) -> _Request:
+    context = rstr.get("Context") or rstr.get(f"{{{NS_WST}}}Context") or ""
+    answer = (rstr.findtext(f"{{{NS_WST}}}SignChallengeResponse/{{{NS_WST}}}Challenge") or "").strip()
+    with _CHALLENGE_LOCK:
+        entry = _CHALLENGES.pop(context, None)  # single use
+    if entry is None or entry[1] <= now:
+        raise SimSoapFault("SOA-01001", "The user is not authenticated: unknown or expired challenge")
+    challenge, _, request = entry
+    if answer != challenge:
+        raise SimSoapFault("SOA-01001", "The user is not authenticated: wrong challenge answer")
+    if bst_cert != request.hok_cert:
+        raise SimSoapFault("SOA-01001", "The user is not authenticated: the challenge must be signed with the "
+                           "holder-of-key (UseKey) certificate")
+    return request
+
+
 def handle_sts_request(body: bytes, *, soap_action: str, trust: SimTrust, now: datetime) -> bytes:
     """Answer one STS request (full SOAP envelope); raises :class:`SimSoapFault` for faults.
 
@@ -442,10 +482,14 @@ def handle_sts_request(body: bytes, *, soap_action: str, trust: SimTrust, now: d
     # 5. body
     if child.tag == f"{{{NS_WST}}}RequestSecurityToken":
         request = _parse_wstrust(child)
-        if request.hok_cert != bst_cert:
-            # UNSURE when the real STS challenges (auth-crypto §2.4); the simulator refuses instead.
-            raise SimSoapFault("SOA-01001", "UseKey certificate differs from the signing certificate "
-                               "(SignChallenge not supported by the simulator)")
+        differ = request.hok_cert != bst_cert
+        # UNSURE when the real STS challenges (auth-crypto §2.4): configurable, default when the keys differ.
+        if trust.challenge == "always" or (differ and trust.challenge == "when-keys-differ"):
+            return _issue_challenge(request, now)
+        if differ:
+            raise SimSoapFault("SOA-01001", "UseKey certificate differs from the signing certificate")
+    elif child.tag == f"{{{NS_WST}}}RequestSecurityTokenResponse":
+        request = _answer_challenge(child, bst_cert, now)
     elif child.tag == f"{{{NS_SAMLP}}}Request":
         request = _parse_legacy(child, bst_cert)
     else:

@@ -472,10 +472,13 @@ class Outbox:
                 continue
             lines = list(inv.lines)
             if check_r36:
-                consulted = consulted_cache.get(inv.patient_id)
-                if consulted is None:
-                    consulted = consulted_cache[inv.patient_id] = consulted_lines(self.ctx, inv.patient_id)
-                missing = [ln for ln in lines if consultation_for(consulted, ln) is None]
+                index = consulted_cache.get(inv.patient_id)
+                if index is None:
+                    index = consulted_cache[inv.patient_id] = {}
+                    for item in consulted_lines(self.ctx, inv.patient_id):
+                        index.setdefault((item.code, item.date), [item])
+                found = {id(ln): consultation_for(index.get((ln.code[-6:], ln.date), ()), ln) for ln in lines}
+                missing = [ln for ln in lines if found[id(ln)] is None]
                 for line in missing:
                     refused.append(RefusedLine(
                         "R36", inv.number, inv.patient_id, line.code[-6:], line.date,
@@ -483,7 +486,7 @@ class Outbox:
                         f"{line.date.isoformat()} (protocol R36, Annex 3)",
                         "ask the dentist to consult the tariff for this patient (an explicit request, R37), "
                         "then build again"))
-                lines = [_with_commitment(ln, consultation_for(consulted, ln)) for ln in lines if ln not in missing]
+                lines = [_with_commitment(ln, found[id(ln)]) for ln in lines if found[id(ln)] is not None]
             if lines:
                 kept.append(attrs.evolve(inv, lines=tuple(lines)))
         filed: list[SendingStatus] = []
