@@ -140,3 +140,17 @@ def test_foreign_messages_are_left_for_their_owner(env, tmp_path):
     left = state.mailbox(ctx.config.require_dentist().nihii).items
     assert [i.input_reference for i in left] == ["OTHERPACKAGE01"]  # not confirmed by us
     assert outbox.poll().duplicates == 1  # seen again, recognised, still not confirmed
+
+
+def test_two_processes_never_post_the_same_sending_twice(env, tmp_path):
+    from mycarenet_dental.storage import Storage
+
+    first = env.context(storage=Storage(tmp_path / "shared.sqlite"))
+    second = env.context(storage=Storage(tmp_path / "shared.sqlite"))
+    inv = consulted_invoice(first, 8001, LUCAS, [("301011", _day(1), 36, 2500)])
+    (sending,) = Outbox(first).build([inv]).sendings
+    stale = Outbox(first).validate(sending.id)  # both processes read "validated"
+    assert Outbox(second).send(sending.id).state is SendingState.POSTED
+    assert Outbox(first)._post(stale).state is SendingState.POSTED  # lost the claim: no second post
+    assert Outbox(first).get(sending.id).post_attempts == 1
+    assert env.state.counters.get("billing.duplicate_posts", 0) == 0

@@ -43,6 +43,3 @@ def ctx(sim: Any) -> Iterator[Any]:
     finally:
         context.close()
 
-
-def open_contact(ctx: Any, patient: str) -> str:
-    return ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id

@@ -22,9 +22,10 @@ from mycarenet_dental_tariff import (
 from mycarenet_dental_tariff.client import NS_TARIFICATION, SOAP_ACTION, parse_answer
 from mycarenet_dental_tariff.population import HISTORY_SSIN, NOT_IN_ORDER_SSIN
 
-from .conftest import open_contact
 
-PEOPLE = {p.situations[0]: p for p in base_population()}
+def open_contact(ctx: Any, patient: str) -> str:
+    return ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+
 REGULAR = base_population()[0].ssin
 BIM = base_population()[1].ssin
 CHILD = base_population()[2].ssin
@@ -344,3 +345,19 @@ def test_payment_commitment_and_justification(ctx: Any) -> None:
     with pytest.raises(TariffBusinessError) as info:
         _consult(ctx, REGULAR, ["301011"], justification="5")
     assert info.value.code == "130" and info.value.issues[0].field == "justification"
+
+
+def test_simulator_answers_validate_against_the_official_schemas(ctx: Any) -> None:
+    if schemas.schema("tarification") is None:
+        pytest.skip("official schemas not available")
+    from mycarenet_dental.xmlsafe import parse_xml
+
+    client = TariffClient(ctx)
+    for services in (["301011", "302153:36", "302153"], ["309999"]):  # priced + refused lines; an error answer
+        query = make_query(REGULAR, services, service_date=dt.date.today())
+        body, _, _ = client.build(query, ctx.new_exchange("tariff", "TarificationConsultation", patient=REGULAR))
+        reply = ctx.soap.call(client.url(), SOAP_ACTION, body, security=ctx.security.hok(), idempotent=True)
+        assert schemas.validate("tarification", reply.body_child) == []
+        blob = commons.parse_response(commons.V2, reply.body_child).blob
+        assert blob.hash_value is not None
+        assert schemas.validate("kmehr-messageservices", parse_xml(blob.content)) == []

@@ -384,20 +384,24 @@ def _fmt_decimal(value: Decimal) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> etree._Element:
-    el = etree.SubElement(parent, tag, {k: v for k, v in attrib.items() if v is not None})
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str | None) -> etree._Element:
+    if attrib:
+        el = etree.SubElement(parent, tag, {k: v for k, v in attrib.items() if v is not None})
+    else:
+        el = etree.SubElement(parent, tag)
     if text is not None:
         el.text = text
     return el
 
 
 def _write_code(parent: etree._Element, tag: str, code: Code) -> etree._Element:
-    attrib = {"S": code.s, "SV": code.sv}
+    el = etree.SubElement(parent, tag, S=code.s, SV=code.sv)
     if code.sl:
-        attrib["SL"] = code.sl
+        el.set("SL", code.sl)
     if code.dn:
-        attrib["DN"] = code.dn
-    return _sub(parent, tag, code.value, **attrib)
+        el.set("DN", code.dn)
+    el.text = code.value
+    return el
 
 
 def _write_hcparty(parent: etree._Element, party: HcParty) -> None:

@@ -1,34 +1,128 @@
-"""Serve the simulator on loopback with TLS (Werkzeug's threaded server), in a thread or in the foreground."""
+"""Serve the simulator on loopback with TLS, in a thread or in the foreground.
+
+Werkzeug's development server closes every connection, so each call would pay a new TLS
+handshake on both sides — nothing like eHealth, and the benchmarks would measure handshakes.
+This small threaded HTTP/1.1 server keeps connections alive, reads bodies by Content-Length
+(bounded), and calls the simulator's WSGI application.
+"""
 
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from ..errors import ConfigError
+from .app import MAX_REQUEST_BYTES
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = logging.getLogger("mycarenet_dental.simulator")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to the logger (debug), not to the terminal of the demo or the tests.
-
-    HTTP/1.1 keeps connections alive, so a client pays the TLS handshake once, as with eHealth.
-    """
-
+class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 30  # an idle keep-alive connection is closed after this
+    server: _TlsServer
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s %s", self.command, self.path, code)
+    def setup(self) -> None:
+        super().setup()
+        try:
+            self.connection.do_handshake()  # in this connection's thread, never in the accept loop
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("TLS handshake failed: %s", exc)
+            self.close_connection = True
+            raise
 
-    def log_error(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        self._serve()
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve()
+
+    def _serve(self) -> None:
+        if self.headers.get("Transfer-Encoding"):
+            self._plain(411, b"length required")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self._plain(400, b"bad content-length")
+            return
+        if length > MAX_REQUEST_BYTES:
+            self._plain(413, b"request too large")
+            return
+        body = self.rfile.read(length)
+        path, _, query = self.path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
+            "SERVER_NAME": self.server.server_address[0], "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_PROTOCOL": self.request_version, "REMOTE_ADDR": self.client_address[0],
+            "CONTENT_LENGTH": str(length), "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "wsgi.version": (1, 0), "wsgi.url_scheme": "https", "wsgi.input": BytesIO(body),
+            "wsgi.errors": BytesIO(), "wsgi.multithread": True, "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for key, value in self.headers.items():
+            name = "HTTP_" + key.upper().replace("-", "_")
+            if name not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                environ[name] = value
+        reply: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            reply[:] = [status, headers]
+            return lambda data: None
+
+        chunks = self.server.app(environ, start_response)
+        try:
+            data = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()
+        status, headers = reply
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for key, value in headers:
+            if key.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _plain(self, code: int, text: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(text)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(text)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
         log.debug(format, *args)
+
+
+class _TlsServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: Any, context: ssl.SSLContext) -> None:
+        self.app = app
+        self._context = context
+        super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        return self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
 class SimulatorServer:
@@ -44,10 +138,12 @@ class SimulatorServer:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(str(cert), str(key))
         self.app = app
-        self._server = make_server(host, port, app, threaded=True, ssl_context=context,
-                                   request_handler=_QuietHandler)
+        try:
+            self._server = _TlsServer((host, port), app, context)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}", location="--port") from exc
         self.host = host
-        self.port = self._server.server_port
+        self.port = self._server.server_address[1]
         self._thread: threading.Thread | None = None
 
     @property

@@ -33,7 +33,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -647,8 +647,14 @@ class Outbox:
 
         data = self.file(status.id)
         with self.storage.transaction() as conn:
-            conn.execute("UPDATE billing_sending SET state = ?, post_attempts = post_attempts + 1, updated_at = ? "
-                         "WHERE id = ?", (SendingState.POSTING.value, _now_text(self.ctx), status.id))
+            # claim the post atomically: another process of the practice may be sending the same sending
+            claimed = conn.execute(
+                "UPDATE billing_sending SET state = ?, post_attempts = post_attempts + 1, updated_at = ? "
+                "WHERE id = ? AND state = ? AND post_attempts = ?",
+                (SendingState.POSTING.value, _now_text(self.ctx), status.id, status.state.value,
+                 status.post_attempts)).rowcount
+        if not claimed:
+            return self.get(status.id)
         exchange = self.ctx.new_exchange(SERVICE, "post", purpose="eFact third-party-payment invoices",
                                          details={"sending_id": status.id, "oa": status.oa,
                                                   "input_reference": status.input_reference,
@@ -963,10 +969,14 @@ class Answer:
     reference: str
     errors: tuple[RecordError, ...] = ()
     refusal_type: str | None = None
-    paid_by_sequence: dict[int, int] = attrs.field(factory=dict)
+    paid: tuple[tuple[int, int], ...] = ()  # (record sequence of an ET50, paid amount in cents)
     accepted: int | None = None
     refused: int | None = None
     payment_references: tuple[str, ...] = ()
+
+    @property
+    def paid_by_sequence(self) -> Mapping[int, int]:
+        return dict(self.paid)
 
 
 def read_answer(content: bytes) -> Answer:
@@ -1020,7 +1030,7 @@ def read_answer(content: bytes) -> Answer:
             if amount is not None:
                 paid[seq] = amount
     return Answer(type=kind, reference=reference, errors=tuple(errors), refusal_type=refusal_type,
-                  paid_by_sequence=paid, accepted=accepted, refused=refused, payment_references=tuple(refs))
+                  paid=tuple(sorted(paid.items())), accepted=accepted, refused=refused, payment_references=tuple(refs))
 
 
 def _signed(text: str) -> int | None:

@@ -16,7 +16,7 @@ whole-record regexes compiled once per layout (no per-zone regex at run time).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -99,6 +99,15 @@ class Layout:
     def parse(self, record: str) -> dict[str, str]:
         """Every zone's raw text, by zone name."""
         return {name: record[s] for name, s in self.slices.items()}
+
+    def picker(self, names: tuple[str, ...]) -> Callable[[str], dict[str, str]]:
+        """A fast ``parse`` restricted to some zones (for hot paths that need only a few)."""
+        items = tuple((n, self.slices[n]) for n in names)
+
+        def pick(record: str) -> dict[str, str]:
+            return {n: record[s] for n, s in items}
+
+        return pick
 
     def unparse(self, zones: Mapping[str, str]) -> str:
         """Inverse of :meth:`parse`: the raw zone texts joined verbatim (lossless, no typing checks)."""

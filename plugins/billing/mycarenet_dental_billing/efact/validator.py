@@ -109,6 +109,11 @@ _PREDECESSORS = {
 }
 _DATE_CACHE: dict[str, dt.date | None] = {}
 _GOOD_PROVIDERS: set[str] = set()
+_PICK20 = rl.RECORD20.picker(("7", "8a-8b", "9", "10", "11", "14", "16", "17", "18", "24-25", "27", "29-31",
+                                 "32"))
+_PICK51 = rl.RECORD51.picker(("4", "8a-8b", "27", "42-45", "55"))
+_PICK80 = rl.RECORD80.picker(("7", "8a-8b", "9", "10", "14", "15", "17", "18", "19", "24-25", "27", "30-31", "32",
+                              "98"))
 _CONTROL_TEXT = ["97"] + [f"{i:02d}" for i in range(1, 97)]  # remainder → the 2 control characters  # 12-character provider zones already found valid
 _S7, _S8, _S9 = slice(32, 35), slice(35, 48), slice(48, 49)
 _S14, _S24, _S49 = slice(55, 67), slice(114, 126), slice(270, 282)
@@ -370,7 +375,7 @@ class _Validator:
     s300rec: RawRecord | None = None
 
     def rec20(self, rec: RawRecord) -> None:
-        z = rec.zones()
+        z = _PICK20(rec.text)
         self.r20 = z
         self.r20_patient = rec.text[32:49]
         self.r20_lifting = z["16"]
@@ -507,7 +512,7 @@ class _Validator:
                 self.add(f"{rec.kind}{_zone_number(zone)}12", rec, zone, rec.zone(zone))
 
     def rec51(self, rec: RawRecord) -> None:
-        z = rec.zones()
+        z = _PICK51(rec.text)
         self.inv_records += 1
         self._same_as_50(rec, (("4", "4"), ("5", "5"), ("15", "15"), ("19", "19")))
         r20 = self.r20 or {}
@@ -556,7 +561,7 @@ class _Validator:
     def rec80(self, rec: RawRecord) -> None:
         self._close_line()
         self.r50 = None
-        z = rec.zones()
+        z = _PICK80(rec.text)
         r20 = self.r20 or {}
         self.inv_records += 1
         for zone in ("7", "8a-8b", "9", "10", "14", "17", "18", "24-25", "32"):
