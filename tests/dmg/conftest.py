@@ -38,9 +38,6 @@ def dmg_plugin_manager() -> Any:
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A running simulator (TLS on loopback) with every installed plugin, once per test module."""
-    pytest.importorskip("mycarenet_dental.security.session")
-    pytest.importorskip("mycarenet_dental.security.etee")
-    pytest.importorskip("mycarenet_dental.mycarenet.memberdata")
     from mycarenet_dental.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("dmg-sim"), pm=dmg_plugin_manager())

@@ -22,15 +22,8 @@ from mycarenet_dental.errors import RuleRefusal, SoapFaultError
 pytestmark = pytest.mark.slow
 
 
-def _security_ready() -> bool:
-    names = ("mycarenet_dental.security.session", "mycarenet_dental.security.pki", "mycarenet_dental.simulator.sts")
-    return all(importlib.util.find_spec(n) is not None for n in names)
-
-
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not _security_ready():
-        pytest.skip("the security layer is not available yet")
     from mycarenet_dental.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("mandates-sim"))
@@ -210,8 +203,6 @@ def test_dmg_is_always_refused_for_a_mandatary(sim: Any, office: Any) -> None:
 
 
 def test_the_demo_step(tmp_path_factory: pytest.TempPathFactory) -> None:
-    if not _security_ready():
-        pytest.skip("the security layer is not available yet")
     from mycarenet_dental.cli.demo import run_demo
     from mycarenet_dental.plugins import make_plugin_manager
 

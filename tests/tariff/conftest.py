@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 
-def _security_ready() -> bool:
-    names = ("mycarenet_dental.security.session", "mycarenet_dental.security.pki", "mycarenet_dental.simulator.sts")
-    return all(importlib.util.find_spec(n) is not None for n in names)
-
-
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A running simulator (TLS on loopback) with every installed plugin."""
-    if not _security_ready():
-        pytest.skip("the security layer is not available yet")
     from mycarenet_dental.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("tariff-sim"))

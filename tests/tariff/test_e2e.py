@@ -276,6 +276,7 @@ def test_billing_office_under_mandate(sim: Any) -> None:
         register = mandates.register_for(office)
         register.add(mandator_nihii=office.responsible().nihii, mandatary=f"cbe:{office.executor().cbe}",
                      service="tariff", start=dt.date.today().isoformat())
+        sim.state.switches.extra["mandates"] = register  # MyCareNet's own register knows it too
         contact = office.contacts.open(REGULAR, dentist=office.responsible().id, user_id=office.user_id).id
         result = consult_tariff(office, REGULAR, ["301011"], contact_id=contact)
         assert result.lines[0].priced

@@ -54,7 +54,7 @@ password_env = "MYCARENET_DENTAL_KEYSTORE_PASSWORD"
 path = "store.sqlite"
 
 [security]
-trust_anchor = "ca.pem"
+trust_anchor = "sts.pem"
 token_cache = "token-dentist.json"
 """, encoding="utf-8")
     mandatary = out / "config-mandatary.toml"
@@ -73,7 +73,7 @@ password_env = "MYCARENET_DENTAL_KEYSTORE_PASSWORD"
 path = "store-mandatary.sqlite"
 
 [security]
-trust_anchor = "ca.pem"
+trust_anchor = "sts.pem"
 token_cache = "token-mandatary.json"
 """, encoding="utf-8")
     env = out / ENV_FILE

@@ -28,6 +28,7 @@ import attrs
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
+from ..timeutil import belgian_date
 from . import commons
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -1212,7 +1213,7 @@ def _answer(query_el: etree._Element, *, parsed: commons.SendRequest, caller: An
     try:
         query = validate_query(query_el, input_reference=parsed.common_input.input_reference,
                                care_provider_nihii=cp.nihii if cp else None, quality=quality, registry=registry,
-                               today=now.date(),
+                               today=belgian_date(now),
                                unauthorized_facets=switches.get("memberdata.unauthorized_facets",
                                                                 (FACET_CARE_PATH, FACET_REFERENCE_PHARMACY)))
         if switches.get("memberdata.send_to_im_exception"):

@@ -50,14 +50,11 @@ def mandate_checker(state: Any) -> MandateChecker | None:
     return state.plugin_state.get(CHECKER_KEY)  # type: ignore[no-any-return]
 
 
-def _belgian_today(state: Any) -> dt.date:
-    moment = state.now()
-    try:
-        from zoneinfo import ZoneInfo
+def belgian_today(state: Any) -> dt.date:
+    """Today in Belgium by the simulator's clock (the insurers' day, not UTC's)."""
+    from ..timeutil import belgian_date
 
-        return moment.astimezone(ZoneInfo("Europe/Brussels")).date()
-    except Exception:  # pragma: no cover - no tz database
-        return moment.date()
+    return belgian_date(state.now())
 
 
 def check_mandate(state: Any, *, sender: Sequence[SenderId], care_provider: str, service: str,
@@ -67,7 +64,7 @@ def check_mandate(state: Any, *, sender: Sequence[SenderId], care_provider: str,
     if checker is None:
         return
     decision = checker(sender=tuple(sender), care_provider=care_provider, service=service,
-                       on=on or _belgian_today(state))
+                       on=on or belgian_today(state))
     if isinstance(decision, bool):
         decision = MandateDecision(decision, "" if decision else "no mandate")
     if not decision.allowed:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mycarenet_dental.errors import ConfigError, RuleRefusal, UsageError
 from mycarenet_dental.exchange import Trigger
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin, parse_patient
+from mycarenet_dental.timeutil import belgian_date
 
 from .model import (
     ContactType,
@@ -55,13 +56,7 @@ A_HOSPITAL = NS + "hospitalisation"
 A_MEDICAL_HOUSE = NS + "medicalHouse"
 
 
-def _belgian_today(now: datetime) -> date:
-    try:
-        from zoneinfo import ZoneInfo
-
-        return now.astimezone(ZoneInfo("Europe/Brussels")).date()
-    except Exception:  # pragma: no cover - no tz database
-        return now.date()
+_belgian_today = belgian_date
 
 
 def patient_key(patient: Ssin | RegistrationNumber) -> str:

@@ -105,15 +105,26 @@ def check_input_reference(value: str) -> str:
 # --- typed records ---------------------------------------------------------------------------------
 
 
+def _nihii11(inst: object, a: attrs.Attribute, v: str) -> None:
+    if not (isinstance(v, str) and len(v) == 11 and v.isdigit() and v.isascii()):
+        raise UsageError(f"{a.name}: {v!r} is not an 11-digit NIHII", location=f"Origin.{a.name}")
+
+
+def _non_empty(inst: object, a: attrs.Attribute, v: str) -> None:
+    if not (isinstance(v, str) and v.strip()):
+        raise UsageError(f"{a.name} must not be empty", location=f"Origin.{a.name}",
+                         hint="configure [licence] username and package_name")
+
+
 @attrs.frozen
 class Origin:
     """``Origin`` of every GenericAsync request: the package licence and the care provider billed for."""
 
-    package_name: str
-    licence_username: str
+    package_name: str = attrs.field(validator=_non_empty)
+    licence_username: str = attrs.field(validator=_non_empty)
     licence_password: str = attrs.field(repr=False)
-    nihii: str
-    quality: str = "dentist"
+    nihii: str = attrs.field(validator=_nihii11)
+    quality: str = attrs.field(default="dentist", validator=_non_empty)
     name: str = ""
     ssin: str | None = None
 
@@ -131,9 +142,9 @@ class Origin:
 class TAck:
     """A technical acknowledgement (synchronous post answer or asynchronous ``TAckResponse``)."""
 
-    issuer: str
-    applies_to: str
-    result_major: str
+    issuer: str = attrs.field(validator=attrs.validators.instance_of(str))
+    applies_to: str = attrs.field(validator=attrs.validators.instance_of(str))
+    result_major: str = attrs.field(validator=attrs.validators.instance_of(str))
     value: str  # base64 content, as received (confirmation key)
     result_minor: str | None = None
     result_message: str | None = None

@@ -77,12 +77,9 @@ def _date(value: Any) -> date:
 
 def belgian_today(now: datetime) -> date:
     """The calendar day in Belgium at ``now`` (the insurers' day: "today", "future", "two years back")."""
-    try:
-        from zoneinfo import ZoneInfo
+    from mycarenet_dental.timeutil import belgian_date
 
-        return now.astimezone(ZoneInfo("Europe/Brussels")).date() if now.tzinfo else now.date()
-    except Exception:  # pragma: no cover - no time-zone database
-        return now.date()
+    return belgian_date(now)
 
 
 def infer_kind(nihii: str, first_name: str | None) -> HolderKind:

@@ -461,9 +461,6 @@ def belgian_date(moment: dt.datetime) -> dt.date:
 
     UNSURE: eMandate periods are days without a time zone; Europe/Brussels is the natural reading.
     """
-    try:
-        from zoneinfo import ZoneInfo
+    from mycarenet_dental.timeutil import belgian_date as _belgian
 
-        return moment.astimezone(ZoneInfo("Europe/Brussels")).date()
-    except Exception:  # no tz database on this machine
-        return moment.date()
+    return _belgian(moment)

@@ -61,10 +61,10 @@ def handle(request: SimRequest) -> SimResponse:
     cp = send.common_input.origin.care_provider
     if cp is None:
         return request.fault("SOA-03007", "Origin/CareProvider is required")
-    from mycarenet_dental.simulator.wss_check import check_care_provider
+    from mycarenet_dental.simulator.authz import authorize_care_provider
 
-    # UNSURE: a billing office (organisation token) acts under mandate; mandates are checked elsewhere.
-    check_care_provider(caller, cp.nihii, mandated=bool(getattr(caller, "is_organisation", False)))
+    # The caller is the care provider, or a mandatary with a mandate in MyCareNet's register.
+    authorize_care_provider(request, care_provider=cp.nihii, service="tariff")
     from mycarenet_dental.xmlsafe import parse_xml
 
     blob_el = parse_xml(send.blob.content, what="tariff request blob")
