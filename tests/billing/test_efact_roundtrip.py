@@ -113,7 +113,7 @@ def sendings(draw: st.DrawFn) -> Sending:
     return Sending(header, invs)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=_PHASES)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=_PHASES)
 @given(sendings())
 def test_write_read_is_identity(sending: Sending) -> None:
     data = to_bytes(sending)
@@ -127,7 +127,7 @@ def test_write_read_is_identity(sending: Sending) -> None:
     assert [b.mutuality for b in parsed.bordereaux] == [g.destination for g in sending.groups]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=_PHASES)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=_PHASES)
 @given(sendings())
 def test_what_we_write_passes_the_validator(sending: Sending) -> None:
     buf = io.StringIO()

@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ..audit import utc_ms
-from ..exchange import Exchange, PartyKind, Trigger
 from ..registrations import RuleCheck, RuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
+    from ..exchange import Exchange
+
+# The rule checks import the exchange and audit modules when they first run, so that loading the
+# rules (every CLI start) stays cheap.
 
 
 def applies(rule: RuleSpec, exchange: Exchange) -> bool:
@@ -47,6 +49,8 @@ def explicit_request_only(rule_id: str, article: str, services: Iterable[str], *
     """Refuse an exchange that the software triggered on its own."""
 
     def check(exchange: Exchange, context: Context) -> RuleCheck | None:
+        from ..exchange import Trigger
+
         if exchange.trigger is not Trigger.USER:
             return RuleCheck("only at the explicit request of the dentist, never automatic or systematic")
         return None
@@ -63,6 +67,8 @@ def burst_limit(rule_id: str, article: str, service: str, *, per_minute_key: str
     """
 
     def check(exchange: Exchange, context: Context) -> RuleCheck | None:
+        from ..audit import utc_ms
+
         limit = int(context.config.section(service).get(per_minute_key, default))
         since = utc_ms(exchange.created_at - timedelta(seconds=60))
         row = context.storage.query_one(
@@ -84,6 +90,8 @@ def not_mandatable(rule_id: str, article: str, services: Iterable[str], *, title
     """Refuse an exchange whose executor is a mandatary (Annex 1 §4 allows mandates only for some services)."""
 
     def check(exchange: Exchange, context: Context) -> RuleCheck | None:
+        from ..exchange import PartyKind
+
         if exchange.executor.kind is PartyKind.MANDATARY:
             return RuleCheck(f"{exchange.service} cannot be done by a mandatary: the protocol allows mandates "
                              "only for insurability, tariff consultation and billing")

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..exchange import Exchange, PartyKind
 from ..hookspec import hookimpl
 from ..registrations import RuleCheck, RuleSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
+    from ..exchange import Exchange
 
 
 def _r2_known_service(exchange: Exchange, context: Context) -> RuleCheck | None:
@@ -53,6 +53,8 @@ def _r29_patient_contact(exchange: Exchange, context: Context) -> RuleCheck | No
         return RuleCheck(f"contact {contact.id} is closed")
     if contact.patient != exchange.patient:
         return RuleCheck(f"contact {contact.id} is for another patient")
+    from ..exchange import PartyKind
+
     if exchange.executor.kind is not PartyKind.MANDATARY and contact.dentist != (exchange.responsible.nihii or
                                                                                  exchange.responsible.id):
         return RuleCheck(f"contact {contact.id} belongs to another dentist")

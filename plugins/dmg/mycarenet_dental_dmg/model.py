@@ -20,8 +20,8 @@ import attrs
 from mycarenet_dental.errors import BusinessError, Messages
 from mycarenet_dental.identifiers import Ssin
 
-SERVICE = "dmg"
-RESULT_KIND = "dmg.holder"
+from .names import RESULT_KIND, SERVICE  # noqa: F401 - re-exported
+
 FACET = "urn:be:cin:nippin:globalMedicalFile"
 #: The only purpose the protocol allows (R41, Annex 5). Rules check the ``art74`` prefix so a vendor
 #: may word the rest of the text itself.

@@ -19,7 +19,7 @@ from mycarenet_dental.registrations import (
     SimulatorRoute,
 )
 
-from .model import RESULT_KIND, SERVICE
+from .names import RESULT_KIND, SERVICE
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
