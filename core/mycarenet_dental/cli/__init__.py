@@ -61,7 +61,7 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, show_lines=False, show_header=any(columns))
     for col in columns:
         table.add_column(col)
     for row in rows:
