@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import attrs
 from asn1crypto import algos, cms, core
@@ -46,6 +47,71 @@ class Unsealed:
         return self.outer.weak or self.inner.weak
 
 
+# --- DER building -------------------------------------------------------------------------------------
+# Building the SignedData with asn1crypto objects costs ~30 ms per call (object trees, re-encoding the
+# certificate); the structure is fixed, so the variable parts (content, signature) are written as DER
+# directly around DER fragments computed once per (certificate, digest, signature scheme).
+
+_INT_V1 = b"\x02\x01\x01"
+_OID_DATA = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01"
+_OID_SIGNED_DATA = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"
+
+
+def _der_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(raw),)) + raw
+
+
+def _tlv(tag: int, *parts: bytes) -> bytes:
+    content = b"".join(parts)
+    return bytes((tag,)) + _der_len(len(content)) + content
+
+
+@attrs.frozen
+class _SignerParts:
+    """DER fragments of a SignerInfo/SignedData that depend only on the certificate and the algorithms."""
+
+    sid: bytes
+    digest_algorithm: bytes
+    signature_algorithm: bytes
+    certificate: bytes
+
+
+@lru_cache(maxsize=64)
+def _signer_parts(cert: x509.Certificate, digest: str, scheme: str) -> _SignerParts:
+    cert_der = cert.public_bytes(serialization.Encoding.DER)
+    a_cert = a_x509.Certificate.load(cert_der)
+    sid = cms.SignerIdentifier(
+        "issuer_and_serial_number",
+        cms.IssuerAndSerialNumber({"issuer": a_cert.issuer, "serial_number": a_cert.serial_number}),
+    )
+    if scheme == "pss":
+        sig_alg = algos.SignedDigestAlgorithm(
+            {
+                "algorithm": "rsassa_pss",
+                "parameters": algos.RSASSAPSSParams(
+                    {
+                        "hash_algorithm": {"algorithm": digest},
+                        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": digest}},
+                        "salt_length": 32,
+                    }
+                ),
+            }
+        )
+    elif scheme == "pkcs1":
+        sig_alg = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
+    else:
+        sig_alg = algos.SignedDigestAlgorithm({"algorithm": f"{digest}_ecdsa"})
+    return _SignerParts(
+        sid=sid.dump(),
+        digest_algorithm=algos.DigestAlgorithm({"algorithm": digest}).dump(),
+        signature_algorithm=sig_alg.dump(),
+        certificate=cms.CertificateChoices("certificate", a_cert).dump(),
+    )
+
+
 def signed_data(
     content: bytes,
     key: KeyEntry,
@@ -56,19 +122,18 @@ def signed_data(
     include_certificate: bool = True,
     signing_time: datetime | None = None,
 ) -> bytes:
-    """A CMS ContentInfo(SignedData) with embedded content, built with asn1crypto (both eHealth forms)."""
-    cert_der = key.certificate.public_bytes(serialization.Encoding.DER)
-    a_cert = a_x509.Certificate.load(cert_der)
+    """A CMS ContentInfo(SignedData) with embedded content (both eHealth forms), encoded as DER."""
     hash_cls = _HASH[digest]
-    signer: dict[str, object] = {
-        "version": "v1",
-        "sid": cms.SignerIdentifier(
-            "issuer_and_serial_number",
-            cms.IssuerAndSerialNumber({"issuer": a_cert.issuer, "serial_number": a_cert.serial_number}),
-        ),
-        "digest_algorithm": algos.DigestAlgorithm({"algorithm": digest}),
-    }
+    private = key.private_key
+    if isinstance(private, rsa.RSAPrivateKey):
+        scheme = "pss" if pss else "pkcs1"
+    elif isinstance(private, ec.EllipticCurvePrivateKey):
+        scheme = "ecdsa"
+    else:
+        raise SecurityError("unsupported key for CMS signatures", code="CMS_ALGORITHM")
+    parts = _signer_parts(key.certificate, digest, scheme)
     to_sign = content
+    signed_attrs_der = b""
     if signed_attributes:
         attrs_ = cms.CMSAttributes(
             [
@@ -79,42 +144,20 @@ def signed_data(
                 cms.CMSAttribute({"type": "message_digest", "values": [hashlib.new(digest, content).digest()]}),
             ]
         )
-        signer["signed_attrs"] = attrs_
-        to_sign = attrs_.dump()
-    private = key.private_key
-    if isinstance(private, rsa.RSAPrivateKey):
-        if pss:
-            sig = private.sign(to_sign, padding.PSS(padding.MGF1(hash_cls()), 32), hash_cls())
-            signer["signature_algorithm"] = algos.SignedDigestAlgorithm(
-                {
-                    "algorithm": "rsassa_pss",
-                    "parameters": algos.RSASSAPSSParams(
-                        {
-                            "hash_algorithm": {"algorithm": digest},
-                            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": digest}},
-                            "salt_length": 32,
-                        }
-                    ),
-                }
-            )
-        else:
-            sig = private.sign(to_sign, padding.PKCS1v15(), hash_cls())
-            signer["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
-    elif isinstance(private, ec.EllipticCurvePrivateKey):
-        sig = private.sign(to_sign, ec.ECDSA(hash_cls()))  # CMS keeps ECDSA in DER
-        signer["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": f"{digest}_ecdsa"})
+        to_sign = attrs_.dump()  # signed as an explicit SET OF; carried as [0] IMPLICIT
+        signed_attrs_der = b"\xa0" + to_sign[1:]
+    if scheme == "pss":
+        sig = private.sign(to_sign, padding.PSS(padding.MGF1(hash_cls()), 32), hash_cls())  # type: ignore[union-attr]
+    elif scheme == "pkcs1":
+        sig = private.sign(to_sign, padding.PKCS1v15(), hash_cls())  # type: ignore[union-attr]
     else:
-        raise SecurityError("unsupported key for CMS signatures", code="CMS_ALGORITHM")
-    signer["signature"] = sig
-    sd: dict[str, object] = {
-        "version": "v1",
-        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest})],
-        "encap_content_info": {"content_type": "data", "content": core.OctetString(content)},
-        "signer_infos": [cms.SignerInfo(signer)],
-    }
-    if include_certificate:
-        sd["certificates"] = [cms.CertificateChoices("certificate", a_cert)]
-    return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(sd)}).dump()
+        sig = private.sign(to_sign, ec.ECDSA(hash_cls()))  # type: ignore[call-arg,union-attr]  # CMS keeps ECDSA in DER
+    signer_info = _tlv(0x30, _INT_V1, parts.sid, parts.digest_algorithm, signed_attrs_der,
+                       parts.signature_algorithm, _tlv(0x04, sig))
+    encap = _tlv(0x30, _OID_DATA, _tlv(0xA0, _tlv(0x04, content)))
+    certificates = _tlv(0xA0, parts.certificate) if include_certificate else b""
+    sd = _tlv(0x30, _INT_V1, _tlv(0x31, parts.digest_algorithm), encap, certificates, _tlv(0x31, signer_info))
+    return _tlv(0x30, _OID_SIGNED_DATA, _tlv(0xA0, sd))
 
 
 def _recipient_cert(recipient: Etk | x509.Certificate) -> x509.Certificate:
