@@ -1,4 +1,5 @@
-"""SOAP 1.1 client over ``requests`` with the eHealth error model.
+"""SOAP 1.1 client over ``urllib3`` (one keep-alive connection pool and one TLS context per client) with
+the eHealth error model.
 
 TLS verification is always on (``ca_file`` adds a private CA such as the simulator's; it never disables
 checks). Retries happen only for idempotent operations, on network failures, timeouts, HTTP 502/503/504
@@ -6,6 +7,10 @@ and ``SOA-02002``, with exponential backoff. Responses are size-bounded and pars
 SOAP faults and eHealth ``SystemError``/``BusinessError`` details become typed errors with code, origin and
 FR/NL/EN text from ``data/soa_codes.json``. ``trace_dir`` receives the exact bytes of each exchange
 (files 0600) with the configured secrets masked.
+
+The HTTP layer is urllib3 used directly: ``requests`` cost 3-4 ms of Python per call (request preparation,
+settings merging, hooks) for nothing a SOAP POST needs. A ``requests.Session`` (or ``proxies``) given to the
+constructor is still honoured through ``requests``.
 """
 
 from __future__ import annotations
@@ -14,17 +19,19 @@ import itertools
 import json
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-import requests
+import urllib3
 from lxml import etree
+from urllib3 import exceptions as u3exc
 
 from .errors import (
     BusinessError,
@@ -35,6 +42,9 @@ from .errors import (
     TransportError,
 )
 from .xmlsafe import parse_xml
+
+if TYPE_CHECKING:
+    import requests
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -148,11 +158,17 @@ class SoapClient:
         self.backoff = backoff
         self.trace_dir = Path(trace_dir) if trace_dir else None
         self._mask = [m for m in mask if m]
-        self._session = session or requests.Session()
-        # No proxy/CA surprises from the environment: the CA file and proxies are explicit settings.
-        self._session.trust_env = False
-        if proxies:
-            self._session.proxies.update(proxies)
+        self._session: requests.Session | None = None
+        if session is not None or proxies:
+            import requests
+
+            self._session = session or requests.Session()
+            # No proxy/CA surprises from the environment: the CA file and proxies are explicit settings.
+            self._session.trust_env = False
+            if proxies:
+                self._session.proxies.update(proxies)
+        self._pool: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self.calls = 0
@@ -224,24 +240,22 @@ class SoapClient:
         self.calls += 1
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
         try:
-            resp = self._session.post(
-                url, data=data, headers=headers, timeout=(self.connect_timeout, self.timeout),
-                verify=str(self.ca_file) if self.ca_file else True, stream=True, allow_redirects=False,
-            )
-        except requests.exceptions.SSLError as exc:
-            _disturb(run, "tls", _short(exc))
-            raise TransportError(
-                f"TLS verification of {_host(url)} failed: {_tls_reason(exc)}",
-                code="TLS", origin=_host(url),
-                hint="check the endpoint URL (host name) and the configured CA file; verification is never disabled",
-            ) from None
-        except requests.exceptions.Timeout as exc:
-            _disturb(run, "timeout", f"{_host(url)}: {_short(exc)}")
-            raise RemoteTimeoutError(
-                f"no answer from {_host(url)} within {self.timeout:g}s (connect {self.connect_timeout:g}s)",
-                origin=_host(url), hint="the service is slow or unreachable; try again later",
-            ) from None
-        except requests.exceptions.RequestException as exc:
+            resp = self._post(url, data, headers)
+        except _HttpFailure as failure:
+            exc = failure.cause
+            if failure.kind == "tls":
+                _disturb(run, "tls", _short(exc))
+                raise TransportError(
+                    f"TLS verification of {_host(url)} failed: {_tls_reason(exc)}",
+                    code="TLS", origin=_host(url),
+                    hint="check the endpoint URL (host name) and the configured CA file; verification is never disabled",
+                ) from None
+            if failure.kind == "timeout":
+                _disturb(run, "timeout", f"{_host(url)}: {_short(exc)}")
+                raise RemoteTimeoutError(
+                    f"no answer from {_host(url)} within {self.timeout:g}s (connect {self.connect_timeout:g}s)",
+                    origin=_host(url), hint="the service is slow or unreachable; try again later",
+                ) from None
             _disturb(run, "connection", f"{_host(url)}: {_short(exc)}")
             raise TransportError(
                 f"cannot reach {_host(url)}: {_short(exc)}", code="CONNECTION", origin=_host(url),
@@ -252,7 +266,7 @@ class SoapClient:
         finally:
             resp.close()
         self._trace(seq, soap_action or url, "response", raw, attempt)
-        status = resp.status_code
+        status = resp.status
         if not raw.strip():
             _disturb(run, "bad_response", f"HTTP {status} with an empty body")
             if status in RETRY_HTTP:
@@ -286,8 +300,61 @@ class SoapClient:
             raise TransportError(f"HTTP {status} from {_host(url)}", code=f"HTTP_{status}", origin=_host(url))
         return SoapReply(envelope=envelope, body_child=child, raw=raw, status=status)
 
-    def _read_bounded(self, resp: requests.Response, url: str, run: RunLike | None) -> bytes:
-        declared = resp.headers.get("Content-Length")
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """Certificate and host name verification always on; the CA file replaces the default bundle."""
+        if self.ca_file is not None:
+            cafile = str(self.ca_file)
+        else:
+            import certifi  # the bundle ``requests`` used by default
+
+            cafile = certifi.where()
+        context = ssl.create_default_context(cafile=cafile)
+        context.check_hostname = True
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def _pool_manager(self) -> urllib3.PoolManager:
+        pool = self._pool
+        if pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = urllib3.PoolManager(
+                        num_pools=8, maxsize=4, block=False, retries=False, cert_reqs="CERT_REQUIRED",
+                        ssl_context=self._ssl_context(),
+                    )
+                pool = self._pool
+        return pool
+
+    def close(self) -> None:
+        """Close the pooled connections (a later call opens new ones)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.clear()
+        if self._session is not None:
+            self._session.close()
+
+    def _post(self, url: str, data: bytes, headers: dict[str, str]) -> _Response:
+        if self._session is not None:
+            return _post_requests(self._session, url, data, headers, timeout=(self.connect_timeout, self.timeout),
+                                  verify=str(self.ca_file) if self.ca_file else True)
+        headers = {**_DEFAULT_HEADERS, **headers}
+        try:
+            resp = self._pool_manager().urlopen(
+                "POST", url, body=data, headers=headers, redirect=False, retries=False, preload_content=False,
+                timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.timeout),
+            )
+        except u3exc.MaxRetryError as exc:  # not raised with retries=False; kept for safety
+            raise _failure(exc.reason or exc) from None
+        except (u3exc.HTTPError, OSError) as exc:
+            raise _failure(exc) from None
+        return _Urllib3Response(resp)
+
+    def _read_bounded(self, resp: _Response, url: str, run: RunLike | None) -> bytes:
+        declared = resp.header("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
             _disturb(run, "bad_response", f"response of {declared} bytes exceeds the bound")
             raise MalformedResponseError(
@@ -297,7 +364,7 @@ class SoapClient:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in resp.iter_content(65536):
+            for chunk in resp.chunks(65536):
                 size += len(chunk)
                 if size > self.max_response_bytes:
                     _disturb(run, "bad_response", "response exceeds the size bound")
@@ -306,14 +373,14 @@ class SoapClient:
                         code="XML_TOO_LARGE", origin=_host(url),
                     )
                 chunks.append(chunk)
-        except requests.exceptions.Timeout:
-            _disturb(run, "timeout", f"{_host(url)}: read timed out")
-            raise RemoteTimeoutError(f"the answer from {_host(url)} stalled for more than {self.timeout:g}s",
-                                     origin=_host(url)) from None
-        except requests.exceptions.RequestException as exc:
-            _disturb(run, "bad_response", f"connection broken: {_short(exc)}")
+        except _HttpFailure as failure:
+            if failure.kind == "timeout":
+                _disturb(run, "timeout", f"{_host(url)}: read timed out")
+                raise RemoteTimeoutError(f"the answer from {_host(url)} stalled for more than {self.timeout:g}s",
+                                         origin=_host(url)) from None
+            _disturb(run, "bad_response", f"connection broken: {_short(failure.cause)}")
             raise MalformedResponseError(
-                f"the response from {_host(url)} was cut off: {_short(exc)}", code="XML_TRUNCATED",
+                f"the response from {_host(url)} was cut off: {_short(failure.cause)}", code="XML_TRUNCATED",
                 origin=_host(url),
             ) from None
         return b"".join(chunks)
@@ -388,3 +455,96 @@ def _tls_reason(exc: BaseException) -> str:
 
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+# --- HTTP layer -----------------------------------------------------------------------------------------
+
+_DEFAULT_HEADERS = {"User-Agent": "mycarenet-dental", "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+
+
+class _HttpFailure(Exception):
+    """A failure of the HTTP layer, classified: ``tls``, ``timeout`` or ``connection`` (``broken`` on read)."""
+
+    def __init__(self, kind: str, cause: BaseException) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.cause = cause
+
+
+def _failure(exc: BaseException) -> _HttpFailure:
+    if isinstance(exc, (u3exc.SSLError, ssl.SSLError)):
+        return _HttpFailure("tls", exc)
+    if isinstance(exc, u3exc.NewConnectionError):  # a subclass of ConnectTimeoutError in urllib3 2
+        return _HttpFailure("connection", exc)
+    if isinstance(exc, (u3exc.TimeoutError, TimeoutError)):
+        return _HttpFailure("timeout", exc)
+    return _HttpFailure("connection", exc)
+
+
+class _Response(Protocol):
+    status: int
+
+    def header(self, name: str) -> str | None: ...
+    def chunks(self, size: int) -> Any: ...
+    def close(self) -> None: ...
+
+
+class _Urllib3Response:
+    def __init__(self, resp: urllib3.BaseHTTPResponse) -> None:
+        self._resp = resp
+        self.status = resp.status
+
+    def header(self, name: str) -> str | None:
+        return self._resp.headers.get(name)
+
+    def chunks(self, size: int) -> Any:
+        try:
+            yield from self._resp.stream(size)
+        except (u3exc.ReadTimeoutError, TimeoutError) as exc:
+            raise _HttpFailure("timeout", exc) from None
+        except (u3exc.HTTPError, OSError) as exc:
+            raise _HttpFailure("broken", exc) from None
+
+    def close(self) -> None:
+        # A fully read response has already given its connection back to the pool (keep-alive); a partly
+        # read one closes its connection, which the pool reopens when next used.
+        self._resp.close()
+        self._resp.release_conn()
+
+
+class _RequestsResponse:
+    def __init__(self, resp: requests.Response) -> None:
+        self._resp = resp
+        self.status = resp.status_code
+
+    def header(self, name: str) -> str | None:
+        return self._resp.headers.get(name)
+
+    def chunks(self, size: int) -> Any:
+        import requests
+
+        try:
+            yield from self._resp.iter_content(size)
+        except requests.exceptions.Timeout as exc:
+            raise _HttpFailure("timeout", exc) from None
+        except requests.exceptions.RequestException as exc:
+            raise _HttpFailure("broken", exc) from None
+
+    def close(self) -> None:
+        self._resp.close()
+
+
+def _post_requests(session: requests.Session, url: str, data: bytes, headers: dict[str, str], *,
+                   timeout: tuple[float, float], verify: str | bool) -> _RequestsResponse:
+    import requests
+
+    try:
+        resp = session.post(url, data=data, headers=headers, timeout=timeout, verify=verify, stream=True,
+                            allow_redirects=False)
+    except requests.exceptions.SSLError as exc:
+        raise _HttpFailure("tls", exc) from None
+    except requests.exceptions.Timeout as exc:
+        raise _HttpFailure("timeout", exc) from None
+    except requests.exceptions.RequestException as exc:
+        raise _HttpFailure("connection", exc) from None
+    return _RequestsResponse(resp)

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 import attrs
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms
 from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
