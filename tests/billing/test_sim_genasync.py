@@ -187,6 +187,9 @@ def test_billing_office_sends_for_the_dentist(env, tmp_path):
             "--mandator", office.config.require_dentist().nihii, "--mandatary", office.config.executor.cbe,
             "--service", "billing", "--start", (today() - dt.timedelta(days=30)).isoformat()])
         assert result.exit_code == 0, result.output
+        from mycarenet_dental_mandates import register_for
+
+        env.state.switches.extra["mandates"] = register_for(office)  # MyCareNet's register knows it too
     outbox = Outbox(office)
     inv = consulted_invoice(office, 21, LUCAS, [("301011", today() - dt.timedelta(days=1), 36, 2500)])
     outbox.build([inv])

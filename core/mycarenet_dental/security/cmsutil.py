@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 import attrs
 from asn1crypto import cms
@@ -38,20 +39,29 @@ class SignerCheck:
     weak: bool
 
 
+@lru_cache(maxsize=256)
+def _load_certificate(der: bytes) -> x509.Certificate:
+    # The same signer certificates come with every message; x509.Certificate is immutable.
+    return x509.load_der_x509_certificate(der)
+
+
+@lru_cache(maxsize=256)
+def _issuer_der(cert: x509.Certificate) -> bytes:
+    return cert.issuer.public_bytes()
+
+
 def certificates_of(signed: cms.SignedData) -> list[x509.Certificate]:
     out = []
     for choice in signed["certificates"] or []:
         if choice.name == "certificate":
-            out.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+            out.append(_load_certificate(choice.chosen.dump()))
     return out
 
 
 def _matches(cert: x509.Certificate, sid: cms.SignerIdentifier) -> bool:
     if sid.name == "issuer_and_serial_number":
         ias = sid.chosen
-        return cert.serial_number == ias["serial_number"].native and cert.issuer.public_bytes() == ias[
-            "issuer"
-        ].dump()
+        return cert.serial_number == ias["serial_number"].native and _issuer_der(cert) == ias["issuer"].dump()
     try:
         ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import attrs
 from cryptography import x509
@@ -38,7 +39,17 @@ class Etk:
 
     @classmethod
     def parse(cls, der: bytes) -> Etk:
-        """Parse the DER of an ETK (raises SecurityError when it is not one)."""
+        """Parse the DER of an ETK (raises SecurityError when it is not one).
+
+        The same few ETKs arrive with every sealed exchange (the reply-to ETK of each request), so parsed
+        ETKs are kept by their exact bytes: an Etk is immutable and parsing is a pure function of the DER.
+        """
+        if cls is Etk:
+            return _parse_cached(bytes(der))
+        return cls._parse(der)
+
+    @classmethod
+    def _parse(cls, der: bytes) -> Etk:
         signed, content = cmsutil.signed_data(der, what="ETK")
         try:
             enc = x509.load_der_x509_certificate(content)
@@ -68,6 +79,11 @@ class Etk:
         now = now or datetime.now(timezone.utc)
         if not (self.certificate.not_valid_before_utc <= now < self.certificate.not_valid_after_utc):
             raise SecurityError("ETK encryption certificate is outside its validity period", code="ETK_EXPIRED")
+
+
+@lru_cache(maxsize=128)
+def _parse_cached(der: bytes) -> Etk:
+    return Etk._parse(der)
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

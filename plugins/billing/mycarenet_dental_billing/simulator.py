@@ -163,11 +163,10 @@ def handle(request: SimRequest) -> SimResponse:
     nihii = (origin.findtext(f"{cm('CareProvider')}/{cm('Nihii')}/{cm('Value')}") or "").strip()
     if not nihii:
         return request.fault("SOA-03006", "Origin/CareProvider/Nihii/Value is required for eFact")
-    from mycarenet_dental.simulator.wss_check import check_care_provider
+    from mycarenet_dental.simulator.authz import authorize_care_provider
 
-    # UNSURE: a billing office (organisation token) is accepted for any dentist here; the mandate
-    # itself is the mandates service's business (Annex 1 §4 allows mandates for billing).
-    check_care_provider(caller, nihii, mandated=caller.is_organisation)
+    # The caller is the care provider, or a mandatary with a billing mandate in MyCareNet's register.
+    authorize_care_provider(request, care_provider=nihii, service="billing", caller=caller)
     if action == ACTION_POST:
         return _post(request, body, nihii)
     if action == ACTION_GET:

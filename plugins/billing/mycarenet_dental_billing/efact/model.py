@@ -13,8 +13,9 @@ Hierarchy (``efact.md`` §2.2)::
 integer euro cents. Every class is frozen and validated at construction, so a model that exists
 can be written: the writer is strict and only fails on overflowing totals.
 
-Identifier checks (SSIN, NIHII) are local here because ``mycarenet_dental.identifiers`` did not
-exist when this was written; they only check what the file format needs.
+Identifier checks (SSIN, NIHII) delegate to :mod:`mycarenet_dental.identifiers` (one place for the
+check-digit logic); the helpers here only add what the file format needs (exactly 11 digits, no
+separators) and a bounded memo, because the same identifiers repeat on every line of a sending.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from typing import Any
 
 import attrs
 from mycarenet_dental.errors import InvalidIdentifierError, UsageError
+from mycarenet_dental.identifiers import Nihii, Ssin
 
-# --- local identifier checks -----------------------------------------------------------------
+# --- identifier checks (delegating to mycarenet_dental.identifiers) ----------------------------
 
 PERMANENT_TEETH = frozenset(q * 10 + t for q in (1, 2, 3, 4) for t in range(1, 9))
 DECIDUOUS_TEETH = frozenset(q * 10 + t for q in (5, 6, 7, 8) for t in range(1, 6))
@@ -34,21 +36,39 @@ FDI_TEETH = PERMANENT_TEETH | DECIDUOUS_TEETH
 """The 52 ISO 3950 / FDI tooth numbers (``domain.md`` §2.2)."""
 
 
+_MEMO_LIMIT = 100_000
+_GOOD_SSINS: set[str] = set()  # memo of SSINs already found valid (bounded)
+_GOOD_NIHIIS: set[str] = set()  # memo of NIHIIs already found valid (bounded)
+
+
 def ssin_is_valid(ssin: str) -> bool:
-    """SSIN/bis check digits: 97 − (first 9 digits mod 97), with the ``2`` prefix for 2000+ births."""
-    if len(ssin) != 11 or not ssin.isdigit():
+    """SSIN/bis (exactly 11 ASCII digits) with valid check digits, per :meth:`Ssin.parse`."""
+    if ssin.__class__ is str and ssin in _GOOD_SSINS:
+        return True
+    if not (isinstance(ssin, str) and len(ssin) == 11 and ssin.isdigit() and ssin.isascii()):
         return False
-    base, check = int(ssin[:9]), int(ssin[9:])
-    return check in (97 - base % 97, 97 - (2_000_000_000 + base) % 97)
+    try:
+        Ssin.parse(ssin)
+    except InvalidIdentifierError:
+        return False
+    if len(_GOOD_SSINS) < _MEMO_LIMIT:
+        _GOOD_SSINS.add(ssin)
+    return True
 
 
 def nihii_is_valid(nihii: str) -> bool:
-    """NIHII/INAMI (11 digits): check digits 7–8 over the first 6, mod 97 or (newer) mod 89."""
-    if len(nihii) != 11 or not nihii.isdigit():
+    """NIHII/INAMI of exactly 11 ASCII digits whose check digits 7–8 hold, per :meth:`Nihii.parse`."""
+    if nihii.__class__ is str and nihii in _GOOD_NIHIIS:
+        return True
+    if not (isinstance(nihii, str) and len(nihii) == 11 and nihii.isdigit() and nihii.isascii()):
         return False
-    base, check = int(nihii[:6]), int(nihii[6:8])
-    # UNSURE: the mod-89 branch (domain.md §1.2) has no worked example; both are accepted.
-    return check in (97 - base % 97, 89 - base % 89)
+    try:
+        Nihii.parse(nihii)
+    except InvalidIdentifierError:
+        return False
+    if len(_GOOD_NIHIIS) < _MEMO_LIMIT:
+        _GOOD_NIHIIS.add(nihii)
+    return True
 
 
 def iban_is_valid(iban: str) -> bool:
@@ -184,16 +204,9 @@ class IdentityCheck:
             object.__setattr__(self, "read_time", None)
 
 
-_VALID_NIHII: set[str] = set()  # memo of NIHIIs already checked (providers repeat on every line)
-
-
 def _check_nihii(field: str, v: object) -> None:
-    if v in _VALID_NIHII:
-        return
     if not (isinstance(v, str) and nihii_is_valid(v)):
         raise InvalidIdentifierError(field, str(v), "not a valid 11-digit NIHII/INAMI number (check digits)")
-    if len(_VALID_NIHII) < 100_000:
-        _VALID_NIHII.add(v)
 
 
 def _small(field: str, v: object, lo: int, hi: int) -> None:
@@ -277,7 +290,7 @@ class ServiceLine:
                 v = getattr(self, name)
                 if v.__class__ is not int or not -limit <= v <= limit:
                     raise UsageError(f"{name}: {v!r} is not an amount in cents within ±{limit}", location=name)
-        if self.provider not in _VALID_NIHII:
+        if self.provider.__class__ is not str or self.provider not in _GOOD_NIHIIS:
             _check_nihii("provider", self.provider)
         if self.place is not None or self.prescriber is not None or self.trainee is not None:
             for name in ("place", "prescriber", "trainee"):
