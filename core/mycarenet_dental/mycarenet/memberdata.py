@@ -1129,26 +1129,13 @@ def handle_memberdata(request: SimRequest, *, registry: FacetRegistry | None = N
 
     registry = registry or FACETS
     state = request.state
-    caller = request.check_security()
-    body = request.body_element
-    if body is None:
-        return request.fault("SOA-03003", "Message body is empty")
-    if body.tag != REQUEST_ROOT:
-        return request.fault("SOA-03005", f"unexpected body element {body.tag} for MemberDataConsultation")
-    errors = schemas.validate("memberdata", body)
-    if errors:
-        return request.fault("SOA-03006", "not XSD conformant: " + errors[0])
-    try:
-        parsed = commons.parse_request(commons.V3, body)
-    except MalformedResponseError as exc:
-        return request.fault("SOA-03007", f"content validation failed: {exc.messages.en}")
+    # the mandate check waits until the facets (hence the services) are known, after unsealing
+    parsed = commons.accept_request(request, commons.V3, root=REQUEST_ROOT, schema="memberdata", service=None,
+                                    operation="MemberDataConsultation", parse_fault="SOA-03007")
+    caller = request.caller
     ci = parsed.common_input
-    lic = commons.licence_fault(state, ci)
-    if lic is not None:
-        return request.fault(lic[0], lic[1])
     cp = ci.origin.care_provider
-    if cp is None:
-        return request.fault("SOA-03007", "CommonInput/Origin/CareProvider is required")
+    assert cp is not None  # accept_request refused a request without one
     state.count("memberdata:requests")
     # blob: clear or sealed for MyCareNet
     reply_etk: bytes | None = parsed.blob.etk

@@ -64,32 +64,16 @@ def handle_gmf(request: SimRequest) -> SimResponse:
     from mycarenet_dental import schemas
     from mycarenet_dental.errors import MalformedResponseError
     from mycarenet_dental.mycarenet import commons, kmehr
-    from mycarenet_dental.simulator.authz import authorize_care_provider
     from mycarenet_dental.xmlsafe import parse_xml
 
     from . import route_b
     from .model import SERVICE
 
-    caller = request.check_security()
-    body = request.body_element
-    if body is None:
-        return request.fault("SOA-03003", "Message body is empty")
-    if body.tag != route_b.REQUEST_ROOT:
-        return request.fault("SOA-03005", f"unexpected body {body.tag} for ConsultGlobalMedicalFile")
-    errors = schemas.validate("gmf", body)
-    if errors:
-        return request.fault("SOA-03006", "not XSD conformant: " + errors[0])
-    try:
-        parsed = commons.parse_request(commons.GMF, body)
-    except MalformedResponseError as exc:
-        return request.fault("SOA-03006", exc.messages.en)
-    refused = commons.licence_fault(request.state, parsed.common_input)
-    if refused is not None:
-        return request.fault(*refused)
+    parsed = commons.accept_request(request, commons.GMF, root=route_b.REQUEST_ROOT, schema="gmf",
+                                    service=SERVICE, operation="ConsultGlobalMedicalFile")
+    caller = request.caller
     provider = parsed.common_input.origin.care_provider
-    if provider is None:
-        return request.fault("SOA-03007", "CommonInput/Origin/CareProvider is required")
-    authorize_care_provider(request, care_provider=provider.nihii, service=SERVICE, caller=caller)
+    assert provider is not None  # accept_request refused a request without one
     try:
         blob = parse_xml(parsed.blob.content, what="GMF request blob")
     except MalformedResponseError as exc:

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from mycarenet_dental import schemas
-from mycarenet_dental.errors import InvalidIdentifierError, MalformedResponseError
+from mycarenet_dental.errors import InvalidIdentifierError
 from mycarenet_dental.identifiers import Ssin, Tooth
 from mycarenet_dental.mycarenet import commons, kmehr
 from mycarenet_dental.simulator.app import SimRequest, SimResponse
@@ -42,29 +42,10 @@ class _Errors:
 
 
 def handle(request: SimRequest) -> SimResponse:
-    caller = request.check_security()
-    body = request.body_element
-    if body is None:
-        return request.fault("SOA-03003", "empty SOAP body")
-    if body.tag != f"{{{NS_TARIFICATION}}}TarificationConsultationRequest":
-        return request.fault("SOA-03005", f"unexpected operation {body.tag}")
-    invalid = schemas.validate("tarification", body)
-    if invalid:
-        return request.fault("SOA-03006", "the message is not XSD conformant: " + invalid[0])
-    try:
-        send = commons.parse_request(commons.V2, body)
-    except MalformedResponseError as exc:
-        return request.fault("SOA-03006", exc.messages.en)
-    refused = commons.licence_fault(request.state, send.common_input)
-    if refused is not None:
-        return request.fault(*refused)
+    send = commons.accept_request(request, commons.V2, root=f"{{{NS_TARIFICATION}}}TarificationConsultationRequest",
+                                  schema="tarification", service="tariff", operation="TarificationConsultation")
     cp = send.common_input.origin.care_provider
-    if cp is None:
-        return request.fault("SOA-03007", "Origin/CareProvider is required")
-    from mycarenet_dental.simulator.authz import authorize_care_provider
-
-    # The caller is the care provider, or a mandatary with a mandate in MyCareNet's register.
-    authorize_care_provider(request, care_provider=cp.nihii, service="tariff")
+    assert cp is not None  # accept_request refused a request without one
     from mycarenet_dental.xmlsafe import parse_xml
 
     blob_el = parse_xml(send.blob.content, what="tariff request blob")
