@@ -1,7 +1,10 @@
 """Benchmark of the eFact 920000 format: write + validate a 100,000-line sending, then parse it back.
 
 Plain script (no asserts). Streams through a temporary file so memory stays flat; prints lines per
-second each way and the peak RSS. Run: ``.venv/bin/python bench/bench_efact.py [lines]``.
+second each way, the ratio to the target (issue 8: >= 100,000 lines/s each way), the ratio to a
+floor measured in the same run (reading the file's records with no parsing at all) and the peak
+RSS. CPU time (``process_time``) is used because the machine is shared; each phase is run
+``repeats`` times and the best is kept. Run: ``.venv/bin/python bench/bench_efact.py [lines] [repeats]``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from mycarenet_dental_billing.efact.validator import ValidationOptions, validate
 from mycarenet_dental_billing.efact.writer import EfactWriter
 
 LINES_PER_INVOICE = 5
+TARGET = 100_000  # lines/s each way (issue 8)
 
 
 def _nihii(base6: str, qualification: str = "001") -> str:
@@ -73,8 +77,23 @@ def peak_rss_mb() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
+def _floor(name: str) -> float:
+    """CPU seconds to just read the file's 350-character records (no parsing): the floor of any reader."""
+    c0 = time.process_time()
+    with open(name, encoding="latin-1", newline="") as f:
+        f.read(227)
+        while True:
+            block = f.read(350 * 4096)
+            if not block:
+                break
+            for pos in range(0, len(block), 350):
+                block[pos:pos + 350]
+    return time.process_time() - c0
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     header = SendingHeader(
         sending_number=1, third_party=DENTIST, invoicing_year=2026, invoicing_month=10,
         creation_date=dt.date(2026, 11, 2), reference=20261130000001, bce="0123456749",
@@ -83,34 +102,48 @@ def main() -> None:
     pool = _pool()
     fd, name = tempfile.mkstemp(suffix=".920000")
     os.close(fd)
+    best = {"write": float("inf"), "validate": float("inf"), "parse": float("inf"), "floor": float("inf")}
+    wall_wv = wall_p = 0.0
+    rss_write = 0.0
     try:
-        c0, t0 = time.process_time(), time.perf_counter()
-        with open(name, "wb") as out:
-            w = EfactWriter(header, out)
-            for inv in invoices(n, pool):
-                w.write_invoice(inv)
-            summary = w.close()
-        c1 = time.process_time()
-        with open(name, "rb") as f:
-            findings = validate(f, ValidationOptions(today=dt.date(2026, 11, 25)))
-        c2, t2 = time.process_time(), time.perf_counter()
-        rss_write = peak_rss_mb()
-        lines = 0
-        with open(name, "rb") as f:
-            for inv in iter_invoices(f):
-                lines += len(inv.lines)
-        c3, t3 = time.process_time(), time.perf_counter()
+        for _ in range(repeats):
+            c0, t0 = time.process_time(), time.perf_counter()
+            with open(name, "wb") as out:
+                w = EfactWriter(header, out)
+                for inv in invoices(n, pool):
+                    w.write_invoice(inv)
+                summary = w.close()
+            c1 = time.process_time()
+            with open(name, "rb") as f:
+                findings = validate(f, ValidationOptions(today=dt.date(2026, 11, 25)))
+            c2, t2 = time.process_time(), time.perf_counter()
+            rss_write = max(rss_write, peak_rss_mb())
+            lines = 0
+            with open(name, "rb") as f:
+                for inv in iter_invoices(f):
+                    lines += len(inv.lines)
+            c3, t3 = time.process_time(), time.perf_counter()
+            floor = _floor(name)
+            if (c2 - c0) < best["write"] + best["validate"]:
+                best["write"], best["validate"], wall_wv = c1 - c0, c2 - c1, t2 - t0
+            if c3 - c2 < best["parse"]:
+                best["parse"], wall_p = c3 - c2, t3 - t2
+            best["floor"] = min(best["floor"], floor)
         size = os.path.getsize(name)
     finally:
         os.unlink(name)
-    cpu_wv, wall_wv = c2 - c0, t2 - t0
-    print(f"efact.write+validate: {summary.lines / cpu_wv:,.0f} lines/s ({summary.lines} lines, {cpu_wv:.2f} s CPU: "
-          f"write {c1 - c0:.2f} s, validate {c2 - c1:.2f} s; {wall_wv:.2f} s wall; {len(findings)} findings; "
+    cpu_wv, cpu_p, floor = best["write"] + best["validate"], best["parse"], best["floor"]
+    rate_wv, rate_p = summary.lines / cpu_wv, lines / cpu_p
+    print(f"efact.write+validate: {rate_wv:,.0f} lines/s = {rate_wv / TARGET:.2f}x target, {cpu_wv / floor:.0f}x floor "
+          f"({summary.lines} lines, {summary.records} records, {cpu_wv:.2f} s CPU: write {best['write']:.2f} s, "
+          f"validate {best['validate']:.2f} s; {wall_wv:.2f} s wall; {len(findings)} findings; "
           f"{size / 1e6:.1f} MB file); peak RSS {rss_write:.0f} MB")
-    print(f"efact.parse: {lines / (c3 - c2):,.0f} lines/s ({lines} lines, {c3 - c2:.2f} s CPU, {t3 - t2:.2f} s wall); "
-          f"peak RSS {peak_rss_mb():.0f} MB")
-    print(f"(write alone {summary.lines / (c1 - c0):,.0f} lines/s, validate alone {summary.lines / (c2 - c1):,.0f} lines/s; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(f"efact.parse: {rate_p:,.0f} lines/s = {rate_p / TARGET:.2f}x target, {cpu_p / floor:.0f}x floor "
+          f"({lines} lines, {cpu_p:.2f} s CPU, {wall_p:.2f} s wall); peak RSS {peak_rss_mb():.0f} MB")
+    print(f"(write alone {summary.lines / best['write']:,.0f} lines/s, validate alone "
+          f"{summary.lines / best['validate']:,.0f} lines/s; floor = reading the records without parsing "
+          f"{floor:.3f} s CPU = {lines / floor:,.0f} lines/s; best of {repeats}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ _K_CD, _K_ID, _K_DATE, _K_DECIMAL, _K_BOOLEAN, _K_TEXT, _K_HCPARTY = (
     _k(n) for n in ("cd", "id", "date", "decimal", "boolean", "text", "hcparty"))
 _K_CONTENT, _K_COST, _K_BEGINMOMENT, _K_ENDMOMENT = (_k(n) for n in ("content", "cost", "beginmoment", "endmoment"))
 _K_UNIT_CD = f"{_k('unit')}/{_k('cd')}"
+_K_FIRSTNAME, _K_FAMILYNAME, _K_NAME = (_k(n) for n in ("firstname", "familyname", "name"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -77,6 +78,23 @@ class Code:
     sv: str = SV
     sl: str | None = attrs.field(default=None, converter=_opt_str)
     dn: str | None = attrs.field(default=None, converter=_opt_str)
+
+
+_new_code = object.__new__
+_set = object.__setattr__
+
+
+def _read_code(s: str, value: str, sv: str, sl: str | None, dn: str | None) -> Code:
+    """A Code from parsed attribute/text values (all ``str`` or ``None`` already, so the validators and
+    converters of ``Code.__init__`` cannot change or refuse anything): built without them, as the readers
+    create dozens per message."""
+    code = _new_code(Code)
+    _set(code, "s", s)
+    _set(code, "value", value)
+    _set(code, "sv", sv)
+    _set(code, "sl", sl)
+    _set(code, "dn", dn)
+    return code
 
 
 def _codes(value: Iterable[Code]) -> tuple[Code, ...]:
@@ -636,19 +654,20 @@ class _Reader:
             raise self.fail("111", f"{text!r} is not a decimal", url) from None
 
     def code(self, el: etree._Element, url: str) -> Code:
-        s = el.get("S")
+        get = el.get
+        s = get("S")
         if not s:
             raise self.fail("100", "attribute S is missing", url)
-        return Code(s=s, value=(el.text or "").strip(), sv=el.get("SV") or "", sl=el.get("SL"), dn=el.get("DN"))
+        return _read_code(s, (el.text or "").strip(), get("SV") or "", get("SL"), get("DN"))
 
     def hcparty(self, el: etree._Element, url: str) -> HcParty:
-        ids = tuple(self.code(e, f"{url}/id[{n}]") for n, e in enumerate(el.findall(_k("id")), 1))
-        cds = tuple(self.code(e, f"{url}/cd[{n}]") for n, e in enumerate(el.findall(_k("cd")), 1))
-        return HcParty(cds=cds, ids=ids, firstname=_t(el, _k("firstname")), familyname=_t(el, _k("familyname")),
-                       name=_t(el, _k("name")))
+        ids = tuple(self.code(e, f"{url}/id[{n}]") for n, e in enumerate(el.findall(_K_ID), 1))
+        cds = tuple(self.code(e, f"{url}/cd[{n}]") for n, e in enumerate(el.findall(_K_CD), 1))
+        return HcParty(cds=cds, ids=ids, firstname=_t(el, _K_FIRSTNAME), familyname=_t(el, _K_FAMILYNAME),
+                       name=_t(el, _K_NAME))
 
     def author(self, el: etree._Element, url: str) -> tuple[HcParty, ...]:
-        parties = el.findall(_k("hcparty"))
+        parties = el.findall(_K_HCPARTY)
         if not parties:
             raise self.fail("100", "the author names no hcparty", url + "/hcparty")
         return tuple(self.hcparty(p, f"{url}/hcparty[{n}]") for n, p in enumerate(parties, 1))

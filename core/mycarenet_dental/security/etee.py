@@ -57,16 +57,13 @@ _OID_DATA = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01"
 _OID_SIGNED_DATA = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"
 
 
-def _der_len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(raw),)) + raw
-
-
 def _tlv(tag: int, *parts: bytes) -> bytes:
     content = b"".join(parts)
-    return bytes((tag,)) + _der_len(len(content)) + content
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(raw))) + raw + content
 
 
 @attrs.frozen
@@ -211,8 +208,8 @@ def unseal(
     now: datetime | None = None,
 ) -> Unsealed:
     """Open a sealed message (see module docstring); raise SecurityError saying which layer failed."""
-    outer_sd, enveloped = cmsutil.signed_data(sealed, what="sealed message (outer)")
-    outer = cmsutil.verify_signer(outer_sd, enveloped, allow_sha1=allow_sha1, what="outer signature")
+    enveloped, outer = cmsutil.open_signed(sealed, what="sealed message (outer)", signer_what="outer signature",
+                                           allow_sha1=allow_sha1)
     signer = outer.certificate
     assert signer is not None
     if trust is not None:
@@ -221,25 +218,27 @@ def unseal(
         moment = now or datetime.now(timezone.utc)
         if not (signer.not_valid_before_utc <= moment < signer.not_valid_after_utc):
             raise SecurityError("the sender's certificate is outside its validity", code="ETEE_SIGNER_EXPIRED")
-    try:
-        env_info = cms.ContentInfo.load(enveloped)
-        if env_info["content_type"].native != "enveloped_data":
-            raise ValueError("not EnvelopedData")
-        recipients = list(env_info["content"]["recipient_infos"])
-    except (ValueError, TypeError, KeyError):
-        raise SecurityError("the sealed message does not contain EnvelopedData", code="ETEE_MALFORMED") from None
+    named = cmsutil.ktri_recipients_fast(enveloped)
+    if named is None:
+        try:
+            env_info = cms.ContentInfo.load(enveloped)
+            if env_info["content_type"].native != "enveloped_data":
+                raise ValueError("not EnvelopedData")
+            named = []
+            for info in env_info["content"]["recipient_infos"]:
+                if info.name != "ktri":
+                    continue
+                rid = info.chosen["rid"]
+                if rid.name != "issuer_and_serial_number":
+                    continue
+                named.append((rid.chosen["issuer"].dump(), rid.chosen["serial_number"].native))
+        except (ValueError, TypeError, KeyError):
+            raise SecurityError("the sealed message does not contain EnvelopedData", code="ETEE_MALFORMED") from None
     chosen: KeyEntry | None = None
-    for info in recipients:
-        if info.name != "ktri":
-            continue
-        rid = info.chosen["rid"]
-        if rid.name != "issuer_and_serial_number":
-            continue
-        serial = rid.chosen["serial_number"].native
-        issuer = rid.chosen["issuer"].dump()
+    for issuer, serial in named:
         for entry in recipient_keys:
             cert = entry.certificate
-            if cert.serial_number == serial and cert.issuer.public_bytes() == issuer:
+            if cert.serial_number == serial and cmsutil.issuer_der(cert) == issuer:
                 chosen = entry
                 break
         if chosen:
@@ -254,9 +253,8 @@ def unseal(
         inner_der = pkcs7.pkcs7_decrypt_der(enveloped, chosen.certificate, chosen.private_key, [])  # type: ignore[arg-type]
     except (ValueError, TypeError):
         raise SecurityError("decryption failed", code="ETEE_DECRYPT") from None
-    inner_sd, content = cmsutil.signed_data(inner_der, what="sealed message (inner)")
-    inner = cmsutil.verify_signer(inner_sd, content, candidates=[signer], allow_sha1=allow_sha1,
-                                  what="inner signature")
+    content, inner = cmsutil.open_signed(inner_der, what="sealed message (inner)", signer_what="inner signature",
+                                         candidates=[signer], allow_sha1=allow_sha1)
     if inner.certificate != signer:
         raise SecurityError("inner and outer signers differ", code="ETEE_SIGNER_MISMATCH")
     return Unsealed(content=content, signer_certificate=signer, outer=outer, inner=inner, recipient=chosen.alias)

@@ -73,7 +73,9 @@ def parse_time(text: str | None) -> datetime:
 
 def format_time(dt: datetime) -> str:
     dt = dt.astimezone(timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # what strftime("%Y-%m-%dT%H:%M:%S.") + milliseconds gives, without strftime's cost (two per message)
+    return (f"{dt.year}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
+            f"{dt.microsecond // 1000:03d}Z")
 
 
 @attrs.frozen

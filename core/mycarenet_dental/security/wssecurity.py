@@ -58,14 +58,14 @@ def _now(clock: Callable[[], datetime] | None) -> datetime:
 
 
 def _parts(envelope: etree._Element) -> tuple[etree._Element, etree._Element]:
-    if envelope.tag != q(NS_SOAP, "Envelope"):
+    if envelope.tag != _SOAP_ENVELOPE:
         raise SecurityError("not a SOAP 1.1 envelope", code="WSS_NOT_SOAP")
-    body = envelope.find(q(NS_SOAP, "Body"))
+    body = envelope.find(_SOAP_BODY)
     if body is None:
         raise SecurityError("the envelope has no Body", code="WSS_NOT_SOAP")
-    header = envelope.find(q(NS_SOAP, "Header"))
+    header = envelope.find(_SOAP_HEADER)
     if header is None:
-        header = etree.Element(q(NS_SOAP, "Header"))
+        header = etree.Element(_SOAP_HEADER)
         envelope.insert(0, header)
     return header, body
 
@@ -244,6 +244,15 @@ class WssAnalysis:
     problems: tuple[str, ...]
 
 
+_SOAP_ENVELOPE, _SOAP_HEADER, _SOAP_BODY = (q(NS_SOAP, n) for n in ("Envelope", "Header", "Body"))
+_WSSE_SECURITY, _WSSE_REFERENCE, _WSSE_KEY_IDENTIFIER, _WSSE_BST, _WSSE_USERNAME_TOKEN = (
+    q(NS_WSSE, n) for n in ("Security", "Reference", "KeyIdentifier", "BinarySecurityToken", "UsernameToken"))
+_WSU_TIMESTAMP, _WSU_CREATED, _WSU_EXPIRES = (q(NS_WSU, n) for n in ("Timestamp", "Created", "Expires"))
+_SAML_ASSERTION = q(NS_SAML, "Assertion")
+_DS_SIGNATURE = xmldsig.ds("Signature")
+_KEYINFO_STR = f"{xmldsig.ds('KeyInfo')}/{q(NS_WSSE, 'SecurityTokenReference')}"
+
+
 @lru_cache(maxsize=256)
 def _public_key(cert: x509.Certificate) -> object:
     return cert.public_key()
@@ -257,25 +266,25 @@ def analyse(
 ) -> WssAnalysis:
     """Find the header parts, resolve the signing key and check the signature's references and value."""
     problems: list[str] = []
-    if envelope.tag != q(NS_SOAP, "Envelope"):
+    if envelope.tag != _SOAP_ENVELOPE:
         raise SecurityError("not a SOAP 1.1 envelope", code="WSS_NOT_SOAP")
-    header = envelope.find(q(NS_SOAP, "Header"))
-    body = envelope.find(q(NS_SOAP, "Body"))
-    secs = header.findall(q(NS_WSSE, "Security")) if header is not None else []
+    header = envelope.find(_SOAP_HEADER)
+    body = envelope.find(_SOAP_BODY)
+    secs = header.findall(_WSSE_SECURITY) if header is not None else []
     if len(secs) != 1:
         return WssAnalysis(None, None, None, None, None, None, None, None, None, frozenset(),
                            ("no wsse:Security header" if not secs else "more than one wsse:Security header",))
     sec = secs[0]
-    ts = sec.find(q(NS_WSU, "Timestamp"))
+    ts = sec.find(_WSU_TIMESTAMP)
     created = expires = None
     if ts is not None:
         try:
-            created = parse_time(ts.findtext(q(NS_WSU, "Created")))
-            expires = parse_time(ts.findtext(q(NS_WSU, "Expires")))
+            created = parse_time(ts.findtext(_WSU_CREATED))
+            expires = parse_time(ts.findtext(_WSU_EXPIRES))
         except ValueError:
             problems.append("the Timestamp has no valid Created/Expires")
-    assertions = sec.findall(q(NS_SAML, "Assertion"))
-    sig = sec.find(xmldsig.ds("Signature"))
+    assertions = sec.findall(_SAML_ASSERTION)
+    sig = sec.find(_DS_SIGNATURE)
     if sig is None:
         problems.append("no ds:Signature in the Security header")
         return WssAnalysis(sec, ts, created, expires, None, None, None, None,
@@ -284,13 +293,13 @@ def analyse(
     key_source = None
     cert: x509.Certificate | None = None
     assertion = None
-    str_el = sig.find(f"{xmldsig.ds('KeyInfo')}/{q(NS_WSSE, 'SecurityTokenReference')}")
+    str_el = sig.find(_KEYINFO_STR)
     if str_el is not None:
-        ref = str_el.find(q(NS_WSSE, "Reference"))
-        kid = str_el.find(q(NS_WSSE, "KeyIdentifier"))
+        ref = str_el.find(_WSSE_REFERENCE)
+        kid = str_el.find(_WSSE_KEY_IDENTIFIER)
         if ref is not None:
             target = ids.get((ref.get("URI") or "").lstrip("#"))
-            if target is not None and target.tag == q(NS_WSSE, "BinarySecurityToken") and target.getparent() is sec:
+            if target is not None and target.tag == _WSSE_BST and target.getparent() is sec:
                 key_source = "BinarySecurityToken"
                 try:
                     cert = certificate_from_b64(target.text or "")
@@ -333,9 +342,9 @@ def analyse(
             signed.add("Body")
         elif target is ts:
             signed.add("Timestamp")
-        elif target.getparent() is sec and target.tag == q(NS_WSSE, "BinarySecurityToken"):
+        elif target.getparent() is sec and target.tag == _WSSE_BST:
             signed.add("BinarySecurityToken")
-        elif target.getparent() is sec and target.tag == q(NS_WSSE, "UsernameToken"):
+        elif target.getparent() is sec and target.tag == _WSSE_USERNAME_TOKEN:
             signed.add("UsernameToken")
     return WssAnalysis(sec, ts, created, expires, sig, report, key_source, cert, assertion,
                        frozenset(signed), tuple(problems))

@@ -215,18 +215,28 @@ class SignatureReport:
         return {r.uri for r in self.references if r.ok}
 
 
+_ID_LOCAL_NAMES = frozenset(ID_ATTRIBUTES)  # xml:id has the local name "id" too
+
+
 def id_index(root: etree._Element) -> dict[str, etree._Element | None]:
     """Map every ID-like attribute value to its element; a duplicated ID maps to None (wrapping defence)."""
     index: dict[str, etree._Element | None] = {}
+    ids = _ID_LOCAL_NAMES
     for el in root.iter(etree.Element):
-        for name, value in el.attrib.items():
-            local = name.rsplit("}", 1)[-1]
-            if local in ID_ATTRIBUTES or name == XML_ID:
+        keys = el.keys()
+        if not keys:
+            continue
+        for name in keys:
+            if name in ids or (name[0] == "{" and name[name.rfind("}") + 1 :] in ids):
+                value = el.get(name)
                 index[value] = None if value in index else el
     return index
 
 
 def _local(el: etree._Element) -> str:
+    tag = el.tag
+    if isinstance(tag, str):
+        return tag.rpartition("}")[2]  # what etree.QName(el).localname gives, without building a QName
     return etree.QName(el).localname
 
 
@@ -287,6 +297,10 @@ def _without(target: etree._Element, signature: etree._Element) -> etree._Elemen
 
 
 _TRANSFORM_PATH = f"{ds('Transforms')}/{ds('Transform')}"
+_DS_SIGNED_INFO, _DS_C14N_METHOD, _DS_SIGNATURE_METHOD, _DS_REFERENCE = (
+    ds(n) for n in ("SignedInfo", "CanonicalizationMethod", "SignatureMethod", "Reference"))
+_DS_DIGEST_METHOD, _DS_DIGEST_VALUE, _DS_SIGNATURE_VALUE = (
+    ds(n) for n in ("DigestMethod", "DigestValue", "SignatureValue"))
 
 
 def verify(
@@ -300,20 +314,20 @@ def verify(
     root = signature.getroottree().getroot()
     if ids is None:
         ids = id_index(root)
-    info = signature.find(ds("SignedInfo"))
+    info = signature.find(_DS_SIGNED_INFO)
     if info is None:
         raise SecurityError("ds:Signature has no SignedInfo", code="XMLDSIG_MALFORMED")
-    cm = info.find(ds("CanonicalizationMethod"))
-    sm = info.find(ds("SignatureMethod"))
+    cm = info.find(_DS_C14N_METHOD)
+    sm = info.find(_DS_SIGNATURE_METHOD)
     c14n_method = cm.get("Algorithm", "") if cm is not None else ""
     sig_method = sm.get("Algorithm", "") if sm is not None else ""
     weak = sig_method in WEAK
     results: list[ReferenceResult] = []
-    for ref in info.findall(ds("Reference")):
+    for ref in info.findall(_DS_REFERENCE):
         uri = ref.get("URI", "")
-        dm_el = ref.find(ds("DigestMethod"))
+        dm_el = ref.find(_DS_DIGEST_METHOD)
         dm = dm_el.get("Algorithm", "") if dm_el is not None else ""
-        dv_el = ref.find(ds("DigestValue"))
+        dv_el = ref.find(_DS_DIGEST_VALUE)
         transforms = ref.findall(_TRANSFORM_PATH)
         algos = tuple(t.get("Algorithm", "") for t in transforms)
         ref_weak = dm in WEAK
@@ -379,7 +393,7 @@ def verify(
             prefixes=prefixes,
             with_comments=c14n_method in (C14N_EXC_COMMENTS, C14N_INC_COMMENTS),
         )
-        value_el = signature.find(ds("SignatureValue"))
+        value_el = signature.find(_DS_SIGNATURE_VALUE)
         try:
             value = base64.b64decode("".join((value_el.text or "").split()) if value_el is not None else "")
             verify_value(public_key, data, value, sig_method)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
 from ..registrations import SimulatorRoute
@@ -125,9 +126,15 @@ class SimRequest:
 
     def check_security(self, *, timestamp_only: bool = False) -> Any:
         """The service-side WS-Security check every handler runs first (SOA-01001/01002 on failure)."""
-        from .wss_check import check_service_request
+        from ..errors import MalformedResponseError
+        from .wss_check import SimSoapFault, check_service_request
 
-        self.caller = check_service_request(self.body, trust=self.state.trust, now=self.state.now(),
+        # The request is parsed once: the check reads the same (read-only) tree the handler then uses.
+        try:
+            envelope = self.envelope
+        except MalformedResponseError as exc:  # what check_service_request answers for unparsable bytes
+            raise SimSoapFault("SOA-03002", f"Message must be SOAP: {exc.message}") from None
+        self.caller = check_service_request(envelope, trust=self.state.trust, now=self.state.now(),
                                             timestamp_only=timestamp_only)
         return self.caller
 
@@ -160,9 +167,16 @@ class SimulatorApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         response = self.dispatch(request)
-        wsgi = Response(response.body, status=response.status, content_type=response.content_type,
-                        headers=dict(response.headers))
-        return wsgi(environ, start_response)
+        if response.headers or response.status not in _STATUS_LINES:
+            wsgi = Response(response.body, status=response.status, content_type=response.content_type,
+                            headers=dict(response.headers))
+            return wsgi(environ, start_response)
+        # The common case written directly: what Werkzeug's Response sends for a byte body and a content
+        # type (status line, Content-Type, Content-Length), without building a Response per request.
+        body = response.body
+        start_response(_STATUS_LINES[response.status],
+                       [("Content-Type", response.content_type), ("Content-Length", str(len(body)))])
+        return [body]
 
     def dispatch(self, request: Request) -> SimResponse:
         from ..errors import MyCareNetDentalError
@@ -203,6 +217,10 @@ class SimulatorApp:
         from .wss_check import soap_fault
 
         return SimResponse(soap_fault(code, message), status=status)
+
+
+# Status lines as Werkzeug writes them, for the statuses the simulator answers with.
+_STATUS_LINES = {code: f"{code} {HTTP_STATUS_CODES[code].upper()}" for code in (200, 400, 404, 413, 500, 502, 503)}
 
 
 def core_routes() -> list[SimulatorRoute]:

@@ -352,6 +352,27 @@ class _FakeAttr:
     name: str
 
 
+def _trusted_factory(cls: type) -> Any:
+    """A positional constructor that sets every field of a frozen attrs class without validation.
+
+    Private: only for values a reader has already checked to be exactly what the validated
+    constructor would store (canonical, in range). User-built objects always go through
+    ``cls(...)`` and its validators.
+    """
+    names = [a.name for a in attrs.fields(cls)]
+    # the slots' own descriptors (``__set__``) are a little faster than ``object.__setattr__``
+    body = "".join(f"    _set_{i}(self, {n})\n" for i, n in enumerate(names))
+    src = f"def make({', '.join(names)}):\n    self = _new(_cls)\n{body}    return self\n"
+    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    ns.update({f"_set_{i}": cls.__dict__[n].__set__ for i, n in enumerate(names)})
+    exec(src, ns)  # noqa: S102 — generated from the class's own field names
+    return ns["make"]
+
+
+#: ``ServiceLine`` from already-checked values, positionally in field order (reader fast path).
+_trusted_service_line = _trusted_factory(ServiceLine)
+
+
 # --- invoice -----------------------------------------------------------------------------------
 
 
@@ -372,22 +393,21 @@ class PreviousInvoice:
 class Invoice:
     """Records 20…80: one patient's invoice for one destination mutuality."""
 
-    number: int = attrs.field(validator=_int_range(1, 10**12 - 1))
-    patient_id: str = attrs.field()
-    sex: int = attrs.field(validator=attrs.validators.in_((1, 2)))
-    affiliation: str = attrs.field(validator=_digits(3))
-    destination: str = attrs.field(validator=_digits(3, allow_zero=False))
-    ct1: str = attrs.field(validator=_digits(3))
-    ct2: str = attrs.field(validator=_digits(3))
+    number: int
+    patient_id: str
+    sex: int
+    affiliation: str
+    destination: str
+    ct1: str
+    ct2: str
     lines: tuple[ServiceLine, ...] = attrs.field(converter=tuple)
     id_is_ssin: bool = True
-    reference: str = attrs.field(default="", converter=_rstrip, validator=_text(25))
-    invoicing_type: int = attrs.field(default=0, validator=attrs.validators.in_(tuple(INVOICING_TYPES)))
+    reference: str = attrs.field(default="", converter=_rstrip)
+    invoicing_type: int = 0
     lifting_prescription: bool = False
-    treatment_cause: int = attrs.field(default=0, validator=_int_range(0, 9999))
+    treatment_cause: int = 0
     previous: PreviousInvoice | None = None
 
-    @patient_id.validator
     def _check_patient(self, a: attrs.Attribute, v: str) -> None:
         if self.id_is_ssin:
             if not (isinstance(v, str) and ssin_is_valid(v)):
@@ -396,6 +416,23 @@ class Invoice:
             raise InvalidIdentifierError("patient_id", str(v), "membership number must be 1–13 digits")
 
     def __attrs_post_init__(self) -> None:
+        # Field checks in one pass (an invoice is built per patient and per read): the common case is
+        # decided by cheap tests; anything else runs every field's check in field order, which raises
+        # exactly what per-field validators would.
+        pid, ref, n = self.patient_id, self.reference, self.number
+        if not (n.__class__ is int and 1 <= n <= _MAX_INVOICE_NUMBER
+                and self.id_is_ssin is True and pid.__class__ is str and pid in _GOOD_SSINS
+                and self.sex in _SEXES
+                and self.affiliation.__class__ is str and self.affiliation in _THREE_DIGITS
+                and self.destination.__class__ is str and self.destination in _THREE_DIGITS
+                and self.destination != "000"
+                and self.ct1.__class__ is str and self.ct1 in _THREE_DIGITS
+                and self.ct2.__class__ is str and self.ct2 in _THREE_DIGITS
+                and ref.__class__ is str and len(ref) <= 25 and ref.isascii() and ref.isprintable()
+                and self.invoicing_type in _INVOICING_TYPE_CODES
+                and self.treatment_cause.__class__ is int and 0 <= self.treatment_cause <= 9999):
+            for attribute, check in _INVOICE_CHECKS:
+                check(self, attribute, getattr(self, attribute.name))
         if not self.lines:
             raise UsageError(f"invoice {self.number}: has no service line", location="lines")
         if self.invoicing_type in (1, 3) and self.previous is None:
@@ -422,6 +459,28 @@ class Invoice:
     @property
     def total_supplement(self) -> int:
         return sum(ln.supplement for ln in self.lines)
+
+
+_MAX_INVOICE_NUMBER = 10**12 - 1
+_SEXES = (1, 2)
+_INVOICING_TYPE_CODES = tuple(INVOICING_TYPES)
+_THREE_DIGITS = frozenset(f"{i:03d}" for i in range(1000))
+#: the field checks of :class:`Invoice`, in field order (run when the fast test is not conclusive),
+#: each with its attribute as a per-field validator would see it (same error messages)
+_INVOICE_CHECKS: tuple[tuple[attrs.Attribute, Any], ...] = tuple(
+    (getattr(attrs.fields(Invoice), name).evolve(validator=check), check) for name, check in (
+        ("number", _int_range(1, _MAX_INVOICE_NUMBER)),
+        ("patient_id", Invoice._check_patient),
+        ("sex", attrs.validators.in_(_SEXES)),
+        ("affiliation", _digits(3)),
+        ("destination", _digits(3, allow_zero=False)),
+        ("ct1", _digits(3)),
+        ("ct2", _digits(3)),
+        ("reference", _text(25)),
+        ("invoicing_type", attrs.validators.in_(_INVOICING_TYPE_CODES)),
+        ("treatment_cause", _int_range(0, 9999)),
+    )
+)
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -564,3 +623,8 @@ def destination_for(affiliation: str, routing: Mapping[str, str] | None = None) 
     if affiliation in table:
         return table[affiliation]
     return table.get(affiliation[0] + "xx", affiliation)
+
+
+#: ``Invoice`` and ``Commitment`` from already-checked values (reader fast path), positionally.
+_trusted_invoice = _trusted_factory(Invoice)
+_trusted_commitment = _trusted_factory(Commitment)

@@ -10,21 +10,39 @@ Two levels:
   +10 off, insurers alter echoed records) — received files are never refused for that.
 * :func:`read_sending` builds the typed :class:`~.model.Sending` back from a 920000;
   :func:`read_response` builds the typed response models of :mod:`.responses`.
+
+Speed: control digits are computed per block of records (one encode + translate, one Adler-32
+per record). A well-formed record 50/51/20 whose remaining checks (NIHII memo, tooth, dates …)
+pass cheaply becomes a model object through a private trusted constructor (no validators run
+twice); anything else goes through the validating constructors, which raise the precise error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import zlib
 from collections.abc import Iterator
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import attrs
 from mycarenet_dental.errors import UsageError
 
 from . import records as rl
-from .controls import CIN_TEST_FILE_OFFSET, ChecksumMode, control_offset, mod97, parse_amount, value_sum
+from .controls import (
+    _VALUES,
+    CIN_TEST_FILE_OFFSET,
+    ChecksumMode,
+    control_offset,
+    mod97,
+    parse_amount,
+    value_sum,
+)
 from .model import (
+    _GOOD_NIHIIS,
+    FDI_TEETH,
+    THIRD_PARTY_EXCEPTIONS,
     Commitment,
     IdentityCheck,
     Invoice,
@@ -32,6 +50,10 @@ from .model import (
     Sending,
     SendingHeader,
     ServiceLine,
+    _trusted_commitment,
+    _trusted_invoice,
+    _trusted_service_line,
+    ssin_is_valid,
 )
 
 MESSAGE_INVOICE = "920000"
@@ -51,6 +73,7 @@ MESSAGE_SHAPES: dict[str, tuple[rl.Layout, int]] = {
     MESSAGE_SETTLEMENT: (rl.SEGMENT300_EXTENDED, rl.RESPONSE_RECORD_LENGTH),
 }
 _LONG_LAYOUTS = {"91": rl.RECORD91, "92": rl.RECORD92}
+_CONTROL_TEXT = ["97"] + [f"{i:02d}" for i in range(1, 97)]  # (Σ mod 97) → the stored control digits
 
 
 class EfactFormatError(UsageError):
@@ -155,18 +178,43 @@ class EfactReader:
         return self.message_name != MESSAGE_INVOICE
 
     def __iter__(self) -> Iterator[RawRecord]:
-        yield RawRecord("200", 0, self._head, rl.SEGMENT200)
+        layouts = rl.RECORD_LAYOUTS
+        for kind, index, text in self._iter_raw():
+            if index < 2:
+                yield RawRecord(kind, index, text, rl.SEGMENT200 if index == 0 else self.segment300_layout)
+            else:
+                yield RawRecord(kind, index, text, layouts.get(kind) or _LONG_LAYOUTS[kind])
+
+    def _iter_raw(self, sums: bool = False) -> Iterator[Any]:
+        """The records as ``(kind, index, text)`` (no object per record); controls checked as in ``__iter__``.
+
+        Segments 200/300 come as kinds ``"200"``/``"300"`` (indexes 0 and 1). Control digits are
+        computed for a whole block at once (one encode + translate), one Adler-32 call per record;
+        a mismatch is re-checked by :meth:`_check_control`, which records the warning. With
+        ``sums``, 4-tuples ``(kind, index, text, remainder)`` where ``remainder`` is Σ(positions
+        1–348) mod 97 of a record (``None`` for the segments and when it cannot be computed).
+        """
+        if sums:
+            yield "200", 0, self._head, None
+        else:
+            yield "200", 0, self._head
         s300 = self._stream.read(self.segment300_layout.length)
         if len(s300) == 0 and self.message_name == MESSAGE_ACK:
             return
         if len(s300) < self.segment300_layout.length:
             raise EfactFormatError(f"segment 300 truncated ({len(s300)} of {self.segment300_layout.length} chars)")
-        yield RawRecord("300", 1, s300, self.segment300_layout)
+        if sums:
+            yield "300", 1, s300, None
+        else:
+            yield "300", 1, s300
         index = 2
         size = self.record_length
         layouts = rl.RECORD_LAYOUTS
         controlled = rl.CONTROLLED_TYPES if self._check_controls else frozenset()
         check = self._check_control
+        control_text = _CONTROL_TEXT
+        adler = zlib.adler32
+        values = _VALUES
         while True:
             block = self._stream.read(size * self._chunk_records)
             if not block:
@@ -178,19 +226,28 @@ class EfactReader:
                     raise EfactFormatError(
                         f"message length is not 227 + n × {size}: {len(block) % size} trailing characters",
                         location=f"record {index + len(block) // size}")
+            translated: bytes | None = None
+            if controlled or sums:
+                try:
+                    translated = block.encode("latin-1").translate(values)
+                except UnicodeEncodeError:  # not latin-1: let the per-record check raise where it did
+                    translated = None
             for pos in range(0, len(block), size):
                 text = block[pos:pos + size]
                 kind = text[:2]
-                layout = layouts.get(kind)
-                if layout is None:
-                    layout = _LONG_LAYOUTS.get(kind)
-                    if layout is None or size != rl.RESPONSE_RECORD_LENGTH:
+                if kind not in layouts:
+                    if kind not in _LONG_LAYOUTS or size != rl.RESPONSE_RECORD_LENGTH:
                         raise EfactFormatError(f"unknown record type {kind!r}", location=f"record {index}")
-                    if kind in ("95", "96"):
-                        pass
                 elif kind in controlled:
-                    check(kind, index, text)
-                yield RawRecord(kind, index, text, layout)
+                    if translated is None:
+                        check(kind, index, text)
+                    elif text[348:350] != control_text[((adler(translated[pos:pos + 348]) & 0xFFFF) - 1) % 97]:
+                        check(kind, index, text)
+                if sums:
+                    yield kind, index, text, (None if translated is None else
+                                              ((adler(translated[pos:pos + 348]) & 0xFFFF) - 1) % 97)
+                else:
+                    yield kind, index, text
                 index += 1
 
     def _check_control(self, kind: str, index: int, text: str) -> None:
@@ -226,6 +283,7 @@ def _date(text: str, where: str) -> dt.date:
 
 _date_cache: dict[str, dt.date] = {}
 _Z12 = "0" * 12
+_DIGIT = {str(i): i for i in range(10)}  # one character → its value (cheaper than int() on the hot path)
 
 
 def _cdate(text: str, where: str) -> dt.date:
@@ -234,6 +292,17 @@ def _cdate(text: str, where: str) -> dt.date:
         d = _date(text, where)
         if len(_date_cache) < 10000:
             _date_cache[text] = d
+    return d
+
+
+def _valid_date(text: str) -> dt.date | None:
+    """The date of a YYYYMMDD zone, or ``None`` when it is not one (cached like :func:`_cdate`)."""
+    d = _date_cache.get(text)
+    if d is None:
+        try:
+            d = _cdate(text, "")
+        except EfactFormatError:
+            return None
     return d
 
 
@@ -317,16 +386,16 @@ class SendingReader:
         self.reader = EfactReader(source, checksum_mode=checksum_mode)
         if self.reader.message_name != MESSAGE_INVOICE:
             raise EfactFormatError(f"not an invoice file: message {self.reader.message_name}", location="S200 Z200")
-        self._it = iter(self.reader)
-        self.s200 = next(self._it).zones()
+        self._it = self.reader._iter_raw()  # (kind, index, text): no object per record
+        self.s200 = rl.SEGMENT200.parse(next(self._it)[2])
         first = next(self._it, None)
-        if first is None or first.kind != "300":
+        if first is None or first[0] != "300":
             raise EfactFormatError("920000 without segment 300")
-        self.s300 = first.zones()
+        self.s300 = self.reader.segment300_layout.parse(first[2])
         r10 = next(self._it, None)
-        if r10 is None or r10.kind != "10":
+        if r10 is None or r10[0] != "10":
             raise EfactFormatError("920000: first record is not a record 10", location="record 2")
-        self.r10 = r10.zones()
+        self.r10 = rl.RECORD10.parse(r10[2])
         self.r90: dict[str, str] | None = None
         self.bordereaux: list[Bordereau] = []
         self.file_total: Bordereau | None = None
@@ -349,14 +418,27 @@ class SendingReader:
         inv_head: dict[str, str] | None = None
         lines: list[ServiceLine] = []
         pending: dict | None = None  # kwargs of the line being built (R51/R52 may follow)
+        # or: the line built from already-checked values (fast path), already in ``lines``; a
+        # following R51/R52 completes it before the invoice is yielded
+        trusted: ServiceLine | None = None
         pending_where = ""
         s50 = rl.RECORD50.slices
         sequenced = rl.SEQUENCED_TYPES
-        fast50 = rl.RECORD50.strict_regex.fullmatch
+        fast50 = _READ50.fullmatch
+        full50 = rl.RECORD50.strict_regex.fullmatch
+        fast20 = rl.RECORD20.strict_regex.fullmatch
+        head_checked = False
         dates = _date_cache
+        good_nihii = _GOOD_NIHIIS
+        teeth = FDI_TEETH
+        exceptions = THIRD_PARTY_EXCEPTIONS
+        make_line = _trusted_service_line
+        layouts = rl.RECORD_LAYOUTS
+        digit = _DIGIT
 
         def flush_line() -> None:
-            nonlocal pending
+            nonlocal pending, trusted
+            trusted = None
             if pending is not None:
                 try:
                     lines.append(ServiceLine(**pending))
@@ -364,38 +446,74 @@ class SendingReader:
                     raise EfactFormatError(f"{pending_where}: {e.message}", location=pending_where) from e
                 pending = None
 
-        for rec in self._it:
-            kind = rec.kind
-            t = rec.text
+        for kind, index, t in self._it:
             if kind in sequenced:
                 self.records += 1
-            if kind == "50" and fast50(t):
-                flush_line()
+            ok50 = False
+            if kind == "50" and fast50(t, 8, 182):
+                if pending is not None:
+                    flush_line()
+                trusted = None
+                start, end, prescription = t[16:24], t[24:32], t[99:107]
+                day = dates.get(start) or _valid_date(start)
+                end_date = None if end == start else _valid_date(end)
+                pdate = None if prescription == "00000000" else _valid_date(prescription)
+                ok50 = not (day is None or (end_date is None and end != start)
+                            or (pdate is None and prescription != "00000000"))
+                if not ok50 and full50(t):  # a well-formed record with a bad date: name the zone, as always
+                    _cdate(start, "ET50 Z5")
+                    if end != start:
+                        _cdate(end, "ET50 Z6")
+                    _cdate(prescription, "ET50 Z20")
+            if ok50:
                 related = t[80:87]
                 tooth = t[162:164]
-                end = t[24:32]
-                start = t[16:24]
                 service_time = t[178:182]
                 place, prescriber, trainee = t[55:67], t[114:126], t[270:282]
-                prescription = t[99:107]
-                pending = {
-                    "code": t[9:16], "date": dates.get(start) or _cdate(start, "ET50 Z5"),
-                    "end_date": None if end == start else _cdate(end, "ET50 Z6"),
-                    "reimbursement": int(t[87:99]), "provider": t[68:79], "patient_share": int(t[127:137]),
-                    "supplement": int(t[164:174]), "tooth": None if tooth == "00" else int(tooth),
-                    "units": int(t[107:112]), "related_code": None if related == "0000000" else related,
-                    "account_b": t[50] == "1", "norm": int(t[8]), "time_code": int(t[51]),
-                    "provider_norm": int(t[79]), "place": None if place == _Z12 else place[1:],
-                    "prescriber": None if prescriber == _Z12 else prescriber[1:],
-                    "prescriber_norm": int(t[126]),
-                    "prescription_date": None if prescription == "00000000" else _cdate(prescription, "ET50 Z20"),
-                    "derogation": int(t[112:114]), "reference": t[137:162].rstrip(),
-                    "third_party_exception": t[174], "billing_code": int(t[175]), "side": int(t[176]),
-                    "convention": int(t[177]), "service_time": None if service_time == "0000" else service_time,
-                    "trainee": None if trainee == _Z12 else trainee[1:],
-                }
-                pending_where = f"record {rec.index} (ET50)"
-            elif kind == "50":
+                code = t[9:16]
+                provider = t[68:79]
+                tooth_n = None if tooth == "00" else int(tooth)
+                side = digit[t[176]]
+                exception = t[174]
+                place = None if place == _Z12 else place[1:]
+                prescriber = None if prescriber == _Z12 else prescriber[1:]
+                trainee = None if trainee == _Z12 else trainee[1:]
+                service_time = None if service_time == "0000" else service_time
+                # the whole-record pattern guaranteed digits and signs (so every amount, count and
+                # 1–2 digit code is in range); what it cannot tell is checked here. Anything unusual
+                # goes through the validating constructor, which raises the precise error.
+                if (code != "0000000" and provider in good_nihii and (end_date is None or end_date > day)
+                        and (tooth_n is None or tooth_n in teeth) and side <= 2 and exception in exceptions
+                        and (place is None or place in good_nihii)
+                        and (prescriber is None or prescriber in good_nihii)
+                        and (trainee is None or trainee in good_nihii)
+                        and (service_time is None or (service_time < "24" and service_time[2] < "6"))):
+                    trusted = make_line(
+                        code, day, int(t[87:99]), provider, int(t[127:137]), int(t[164:174]), tooth_n,
+                        end_date, int(t[107:112]), None if related == "0000000" else related, t[50] == "1",
+                        digit[t[8]], digit[t[51]], digit[t[79]], place, prescriber, digit[t[126]], pdate,
+                        int(t[112:114]), t[137:162].rstrip(), exception, digit[t[175]], side, digit[t[177]],
+                        service_time, trainee, None, None,
+                    )
+                    lines.append(trusted)
+                    continue
+                else:
+                    pending = {
+                        "code": code, "date": day, "end_date": end_date,
+                        "reimbursement": int(t[87:99]), "provider": provider, "patient_share": int(t[127:137]),
+                        "supplement": int(t[164:174]), "tooth": tooth_n,
+                        "units": int(t[107:112]), "related_code": None if related == "0000000" else related,
+                        "account_b": t[50] == "1", "norm": int(t[8]), "time_code": int(t[51]),
+                        "provider_norm": int(t[79]), "place": place, "prescriber": prescriber,
+                        "prescriber_norm": int(t[126]), "prescription_date": pdate,
+                        "derogation": int(t[112:114]), "reference": t[137:162].rstrip(),
+                        "third_party_exception": exception, "billing_code": int(t[175]), "side": side,
+                        "convention": int(t[177]), "service_time": service_time, "trainee": trainee,
+                    }
+                pending_where = f"record {index} (ET50)"
+                continue
+            rec = RawRecord(kind, index, t, layouts[kind])
+            if kind == "50":
                 flush_line()
                 where = f"record {rec.index} (ET50)"
                 related = t[s50["17-18"]]
@@ -422,21 +540,30 @@ class SendingReader:
                 )
                 pending_where = where
             elif kind == "51":
-                if pending is None:
+                if pending is None and trusted is None:
                     raise EfactFormatError("record 51 not preceded by a record 50", location=f"record {rec.index}")
-                z = rec.zones()
-                try:
-                    pending["commitment"] = Commitment(number=z["42-45"],
-                                                       communicated=_date(z["55"], f"record {rec.index} ET51 Z55"))
-                except UsageError as e:
-                    raise EfactFormatError(f"record {rec.index} (ET51): {e.message}") from e
+                number = t[212:260].rstrip()
+                communicated = _valid_date(t[320:328])
+                # what Commitment checks: not empty, printable ASCII (at most 48 by the zone), a date
+                if number and communicated is not None and number.isascii() and number.isprintable():
+                    commitment = _trusted_commitment(number, communicated)
+                else:
+                    try:
+                        commitment = Commitment(number=t[212:260],
+                                                communicated=_date(t[320:328], f"record {rec.index} ET51 Z55"))
+                    except UsageError as e:
+                        raise EfactFormatError(f"record {rec.index} (ET51): {e.message}") from e
+                if trusted is not None:
+                    object.__setattr__(trusted, "commitment", commitment)  # not yet handed out
+                else:
+                    pending["commitment"] = commitment  # type: ignore[index]
             elif kind == "52":
-                if pending is None:
+                if pending is None and trusted is None:
                     raise EfactFormatError("record 52 not preceded by a record 50", location=f"record {rec.index}")
                 z = rec.zones()
                 where = f"record {rec.index} (ET52)"
                 try:
-                    pending["identity_check"] = IdentityCheck(
+                    identity = IdentityCheck(
                         input_type=z["9"], support_type=z["10"], reader=z["15"][1:],
                         read_date=_odate(z["6a-6b"], where),
                         read_time=None if z["12-13"] == "0000" else z["12-13"], manual_reason=_int(z["3"], where),
@@ -445,17 +572,23 @@ class SendingReader:
                     )
                 except UsageError as e:
                     raise EfactFormatError(f"{where}: {e.message}", location=where) from e
+                if trusted is not None:
+                    object.__setattr__(trusted, "identity_check", identity)  # not yet handed out
+                else:
+                    pending["identity_check"] = identity  # type: ignore[index]
             elif kind == "20":
                 if inv_head is not None:
                     raise EfactFormatError("record 20 inside an invoice", location=f"record {rec.index}")
-                inv_head = rec.zones()
+                inv_head = _PICK20(t)
+                head_checked = fast20(t) is not None
                 lines = []
             elif kind == "80":
                 flush_line()
                 if inv_head is None:
                     raise EfactFormatError("record 80 without record 20", location=f"record {rec.index}")
-                self.invoice_controls.append(_int(rec.zone("98"), f"record {rec.index} ET80 Z98"))
-                invoice = _invoice(inv_head, lines, rec.index)
+                self.invoice_controls.append(_int(t[346:348], f"record {rec.index} ET80 Z98"))
+                invoice = (_checked_invoice(inv_head, lines) if head_checked else None) or _invoice(
+                    inv_head, lines, rec.index)
                 inv_head = None
                 yield invoice
             elif kind == "90":
@@ -502,6 +635,45 @@ def _int(text: str, where: str) -> int:
     if not (text.isdigit() and text.isascii()):
         raise EfactFormatError(f"{where}: {text!r} is not numeric", location=where)
     return int(text)
+
+
+def _zones_regex(layout: rl.Layout, first: str, last: str) -> re.Pattern[str]:
+    """The whole-record pattern of ``layout`` restricted to zones ``first``…``last`` (match with pos/endpos)."""
+    names = [z.name for z in layout.zones]
+    zones = layout.zones[names.index(first):names.index(last) + 1]
+    return rl.Layout(f"{layout.key}[{first}-{last}]", sum(z.length for z in zones), tuple(
+        attrs.evolve(z, start=z.start - zones[0].start + 1) for z in zones)).strict_regex
+
+
+#: Record 50 zones 3…36-37 (positions 9–182): every zone the reader turns into a model value but
+#: zone 49 (a NIHII, checked by value). Zones it does not read do not matter to the result, so
+#: they need not be well-formed for the fast path (the general path ignores them too).
+_READ50 = _zones_regex(rl.RECORD50, "3", "36-37")
+
+
+#: the zones of a record 20 that :func:`_invoice` reads
+_PICK20 = rl.RECORD20.picker(("7", "8a-8b", "9", "11", "16", "17", "18", "24-25", "27", "28", "29-31", "32", "34-36",
+                              "37", "41"))
+
+
+def _checked_invoice(z: dict[str, str], lines: list[ServiceLine]) -> Invoice | None:
+    """The common invoice (SSIN, no previous invoice) of a well-formed record 20, without re-validation.
+
+    The whole-record pattern already guaranteed digits in every numeric zone and printable ASCII in
+    the reference; what it cannot tell is checked here. ``None`` when anything is unusual: then
+    :func:`_invoice` builds it through the validating constructor (and reports what is wrong).
+    """
+    number, kind, sex = int(z["24-25"]), z["11"], z["9"]
+    pid = z["8a-8b"][2:]
+    if (z["32"] != "1" or not lines or number < 1 or (sex != "1" and sex != "2") or kind not in _PLAIN_INVOICING
+            or z["29-31"].strip("0") or z["18"] == "000" or not ssin_is_valid(pid)):
+        return None
+    ct = z["27"]
+    return _trusted_invoice(number, pid, int(sex), z["7"], z["18"], ct[4:7], ct[7:10], tuple(lines), True,
+                            z["28"].rstrip(), int(kind), z["16"] == "1", int(z["17"]), None)
+
+
+_PLAIN_INVOICING = frozenset("024")  # invoicing types that need no previous invoice
 
 
 def _invoice(z: dict[str, str], lines: list[ServiceLine], index: int) -> Invoice:

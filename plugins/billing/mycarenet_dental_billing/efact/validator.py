@@ -13,6 +13,12 @@ ET95 and ET96, identifiers (SSIN, NIHII, IBAN, BCE check digits), dates (future,
 period, invoiced month), teeth (FDI, required for configured codes), sign rules and credit
 notes, record 51/52 consistency. Business rules that need the insurer's files (insurability,
 nomenclature entitlement, history) are the simulator's job, not this module's.
+
+Speed: the records of an invoice (20, 50, 51, 80) first go through a fast path on the raw text
+(``_Validator.fast20``/``fast50``/``fast51``/``fast80``: the whole-record pattern, precomputed
+slices, control digits computed per block of records). It only answers "is this record free of
+findings?" and changes no state unless it is; any doubt hands the record to the general path,
+which re-checks everything and reports, so the findings are the same either way.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from .model import (
     nihii_is_valid,
     ssin_is_valid,
 )
-from .reader import EfactFormatError, EfactReader, RawRecord
+from .reader import _LONG_LAYOUTS, EfactFormatError, EfactReader, RawRecord
 from .writer import CountRule
 
 
@@ -118,6 +124,19 @@ _CONTROL_TEXT = ["97"] + [f"{i:02d}" for i in range(1, 97)]  # remainder → the
 _S7, _S8, _S9 = slice(32, 35), slice(35, 48), slice(48, 49)
 _S14, _S24, _S49 = slice(55, 67), slice(114, 126), slice(270, 282)
 _ZERO12 = "0" * 12
+_FAST50 = rl.RECORD50.strict_regex.fullmatch
+_FAST51 = rl.RECORD51.strict_regex.fullmatch
+_FAST20 = rl.RECORD20.strict_regex.fullmatch
+_FAST80 = rl.RECORD80.strict_regex.fullmatch
+_BEFORE_20 = frozenset(_PREDECESSORS["20"])
+_BEFORE_80 = frozenset(_PREDECESSORS["80"])
+_SEXES = frozenset("12")
+_INVOICE_TYPES = frozenset("13")
+_INVOICING_TYPES = frozenset("01234")
+_CORRECTIONS = frozenset("13")
+_SAME80 = tuple((zone, rl.RECORD80.slices[zone]) for zone in ("7", "8a-8b", "9", "10", "14", "17", "18", "24-25", "32"))
+_BEFORE_50 = frozenset(_PREDECESSORS["50"])
+_S_NIHII50 = (_S24, _S49, _S14)  # prescriber, trainee, place (12-character zones, 0 = none)
 
 
 def _date(text: str) -> dt.date | None:
@@ -153,7 +172,8 @@ class _Validator:
         self.s300: dict[str, str] | None = None
         self.r10: dict[str, str] | None = None
         self.r20: dict[str, str] | None = None
-        self.r50: RawRecord | None = None
+        self._r50: RawRecord | None = None
+        self._r50_raw: tuple[int, str] | None = None  # (index, text) of a line taken by the fast path
         self.creation: dt.date | None = None
         self.period: tuple[int, int] | None = None
         self.invoice_numbers: set[str] = set()
@@ -182,6 +202,18 @@ class _Validator:
         self.first_late_day = dt.date.max
         self.dispatch = {"10": self.rec10, "20": self.rec20, "50": self.rec50, "51": self.rec51, "52": self.rec52,
                          "80": self.rec80, "90": self.rec90}
+
+    @property
+    def r50(self) -> RawRecord | None:
+        """The current record 50 (built on demand when the fast path took it)."""
+        if self._r50 is None and self._r50_raw is not None:
+            self._r50 = RawRecord("50", self._r50_raw[0], self._r50_raw[1], rl.RECORD50)
+        return self._r50
+
+    @r50.setter
+    def r50(self, rec: RawRecord | None) -> None:
+        self._r50 = rec
+        self._r50_raw = None
 
     # -- reporting --------------------------------------------------------------------------------
 
@@ -499,6 +531,168 @@ class _Validator:
                     _GOOD_PROVIDERS.add(v)
         self.pending_identity = self.o.require_identity_check
 
+    def fast50(self, index: int, t: str, remainder: int | None) -> bool:
+        """Record 50 without any finding, on the raw text: True when taken, False to use :meth:`record`.
+
+        Checks exactly what :meth:`record` + :meth:`rec50` check, but only to answer "is everything
+        fine?": every check is made before any state changes, and any doubt returns False so that
+        the general path (which re-does everything and reports) handles the record. Its state
+        updates are then the same as the general path's for a record without findings.
+        """
+        if (remainder is None or self.after_90 or self.pending_identity or self.prev_kind not in _BEFORE_50
+                or t[32:49] != self.r20_patient or not _FAST50(t) or t[348:350] != _CONTROL_TEXT[remainder]):
+            return False
+        seq = int(t[2:8])
+        if seq != self.prev_seq + 1:
+            return False
+        code = t[9:16]
+        icode = int(code)
+        s5, s6 = t[16:24], t[24:32]
+        d1 = _DATE_CACHE.get(s5) if s5 in _DATE_CACHE else _date(s5)
+        if d1 is None or d1 > self.latest_service or d1 >= self.first_late_day or icode == 0:
+            return False
+        if d1 < self.oldest_service and self.r20_lifting != "1":
+            return False
+        if s6 != s5:
+            d2 = _date(s6)
+            if d2 is None or d2 < d1:
+                return False
+        account = t[50]
+        if (account != "0" and account != "1") or t[52:55] != "990" or t[67:79] not in _GOOD_PROVIDERS:
+            return False
+        z19, z22, z27, z30 = t[87:99], t[107:112], t[127:137], t[164:174]
+        reimb, units, share, supp = int(z19), int(z22), int(z27), int(z30)
+        sign = z19[0]
+        if (units and z22[0] != sign) or (share and z27[0] != sign) or (supp and z30[0] != sign):
+            return False
+        tooth = t[162:164]
+        o = self.o
+        if tooth != "00":
+            if int(tooth) not in FDI_TEETH:
+                return False
+        elif code in o.tooth_required_codes:
+            return False
+        if t[174] not in o.allowed_third_party_exceptions:
+            return False
+        for sl in _S_NIHII50:
+            v = t[sl]
+            if v != _ZERO12 and v not in _GOOD_PROVIDERS:
+                return False
+        # everything is fine: the general path's state updates, nothing else
+        self.matched = True
+        self.prev_seq = seq
+        self.numbered += 1
+        self.prev_kind = "50"
+        self._r50 = None
+        self._r50_raw = (index, t)
+        self.inv_records += 1
+        inv = self.inv
+        inv[4] += icode
+        if account == "1":
+            inv[1] += reimb
+        else:
+            inv[0] += reimb
+        inv[2] += share
+        inv[3] += supp
+        if self.r20_credit and (reimb > 0 or share > 0 or supp > 0):
+            self.inv_credit_positive = True
+        self.pending_identity = o.require_identity_check
+        return True
+
+    def fast51(self, index: int, t: str, remainder: int | None) -> bool:
+        """Record 51 without any finding (see :meth:`fast50`): True when taken, False to use :meth:`record`."""
+        raw50 = self._r50_raw
+        r20 = self.r20
+        if (remainder is None or raw50 is None or r20 is None or self.after_90 or self.prev_kind != "50"
+                or not _FAST51(t) or t[348:350] != _CONTROL_TEXT[remainder]):
+            return False
+        seq = int(t[2:8])
+        t50 = raw50[1]
+        if (seq != self.prev_seq + 1 or t[9:24] != t50[9:24] or t[67:79] != t50[67:79] or t[87:99] != t50[87:99]
+                or t[35:48] != r20["8a-8b"] or t[127:137] != r20["27"] or not t[212:260].strip()
+                or _date(t[320:328]) is None):
+            return False
+        self.matched = True
+        self.prev_seq = seq
+        self.numbered += 1
+        self.prev_kind = "51"
+        self.inv_records += 1
+        self.inv[4] += int(t[9:16])
+        return True
+
+    def fast20(self, rec: RawRecord, remainder: int | None) -> bool:
+        """Record 20 without any finding (see :meth:`fast50`): True when taken, False to use :meth:`record`."""
+        t = rec.text
+        if (remainder is None or self.after_90 or self.prev_kind not in _BEFORE_20 or not _FAST20(t)
+                or t[348:350] != _CONTROL_TEXT[remainder] or self.r10 is None):
+            return False
+        seq = int(t[2:8])
+        z = _PICK20(t)
+        dest, num = z["18"], z["24-25"]
+        dest_prev = self.dest_prev
+        pid = z["8a-8b"]
+        if (seq != self.prev_seq + 1 or z["32"] != "1" or pid[:2] != "00" or not ssin_is_valid(pid[2:])
+                or z["9"] not in _SEXES or z["10"] not in _INVOICE_TYPES or z["11"] not in _INVOICING_TYPES
+                or (z["11"] in _CORRECTIONS and not z["29-31"].strip("0")) or z["14"] != self.r10["14"]
+                or (dest_prev is not None and dest < dest_prev)
+                or (self.federation is not None and dest[0] != self.federation)
+                or not num.strip("0") or num in self.invoice_numbers or z["27"][:4] != "0000"):
+            return False
+        self.matched = True
+        self.prev_seq = seq
+        self.numbered += 1
+        self.prev_kind = "20"
+        self.r20rec = rec
+        self.r20 = z
+        self.r20_patient = t[32:49]
+        self.r20_lifting = z["16"]
+        self.r20_credit = z["11"] == "3"
+        self.inv = [0, 0, 0, 0, 0]
+        self.inv_credit_positive = False
+        self.inv_records = 1
+        if self.federation is None:
+            self.federation = dest[0]
+        self.dest_prev = dest
+        self.per_dest.setdefault(dest, [0, 0, 0, 0])
+        self.invoice_numbers.add(num)
+        return True
+
+    def fast80(self, index: int, t: str, remainder: int | None) -> bool:
+        """Record 80 without any finding (see :meth:`fast50`): True when taken, False to use :meth:`record`."""
+        r20 = self.r20
+        if (remainder is None or r20 is None or self.after_90 or self.pending_identity
+                or self.prev_kind not in _BEFORE_80 or self.inv_credit_positive or not _FAST80(t)
+                or t[348:350] != _CONTROL_TEXT[remainder]):
+            return False
+        seq = int(t[2:8])
+        if seq != self.prev_seq + 1:
+            return False
+        for zone, sl in _SAME80:
+            if t[sl] != r20.get(zone):
+                return False
+        a, b, share, supp, codes = self.inv
+        total_a, total_b = int(t[87:99]), int(t[67:79])
+        if (total_a != a or total_b != b or int(t[127:137]) != share or int(t[164:174]) != supp
+                or t[346:348] != _CONTROL_TEXT[codes % 97]):
+            return False
+        self.matched = True
+        self.prev_seq = seq
+        self.numbered += 1
+        self.prev_kind = "80"
+        self.r50 = None
+        self.inv_records += 1
+        self.sum50[0] += a
+        self.sum50[1] += b
+        self.sum80[0] += total_a
+        self.sum80[1] += total_b
+        self.codes += codes
+        d = self.per_dest.setdefault(r20.get("18", "000"), [0, 0, 0, 0])
+        d[0] += a
+        d[1] += b
+        d[2] += self.inv_records
+        d[3] += codes
+        return True
+
     def _close_line(self) -> None:
         if self.pending_identity and self.r50 is not None:
             self.add("500112", self.r50, "4")
@@ -671,11 +865,29 @@ def validate(source: str | bytes | TextIO | BinaryIO, options: ValidationOptions
     opts = options or ValidationOptions()
     v = _Validator(opts)
     last: RawRecord | None = None
+    kind: str = ""
+    index = -1
+    text: str | None = None  # the last record read (kind, index, text); None before the first
+    reader: EfactReader | None = None
+    fast50, fast51, fast20, fast80 = v.fast50, v.fast51, v.fast20, v.fast80
     try:
         reader = EfactReader(source, check_controls=False)  # the validator judges the controls itself
-        for rec in reader:
-            last = rec
-            kind = rec.kind
+        layouts = rl.RECORD_LAYOUTS
+        for kind, index, text, remainder in reader._iter_raw(sums=True):
+            if kind == "50":
+                if fast50(index, text, remainder):
+                    continue
+            elif kind == "51":
+                if fast51(index, text, remainder):
+                    continue
+            elif kind == "80" and fast80(index, text, remainder):
+                continue
+            if index < 2:
+                rec = RawRecord(kind, index, text, rl.SEGMENT200 if index == 0 else reader.segment300_layout)
+            else:
+                rec = RawRecord(kind, index, text, layouts.get(kind) or _LONG_LAYOUTS[kind])
+            if kind == "20" and fast20(rec, remainder):
+                continue
             if kind == "200":
                 v.seg200(rec)
             elif kind == "300":
@@ -686,14 +898,24 @@ def validate(source: str | bytes | TextIO | BinaryIO, options: ValidationOptions
                     v.r20rec = rec
                 v.record(rec)
     except EfactFormatError as e:
+        last = _raw_record(reader, None if text is None else (kind, index, text))
         if last is None and e.location == "S200 Z200":  # not a 920000 at all
             entry = describe("2001/22", "B")
             v.findings.append(Finding("2001/22", "B", 0, "200", "200", entry.messages, None, e.message))
             return v.findings
         v.findings.append(Finding("000010", "B", last.index + 1 if last else 0, "--", "", e.messages))
         return v.findings
-    v.finish(last)
+    v.finish(_raw_record(reader, None if text is None else (kind, index, text)))
     return v.findings
+
+
+def _raw_record(reader: EfactReader | None, raw: tuple[str, int, str] | None) -> RawRecord | None:
+    if reader is None or raw is None:
+        return None
+    kind, index, text = raw
+    if index < 2:
+        return RawRecord(kind, index, text, rl.SEGMENT200 if index == 0 else reader.segment300_layout)
+    return RawRecord(kind, index, text, rl.RECORD_LAYOUTS.get(kind) or _LONG_LAYOUTS[kind])
 
 
 def assert_sendable(source: str | bytes, options: ValidationOptions | None = None) -> list[Finding]:
