@@ -113,3 +113,10 @@ def test_model_invariants() -> None:
         header(sending_number=0)
     h = header(reference=20261130000005, summary_invoice_number=261130000005)
     assert h.summary_invoice_number is None and h.summary_number == 261130000005
+
+
+def test_iban_with_a_non_ascii_letter_is_invalid_not_a_crash() -> None:
+    from mycarenet_dental_billing.efact.model import iban_is_valid
+
+    assert not iban_is_valid("BE68539007547\u00c934")
+    assert iban_is_valid("BE68539007547034")

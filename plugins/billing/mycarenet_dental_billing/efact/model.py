@@ -74,7 +74,7 @@ def nihii_is_valid(nihii: str) -> bool:
 def iban_is_valid(iban: str) -> bool:
     """ISO 13616 IBAN check (mod 97 = 1)."""
     s = iban.replace(" ", "").upper()
-    if not (15 <= len(s) <= 34) or not s.isalnum() or not s[:2].isalpha() or not s[2:4].isdigit():
+    if not (15 <= len(s) <= 34) or not (s.isascii() and s.isalnum()) or not s[:2].isalpha() or not s[2:4].isdigit():
         return False
     digits = "".join(str(int(c, 36)) for c in s[4:] + s[:4])
     return int(digits) % 97 == 1
