@@ -97,3 +97,15 @@ def test_errors_name_the_field(path: str, value: object, error: type[Exception],
 def test_invalid_json_text() -> None:
     with pytest.raises(UsageError, match="invalid JSON"):
         load_sending("{not json")
+
+
+def test_load_invoices_for_the_outbox_needs_no_sending_block() -> None:
+    from mycarenet_dental_billing.invoices_json import load_invoices
+
+    doc = copy.deepcopy(EXAMPLE)
+    provider = doc["sending"]["third_party"]
+    doc.pop("sending")
+    invoices = load_invoices(doc, default_provider=provider)
+    assert sorted(inv.number for inv in invoices) == sorted(inv.number for inv in load_sending(EXAMPLE).invoices)
+    with pytest.raises(UsageError):
+        load_invoices({"invoices": []}, default_provider=provider)

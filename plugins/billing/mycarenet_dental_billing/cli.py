@@ -61,29 +61,9 @@ def _load_invoices(path: Path, provider: str) -> list[Any]:
     For the outbox the ``sending`` block is optional (numbering, period and bank data are the
     outbox's) and the invoices may go to several unions (one sending each).
     """
-    import json
+    from .invoices_json import load_invoices
 
-    from mycarenet_dental.errors import UsageError
-
-    from . import invoices_json as ij
-
-    public = getattr(ij, "load_invoices", None)
-    if callable(public):
-        return list(public(path, default_provider=provider))
-    # adapter until invoices_json offers load_invoices (reported): its per-invoice parser
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}", location=str(path)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("invoices"), list) or not data["invoices"]:
-        raise UsageError("invoices: expected a non-empty list", location="invoices")
-    unknown = set(data) - {"sending", "invoices", "format"}
-    if unknown:
-        raise UsageError(f"unknown key(s) {sorted(unknown)}", location=sorted(unknown)[0])
-    if isinstance(data.get("sending"), dict) and data["sending"].get("third_party"):
-        provider = str(data["sending"]["third_party"])
-    return [ij._invoice(ij._Obj(v, f"invoices[{i}]", ij._INVOICE_KEYS), provider, None)
-            for i, v in enumerate(data["invoices"])]
+    return load_invoices(path, default_provider=provider)
 
 
 @click.group("billing")

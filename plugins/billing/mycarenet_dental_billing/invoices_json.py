@@ -306,12 +306,7 @@ def _invoice(o: _Obj, default_provider: str, routing: Mapping[str, str] | None) 
                   treatment_cause=o.int("treatment_cause", 0), previous=previous)
 
 
-def load_sending(data: str | bytes | Path | Mapping[str, Any], *, routing: Mapping[str, str] | None = None) -> Sending:
-    """Parse the JSON invoice format into a :class:`Sending` (invoices ordered by destination).
-
-    ``data`` is a JSON text, a path to a JSON file, or the already-decoded object. All invoices must
-    belong to one insurer federation (one 920000 per federation); split them beforehand otherwise.
-    """
+def _decode(data: str | bytes | Path | Mapping[str, Any]) -> Any:
     if isinstance(data, Path):
         try:
             data = data.read_text("utf-8")
@@ -323,13 +318,38 @@ def load_sending(data: str | bytes | Path | Mapping[str, Any], *, routing: Mappi
         except json.JSONDecodeError as e:
             raise UsageError(f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}",
                              location=f"line {e.lineno}") from e
-    top = _Obj(data, "", {"sending", "invoices", "format"})
-    header = _header(_Obj(top.req("sending"), "sending", _SENDING_KEYS))
+    return data
+
+
+def _invoices(top: _Obj, provider: str, routing: Mapping[str, str] | None) -> list[Invoice]:
     raw = top.req("invoices")
     if not isinstance(raw, list) or not raw:
         raise UsageError("invoices: expected a non-empty list", location="invoices")
-    invoices = [_invoice(_Obj(v, f"invoices[{i}]", _INVOICE_KEYS), header.third_party, routing)
-                for i, v in enumerate(raw)]
+    return [_invoice(_Obj(v, f"invoices[{i}]", _INVOICE_KEYS), provider, routing) for i, v in enumerate(raw)]
+
+
+def load_invoices(data: str | bytes | Path | Mapping[str, Any], *, default_provider: str,
+                  routing: Mapping[str, str] | None = None) -> list[Invoice]:
+    """The invoices of the JSON format for the outbox: the ``sending`` block is optional (numbering,
+    period and bank data are the outbox's) and invoices may go to several unions (one sending each).
+    A ``sending.third_party`` given in the file overrides ``default_provider``."""
+    top = _Obj(_decode(data), "", {"sending", "invoices", "format"})
+    sending = top.opt("sending")
+    provider = default_provider
+    if isinstance(sending, Mapping) and sending.get("third_party"):
+        provider = str(sending["third_party"])
+    return _invoices(top, provider, routing)
+
+
+def load_sending(data: str | bytes | Path | Mapping[str, Any], *, routing: Mapping[str, str] | None = None) -> Sending:
+    """Parse the JSON invoice format into a :class:`Sending` (invoices ordered by destination).
+
+    ``data`` is a JSON text, a path to a JSON file, or the already-decoded object. All invoices must
+    belong to one insurer federation (one 920000 per federation); split them beforehand otherwise.
+    """
+    top = _Obj(_decode(data), "", {"sending", "invoices", "format"})
+    header = _header(_Obj(top.req("sending"), "sending", _SENDING_KEYS))
+    invoices = _invoices(top, header.third_party, routing)
     feds = {federation_of(inv.destination) for inv in invoices}
     if len(feds) > 1:
         raise UsageError(f"invoices: destinations of several insurer federations {sorted(feds)}; "
