@@ -117,7 +117,6 @@ def test_care_provider_mismatch(pki, trust):
     with pytest.raises(SimSoapFault) as info:
         check_care_provider(caller, "39999999001")
     assert info.value.code == "SOA-01002"
-    check_care_provider(caller, "39999999001", mandated=True)
 
 
 def test_refusal_reaches_client_as_typed_error(sim, run):

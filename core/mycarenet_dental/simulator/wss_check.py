@@ -222,12 +222,11 @@ def check_service_request(
                   attributes=attributes, assertion_id=token.assertion_id, token=token)
 
 
-def check_care_provider(caller: Caller, nihii: str, *, mandated: bool = False) -> None:
-    """The CareProvider NIHII of the request must be the asserted one (or the caller acts under mandate)."""
+def check_care_provider(caller: Caller, nihii: str) -> None:
+    """The CareProvider NIHII of the request must be the asserted one. Handlers call
+    ``simulator.authz.authorize_care_provider``, which also lets a mandatary with a mandate through."""
     wanted = (nihii or "").strip().zfill(11)
     if caller.nihii is not None and caller.nihii.strip().zfill(11) == wanted:
-        return
-    if mandated:
         return
     raise SimSoapFault(
         "SOA-01002",
