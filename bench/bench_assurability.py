@@ -84,7 +84,7 @@ def main() -> None:
     from mycarenet_dental.testing import SimEnv
 
     with tempfile.TemporaryDirectory(prefix="bench-assurability-") as tmp:
-        env = SimEnv.start(Path(tmp))
+        env = SimEnv.start_process(Path(tmp))  # the insurer is another process, as in production
         try:
             rate, ratio, cpu_per, floor = run(env, n)
         finally:

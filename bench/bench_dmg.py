@@ -15,32 +15,10 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
-from mycarenet_dental.hookspec import hookimpl
-
-
-class _MemberDataRoute:
-    """Serve MemberData when no installed plugin does (the DMG plugin never registers that path)."""
-
-    @hookimpl
-    def mycarenet_dental_simulator_routes(self) -> Iterator[Any]:
-        from mycarenet_dental.mycarenet import memberdata
-
-        yield memberdata.memberdata_route()
-
-
-def _plugin_manager() -> Any:
-    from mycarenet_dental.mycarenet import memberdata
-    from mycarenet_dental.plugins import make_plugin_manager
-
-    pm = make_plugin_manager()
-    if not any(r.path == memberdata.PATH for _, r in pm.collect("mycarenet_dental_simulator_routes")):
-        pm.register(_MemberDataRoute(), name="bench-memberdata-route")
-    return pm
 
 
 def _context(env: Any, route: str) -> Any:
@@ -100,7 +78,7 @@ def main() -> None:
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 60
     with tempfile.TemporaryDirectory(prefix="bench-dmg-") as tmp:
-        env = SimEnv.start(Path(tmp), pm=_plugin_manager())
+        env = SimEnv.start_process(Path(tmp))  # the insurer is another process, as in production
         try:
             rate, cpu_per, floor = run_route(env, "memberdata", n, None)
             print(f"dmg.consultations_per_s: {rate:.1f} consultations/s (route A, MemberData facet, sealed; "

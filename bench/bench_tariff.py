@@ -88,7 +88,7 @@ def main() -> None:
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     with tempfile.TemporaryDirectory(prefix="bench-tariff-") as tmp:
-        env = SimEnv.start(Path(tmp))
+        env = SimEnv.start_process(Path(tmp))  # the insurer is another process, as in production
         try:
             rate, cpu_per, floor = run(env, n)
         finally:

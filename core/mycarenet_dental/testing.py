@@ -59,8 +59,46 @@ class SimEnv:
         return cls(pki_dir=workdir, pki=pki, server=server, app=app, config_path=config,
                    mandatary_config_path=mandatary, pm=pm, env=env)
 
+    @classmethod
+    def start_process(cls, workdir: Path, *, key_type: str = "rsa", timeout: float = 30.0) -> SimEnv:
+        """The same, with the simulator in its own process (``simulator serve``), as the real insurer
+        is: benchmarks then measure the client without sharing its interpreter with the server.
+        ``state`` and ``app`` are not available (the simulator lives in the other process)."""
+        import socket
+        import subprocess
+        import sys
+        import time
+
+        from .cli.simulator_cmds import read_env_file
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        cli = [sys.executable, "-m", "mycarenet_dental"]
+        subprocess.run([*cli, "simulator", "pki", "--out", str(workdir), "--key-type", key_type, "--port", str(port)],
+                       check=True, stdout=subprocess.DEVNULL)
+        process = subprocess.Popen([*cli, "simulator", "serve", "--pki", str(workdir), "--port", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise RuntimeError("the simulator process did not start") from None
+                time.sleep(0.1)
+        env = read_env_file(workdir)
+        os.environ.update(env)
+        return cls(pki_dir=workdir, pki=None, server=_ProcessServer(process), app=None,
+                   config_path=workdir / "config.toml", mandatary_config_path=workdir / "config-mandatary.toml",
+                   pm=make_plugin_manager(), env=env)
+
     @property
     def state(self) -> Any:
+        if self.app is None:
+            raise RuntimeError("the simulator runs in another process: its state is not reachable")
         return self.app.state
 
     def context(self, *, mandatary: bool = False, clock: Callable[[], datetime] | None = None,
@@ -71,3 +109,17 @@ class SimEnv:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+class _ProcessServer:
+    """A simulator running in a child process."""
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except Exception:  # pragma: no cover - a stuck child
+            self.process.kill()
