@@ -425,3 +425,16 @@ def ktri_recipients_fast(der: bytes) -> list[tuple[bytes, int]] | None:
         return out
     except _NotFast:
         return None
+
+
+def issued_by(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
+    """Whether ``cert`` is ``anchor`` itself or directly signed by it (one step of a chain check)."""
+    if cert == anchor:
+        return True
+    if cert.issuer != anchor.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(anchor)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not issued by this anchor"
+        return False

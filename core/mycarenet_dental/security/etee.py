@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from ..errors import SecurityError
 from . import cmsutil
+from .cmsutil import issued_by
 from .etk import Etk
 from .keystore import KeyEntry
 
@@ -187,18 +188,6 @@ def seal(
     return signed_data(enveloped, sender, digest=digest, pss=not legacy, signed_attributes=legacy)
 
 
-def _issued_by(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
-    if cert == anchor:
-        return True
-    if cert.issuer != anchor.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(anchor)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not issued by this anchor"
-        return False
-
-
 def unseal(
     sealed: bytes,
     *,
@@ -213,7 +202,7 @@ def unseal(
     signer = outer.certificate
     assert signer is not None
     if trust is not None:
-        if not any(_issued_by(signer, anchor) for anchor in trust):
+        if not any(issued_by(signer, anchor) for anchor in trust):
             raise SecurityError("the sender's certificate is not trusted", code="ETEE_UNTRUSTED")
         moment = now or datetime.now(timezone.utc)
         if not (signer.not_valid_before_utc <= moment < signer.not_valid_after_utc):

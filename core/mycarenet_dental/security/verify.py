@@ -20,24 +20,13 @@ from lxml import etree
 from ..errors import MalformedResponseError, SecurityError
 from ..xmlsafe import parse_xml
 from . import cmsutil, saml, wssecurity, xmldsig
+from .cmsutil import issued_by
 
 VALID, INVALID, DIGESTS_ONLY = "valid", "invalid", "digests-only"
 
 
 def _iso(dt: datetime | None) -> str | None:
     return saml.format_time(dt) if dt else None
-
-
-def _issued_by(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
-    if cert == anchor:
-        return True
-    if cert.issuer != anchor.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(anchor)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not issued by this anchor"
-        return False
 
 
 def _cert_info(cert: x509.Certificate | None, at: datetime, trust: Sequence[x509.Certificate]) -> dict[str, Any]:
@@ -51,7 +40,7 @@ def _cert_info(cert: x509.Certificate | None, at: datetime, trust: Sequence[x509
         "not_before": _iso(cert.not_valid_before_utc),
         "not_after": _iso(cert.not_valid_after_utc),
         "valid_at": cert.not_valid_before_utc <= at < cert.not_valid_after_utc,
-        "trusted": (any(_issued_by(cert, a) for a in trust) if trust else None),
+        "trusted": (any(issued_by(cert, a) for a in trust) if trust else None),
     }
 
 

@@ -23,6 +23,7 @@ from lxml import etree
 from ..errors import MalformedResponseError, SecurityError
 from ..xmlsafe import parse_xml
 from . import xmldsig
+from .cmsutil import issued_by
 from .keystore import KeyEntry
 from .saml import format_time, parse_time
 
@@ -195,18 +196,8 @@ def verify_blob(
     if not (signer.not_valid_before_utc <= signing_time < signer.not_valid_after_utc):
         raise _fail("the signing certificate was not valid at the signing time", "XADES_CERT_VALIDITY")
     if trust is not None:
-        if not any(_issued_by(signer, anchor) for anchor in trust):
+        if not any(issued_by(signer, anchor) for anchor in trust):
             raise _fail("the signing certificate is not trusted", "XADES_UNTRUSTED")
     return XadesCheck(signer_certificate=signer, signing_time=signing_time, signature_method=method)
 
 
-def _issued_by(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
-    if cert == anchor:
-        return True
-    if cert.issuer != anchor.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(anchor)
-        return True
-    except (ValueError, TypeError, InvalidSignature):
-        return False
