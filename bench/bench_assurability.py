@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from consultations import measure
+
 
 def crypto_floor(ctx: Any, n: int = 30) -> float:
     """Thread CPU seconds of seal + unseal + one signature, on payloads of the consultation's size."""
@@ -66,14 +68,7 @@ def run(env: Any, n: int) -> tuple[float, float, float, float]:
         result = consult_insurability(ctx, patient, contact_id=contact, sealed=True)
         assert result.insured and result.ct1 == "110"
 
-    for _ in range(3):  # warm-up: token, ETKs, schemas
-        once()
-    wall = time.perf_counter()
-    cpu = time.thread_time()
-    for _ in range(n):
-        once()
-    cpu_per = (time.thread_time() - cpu) / n
-    rate = n / (time.perf_counter() - wall)
+    rate, cpu_per = measure(once, n)
     floor = crypto_floor(ctx)
     ctx.close()
     return rate, cpu_per / floor, cpu_per, floor

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from consultations import measure
 
 
 def _context(env: Any, route: str) -> Any:
@@ -60,14 +61,7 @@ def run_route(env: Any, route: str, n: int, floor: float | None) -> tuple[float,
     patient = base_population()[0].ssin
     ctx = _context(env, route)
     contact = ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
-    for _ in range(3):  # warm-up: token, ETKs, schemas, TLS session
-        consult_dmg(ctx, patient, contact_id=contact)
-    wall = time.perf_counter()
-    cpu = time.thread_time()
-    for _ in range(n):
-        consult_dmg(ctx, patient, contact_id=contact)
-    cpu_per = (time.thread_time() - cpu) / n
-    rate = n / (time.perf_counter() - wall)
+    rate, cpu_per = measure(lambda: consult_dmg(ctx, patient, contact_id=contact), n)
     floor = floor if floor is not None else crypto_floor(ctx)
     ctx.close()
     return rate, cpu_per, floor

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from consultations import measure
 
 SERVICES = ["301011", "302153:36", "304415:46"]
 
@@ -70,14 +71,7 @@ def run(env: Any, n: int) -> tuple[float, float, float]:
         result = consult_tariff(ctx, patient, SERVICES, contact_id=contact)
         assert len(result.lines) == 3 and all(line.priced for line in result.lines)
 
-    for _ in range(3):  # warm-up: token, schemas, TLS session
-        once()
-    wall = time.perf_counter()
-    cpu = time.thread_time()
-    for _ in range(n):
-        once()
-    cpu_per = (time.thread_time() - cpu) / n
-    rate = n / (time.perf_counter() - wall)
+    rate, cpu_per = measure(once, n)
     floor = signature_floor(ctx)
     ctx.close()
     return rate, cpu_per, floor
