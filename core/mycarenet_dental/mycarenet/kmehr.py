@@ -58,6 +58,7 @@ _K_CD, _K_ID, _K_DATE, _K_DECIMAL, _K_BOOLEAN, _K_TEXT, _K_HCPARTY = (
 _K_CONTENT, _K_COST, _K_BEGINMOMENT, _K_ENDMOMENT = (_k(n) for n in ("content", "cost", "beginmoment", "endmoment"))
 _K_UNIT_CD = f"{_k('unit')}/{_k('cd')}"
 _K_FIRSTNAME, _K_FAMILYNAME, _K_NAME = (_k(n) for n in ("firstname", "familyname", "name"))
+_NAME_FIELDS = {_K_FIRSTNAME: "firstname", _K_FAMILYNAME: "familyname", _K_NAME: "name"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -402,61 +403,84 @@ def _fmt_decimal(value: Decimal) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
+_SubElement = etree.SubElement
+
+# Qualified tag names, computed once (the writers run for every element of every message).
+_K_ITEM, _K_MOMENT_TAGS, _K_UNIT = _k("item"), {t: _k(t) for t in ("beginmoment", "endmoment", "birthdate",
+                                                                     "deathdate")}, _k("unit")
+
+
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str | None) -> etree._Element:
     if attrib:
-        el = etree.SubElement(parent, tag, {k: v for k, v in attrib.items() if v is not None})
+        el = _SubElement(parent, tag, {k: v for k, v in attrib.items() if v is not None})
     else:
-        el = etree.SubElement(parent, tag)
+        el = _SubElement(parent, tag)
     if text is not None:
         el.text = text
     return el
 
 
+def _leaf(parent: etree._Element, tag: str, text: str) -> etree._Element:
+    el = _SubElement(parent, tag)
+    el.text = text
+    return el
+
+
 def _write_code(parent: etree._Element, tag: str, code: Code) -> etree._Element:
-    el = etree.SubElement(parent, tag, S=code.s, SV=code.sv)
+    attrib = {"S": code.s, "SV": code.sv}
     if code.sl:
-        el.set("SL", code.sl)
+        attrib["SL"] = code.sl
     if code.dn:
-        el.set("DN", code.dn)
+        attrib["DN"] = code.dn
+    el = _SubElement(parent, tag, attrib)
     el.text = code.value
     return el
 
 
+def _write_plain_code(parent: etree._Element, tag: str, s: str, value: str, sv: str = SV) -> etree._Element:
+    """Same output as ``_write_code(parent, tag, Code(s, value, sv=sv))`` without building the Code."""
+    if not isinstance(value, str):
+        Code(s, value, sv=sv)  # raises exactly what building the Code raised
+    el = _SubElement(parent, tag, {"S": s, "SV": sv})
+    el.text = value
+    return el
+
+
 def _write_hcparty(parent: etree._Element, party: HcParty) -> None:
-    hp = _sub(parent, _k("hcparty"))
+    hp = _SubElement(parent, _K_HCPARTY)
     for ident in party.ids:
-        _write_code(hp, _k("id"), ident)
+        _write_code(hp, _K_ID, ident)
     for cd in party.cds:
-        _write_code(hp, _k("cd"), cd)
+        _write_code(hp, _K_CD, cd)
     if party.firstname and party.familyname:
-        _sub(hp, _k("firstname"), party.firstname)
-        _sub(hp, _k("familyname"), party.familyname)
+        _leaf(hp, _K_FIRSTNAME, party.firstname)
+        _leaf(hp, _K_FAMILYNAME, party.familyname)
     elif party.name:
-        _sub(hp, _k("name"), party.name)
+        _leaf(hp, _K_NAME, party.name)
 
 
 def _write_author(parent: etree._Element, tag: str, parties: Sequence[HcParty]) -> None:
-    author = _sub(parent, tag)
+    author = _SubElement(parent, tag)
     for party in parties:
         _write_hcparty(author, party)
 
 
 def _write_content(parent: etree._Element, content: Content) -> None:
-    el = _sub(parent, _k("content"))
+    el = _SubElement(parent, _K_CONTENT)
     if content.ids:
         for ident in content.ids:
-            _write_code(el, _k("id"), ident)
+            _write_code(el, _K_ID, ident)
     elif content.cds:
         for cd in content.cds:
-            _write_code(el, _k("cd"), cd)
+            _write_code(el, _K_CD, cd)
     elif content.decimal is not None:
-        _sub(el, _k("decimal"), _fmt_decimal(content.decimal))
+        _leaf(el, _K_DECIMAL, _fmt_decimal(content.decimal))
     elif content.boolean is not None:
-        _sub(el, _k("boolean"), "true" if content.boolean else "false")
+        _leaf(el, _K_BOOLEAN, "true" if content.boolean else "false")
     elif content.text is not None:
-        _sub(el, _k("text"), content.text, L="en")
+        _sub(el, _K_TEXT, content.text, L="en")
     elif content.date is not None:
-        _sub(el, _k("date"), content.date.isoformat())
+        _leaf(el, _K_DATE, content.date.isoformat())
     elif content.hcparty is not None:
         _write_hcparty(el, content.hcparty)
     else:
@@ -464,14 +488,14 @@ def _write_content(parent: etree._Element, content: Content) -> None:
 
 
 def _write_moment(parent: etree._Element, tag: str, day: dt.date) -> None:
-    moment = _sub(parent, _k(tag))
-    _sub(moment, _k("date"), day.isoformat())
+    moment = _SubElement(parent, _K_MOMENT_TAGS.get(tag) or _k(tag))
+    _leaf(moment, _K_DATE, day.isoformat())
 
 
 def _write_item(parent: etree._Element, tag: str, item: Item, number: int) -> None:
-    el = _sub(parent, tag)
-    _write_code(el, _k("id"), Code("ID-KMEHR", str(number)))
-    _write_code(el, _k("cd"), item.cd)
+    el = _SubElement(parent, tag)
+    _write_plain_code(el, _K_ID, "ID-KMEHR", str(number))
+    _write_code(el, _K_CD, item.cd)
     for content in item.contents:
         _write_content(el, content)
     if item.beginmoment is not None:
@@ -479,20 +503,29 @@ def _write_item(parent: etree._Element, tag: str, item: Item, number: int) -> No
     if item.endmoment is not None:
         _write_moment(el, "endmoment", item.endmoment)
     if item.cost is not None:
-        cost = _sub(el, _k("cost"))
-        _sub(cost, _k("decimal"), _fmt_decimal(item.cost.amount))
-        unit = _sub(cost, _k("unit"))
-        _write_code(unit, _k("cd"), Code("CD-CURRENCY", item.cost.currency))
+        cost = _SubElement(el, _K_COST)
+        _leaf(cost, _K_DECIMAL, _fmt_decimal(item.cost.amount))
+        _write_plain_code(_SubElement(cost, _K_UNIT), _K_CD, "CD-CURRENCY", item.cost.currency)
+
+
+_K = {n: _k(n) for n in (
+    "author", "begindate", "cd", "cg1", "cg2", "date", "description", "enddate", "familyname", "firstname", "folder",
+    "header", "id", "insurancystatus", "item", "iscomplete", "isvalidated", "membership", "patient", "recipient",
+    "sender", "sex", "standard", "time", "transaction", "url")}
+_C = {n: _c(n) for n in (
+    "acknowledge", "author", "begindate", "cd", "date", "enddate", "error", "id", "insurancymembership", "item",
+    "iscomplete", "kmehrmessage", "maxrows", "patient", "request", "response", "select", "sex", "time",
+    "transaction")}
 
 
 def _write_request_header(parent: etree._Element, header: RequestHeader) -> None:
-    req = _sub(parent, _c("request"))
-    _write_code(req, _c("id"), Code("ID-KMEHR", header.id))
-    _write_author(req, _c("author"), header.author)
-    _sub(req, _c("date"), header.date.isoformat())
-    _sub(req, _c("time"), _fmt_time(header.time))
+    req = _sub(parent, _C["request"])
+    _write_plain_code(req, _C["id"], "ID-KMEHR", header.id)
+    _write_author(req, _C["author"], header.author)
+    _sub(req, _C["date"], header.date.isoformat())
+    _sub(req, _C["time"], _fmt_time(header.time))
     if header.maxrows is not None:
-        _sub(req, _c("maxrows"), str(header.maxrows))
+        _sub(req, _C["maxrows"], str(header.maxrows))
 
 
 def build_request(request: RetrieveTransactionRequest) -> etree._Element:
@@ -501,59 +534,59 @@ def build_request(request: RetrieveTransactionRequest) -> etree._Element:
     if request.protocol_version:
         root.set("messageProtocoleSchemaVersion", request.protocol_version)
     _write_request_header(root, request.header)
-    select = _sub(root, _c("select"))
+    select = _sub(root, _C["select"])
     if request.patient is not None:
-        patient = _sub(select, _c("patient"))
+        patient = _sub(select, _C["patient"])
         sel = request.patient
         if sel.ssin:
-            _write_code(patient, _c("id"), Code("ID-PATIENT", sel.ssin))
+            _write_plain_code(patient, _C["id"], "ID-PATIENT", sel.ssin)
         if sel.sex:
-            sex = _sub(patient, _c("sex"))
-            _write_code(sex, _k("cd"), Code("CD-SEX", sel.sex, sv="1.1"))
+            sex = _sub(patient, _C["sex"])
+            _write_plain_code(sex, _K["cd"], "CD-SEX", sel.sex, "1.1")
         if sel.insurer and sel.membership:
-            membership = _sub(patient, _c("insurancymembership"))
-            _write_code(membership, _k("id"), Code("ID-INSURANCE", sel.insurer))
-            _sub(membership, _k("membership"), sel.membership)
+            membership = _sub(patient, _C["insurancymembership"])
+            _write_plain_code(membership, _K["id"], "ID-INSURANCE", sel.insurer)
+            _sub(membership, _K["membership"], sel.membership)
     tx = request.transaction
-    trans = _sub(select, _c("transaction"))
-    _write_code(trans, _c("cd"), tx.cd)
+    trans = _sub(select, _C["transaction"])
+    _write_code(trans, _C["cd"], tx.cd)
     if tx.author:
-        _write_author(trans, _c("author"), tx.author)
+        _write_author(trans, _C["author"], tx.author)
     for n, item in enumerate(tx.items, start=1):
-        _write_item(trans, _c("item"), item, n)
+        _write_item(trans, _C["item"], item, n)
     if tx.begindate is not None:
-        _sub(trans, _c("begindate"), tx.begindate.isoformat())
+        _sub(trans, _C["begindate"], tx.begindate.isoformat())
     if tx.enddate is not None:
-        _sub(trans, _c("enddate"), tx.enddate.isoformat())
+        _sub(trans, _C["enddate"], tx.enddate.isoformat())
     return root
 
 
 def _write_patient(parent: etree._Element, patient: KmehrPatient) -> None:
-    el = _sub(parent, _k("patient"))
+    el = _sub(parent, _K["patient"])
     if patient.ssin:
-        _write_code(el, _k("id"), Code("ID-PATIENT", patient.ssin))
+        _write_plain_code(el, _K["id"], "ID-PATIENT", patient.ssin)
     for name in patient.firstnames or ("",):
-        _sub(el, _k("firstname"), name)
-    _sub(el, _k("familyname"), patient.familyname)
+        _sub(el, _K["firstname"], name)
+    _sub(el, _K["familyname"], patient.familyname)
     if patient.birthdate:
         _write_moment(el, "birthdate", patient.birthdate)
     if patient.deathdate:
         _write_moment(el, "deathdate", patient.deathdate)
-    sex = _sub(el, _k("sex"))
-    _write_code(sex, _k("cd"), Code("CD-SEX", patient.sex, sv="1.1"))
+    sex = _sub(el, _K["sex"])
+    _write_plain_code(sex, _K["cd"], "CD-SEX", patient.sex, "1.1")
     ins = patient.insurance
     if ins is not None:
-        status = _sub(el, _k("insurancystatus"))
-        _write_code(status, _k("id"), Code("ID-INSURANCE", ins.insurer))
-        _sub(status, _k("membership"), ins.membership)
+        status = _sub(el, _K["insurancystatus"])
+        _write_plain_code(status, _K["id"], "ID-INSURANCE", ins.insurer)
+        _sub(status, _K["membership"], ins.membership)
         if ins.begindate:
-            _sub(status, _k("begindate"), ins.begindate.isoformat())
+            _sub(status, _K["begindate"], ins.begindate.isoformat())
         if ins.enddate:
-            _sub(status, _k("enddate"), ins.enddate.isoformat())
+            _sub(status, _K["enddate"], ins.enddate.isoformat())
         if ins.cg1:
-            _sub(status, _k("cg1"), ins.cg1)
+            _sub(status, _K["cg1"], ins.cg1)
         if ins.cg2:
-            _sub(status, _k("cg2"), ins.cg2)
+            _sub(status, _K["cg2"], ins.cg2)
 
 
 def build_response(response: RetrieveTransactionResponse) -> etree._Element:
@@ -561,45 +594,45 @@ def build_response(response: RetrieveTransactionResponse) -> etree._Element:
     root = etree.Element(f"{{{NS_MS_PROTOCOL}}}RetrieveTransactionResponse", nsmap=NSMAP)
     if response.protocol_version:
         root.set("messageProtocoleSchemaVersion", response.protocol_version)
-    resp = _sub(root, _c("response"))
-    _write_code(resp, _c("id"), Code("ID-KMEHR", response.id))
-    _write_author(resp, _c("author"), response.author)
-    _sub(resp, _c("date"), response.date.isoformat())
-    _sub(resp, _c("time"), _fmt_time(response.time))
+    resp = _sub(root, _C["response"])
+    _write_plain_code(resp, _C["id"], "ID-KMEHR", response.id)
+    _write_author(resp, _C["author"], response.author)
+    _sub(resp, _C["date"], response.date.isoformat())
+    _sub(resp, _C["time"], _fmt_time(response.time))
     _write_request_header(resp, response.request)
-    ack = _sub(root, _c("acknowledge"))
-    _sub(ack, _c("iscomplete"), "true" if response.complete else "false")
+    ack = _sub(root, _C["acknowledge"])
+    _sub(ack, _C["iscomplete"], "true" if response.complete else "false")
     for error in response.errors:
-        err = _sub(ack, _c("error"))
+        err = _sub(ack, _C["error"])
         for cd in error.codes:
-            _write_code(err, _k("cd"), cd)
-        _sub(err, _k("description"), error.description, L=error.lang)
+            _write_code(err, _K["cd"], cd)
+        _sub(err, _K["description"], error.description, L=error.lang)
         if error.url:
-            _sub(err, _k("url"), error.url)
+            _sub(err, _K["url"], error.url)
     if response.patient is not None:
-        msg = _sub(root, _c("kmehrmessage"))
-        header = _sub(msg, _k("header"))
-        standard = _sub(header, _k("standard"))
-        _write_code(standard, _k("cd"), Code("CD-STANDARD", KMEHR_STANDARD, sv=KMEHR_STANDARD_SV))
-        _write_code(header, _k("id"), Code("ID-KMEHR", response.id))
-        _sub(header, _k("date"), response.date.isoformat())
-        _sub(header, _k("time"), _fmt_time(response.time))
-        _write_author(header, _k("sender"), response.author)
-        _write_author(header, _k("recipient"), response.recipient or response.request.author)
-        folder = _sub(msg, _k("folder"))
-        _write_code(folder, _k("id"), Code("ID-KMEHR", "1"))
+        msg = _sub(root, _C["kmehrmessage"])
+        header = _sub(msg, _K["header"])
+        standard = _sub(header, _K["standard"])
+        _write_plain_code(standard, _K["cd"], "CD-STANDARD", KMEHR_STANDARD, KMEHR_STANDARD_SV)
+        _write_plain_code(header, _K["id"], "ID-KMEHR", response.id)
+        _sub(header, _K["date"], response.date.isoformat())
+        _sub(header, _K["time"], _fmt_time(response.time))
+        _write_author(header, _K["sender"], response.author)
+        _write_author(header, _K["recipient"], response.recipient or response.request.author)
+        folder = _sub(msg, _K["folder"])
+        _write_plain_code(folder, _K["id"], "ID-KMEHR", "1")
         _write_patient(folder, response.patient)
         for n, tx in enumerate(response.transactions, start=1):
-            trans = _sub(folder, _k("transaction"))
-            _write_code(trans, _k("id"), Code("ID-KMEHR", str(n)))
-            _write_code(trans, _k("cd"), tx.cd)
-            _sub(trans, _k("date"), tx.date.isoformat())
-            _sub(trans, _k("time"), _fmt_time(tx.time))
-            _write_author(trans, _k("author"), tx.author)
-            _sub(trans, _k("iscomplete"), "true" if tx.iscomplete else "false")
-            _sub(trans, _k("isvalidated"), "true" if tx.isvalidated else "false")
+            trans = _sub(folder, _K["transaction"])
+            _write_plain_code(trans, _K["id"], "ID-KMEHR", str(n))
+            _write_code(trans, _K["cd"], tx.cd)
+            _sub(trans, _K["date"], tx.date.isoformat())
+            _sub(trans, _K["time"], _fmt_time(tx.time))
+            _write_author(trans, _K["author"], tx.author)
+            _sub(trans, _K["iscomplete"], "true" if tx.iscomplete else "false")
+            _sub(trans, _K["isvalidated"], "true" if tx.isvalidated else "false")
             for m, item in enumerate(tx.items, start=1):
-                _write_item(trans, _k("item"), item, m)
+                _write_item(trans, _K["item"], item, m)
     return root
 
 
@@ -624,10 +657,23 @@ class _Reader:
         return MalformedResponseError(f"KMEHR response: {message}", location=url, origin="kmehr")
 
     def one(self, parent: etree._Element, tag: str, url: str) -> etree._Element:
-        el = parent.find(tag)
+        el = _child(parent, tag)
         if el is None:
             raise self.fail("100", f"mandatory element {etree.QName(tag).localname} is missing", url)
         return el
+
+    def found(self, el: etree._Element | None, tag: str, url: str) -> etree._Element:
+        """:meth:`one` for a child already looked up (``el`` is ``parent.find(tag)``)."""
+        if el is None:
+            raise self.fail("100", f"mandatory element {etree.QName(tag).localname} is missing", url)
+        return el
+
+    def found_text(self, el: etree._Element | None, tag: str, url: str) -> str:
+        """:meth:`text` for a child already looked up (``el`` is ``parent.find(tag)``)."""
+        value = (self.found(el, tag, url).text or "").strip()
+        if not value:
+            raise self.fail("100", f"{etree.QName(tag).localname} is empty", url)
+        return value
 
     def text(self, parent: etree._Element, tag: str, url: str) -> str:
         value = (self.one(parent, tag, url).text or "").strip()
@@ -661,10 +707,28 @@ class _Reader:
         return _read_code(s, (el.text or "").strip(), get("SV") or "", get("SL"), get("DN"))
 
     def hcparty(self, el: etree._Element, url: str) -> HcParty:
-        ids = tuple(self.code(e, f"{url}/id[{n}]") for n, e in enumerate(el.findall(_K_ID), 1))
-        cds = tuple(self.code(e, f"{url}/cd[{n}]") for n, e in enumerate(el.findall(_K_CD), 1))
-        return HcParty(cds=cds, ids=ids, firstname=_t(el, _K_FIRSTNAME), familyname=_t(el, _K_FAMILYNAME),
-                       name=_t(el, _K_NAME))
+        id_els: list[etree._Element] = []
+        cd_els: list[etree._Element] = []
+        names: dict[str, str | None] = {}
+        for child in el:  # one pass, same result as findall(id) / findall(cd) / findtext(names)
+            tag = child.tag
+            if tag == _K_ID:
+                id_els.append(child)
+            elif tag == _K_CD:
+                cd_els.append(child)
+            elif tag in _NAME_FIELDS and _NAME_FIELDS[tag] not in names:
+                value = child.text
+                names[_NAME_FIELDS[tag]] = value.strip() if value is not None and value.strip() else None
+        code = self.code
+        ids = tuple(code(e, f"{url}/id[{n}]") for n, e in enumerate(id_els, 1))
+        cds = tuple(code(e, f"{url}/cd[{n}]") for n, e in enumerate(cd_els, 1))
+        party = _new_code(HcParty)  # fields already typed: HcParty.__init__ would only re-tuple them
+        _set(party, "cds", cds)
+        _set(party, "ids", ids)
+        _set(party, "firstname", names.get("firstname"))
+        _set(party, "familyname", names.get("familyname"))
+        _set(party, "name", names.get("name"))
+        return party
 
     def author(self, el: etree._Element, url: str) -> tuple[HcParty, ...]:
         parties = el.findall(_K_HCPARTY)
@@ -675,36 +739,47 @@ class _Reader:
     def moment(self, el: etree._Element | None, url: str) -> dt.date | None:
         if el is None:
             return None
-        day = el.findtext(_k("date"))
+        day = _text_or_none(_child(el, _K_DATE))
         return self.date(day, url + "/date") if day else None
 
     def content(self, el: etree._Element, url: str) -> Content:
         ids: list[Code] = []
         cds: list[Code] = []
-        fields: dict[str, Any] = {}
+        date = text = decimal = boolean = hcparty = None
         for child in el:  # one pass: contents are read for every item of every answer
             tag = child.tag
             if tag == _K_CD:
-                cds.append(self.code(child, f"{url}/cd[{len(cds) + 1}]"))
+                get = child.get
+                s = get("S")
+                if not s:
+                    raise self.fail("100", "attribute S is missing", f"{url}/cd[{len(cds) + 1}]")
+                cds.append(_read_code(s, (child.text or "").strip(), get("SV") or "", get("SL"), get("DN")))
             elif tag == _K_ID:
                 ids.append(self.code(child, f"{url}/id"))
             elif tag == _K_DATE and child.text:
-                fields["date"] = self.date(child.text, url + "/date")
+                date = self.date(child.text, url + "/date")
             elif tag == _K_DECIMAL and child.text:
-                fields["decimal"] = self.decimal(child.text, url + "/decimal")
+                decimal = self.decimal(child.text, url + "/decimal")
             elif tag == _K_BOOLEAN:
-                fields["boolean"] = (child.text or "").strip() == "true"
+                boolean = (child.text or "").strip() == "true"
             elif tag == _K_TEXT and (child.text or "").strip():
-                fields["text"] = (child.text or "").strip()
+                text = (child.text or "").strip()
             elif tag == _K_HCPARTY:
-                fields["hcparty"] = self.hcparty(child, url + "/hcparty")
-        return Content(cds=cds, ids=ids, **fields)
+                hcparty = self.hcparty(child, url + "/hcparty")
+        content = _new_code(Content)  # fields already typed: Content.__init__ would only re-tuple them
+        _set(content, "cds", tuple(cds))
+        _set(content, "ids", tuple(ids))
+        _set(content, "date", date)
+        _set(content, "text", text)
+        _set(content, "decimal", decimal)
+        _set(content, "boolean", boolean)
+        _set(content, "hcparty", hcparty)
+        return content
 
     def item(self, el: etree._Element, url: str, position: int) -> Item:
         cd_el: etree._Element | None = None
         contents: list[Content] = []
-        cost = None
-        moments: dict[str, dt.date | None] = {}
+        cost = beginmoment = endmoment = None
         for child in el:
             tag = child.tag
             if tag == _K_CD:
@@ -715,27 +790,54 @@ class _Reader:
             elif tag == _K_COST:
                 amount = self.decimal(self.text(child, _K_DECIMAL, url + "/cost/decimal"), url + "/cost/decimal")
                 unit = child.find(_K_UNIT_CD)
-                cost = Cost(amount, (unit.text or "eur").strip() if unit is not None else "eur")
+                cost = _new_code(Cost)
+                _set(cost, "amount", amount)
+                _set(cost, "currency", (unit.text or "eur").strip() if unit is not None else "eur")
             elif tag == _K_BEGINMOMENT:
-                moments["beginmoment"] = self.moment(child, url + "/beginmoment")
+                beginmoment = self.moment(child, url + "/beginmoment")
             elif tag == _K_ENDMOMENT:
-                moments["endmoment"] = self.moment(child, url + "/endmoment")
+                endmoment = self.moment(child, url + "/endmoment")
         if cd_el is None:
             raise self.fail("100", "an item has no cd", url + "/cd")
-        return Item(cd=self.code(cd_el, url + "/cd"), contents=contents, cost=cost, position=position, **moments)
+        item = _new_code(Item)
+        _set(item, "cd", self.code(cd_el, url + "/cd"))
+        _set(item, "contents", tuple(contents))
+        _set(item, "cost", cost)
+        _set(item, "beginmoment", beginmoment)
+        _set(item, "endmoment", endmoment)
+        _set(item, "position", position)
+        return item
 
     def request_header(self, el: etree._Element, url: str) -> RequestHeader:
-        ident = self.text(el, _c("id"), url + "/id")
-        author = self.author(self.one(el, _c("author"), url + "/author"), url + "/author")
-        maxrows = el.findtext(_c("maxrows"))
-        return RequestHeader(id=ident, author=author, date=self.date(self.text(el, _c("date"), url + "/date"),
+        ident = self.text(el, _C["id"], url + "/id")
+        author = self.author(self.one(el, _C["author"], url + "/author"), url + "/author")
+        maxrows = _text_or_none(_child(el, _C["maxrows"]))
+        return RequestHeader(id=ident, author=author, date=self.date(self.text(el, _C["date"], url + "/date"),
                                                                      url + "/date"),
-                             time=self.time(self.text(el, _c("time"), url + "/time"), url + "/time"),
+                             time=self.time(self.text(el, _C["time"], url + "/time"), url + "/time"),
                              maxrows=int(Decimal(maxrows)) if maxrows else None)
 
 
+def _child(parent: etree._Element, tag: str) -> etree._Element | None:
+    """``parent.find(tag)`` for a plain ``{ns}local`` tag: a loop over the (few) children is cheaper."""
+    if tag[:1] != "{" or "/{" in tag:  # not a single qualified name: a path
+        return parent.find(tag)
+    for child in parent:
+        if child.tag == tag:
+            return child
+    return None
+
+
+def _text_or_none(el: etree._Element | None) -> str | None:
+    """``findtext`` for a child already looked up: None when absent, ``""`` when empty."""
+    if el is None:
+        return None
+    return el.text or ""
+
+
 def _t(el: etree._Element, tag: str) -> str | None:
-    value = el.findtext(tag)
+    child = _child(el, tag)
+    value = child.text if child is not None else None
     return value.strip() if value is not None and value.strip() else None
 
 
@@ -744,32 +846,32 @@ def parse_request(element: etree._Element) -> RetrieveTransactionRequest:
     r = _Reader(for_request=True)
     if element.tag != f"{{{NS_MS_PROTOCOL}}}RetrieveTransactionRequest":
         raise KmehrRequestError("130", f"unexpected root {etree.QName(element).localname}", REQUEST_ROOT)
-    header = r.request_header(r.one(element, _c("request"), REQUEST_ROOT + "/request"), REQUEST_ROOT + "/request")
-    select = r.one(element, _c("select"), REQUEST_ROOT + "/select")
+    header = r.request_header(r.one(element, _C["request"], REQUEST_ROOT + "/request"), REQUEST_ROOT + "/request")
+    select = r.one(element, _C["select"], REQUEST_ROOT + "/select")
     patient = None
-    pel = select.find(_c("patient"))
+    pel = _child(select, _C["patient"])
     if pel is not None:
-        ssin = _t(pel, _c("id"))
+        ssin = _t(pel, _C["id"])
         sex_el = pel.find(f"{_c('sex')}/{_k('cd')}")
-        mem = pel.find(_c("insurancymembership"))
+        mem = _child(pel, _C["insurancymembership"])
         insurer = membership = None
         if mem is not None:
-            insurer = _t(mem, _k("id"))
-            membership = _t(mem, _k("membership"))
+            insurer = _t(mem, _K["id"])
+            membership = _t(mem, _K["membership"])
         try:
             patient = PatientSelector(ssin=ssin, insurer=insurer, membership=membership,
                                       sex=(sex_el.text or "").strip() if sex_el is not None else None)
         except ValueError:
             raise KmehrRequestError("100", "the patient has neither an SSIN nor insurer + membership",
                                     PATIENT_XPATH + "/id") from None
-    tel = r.one(select, _c("transaction"), TRANSACTION_XPATH)
-    cd_el = tel.find(_c("cd"))
+    tel = r.one(select, _C["transaction"], TRANSACTION_XPATH)
+    cd_el = _child(tel, _C["cd"])
     if cd_el is None:
         raise KmehrRequestError("100", "the transaction has no cd", TRANSACTION_XPATH + "/cd")
-    author_el = tel.find(_c("author"))
-    items = tuple(r.item(el, f"{TRANSACTION_XPATH}/item[{n}]", n) for n, el in enumerate(tel.findall(_c("item")), 1))
-    begin = tel.findtext(_c("begindate"))
-    end = tel.findtext(_c("enddate"))
+    author_el = _child(tel, _C["author"])
+    items = tuple(r.item(el, f"{TRANSACTION_XPATH}/item[{n}]", n) for n, el in enumerate(tel.findall(_C["item"]), 1))
+    begin = _text_or_none(_child(tel, _C["begindate"]))
+    end = _text_or_none(_child(tel, _C["enddate"]))
     tx = TransactionSelect(
         cd=r.code(cd_el, TRANSACTION_XPATH + "/cd"),
         author=r.author(author_el, TRANSACTION_XPATH + "/author") if author_el is not None else (),
@@ -787,47 +889,55 @@ def parse_response(element: etree._Element) -> RetrieveTransactionResponse:
     if element.tag != f"{{{NS_MS_PROTOCOL}}}RetrieveTransactionResponse":
         raise MalformedResponseError(f"expected a KMEHR RetrieveTransactionResponse, got "
                                      f"{etree.QName(element).localname}", origin="kmehr")
-    resp = r.one(element, _c("response"), root + "/response")
+    resp = r.one(element, _C["response"], root + "/response")
     url = root + "/response"
-    ident = r.text(resp, _c("id"), url + "/id")
-    author = r.author(r.one(resp, _c("author"), url + "/author"), url + "/author")
-    day = r.date(r.text(resp, _c("date"), url + "/date"), url + "/date")
-    clock = r.time(r.text(resp, _c("time"), url + "/time"), url + "/time")
-    request = r.request_header(r.one(resp, _c("request"), url + "/request"), url + "/request")
-    ack = r.one(element, _c("acknowledge"), root + "/acknowledge")
-    complete = r.text(ack, _c("iscomplete"), root + "/acknowledge/iscomplete") == "true"
+    ident = r.text(resp, _C["id"], url + "/id")
+    author = r.author(r.one(resp, _C["author"], url + "/author"), url + "/author")
+    day = r.date(r.text(resp, _C["date"], url + "/date"), url + "/date")
+    clock = r.time(r.text(resp, _C["time"], url + "/time"), url + "/time")
+    request = r.request_header(r.one(resp, _C["request"], url + "/request"), url + "/request")
+    ack = r.one(element, _C["acknowledge"], root + "/acknowledge")
+    complete = r.text(ack, _C["iscomplete"], root + "/acknowledge/iscomplete") == "true"
     errors = []
-    for n, err in enumerate(ack.findall(_c("error")), 1):
+    for n, err in enumerate(ack.findall(_C["error"]), 1):
         eurl = f"{root}/acknowledge/error[{n}]"
-        codes = tuple(r.code(c, eurl + "/cd") for c in err.findall(_k("cd")))
-        desc_el = err.find(_k("description"))
+        codes = tuple(r.code(c, eurl + "/cd") for c in err.findall(_K["cd"]))
+        desc_el = _child(err, _K["description"])
         errors.append(AckError(codes=codes, description=(desc_el.text or "").strip() if desc_el is not None else "",
-                               url=_t(err, _k("url")),
+                               url=_t(err, _K["url"]),
                                lang=desc_el.get("L", "en") if desc_el is not None else "en"))
     patient = None
     transactions: list[Transaction] = []
-    msg = element.find(_c("kmehrmessage"))
+    msg = _child(element, _C["kmehrmessage"])
     recipient: tuple[HcParty, ...] = ()
     if msg is not None:
-        header = msg.find(_k("header"))
-        rec = header.find(_k("recipient")) if header is not None else None
+        header = _child(msg, _K["header"])
+        rec = _child(header, _K["recipient"]) if header is not None else None
         if rec is not None:
             recipient = r.author(rec, root + "/kmehrmessage/header/recipient")
-        folder = r.one(msg, _k("folder"), root + "/kmehrmessage/folder")
+        folder = r.one(msg, _K["folder"], root + "/kmehrmessage/folder")
         furl = root + "/kmehrmessage/folder"
-        pel = r.one(folder, _k("patient"), furl + "/patient")
+        pel = r.one(folder, _K["patient"], furl + "/patient")
         patient = _read_patient(r, pel, furl + "/patient")
-        for n, tel in enumerate(folder.findall(_k("transaction")), 1):
+        for n, tel in enumerate(folder.findall(_K["transaction"]), 1):
             turl = f"{furl}/transaction[{n}]"
-            items = tuple(r.item(el, f"{turl}/item[{m}]", m) for m, el in enumerate(tel.findall(_k("item")), 1))
-            author_el = tel.find(_k("author"))
-            iscomplete = tel.findtext(_k("iscomplete"))
-            isvalidated = tel.findtext(_k("isvalidated"))
+            item_els: list[etree._Element] = []
+            first: dict[Any, etree._Element] = {}
+            for child in tel:  # one pass instead of a find per field
+                tag = child.tag
+                if tag == _K_ITEM:
+                    item_els.append(child)
+                elif tag not in first:
+                    first[tag] = child
+            items = tuple(r.item(el, f"{turl}/item[{m}]", m) for m, el in enumerate(item_els, 1))
+            author_el = first.get(_K["author"])
+            iscomplete = _text_or_none(first.get(_K["iscomplete"]))
+            isvalidated = _text_or_none(first.get(_K["isvalidated"]))
             transactions.append(Transaction(
-                cd=r.code(r.one(tel, _k("cd"), turl + "/cd"), turl + "/cd"),
+                cd=r.code(r.found(first.get(_K_CD), _K_CD, turl + "/cd"), turl + "/cd"),
                 author=r.author(author_el, turl + "/author") if author_el is not None else (),
-                date=r.date(r.text(tel, _k("date"), turl + "/date"), turl + "/date"),
-                time=r.time(r.text(tel, _k("time"), turl + "/time"), turl + "/time"),
+                date=r.date(r.found_text(first.get(_K_DATE), _K_DATE, turl + "/date"), turl + "/date"),
+                time=r.time(r.found_text(first.get(_K["time"]), _K["time"], turl + "/time"), turl + "/time"),
                 items=items, iscomplete=(iscomplete or "true").strip() == "true",
                 isvalidated=(isvalidated or "true").strip() == "true"))
     return RetrieveTransactionResponse(id=ident, author=author, date=day, time=clock, request=request,
@@ -836,25 +946,49 @@ def parse_response(element: etree._Element) -> RetrieveTransactionResponse:
                                        protocol_version=element.get("messageProtocoleSchemaVersion"))
 
 
+_K_PATIENT_ID, _K_PATIENT_FIRSTNAME = _k("id"), _k("firstname")
+_K_SEX_CD = f"{_k('sex')}/{_k('cd')}"
+_K_INS = {n: _k(n) for n in ("insurancystatus", "id", "membership", "begindate", "enddate", "cg1", "cg2",
+                             "familyname", "birthdate", "deathdate")}
+
+
 def _read_patient(r: _Reader, pel: etree._Element, url: str) -> KmehrPatient:
-    ssin = next((((e.text or "").strip()) for e in pel.findall(_k("id")) if e.get("S") == "ID-PATIENT"), None)
-    sex_el = pel.find(f"{_k('sex')}/{_k('cd')}")
+    ssin = None
+    firstnames = []
+    first: dict[Any, etree._Element] = {}
+    for child in pel:  # one pass instead of a find per field
+        tag = child.tag
+        if tag == _K_PATIENT_ID:
+            if ssin is None and child.get("S") == "ID-PATIENT":
+                ssin = (child.text or "").strip()
+        elif tag == _K_PATIENT_FIRSTNAME:
+            firstnames.append((child.text or "").strip())
+        elif tag not in first:
+            first[tag] = child
+    sex_el = pel.find(_K_SEX_CD)
     insurance = None
-    ins = pel.find(_k("insurancystatus"))
+    ins = first.get(_K_INS["insurancystatus"])
     if ins is not None:
         iurl = url + "/insurancystatus"
-        begin = ins.findtext(_k("begindate"))
-        end = ins.findtext(_k("enddate"))
-        insurance = Insurance(insurer=r.text(ins, _k("id"), iurl + "/id"),
-                              membership=(ins.findtext(_k("membership")) or "").strip(),
+        fields: dict[Any, etree._Element] = {}
+        for child in ins:
+            if child.tag not in fields:
+                fields[child.tag] = child
+        begin = _text_or_none(fields.get(_K_INS["begindate"]))
+        end = _text_or_none(fields.get(_K_INS["enddate"]))
+        cg1 = _text_or_none(fields.get(_K_INS["cg1"]))
+        cg2 = _text_or_none(fields.get(_K_INS["cg2"]))
+        insurance = Insurance(insurer=r.found_text(fields.get(_K_INS["id"]), _K_INS["id"], iurl + "/id"),
+                              membership=(_text_or_none(fields.get(_K_INS["membership"])) or "").strip(),
                               begindate=r.date(begin, iurl + "/begindate") if begin else None,
                               enddate=r.date(end, iurl + "/enddate") if end else None,
-                              cg1=_t(ins, _k("cg1")), cg2=_t(ins, _k("cg2")))
+                              cg1=cg1.strip() if cg1 is not None and cg1.strip() else None,
+                              cg2=cg2.strip() if cg2 is not None and cg2.strip() else None)
     return KmehrPatient(
-        ssin=ssin, firstnames=tuple((e.text or "").strip() for e in pel.findall(_k("firstname"))),
-        familyname=(pel.findtext(_k("familyname")) or "").strip(),
-        birthdate=r.moment(pel.find(_k("birthdate")), url + "/birthdate"),
-        deathdate=r.moment(pel.find(_k("deathdate")), url + "/deathdate"),
+        ssin=ssin, firstnames=tuple(firstnames),
+        familyname=(_text_or_none(first.get(_K_INS["familyname"])) or "").strip(),
+        birthdate=r.moment(first.get(_K_INS["birthdate"]), url + "/birthdate"),
+        deathdate=r.moment(first.get(_K_INS["deathdate"]), url + "/deathdate"),
         sex=(sex_el.text or "unknown").strip() if sex_el is not None else "unknown", insurance=insurance)
 
 

@@ -121,6 +121,13 @@ def dentist_party(nihii: str, ssin: str | None, name: str = "") -> kmehr.HcParty
                                 familyname=last)
 
 
+# Codes that never change, built once (Code is frozen, so sharing them is safe).
+_CLAIM_CD = kmehr.Code("CD-ITEM", "claim")
+_ENCOUNTER_CD = kmehr.Code("CD-ITEM", "encounterdatetime")
+_JUSTIFICATION_CD = kmehr.Code("CD-ITEM", "justification")
+_TARIFF_CD = kmehr.Code("CD-TRANSACTION-MYCARENET", "tariff", sv=kmehr.CD_TRANSACTION_MYCARENET_SV)
+
+
 def claim_item(service: ServiceRequest) -> kmehr.Item:
     """One ``claim`` per service, with its own tooth and related service (never one tooth for all)."""
     contents = [kmehr.Content(cds=[kmehr.Code("CD-NIHDI", service.code.value)])]
@@ -128,17 +135,17 @@ def claim_item(service: ServiceRequest) -> kmehr.Item:
         contents.append(kmehr.Content(cds=[kmehr.Code("CD-ISO-3950", str(service.tooth))]))
     if service.related is not None:
         contents.append(kmehr.Content(cds=[kmehr.Code("CD-NIHDI-RELATEDSERVICE", service.related.value)]))
-    return kmehr.Item(cd=kmehr.Code("CD-ITEM", "claim"), contents=contents)
+    return kmehr.Item(cd=_CLAIM_CD, contents=contents)
 
 
 def build_kmehr_request(query: TariffQuery, *, author: kmehr.HcParty, now: dt.datetime,
                         request_id: str) -> kmehr.RetrieveTransactionRequest:
     """The KMEHR blob of a dentist's tariff consultation."""
-    items = [kmehr.Item(cd=kmehr.Code("CD-ITEM", "encounterdatetime"),
+    items = [kmehr.Item(cd=_ENCOUNTER_CD,
                         contents=[kmehr.Content(date=query.service_date)])]
     items += [claim_item(s) for s in query.services]
     if query.justification:
-        items.append(kmehr.Item(cd=kmehr.Code("CD-ITEM", "justification"), contents=[
+        items.append(kmehr.Item(cd=_JUSTIFICATION_CD, contents=[
             kmehr.Content(cds=[kmehr.Code("CD-MYCARENET-JUSTIFICATION", query.justification)])]))
     if isinstance(query.patient, Ssin):
         patient = kmehr.PatientSelector(ssin=query.patient.value)
@@ -147,8 +154,7 @@ def build_kmehr_request(query: TariffQuery, *, author: kmehr.HcParty, now: dt.da
     local = now.astimezone()
     header = kmehr.RequestHeader(id=request_id, author=[author], date=local.date(), time=local.time())
     transaction = kmehr.TransactionSelect(
-        cd=kmehr.Code("CD-TRANSACTION-MYCARENET", "tariff", sv=kmehr.CD_TRANSACTION_MYCARENET_SV),
-        author=[author], items=items)
+        cd=_TARIFF_CD, author=[author], items=items)
     return kmehr.RetrieveTransactionRequest(header=header, transaction=transaction, patient=patient,
                                             protocol_version=PROTOCOL_VERSION_DENTIST)
 

@@ -226,8 +226,17 @@ def _patient_block(patient: SimPatient, period: InsurabilityPeriod) -> kmehr.Kme
                                   begindate=period.start, enddate=period.end, cg1=period.ct1, cg2=period.ct2))
 
 
+# Codes that never change, built once (Code is frozen, so sharing them is safe).
+_ITEM_CODES = {kind: kmehr.Code("CD-ITEM-MYCARENET", kind) for kind in (
+    "fee", "reimbursement", "patientfee", "supplement", "financialcontract", "refusal")}
+_CLAIM_CD = kmehr.Code("CD-ITEM", "claim")
+_JUSTIFICATION_CD = kmehr.Code("CD-ITEM", "justification")
+_TARIFF_CD = kmehr.Code("CD-TRANSACTION-MYCARENET", "tariff", sv=kmehr.CD_TRANSACTION_MYCARENET_SV)
+
+
 def _money(kind: str, cents: int, currency: str) -> kmehr.Item:
-    return kmehr.Item(cd=kmehr.Code("CD-ITEM-MYCARENET", kind), cost=kmehr.Cost(f"{cents / 100:.2f}", currency))
+    return kmehr.Item(cd=_ITEM_CODES.get(kind) or kmehr.Code("CD-ITEM-MYCARENET", kind),
+                      cost=kmehr.Cost(f"{cents / 100:.2f}", currency))
 
 
 def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, insurer: str, day: dt.date,
@@ -238,7 +247,7 @@ def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, i
         contents.append(kmehr.Content(cds=[kmehr.Code("CD-ISO-3950", f"{claim.tooth:02d}")]))
     if claim.related:
         contents.append(kmehr.Content(cds=[kmehr.Code("CD-NIHDI-RELATEDSERVICE", claim.related)]))
-    items = [kmehr.Item(cd=kmehr.Code("CD-ITEM", "claim"), contents=contents)]
+    items = [kmehr.Item(cd=_CLAIM_CD, contents=contents)]
     if isinstance(outcome, engine.Priced):
         items += [_money("fee", outcome.fee, currency), _money("reimbursement", outcome.reimbursement, currency),
                   _money("patientfee", outcome.patient_share, currency)]
@@ -248,9 +257,9 @@ def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, i
         if commitment:
             number = request.state.count("tariff:commitments")
             ident = f"{insurer}{day:%Y%m%d}{now:%H%M%S}{number:09d}"
-            items.append(kmehr.Item(cd=kmehr.Code("CD-ITEM-MYCARENET", "financialcontract"),
+            items.append(kmehr.Item(cd=_ITEM_CODES["financialcontract"],
                                     contents=[kmehr.Content(ids=[kmehr.Code("ID-KMEHR", ident)])]))
-        items.append(kmehr.Item(cd=kmehr.Code("CD-ITEM", "justification"), contents=[
+        items.append(kmehr.Item(cd=_JUSTIFICATION_CD, contents=[
             kmehr.Content(cds=[kmehr.Code("CD-MYCARENET-JUSTIFICATION", value)])]))
     else:
         # UNSURE: KMEHR rendering of a dental refusal (tariff.md §6): item refusal with the reason and,
@@ -260,8 +269,8 @@ def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, i
             refusal.append(kmehr.Content(cds=[kmehr.Code("CD-NIHDI", outcome.because_of_code)]))
         if outcome.because_of_date:
             refusal.append(kmehr.Content(date=outcome.because_of_date))
-        items.append(kmehr.Item(cd=kmehr.Code("CD-ITEM-MYCARENET", "refusal"), contents=refusal))
-    return kmehr.Transaction(cd=kmehr.Code("CD-TRANSACTION-MYCARENET", "tariff", sv=kmehr.CD_TRANSACTION_MYCARENET_SV),
+        items.append(kmehr.Item(cd=_ITEM_CODES["refusal"], contents=refusal))
+    return kmehr.Transaction(cd=_TARIFF_CD,
                              author=[kmehr.HcParty.insurer(insurer)], date=now.date(), time=now.time(), items=items)
 
 

@@ -97,6 +97,9 @@ _T51 = _compile(rl.RECORD51, _R51_FIELDS, {"1": "51"})
 _T51_NEG = _compile(rl.RECORD51, _R51_FIELDS, {"1": "51"}, preformatted_signs=True)
 _T52 = _compile(rl.RECORD52, _R52_FIELDS, {"1": "52"})
 _T80 = _compile(rl.RECORD80, _R80_FIELDS, {"1": "80"}, preformatted_signs=True)
+# not a credit note: the signed totals are formatted by the template (``%+0Nd`` = ``format_amount``)
+_T80_POS = _compile(rl.RECORD80, tuple(f.replace(":s", ":d") if rl.RECORD80.by_name[f.split(":")[0]].kind == "S"
+                                        else f for f in _R80_FIELDS if f != "38:s"), {"1": "80", "38": "+00000000000"})
 _ZERO12 = "0" * 12
 _ZERO7 = "0" * 7
 
@@ -333,14 +336,21 @@ class EfactWriter:
         n_records += n_lines
         seq += 1
         neg = credit
-        v80 = (seq, aff, pid, sex, 3, self._tp, format_amount(tb, 12, negative_zero=neg), inv.treatment_cause,
-               dest, format_amount(ta, 12, negative_zero=neg), _date(self.header.creation_date, dates), inv.number,
-               format_amount(share, 10, negative_zero=neg), inv.reference,
-               format_amount(supp, 10, negative_zero=neg), flag, format_amount(0, 12, negative_zero=neg),
-               mod97(codes))
-        body = _T80 % v80
-        if len(body) != 348 or not body.isascii():
-            self._diagnose(body, rl.RECORD80, v80)
+        if neg:
+            body = None
+        else:
+            body = _T80_POS % (seq, aff, pid, sex, 3, self._tp, tb, inv.treatment_cause, dest, ta,
+                               _date(self.header.creation_date, dates), inv.number, share, inv.reference, supp,
+                               flag, codes % 97 or 97)
+        if body is None or len(body) != 348 or not body.isascii():
+            v80 = (seq, aff, pid, sex, 3, self._tp, format_amount(tb, 12, negative_zero=neg), inv.treatment_cause,
+                   dest, format_amount(ta, 12, negative_zero=neg), _date(self.header.creation_date, dates),
+                   inv.number, format_amount(share, 10, negative_zero=neg), inv.reference,
+                   format_amount(supp, 10, negative_zero=neg), flag, format_amount(0, 12, negative_zero=neg),
+                   mod97(codes))
+            body = _T80 % v80
+            if len(body) != 348 or not body.isascii():
+                self._diagnose(body, rl.RECORD80, v80)
         put(body)
         put(control[((adler(body.encode().translate(values)) & 0xFFFF) - 1) % 97])
         self._buf.append("".join(out))
