@@ -209,18 +209,27 @@ class _FastSigner:
     signature: bytes
 
 
-def _parse_fast(der: bytes) -> _FastSigner:
+def _content_info(der: bytes, oid: bytes) -> tuple[int, int] | None:
+    """(start, end) of the [0] content of a DER ContentInfo whose contentType is ``oid``; None when
+    the bytes are not exactly that shape (the fast readers then leave it to asn1crypto)."""
     tag, start, end = _tlv(der, 0, len(der))
     if tag != 0x30 or end != len(der):
-        raise _NotFast
-    tag, s, e = _tlv(der, start, end)
-    if der[start:e] != _OID_SIGNED_DATA:
-        raise _NotFast
+        return None
+    _tag, _s, e = _tlv(der, start, end)
+    if der[start:e] != oid:
+        return None
     tag, s, e0 = _tlv(der, e, end)
     if tag != 0xA0 or e0 != end:
+        return None
+    return s, e0
+
+
+def _parse_fast(der: bytes) -> _FastSigner:
+    body = _content_info(der, _OID_SIGNED_DATA)
+    if body is None:
         raise _NotFast
-    tag, pos, sd_end = _tlv(der, s, e0)
-    if tag != 0x30 or sd_end != e0:
+    tag, pos, sd_end = _tlv(der, *body)
+    if tag != 0x30 or sd_end != body[1]:
         raise _NotFast
     tag, _s, pos = _tlv(der, pos, sd_end)  # version
     if tag != 0x02:
@@ -384,16 +393,10 @@ def ktri_recipients_fast(der: bytes) -> list[tuple[bytes, int]] | None:
     """(issuer DER, serial) of each key-transport recipient named by issuer and serial number in a DER
     ContentInfo(EnvelopedData); None when the message is not of that plain shape (use asn1crypto then)."""
     try:
-        tag, start, end = _tlv(der, 0, len(der))
-        if tag != 0x30 or end != len(der):
+        body = _content_info(der, _OID_ENVELOPED_DATA)
+        if body is None:
             return None
-        _tag, _s, e = _tlv(der, start, end)
-        if der[start:e] != _OID_ENVELOPED_DATA:
-            return None
-        tag, s, e0 = _tlv(der, e, end)
-        if tag != 0xA0 or e0 != end:
-            return None
-        tag, pos, ed_end = _tlv(der, s, e0)
+        tag, pos, ed_end = _tlv(der, *body)
         if tag != 0x30:
             return None
         tag, _s, pos = _tlv(der, pos, ed_end)  # version

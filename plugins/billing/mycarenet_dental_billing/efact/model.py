@@ -43,32 +43,27 @@ _GOOD_NIHIIS: set[str] = set()  # memo of NIHIIs already found valid (bounded)
 
 def ssin_is_valid(ssin: str) -> bool:
     """SSIN/bis (exactly 11 ASCII digits) with valid check digits, per :meth:`Ssin.parse`."""
-    if ssin.__class__ is str and ssin in _GOOD_SSINS:
+    return _valid_11_digits(ssin, _GOOD_SSINS, Ssin.parse)
+
+
+def _valid_11_digits(value: str, memo: set[str], parse: Any) -> bool:
+    """Exactly 11 ASCII digits that ``parse`` accepts; accepted values are memoised (bounded)."""
+    if value.__class__ is str and value in memo:
         return True
-    if not (isinstance(ssin, str) and len(ssin) == 11 and ssin.isdigit() and ssin.isascii()):
+    if not (isinstance(value, str) and len(value) == 11 and value.isdigit() and value.isascii()):
         return False
     try:
-        Ssin.parse(ssin)
+        parse(value)
     except InvalidIdentifierError:
         return False
-    if len(_GOOD_SSINS) < _MEMO_LIMIT:
-        _GOOD_SSINS.add(ssin)
+    if len(memo) < _MEMO_LIMIT:
+        memo.add(value)
     return True
 
 
 def nihii_is_valid(nihii: str) -> bool:
     """NIHII/INAMI of exactly 11 ASCII digits whose check digits 7–8 hold, per :meth:`Nihii.parse`."""
-    if nihii.__class__ is str and nihii in _GOOD_NIHIIS:
-        return True
-    if not (isinstance(nihii, str) and len(nihii) == 11 and nihii.isdigit() and nihii.isascii()):
-        return False
-    try:
-        Nihii.parse(nihii)
-    except InvalidIdentifierError:
-        return False
-    if len(_GOOD_NIHIIS) < _MEMO_LIMIT:
-        _GOOD_NIHIIS.add(nihii)
-    return True
+    return _valid_11_digits(nihii, _GOOD_NIHIIS, Nihii.parse)
 
 
 def iban_is_valid(iban: str) -> bool:
