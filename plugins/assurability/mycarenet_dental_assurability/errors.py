@@ -49,13 +49,19 @@ class _InsurabilityErrorMixin:
     fault_source: str | None
     details: tuple[Notice, ...]
 
-    def _extra(self, status: str | None, sub_status: str | None, fault_code: str | None,
-               fault_source: str | None, details: Iterable[Notice]) -> None:
+    def __init__(self, message: Messages, *, code: str, origin: str | None = None, location: str | None = None,
+                 hint: str | None = None, status: str | None = None, sub_status: str | None = None,
+                 fault_code: str | None = None, fault_source: str | None = None,
+                 details: Iterable[Notice] = ()) -> None:
         self.status = status
         self.sub_status = sub_status
         self.fault_code = fault_code
         self.fault_source = fault_source
         self.details = tuple(details)
+        super().__init__(message, code=code, origin=origin, location=location, hint=hint)  # type: ignore[call-arg]
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), **self.extra_dict()}  # type: ignore[misc]
 
     def extra_dict(self) -> dict[str, Any]:
         return {"status": self.status, "sub_status": self.sub_status, "fault_code": self.fault_code,
@@ -69,31 +75,11 @@ class InsurabilityRefused(_InsurabilityErrorMixin, BusinessError):
 
     default_code = "INSURABILITY_REFUSED"
 
-    def __init__(self, message: Messages, *, code: str, origin: str | None = None, location: str | None = None,
-                 hint: str | None = None, status: str | None = None, sub_status: str | None = None,
-                 fault_code: str | None = None, fault_source: str | None = None,
-                 details: Iterable[Notice] = ()) -> None:
-        self._extra(status, sub_status, fault_code, fault_source, details)
-        super().__init__(message, code=code, origin=origin, location=location, hint=hint)
-
-    def to_dict(self) -> dict[str, object]:
-        return {**super().to_dict(), **self.extra_dict()}
-
 
 class InsurerUnavailable(_InsurabilityErrorMixin, RemoteError):
     """A disturbance at MyCareNet or the insurer (InternalError): retry later; R34 allows it."""
 
     default_code = "INSURER_UNAVAILABLE"
-
-    def __init__(self, message: Messages, *, code: str, origin: str | None = None, location: str | None = None,
-                 hint: str | None = None, status: str | None = None, sub_status: str | None = None,
-                 fault_code: str | None = None, fault_source: str | None = None,
-                 details: Iterable[Notice] = ()) -> None:
-        self._extra(status, sub_status, fault_code, fault_source, details)
-        super().__init__(message, code=code, origin=origin, location=location, hint=hint)
-
-    def to_dict(self) -> dict[str, object]:
-        return {**super().to_dict(), **self.extra_dict()}
 
 
 def error_for(table: str, code: str, *, remote_message: str | None = None, responder_internal: bool = False,
