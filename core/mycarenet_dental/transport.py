@@ -1,5 +1,5 @@
-"""SOAP 1.1 client over ``urllib3`` (one keep-alive connection pool and one TLS context per client) with
-the eHealth error model.
+"""SOAP 1.1 client over :mod:`.http11` (persistent keep-alive connections and one TLS context per client)
+with the eHealth error model.
 
 TLS verification is always on (``ca_file`` adds a private CA such as the simulator's; it never disables
 checks). Retries happen only for idempotent operations, on network failures, timeouts, HTTP 502/503/504
@@ -8,9 +8,9 @@ SOAP faults and eHealth ``SystemError``/``BusinessError`` details become typed e
 FR/NL/EN text from ``data/soa_codes.json``. ``trace_dir`` receives the exact bytes of each exchange
 (files 0600) with the configured secrets masked.
 
-The HTTP layer is urllib3 used directly: ``requests`` cost 3-4 ms of Python per call (request preparation,
-settings merging, hooks) for nothing a SOAP POST needs. A ``requests.Session`` (or ``proxies``) given to the
-constructor is still honoured through ``requests``.
+The HTTP layer is our own lean HTTP/1.1 client (:mod:`.http11`): ``requests`` cost 3-4 ms of Python per
+call and urllib3/http.client about 1.5 ms, for nothing a SOAP POST needs. A ``requests.Session`` (or
+``proxies``) given to the constructor is still honoured through ``requests``.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-import urllib3
 from lxml import etree
-from urllib3 import exceptions as u3exc
 
 from .errors import (
     BusinessError,
@@ -41,6 +39,7 @@ from .errors import (
     SoapFaultError,
     TransportError,
 )
+from .http11 import ConnectionPool, HttpFailure
 from .xmlsafe import parse_xml
 
 if TYPE_CHECKING:
@@ -167,8 +166,7 @@ class SoapClient:
             self._session.trust_env = False
             if proxies:
                 self._session.proxies.update(proxies)
-        self._pool: urllib3.PoolManager | None = None
-        self._routes: dict[str, tuple[Any, str]] = {}  # url -> (connection pool, request URI)
+        self._pool: ConnectionPool | None = None
         self._pool_lock = threading.Lock()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
@@ -242,7 +240,7 @@ class SoapClient:
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
         try:
             resp = self._post(url, data, headers)
-        except _HttpFailure as failure:
+        except HttpFailure as failure:
             exc = failure.cause
             if failure.kind == "tls":
                 _disturb(run, "tls", _short(exc))
@@ -304,32 +302,28 @@ class SoapClient:
     # -- HTTP -----------------------------------------------------------------------------------
 
     def _ssl_context(self) -> ssl.SSLContext:
-        """Built once per client: urllib3's secure defaults (TLS >= 1.2, no compression, no common-name
-        fallback), certificate and host name verification always on; the CA file replaces the default
-        bundle, exactly as ``requests`` did with ``verify=<ca file>``."""
-        from urllib3.util.ssl_ import create_urllib3_context
-
+        """Built once per client: TLS >= 1.2, no compression, certificate and host name verification always
+        on; the CA file replaces the default bundle, exactly as ``requests`` did with ``verify=<ca file>``."""
         if self.ca_file is not None:
             cafile = str(self.ca_file)
         else:
             import certifi  # the bundle ``requests`` used by default
 
             cafile = certifi.where()
-        context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.options |= ssl.OP_NO_COMPRESSION
         context.load_verify_locations(cafile=cafile)
         context.verify_mode = ssl.CERT_REQUIRED
         context.check_hostname = True
         return context
 
-    def _pool_manager(self) -> urllib3.PoolManager:
+    def _connections(self) -> ConnectionPool:
         pool = self._pool
         if pool is None:
             with self._pool_lock:
                 if self._pool is None:
-                    self._pool = urllib3.PoolManager(
-                        num_pools=8, maxsize=4, block=False, retries=False, cert_reqs="CERT_REQUIRED",
-                        ssl_context=self._ssl_context(),
-                    )
+                    self._pool = ConnectionPool(self._ssl_context())
                 pool = self._pool
         return pool
 
@@ -337,7 +331,6 @@ class SoapClient:
         """Close the pooled connections (a later call opens new ones)."""
         with self._pool_lock:
             pool, self._pool = self._pool, None
-            self._routes = {}
         if pool is not None:
             pool.clear()
         if self._session is not None:
@@ -347,25 +340,8 @@ class SoapClient:
         if self._session is not None:
             return _post_requests(self._session, url, data, headers, timeout=(self.connect_timeout, self.timeout),
                                   verify=str(self.ca_file) if self.ca_file else True)
-        headers = {**_DEFAULT_HEADERS, **headers}
-        try:
-            route = self._routes.get(url)
-            if route is None:
-                parsed = urllib3.util.parse_url(url)
-                pool = self._pool_manager().connection_from_host(parsed.host, parsed.port, parsed.scheme)
-                if len(self._routes) > 64:  # a handful of endpoints in practice; stay bounded anyway
-                    self._routes = {}
-                route = self._routes[url] = (pool, parsed.request_uri)
-            pool, uri = route
-            resp = pool.urlopen(
-                "POST", uri, body=data, headers=headers, redirect=False, retries=False, preload_content=False,
-                assert_same_host=False, timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.timeout),
-            )
-        except u3exc.MaxRetryError as exc:  # not raised with retries=False; kept for safety
-            raise _failure(exc.reason or exc) from None
-        except (u3exc.HTTPError, OSError) as exc:
-            raise _failure(exc) from None
-        return _Urllib3Response(resp)
+        return self._connections().post(url, data, headers, connect_timeout=self.connect_timeout,
+                                        read_timeout=self.timeout)
 
     def _read_bounded(self, resp: _Response, url: str, run: RunLike | None) -> bytes:
         declared = resp.header("Content-Length")
@@ -387,7 +363,7 @@ class SoapClient:
                         code="XML_TOO_LARGE", origin=_host(url),
                     )
                 chunks.append(chunk)
-        except _HttpFailure as failure:
+        except HttpFailure as failure:
             if failure.kind == "timeout":
                 _disturb(run, "timeout", f"{_host(url)}: read timed out")
                 raise RemoteTimeoutError(f"the answer from {_host(url)} stalled for more than {self.timeout:g}s",
@@ -473,57 +449,12 @@ def _xml_escape(text: str) -> str:
 
 # --- HTTP layer -----------------------------------------------------------------------------------------
 
-_DEFAULT_HEADERS = {"User-Agent": "mycarenet-dental", "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
-
-
-class _HttpFailure(Exception):
-    """A failure of the HTTP layer, classified: ``tls``, ``timeout`` or ``connection`` (``broken`` on read)."""
-
-    def __init__(self, kind: str, cause: BaseException) -> None:
-        super().__init__(kind)
-        self.kind = kind
-        self.cause = cause
-
-
-def _failure(exc: BaseException) -> _HttpFailure:
-    if isinstance(exc, (u3exc.SSLError, ssl.SSLError)):
-        return _HttpFailure("tls", exc)
-    if isinstance(exc, u3exc.NewConnectionError):  # a subclass of ConnectTimeoutError in urllib3 2
-        return _HttpFailure("connection", exc)
-    if isinstance(exc, (u3exc.TimeoutError, TimeoutError)):
-        return _HttpFailure("timeout", exc)
-    return _HttpFailure("connection", exc)
-
-
 class _Response(Protocol):
     status: int
 
     def header(self, name: str) -> str | None: ...
     def chunks(self, size: int) -> Any: ...
     def close(self) -> None: ...
-
-
-class _Urllib3Response:
-    def __init__(self, resp: urllib3.BaseHTTPResponse) -> None:
-        self._resp = resp
-        self.status = resp.status
-
-    def header(self, name: str) -> str | None:
-        return self._resp.headers.get(name)
-
-    def chunks(self, size: int) -> Any:
-        try:
-            yield from self._resp.stream(size)
-        except (u3exc.ReadTimeoutError, TimeoutError) as exc:
-            raise _HttpFailure("timeout", exc) from None
-        except (u3exc.HTTPError, OSError) as exc:
-            raise _HttpFailure("broken", exc) from None
-
-    def close(self) -> None:
-        # A fully read response has already given its connection back to the pool (keep-alive); a partly
-        # read one closes its connection, which the pool reopens when next used.
-        self._resp.close()
-        self._resp.release_conn()
 
 
 class _RequestsResponse:
@@ -540,9 +471,9 @@ class _RequestsResponse:
         try:
             yield from self._resp.iter_content(size)
         except requests.exceptions.Timeout as exc:
-            raise _HttpFailure("timeout", exc) from None
+            raise HttpFailure("timeout", exc) from None
         except requests.exceptions.RequestException as exc:
-            raise _HttpFailure("broken", exc) from None
+            raise HttpFailure("broken", exc) from None
 
     def close(self) -> None:
         self._resp.close()
@@ -556,9 +487,9 @@ def _post_requests(session: requests.Session, url: str, data: bytes, headers: di
         resp = session.post(url, data=data, headers=headers, timeout=timeout, verify=verify, stream=True,
                             allow_redirects=False)
     except requests.exceptions.SSLError as exc:
-        raise _HttpFailure("tls", exc) from None
+        raise HttpFailure("tls", exc) from None
     except requests.exceptions.Timeout as exc:
-        raise _HttpFailure("timeout", exc) from None
+        raise HttpFailure("timeout", exc) from None
     except requests.exceptions.RequestException as exc:
-        raise _HttpFailure("connection", exc) from None
+        raise HttpFailure("connection", exc) from None
     return _RequestsResponse(resp)

@@ -21,6 +21,8 @@ from ..errors import ConfigError
 from .app import MAX_REQUEST_BYTES
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MAX_LINE = 65536
+MAX_HEADERS = 100
 log = logging.getLogger("mycarenet_dental.simulator")
 
 
@@ -29,6 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 30  # an idle keep-alive connection is closed after this
     server: _TlsServer
+    lean_headers: dict[str, str]
 
     def setup(self) -> None:
         super().setup()
@@ -39,22 +42,57 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
-        self._serve()
-
-    def do_GET(self) -> None:  # noqa: N802
+    def handle_one_request(self) -> None:
+        """Read one request with a lean parser (``http.server`` parses headers through the ``email``
+        package, a third of a millisecond per call) and answer it."""
+        try:
+            line = self.rfile.readline(MAX_LINE + 1)
+        except (TimeoutError, OSError):
+            self.close_connection = True
+            return
+        if not line:
+            self.close_connection = True
+            return
+        parts = line.split()
+        if len(line) > MAX_LINE or len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
+            self._plain(400, b"bad request line")
+            return
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS + 1):
+            hline = self.rfile.readline(MAX_LINE + 1)
+            if hline in (b"\r\n", b"\n"):
+                break
+            name, sep, value = hline.decode("latin-1").partition(":")
+            if len(hline) > MAX_LINE or not hline.endswith(b"\n") or not sep or not name or name != name.strip():
+                self._plain(400, b"bad header line")
+                return
+            name = name.lower()
+            headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
+        else:
+            self._plain(431, b"too many header lines")
+            return
+        self.command, self.path = parts[0].decode("latin-1"), parts[1].decode("latin-1")
+        self.request_version = parts[2].decode("latin-1")
+        self.lean_headers = headers
+        connection = headers.get("connection", "").lower()
+        self.close_connection = "close" in connection or (
+            self.request_version == "HTTP/1.0" and "keep-alive" not in connection)
+        if self.command not in ("POST", "GET"):
+            self._plain(501, b"method not supported")
+            return
         self._serve()
 
     def _serve(self) -> None:
-        if self.headers.get("Transfer-Encoding"):
+        headers = self.lean_headers
+        if headers.get("transfer-encoding"):
             self._plain(411, b"length required")
             return
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = int(headers.get("content-length") or 0)
         except ValueError:
             self._plain(400, b"bad content-length")
             return
-        if length > MAX_REQUEST_BYTES:
+        if length > MAX_REQUEST_BYTES or length < 0:
             self._plain(413, b"request too large")
             return
         body = self.rfile.read(length)
@@ -63,12 +101,12 @@ class _Handler(BaseHTTPRequestHandler):
             "REQUEST_METHOD": self.command, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
             "SERVER_NAME": self.server.server_address[0], "SERVER_PORT": str(self.server.server_address[1]),
             "SERVER_PROTOCOL": self.request_version, "REMOTE_ADDR": self.client_address[0],
-            "CONTENT_LENGTH": str(length), "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(length), "CONTENT_TYPE": headers.get("content-type", ""),
             "wsgi.version": (1, 0), "wsgi.url_scheme": "https", "wsgi.input": BytesIO(body),
             "wsgi.errors": BytesIO(), "wsgi.multithread": True, "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
-        for key, value in self.headers.items():
+        for key, value in headers.items():
             name = "HTTP_" + key.upper().replace("-", "_")
             if name not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
                 environ[name] = value
@@ -85,24 +123,22 @@ class _Handler(BaseHTTPRequestHandler):
             close = getattr(chunks, "close", None)
             if callable(close):
                 close()
-        status, headers = reply
-        code, _, reason = status.partition(" ")
-        self.send_response(int(code), reason)
-        for key, value in headers:
+        status, reply_headers = reply
+        head = [f"HTTP/1.1 {status}"]
+        for key, value in reply_headers:
             if key.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+                head.append(f"{key}: {value}")
+        head.append(f"Content-Length: {len(data)}")
+        if self.close_connection:
+            head.append("Connection: close")
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
 
     def _plain(self, code: int, text: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(text)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(text)
         self.close_connection = True
+        reason = {400: "Bad Request", 411: "Length Required", 413: "Content Too Large", 431: "Request Header Fields "
+                  "Too Large", 501: "Not Implemented"}.get(code, "Error")
+        self.wfile.write(f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(text)}"
+                         f"\r\nConnection: close\r\n\r\n".encode("latin-1") + text)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
         log.debug(format, *args)
