@@ -52,6 +52,8 @@ TABLES = TableSpec(
         CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
         INSERT INTO audit_head(id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000')
         """,
+        # the burst rules (R37, R42) count one executor's recent exchanges of a service before every call
+        "CREATE INDEX audit_burst ON audit(service, executor, ts) WHERE kind = 'exchange'",
     ],
 )
 

@@ -71,9 +71,10 @@ def burst_limit(rule_id: str, article: str, service: str, *, per_minute_key: str
 
         limit = int(context.config.section(service).get(per_minute_key, default))
         since = utc_ms(exchange.created_at - timedelta(seconds=60))
-        row = context.storage.query_one(
-            "SELECT COUNT(*) AS n FROM audit WHERE kind = 'exchange' AND service = ? AND executor = ? AND ts >= ?",
-            (service, exchange.executor.label(), since),
+        row = context.storage.query_one(  # partial index audit_burst; stop counting past the limit
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit WHERE kind = 'exchange' AND service = ? AND executor = ? "
+            "AND ts >= ? LIMIT ?)",
+            (service, exchange.executor.label(), since, limit),
         )
         count = int(row["n"]) if row else 0
         if count >= limit:

@@ -378,9 +378,8 @@ def _finish(ctx: Context, result: TariffResult, exchange: Exchange, contact_id: 
     import attrs
 
     result = attrs.evolve(result, exchange_id=exchange.id, contact_id=contact_id, consulted_at=ctx.now())
-    for entry in result.log_entries():
-        ctx.log.record(exchange_id=exchange.id, kind=RESULT_KIND, service=SERVICE, status="ok",
-                       patient=result.patient, contact_id=contact_id, data=entry)
+    ctx.log.record_all(result.log_entries(), exchange_id=exchange.id, kind=RESULT_KIND, service=SERVICE, status="ok",
+                       patient=result.patient, contact_id=contact_id)
     return result
 
 
