@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -175,29 +175,17 @@ class ExchangeLog:
     def record(self, *, exchange_id: str, kind: str, service: str, status: str, data: Mapping[str, Any],
                patient: str | None = None, contact_id: str | None = None, retention: str = "keep",
                at: datetime | None = None) -> int:
-        """Record one result; returns its row id."""
-        return self.record_all([data], exchange_id=exchange_id, kind=kind, service=service, status=status,
-                               patient=patient, contact_id=contact_id, retention=retention, at=at)
-
-    def record_all(self, entries: Iterable[Mapping[str, Any]], *, exchange_id: str, kind: str, service: str,
-                   status: str, patient: str | None = None, contact_id: str | None = None, retention: str = "keep",
-                   at: datetime | None = None) -> int:
-        """Record several results of one exchange (e.g. one per service line) in one transaction; returns
-        the last row id (0 when there were none)."""
+        """Record one result; returns its row id. Code performing an exchange uses
+        :meth:`ExchangeRun.keep <mycarenet_dental.exchange.ExchangeRun.keep>` instead."""
         if retention not in ("keep", "contact"):
             raise ValueError("retention must be 'keep' or 'contact'")
-        stamp = utc_ms(at)
-        rows = [(exchange_id, kind, service, patient, contact_id, status, stamp, retention,
-                 json.dumps(dict(data), ensure_ascii=False, sort_keys=True, default=str)) for data in entries]
-        sql = ("INSERT INTO exchange_result(exchange_id, kind, service, patient, contact_id, status, recorded_at, "
-               "retention, data) VALUES (?,?,?,?,?,?,?,?,?)")
-        if len(rows) == 1:  # one statement is its own transaction
-            return int(self.storage.execute(sql, rows[0]).lastrowid or 0)
-        last = 0
-        with self.storage.transaction() as conn:
-            for row in rows:
-                last = int(conn.execute(sql, row).lastrowid or 0)
-        return last
+        cur = self.storage.execute(
+            "INSERT INTO exchange_result(exchange_id, kind, service, patient, contact_id, status, recorded_at, "
+            "retention, data) VALUES (?,?,?,?,?,?,?,?,?)",
+            (exchange_id, kind, service, patient, contact_id, status, utc_ms(at), retention,
+             json.dumps(dict(data), ensure_ascii=False, sort_keys=True, default=str)),
+        )
+        return int(cur.lastrowid or 0)
 
     def find(self, *, kind: str | None = None, service: str | None = None, patient: str | None = None,
              contact_id: str | None = None, status: str | None = None,

@@ -211,8 +211,13 @@ class Context:
     def _end(self, exchange: Exchange, run: ExchangeRun, status: str, code: str | None, message: str | None) -> None:
         outcome = Outcome(status=status, finished_at=self.now(), code=code, message=message,
                           references=dict(run.references), disturbances=tuple(run.disturbances))
-        self._audit_row("outcome", exchange, outcome=status, code=code, message=message,
-                        detail={"references": outcome.references} if outcome.references else None)
+        with self.storage.transaction():  # the kept results and the outcome row: both or neither
+            for kept in run.kept:
+                self.log.record(exchange_id=exchange.id, kind=kept.kind, service=exchange.service,
+                                status=kept.status, data=kept.data, patient=exchange.patient,
+                                contact_id=exchange.contact_id, retention=kept.retention)
+            self._audit_row("outcome", exchange, outcome=status, code=code, message=message,
+                            detail={"references": outcome.references} if outcome.references else None)
         self._finished(exchange, outcome)
 
     def _finished(self, exchange: Exchange, outcome: Outcome) -> None:

@@ -104,6 +104,16 @@ class Outcome:
         return self.status == "ok"
 
 
+@attrs.frozen
+class KeptResult:
+    """A result an exchange keeps in the exchange log (see :meth:`ExchangeRun.keep`)."""
+
+    kind: str
+    data: Mapping[str, Any]
+    status: str = "ok"
+    retention: str = "keep"
+
+
 class ExchangeRun:
     """Handed to the code that performs an exchange: records references and disturbances as they
     happen, so the audit can rebuild the timeline of one transmission (R8, R9)."""
@@ -114,6 +124,14 @@ class ExchangeRun:
         self.references: dict[str, str] = {}
         self.disturbances: list[Disturbance] = []
         self.status: str | None = None
+        self.kept: list[KeptResult] = []
+
+    def keep(self, kind: str, data: Mapping[str, Any], *, status: str = "ok", retention: str = "keep") -> None:
+        """Keep a result in the exchange log (for rules and other plugins). It is written together with
+        the outcome row of the audit, in one transaction: a result is never on record without its outcome."""
+        if retention not in ("keep", "contact"):
+            raise ValueError("retention must be 'keep' or 'contact'")
+        self.kept.append(KeptResult(kind=kind, data=dict(data), status=status, retention=retention))
 
     def reference(self, name: str, value: str) -> None:
         """Keep a message reference (request id, InputReference, ...)."""

@@ -45,9 +45,26 @@ def _run(ctx, *, trigger=Trigger.USER, contact_id=None, patient=PATIENT, fail: E
         run.reference("request_id", "req-1")
         if fail:
             raise fail
-        ctx.log.record(exchange_id=ex.id, kind="fakesvc.result", service="fakesvc", status="ok",
-                       patient=patient, contact_id=contact_id, data={"answer": 42})
+        run.keep("fakesvc.result", {"answer": 42})
     return ex
+
+
+def test_kept_results_are_written_with_the_outcome(make_context, plugins) -> None:
+    ctx = make_context(plugins=plugins)
+    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    ex = ctx.new_exchange("fakesvc", "Consult", patient=PATIENT, contact_id=contact.id)
+    with ctx.exchange(ex) as run:
+        run.keep("fakesvc.result", {"answer": 1})
+        run.keep("fakesvc.result", {"answer": 2}, retention="contact")
+        assert ctx.log.find(kind="fakesvc.result") == []  # not before the outcome
+        with pytest.raises(ValueError, match="retention"):
+            run.keep("fakesvc.result", {}, retention="forever")
+    kept = ctx.log.find(kind="fakesvc.result")
+    assert [(r.data["answer"], r.patient, r.contact_id, r.exchange_id) for r in kept] == [
+        (1, PATIENT, contact.id, ex.id), (2, PATIENT, contact.id, ex.id)]
+    assert [r.kind for r in ctx.audit.entries(exchange_id=ex.id)] == ["exchange", "outcome"]
+    ctx.contacts.close(contact.id)
+    assert [r.data["answer"] for r in ctx.log.find(kind="fakesvc.result")] == [1]  # "contact" retention erased
 
 
 def test_successful_exchange_is_audited(make_context, plugins) -> None:

@@ -130,8 +130,7 @@ def consult_insurability(ctx: Context, patient: str, *, on: date | None = None, 
 
                 result = consult_genins(ctx, exchange, run, ident, period, request_type, contact_type)
             result = _with_contact(result, contact.id, ctx.now())
-            ctx.log.record(exchange_id=exchange.id, kind=RESULT_KIND, service=SERVICE, status="ok", patient=key,
-                           contact_id=contact.id, data=result.log_summary(), retention=conf["retention"])
+            run.keep(RESULT_KIND, result.log_summary(), retention=conf["retention"])
             if result.partial:
                 run.disturbance("partial", "partial answer: " + ", ".join(n.code for n in result.notices),
                                 code="PARTIAL_ANSWER")

@@ -63,9 +63,7 @@ def consult_dmg(ctx: Context, patient: str, *, reference_date: date | None = Non
             result = _route_a(ctx, exchange, run, ssin, day)
         result = _finish(result, exchange, contact.id, consent)
         keep = bool(ctx.config.section(SERVICE).get("keep_results", False))
-        ctx.log.record(exchange_id=exchange.id, kind=RESULT_KIND, service=SERVICE, status="ok",
-                       data=result.to_log(), patient=ssin, contact_id=contact.id,
-                       retention="keep" if keep else "contact")
+        run.keep(RESULT_KIND, result.to_log(), retention="keep" if keep else "contact")
     return result
 
 

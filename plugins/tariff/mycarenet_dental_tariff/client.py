@@ -370,16 +370,17 @@ def consult_tariff(ctx: Context, patient: str | Ssin | RegistrationNumber, servi
                                 trigger=trigger, details={"patients": 1, "services": len(query.services)})
     with ctx.exchange(exchange) as run:
         result = TariffClient(ctx).send(query, exchange, run=run, check_dates=False)
-        result = _finish(ctx, result, exchange, contact.id)
+        result = _finish(ctx, result, exchange, contact.id, run)
     return result
 
 
-def _finish(ctx: Context, result: TariffResult, exchange: Exchange, contact_id: str) -> TariffResult:
+def _finish(ctx: Context, result: TariffResult, exchange: Exchange, contact_id: str,
+            run: ExchangeRun) -> TariffResult:
     import attrs
 
     result = attrs.evolve(result, exchange_id=exchange.id, contact_id=contact_id, consulted_at=ctx.now())
-    ctx.log.record_all(result.log_entries(), exchange_id=exchange.id, kind=RESULT_KIND, service=SERVICE, status="ok",
-                       patient=result.patient, contact_id=contact_id)
+    for entry in result.log_entries():
+        run.keep(RESULT_KIND, entry)
     return result
 
 
