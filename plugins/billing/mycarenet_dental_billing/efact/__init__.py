@@ -9,6 +9,7 @@ Modules, from the data up:
 * :mod:`.writer` — ``write_sending``/``to_bytes`` and the streaming ``EfactWriter``;
 * :mod:`.reader` — ``EfactReader``/``iter_records`` (any message), ``read_sending``/``iter_invoices``;
 * :mod:`.validator` — ``validate``/``assert_sendable``: the insurer's checks, locally;
+  ``write_and_validate`` writes and checks a sending in one pass;
 * :mod:`.responses` / :mod:`.response_writer` — 931000, 920999, 920099, 920098, 920900;
 * :mod:`.catalogue` — the insurers' error codes with FR/NL/EN texts (``data/efact_errors.json``).
 

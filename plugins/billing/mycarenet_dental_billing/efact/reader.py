@@ -15,6 +15,8 @@ Speed: control digits are computed per block of records (one encode + translate,
 per record). A well-formed record 50/51/20 whose remaining checks (NIHII memo, tooth, dates …)
 pass cheaply becomes a model object through a private trusted constructor (no validators run
 twice); anything else goes through the validating constructors, which raise the precise error.
+The zone groups of a record 50 that repeat from line to line are converted once per distinct
+text (bounded memos of values already found valid).
 """
 
 from __future__ import annotations
@@ -446,14 +448,20 @@ class SendingReader:
                     raise EfactFormatError(f"{pending_where}: {e.message}", location=pending_where) from e
                 pending = None
 
+        line50 = _line50
+        records = self.records
         for kind, index, t in self._it:
             if kind in sequenced:
-                self.records += 1
+                records += 1
+                self.records = records
             ok50 = False
             if kind == "50" and fast50(t, 8, 182):
                 if pending is not None:
                     flush_line()
-                trusted = None
+                trusted = line50(t)
+                if trusted is not None:
+                    lines.append(trusted)
+                    continue
                 start, end, prescription = t[16:24], t[24:32], t[99:107]
                 day = dates.get(start) or _valid_date(start)
                 end_date = None if end == start else _valid_date(end)
@@ -649,6 +657,93 @@ def _zones_regex(layout: rl.Layout, first: str, last: str) -> re.Pattern[str]:
 #: zone 49 (a NIHII, checked by value). Zones it does not read do not matter to the result, so
 #: they need not be well-formed for the fast path (the general path ignores them too).
 _READ50 = _zones_regex(rl.RECORD50, "3", "36-37")
+
+
+# Memos of the record 50 fast path: the text of a group of zones → their model values, for groups
+# whose values are all fine (the whole-record pattern already matched, so digits are digits). The
+# zones repeat from line to line (same provider, codes, dates), so most lines are a few lookups.
+_MEMO_LIMIT = 20_000  # entries per memo (cleared when full)
+_HEAD50: dict[str, tuple[int, str, dt.date, dt.date | None]] = {}  # positions 9–32: norm, code, dates
+_MID50: dict[str, tuple[bool, int, str | None, str, int, str | None]] = {}  # 51–87: account … related
+_RX50: dict[str, tuple[dt.date | None, int, int, str | None, int]] = {}  # 100–127: prescription … norm
+_TAIL50: dict[str, tuple[str, int, int, int, str | None]] = {}  # 175–182: exception … service time
+_TOOTH = {"00": None} | {f"{n:02d}": n for n in FDI_TEETH}
+_NO_TOOTH = -1
+
+
+def _nihii12(zone: str) -> str | None | bool:
+    """A 12-digit NIHII zone → its 11 digits (None when zero), or False when not a known-good NIHII."""
+    if zone == _Z12:
+        return None
+    return zone[1:] if zone[1:] in _GOOD_NIHIIS else False
+
+
+def _remember(memo: dict[str, Any], key: str, value: Any) -> Any:
+    if len(memo) >= _MEMO_LIMIT:  # bounded: start again rather than keep stale entries
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+def _line50(t: str) -> ServiceLine | None:
+    """The line of a record 50 whose zones 3…36-37 matched ``_READ50``, from memoised zone groups.
+
+    ``None`` when any group is unusual (then the general code path decides and names the error).
+    Each group is remembered only when all its values are what the validating constructor would
+    accept and store, so the result equals what the slower path builds.
+    """
+    head = _HEAD50.get(t[8:32]) or _head50(t[8:32])
+    mid = _MID50.get(t[50:87]) or _mid50(t[50:87])
+    rx = _RX50.get(t[99:127]) or _rx50(t[99:127])
+    tail = _TAIL50.get(t[174:182]) or _tail50(t[174:182])
+    tooth = _TOOTH.get(t[162:164], _NO_TOOTH)
+    trainee = t[270:282]
+    trainee = None if trainee == _Z12 else trainee[1:]
+    if (head is None or mid is None or rx is None or tail is None or tooth == _NO_TOOTH
+            or (trainee is not None and trainee not in _GOOD_NIHIIS)):
+        return None
+    norm, code, day, end_date = head
+    account_b, time_code, place, provider, provider_norm, related = mid
+    pdate, units, derogation, prescriber, prescriber_norm = rx
+    exception, billing_code, side, convention, service_time = tail
+    return _trusted_service_line(
+        code, day, int(t[87:99]), provider, int(t[127:137]), int(t[164:174]), tooth, end_date, units, related,
+        account_b, norm, time_code, provider_norm, place, prescriber, prescriber_norm, pdate, derogation,
+        t[137:162].rstrip(), exception, billing_code, side, convention, service_time, trainee, None, None)
+
+
+def _head50(z: str) -> tuple[int, str, dt.date, dt.date | None] | None:
+    code, start, end = z[1:8], z[8:16], z[16:24]
+    day = _valid_date(start)
+    end_date = None if end == start else _valid_date(end)
+    if code == "0000000" or day is None or (end != start and (end_date is None or end_date <= day)):
+        return None
+    return _remember(_HEAD50, z, (_DIGIT[z[0]], code, day, end_date))
+
+
+def _mid50(z: str) -> tuple[bool, int, str | None, str, int, str | None] | None:
+    place, provider, related = _nihii12(z[5:17]), z[18:29], z[30:37]
+    if place is False or provider not in _GOOD_NIHIIS:
+        return None
+    return _remember(_MID50, z, (z[0] == "1", _DIGIT[z[1]], place, provider, _DIGIT[z[29]],
+                                 None if related == "0000000" else related))
+
+
+def _rx50(z: str) -> tuple[dt.date | None, int, int, str | None, int] | None:
+    prescription, prescriber = z[:8], _nihii12(z[15:27])
+    pdate = None if prescription == "00000000" else _valid_date(prescription)
+    if prescriber is False or (pdate is None and prescription != "00000000"):
+        return None
+    return _remember(_RX50, z, (pdate, int(z[8:13]), int(z[13:15]), prescriber, _DIGIT[z[27]]))
+
+
+def _tail50(z: str) -> tuple[str, int, int, int, str | None] | None:
+    side, service_time = _DIGIT[z[2]], z[4:8]
+    if z[0] not in THIRD_PARTY_EXCEPTIONS or side > 2 or (
+            service_time != "0000" and not (service_time < "24" and service_time[2] < "6")):
+        return None
+    return _remember(_TAIL50, z, (z[0], _DIGIT[z[1]], side, _DIGIT[z[3]],
+                                  None if service_time == "0000" else service_time))
 
 
 #: the zones of a record 20 that :func:`_invoice` reads

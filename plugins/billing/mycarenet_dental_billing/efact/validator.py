@@ -18,7 +18,11 @@ Speed: the records of an invoice (20, 50, 51, 80) first go through a fast path o
 (``_Validator.fast20``/``fast50``/``fast51``/``fast80``: the whole-record pattern, precomputed
 slices, control digits computed per block of records). It only answers "is this record free of
 findings?" and changes no state unless it is; any doubt hands the record to the general path,
-which re-checks everything and reports, so the findings are the same either way.
+which re-checks everything and reports, so the findings are the same either way. Zones that
+repeat from line to line (code and dates, account … provider, amounts … prescriber) are judged
+once per distinct text: small bounded memos remember only "all fine" answers.
+:func:`write_and_validate` feeds the writer's records straight to the same checks, so a sending
+is written and validated in one pass without reading the file back.
 """
 
 from __future__ import annotations
@@ -38,12 +42,14 @@ from .model import (
     INPUT_TYPES,
     SUPPORT_TYPES,
     IdentityCheck,
+    Invoice,
+    SendingHeader,
     iban_is_valid,
     nihii_is_valid,
     ssin_is_valid,
 )
 from .reader import _LONG_LAYOUTS, EfactFormatError, EfactReader, RawRecord
-from .writer import CountRule
+from .writer import DEFAULT_COUNT_RULE, CountRule, WriteSummary, write_invoices
 
 
 @attrs.frozen
@@ -115,6 +121,11 @@ _PREDECESSORS = {
 }
 _DATE_CACHE: dict[str, dt.date | None] = {}
 _GOOD_PROVIDERS: set[str] = set()
+_GOOD_MID50: set[str] = set()  # record 50 positions 51–87 (account … related code) found fine
+_GOOD_AMOUNTS50: dict[str, tuple[int, int]] = {}  # record 50 positions 88–137 found fine → (A/B, share)
+_MEMO_LIMIT = 20_000  # entries per memo of the fast paths (cleared when full)
+_NO_SUPPLEMENT = "+000000000"
+_FDI_TEXT = frozenset(f"{n:02d}" for n in FDI_TEETH)
 _PICK20 = rl.RECORD20.picker(("7", "8a-8b", "9", "10", "11", "14", "16", "17", "18", "24-25", "27", "29-31",
                                  "32"))
 _PICK51 = rl.RECORD51.picker(("4", "8a-8b", "27", "42-45", "55"))
@@ -134,9 +145,7 @@ _SEXES = frozenset("12")
 _INVOICE_TYPES = frozenset("13")
 _INVOICING_TYPES = frozenset("01234")
 _CORRECTIONS = frozenset("13")
-_SAME80 = tuple((zone, rl.RECORD80.slices[zone]) for zone in ("7", "8a-8b", "9", "10", "14", "17", "18", "24-25", "32"))
 _BEFORE_50 = frozenset(_PREDECESSORS["50"])
-_S_NIHII50 = (_S24, _S49, _S14)  # prescriber, trainee, place (12-character zones, 0 = none)
 
 
 def _date(text: str) -> dt.date | None:
@@ -149,6 +158,24 @@ def _date(text: str) -> dt.date | None:
     if len(_DATE_CACHE) < 20000:
         _DATE_CACHE[text] = d
     return d
+
+
+def _check_amounts50(zones: str) -> tuple[int, int] | None:
+    """(reimbursement, patient share) of record 50 positions 88–137 if fast50's checks pass; memoised.
+
+    Checks the signs of units and share against the reimbursement's, and the prescriber's NIHII;
+    the text is known to be well-formed (whole-record pattern).
+    """
+    reimb, units, share = int(zones[:12]), int(zones[20:25]), int(zones[40:50])
+    sign = zones[0]
+    prescriber = zones[27:39]
+    if ((units and zones[20] != sign) or (share and zones[40] != sign)
+            or (prescriber != _ZERO12 and prescriber not in _GOOD_PROVIDERS)):
+        return None
+    if len(_GOOD_AMOUNTS50) >= _MEMO_LIMIT:
+        _GOOD_AMOUNTS50.clear()
+    _GOOD_AMOUNTS50[zones] = (reimb, share)
+    return reimb, share
 
 
 def _bce_valid(bce: str) -> bool:
@@ -171,7 +198,8 @@ class _Validator:
         self.s200: dict[str, str] | None = None
         self.s300: dict[str, str] | None = None
         self.r10: dict[str, str] | None = None
-        self.r20: dict[str, str] | None = None
+        self.r20_text: str | None = None  # the current record 20
+        self._r20: dict[str, str] | None = None  # its zones, picked on demand (see r20)
         self._r50: RawRecord | None = None
         self._r50_raw: tuple[int, str] | None = None  # (index, text) of a line taken by the fast path
         self.creation: dt.date | None = None
@@ -200,8 +228,18 @@ class _Validator:
         self.latest_service = self.today
         self.oldest_service = self.today - dt.timedelta(days=2 * 365 + 1)
         self.first_late_day = dt.date.max
+        self._head50: dict[str, int] = {}  # memo of fast50: zones 4–6 text → code, when fine
+        self._tooth_codes = opts.tooth_required_codes
+        self._exceptions = opts.allowed_third_party_exceptions
         self.dispatch = {"10": self.rec10, "20": self.rec20, "50": self.rec50, "51": self.rec51, "52": self.rec52,
                          "80": self.rec80, "90": self.rec90}
+
+    @property
+    def r20(self) -> dict[str, str] | None:
+        """The zones of the current record 20 (picked on demand when the fast path took it)."""
+        if self._r20 is None and self.r20_text is not None:
+            self._r20 = _PICK20(self.r20_text)
+        return self._r20
 
     @property
     def r50(self) -> RawRecord | None:
@@ -351,6 +389,7 @@ class _Validator:
         self.add_rec(rec, "99", "02", f"{stored} (computed {computed:02d})")
 
     def rec10(self, rec: RawRecord) -> None:
+        self._head50.clear()  # its answers depend on the dates set here
         z = rec.zones()
         self.r10 = z
         test = self.s200 is not None and self.s200["202"] == "92"
@@ -408,7 +447,8 @@ class _Validator:
 
     def rec20(self, rec: RawRecord) -> None:
         z = _PICK20(rec.text)
-        self.r20 = z
+        self.r20_text = rec.text
+        self._r20 = z
         self.r20_patient = rec.text[32:49]
         self.r20_lifting = z["16"]
         self.r20_credit = z["11"] == "3"
@@ -545,39 +585,48 @@ class _Validator:
         seq = int(t[2:8])
         if seq != self.prev_seq + 1:
             return False
-        code = t[9:16]
-        icode = int(code)
-        s5, s6 = t[16:24], t[24:32]
-        d1 = _DATE_CACHE.get(s5) if s5 in _DATE_CACHE else _date(s5)
-        if d1 is None or d1 > self.latest_service or d1 >= self.first_late_day or icode == 0:
-            return False
-        if d1 < self.oldest_service and self.r20_lifting != "1":
-            return False
-        if s6 != s5:
-            d2 = _date(s6)
-            if d2 is None or d2 < d1:
+        # zones 4–6 (code, dates) and 11–18 (account … provider) repeat from line to line: their
+        # checks are memoised on their text; only "all fine" is remembered
+        head = t[9:32]
+        icode = self._head50.get(head)
+        if icode is None:
+            icode = self._check_head50(head)
+            if icode is None:
                 return False
         account = t[50]
-        if (account != "0" and account != "1") or t[52:55] != "990" or t[67:79] not in _GOOD_PROVIDERS:
-            return False
-        z19, z22, z27, z30 = t[87:99], t[107:112], t[127:137], t[164:174]
-        reimb, units, share, supp = int(z19), int(z22), int(z27), int(z30)
-        sign = z19[0]
-        if (units and z22[0] != sign) or (share and z27[0] != sign) or (supp and z30[0] != sign):
-            return False
+        if t[50:87] not in _GOOD_MID50:
+            if (account != "0" and account != "1") or t[52:55] != "990" or t[67:79] not in _GOOD_PROVIDERS:
+                return False
+            place = t[55:67]
+            if place != _ZERO12 and place not in _GOOD_PROVIDERS:
+                return False
+            if len(_GOOD_MID50) >= _MEMO_LIMIT:  # bounded: start again rather than keep stale entries
+                _GOOD_MID50.clear()
+            _GOOD_MID50.add(t[50:87])
+        amounts = _GOOD_AMOUNTS50.get(t[87:137])  # zones 19–27: reimbursement … patient share
+        if amounts is None:
+            amounts = _check_amounts50(t[87:137])
+            if amounts is None:
+                return False
+        reimb, share = amounts
+        supp_text = t[164:174]
+        if supp_text == _NO_SUPPLEMENT:
+            supp = 0
+        else:
+            supp = int(supp_text)
+            if supp and supp_text[0] != t[87]:
+                return False
         tooth = t[162:164]
-        o = self.o
-        if tooth != "00":
-            if int(tooth) not in FDI_TEETH:
+        if tooth == "00":
+            if t[9:16] in self._tooth_codes:
                 return False
-        elif code in o.tooth_required_codes:
+        elif tooth not in _FDI_TEXT:
             return False
-        if t[174] not in o.allowed_third_party_exceptions:
+        if t[174] not in self._exceptions:
             return False
-        for sl in _S_NIHII50:
-            v = t[sl]
-            if v != _ZERO12 and v not in _GOOD_PROVIDERS:
-                return False
+        v = t[270:282]  # trainee (place and prescriber are in the memoised zones)
+        if v != _ZERO12 and v not in _GOOD_PROVIDERS:
+            return False
         # everything is fine: the general path's state updates, nothing else
         self.matched = True
         self.prev_seq = seq
@@ -596,20 +645,42 @@ class _Validator:
         inv[3] += supp
         if self.r20_credit and (reimb > 0 or share > 0 or supp > 0):
             self.inv_credit_positive = True
-        self.pending_identity = o.require_identity_check
+        self.pending_identity = self.o.require_identity_check
         return True
+
+    def _check_head50(self, head: str) -> int | None:
+        """Code of zones 4–6 (positions 10–32) of a well-formed record 50 if their checks pass, else None.
+
+        Memoised in ``_head50`` unless the answer depends on the invoice (a date beyond the
+        limitation period is fine only with a lifting prescription).
+        """
+        icode = int(head[:7])
+        s5, s6 = head[7:15], head[15:23]
+        d1 = _date(s5)
+        if d1 is None or d1 > self.latest_service or d1 >= self.first_late_day or icode == 0:
+            return None
+        if s6 != s5:
+            d2 = _date(s6)
+            if d2 is None or d2 < d1:
+                return None
+        if d1 < self.oldest_service:
+            return icode if self.r20_lifting == "1" else None
+        if len(self._head50) >= _MEMO_LIMIT:
+            self._head50.clear()
+        self._head50[head] = icode
+        return icode
 
     def fast51(self, index: int, t: str, remainder: int | None) -> bool:
         """Record 51 without any finding (see :meth:`fast50`): True when taken, False to use :meth:`record`."""
         raw50 = self._r50_raw
-        r20 = self.r20
-        if (remainder is None or raw50 is None or r20 is None or self.after_90 or self.prev_kind != "50"
+        t20 = self.r20_text
+        if (remainder is None or raw50 is None or t20 is None or self.after_90 or self.prev_kind != "50"
                 or not _FAST51(t) or t[348:350] != _CONTROL_TEXT[remainder]):
             return False
         seq = int(t[2:8])
         t50 = raw50[1]
         if (seq != self.prev_seq + 1 or t[9:24] != t50[9:24] or t[67:79] != t50[67:79] or t[87:99] != t50[87:99]
-                or t[35:48] != r20["8a-8b"] or t[127:137] != r20["27"] or not t[212:260].strip()
+                or t[35:48] != t20[35:48] or t[127:137] != t20[127:137] or not t[212:260].strip()
                 or _date(t[320:328]) is None):
             return False
         self.matched = True
@@ -627,49 +698,51 @@ class _Validator:
                 or t[348:350] != _CONTROL_TEXT[remainder] or self.r10 is None):
             return False
         seq = int(t[2:8])
-        z = _PICK20(t)
-        dest, num = z["18"], z["24-25"]
+        # zones as 0-based slices: 8a-8b 35–48, 9 48, 10 49, 11 50, 14 55–67, 16 79, 18 84–87,
+        # 24-25 114–126, 27 127–137, 29-31 162–174, 32 174 (tested against the layout)
+        dest, num, kind = t[84:87], t[114:126], t[50]
         dest_prev = self.dest_prev
-        pid = z["8a-8b"]
-        if (seq != self.prev_seq + 1 or z["32"] != "1" or pid[:2] != "00" or not ssin_is_valid(pid[2:])
-                or z["9"] not in _SEXES or z["10"] not in _INVOICE_TYPES or z["11"] not in _INVOICING_TYPES
-                or (z["11"] in _CORRECTIONS and not z["29-31"].strip("0")) or z["14"] != self.r10["14"]
+        if (seq != self.prev_seq + 1 or t[174] != "1" or t[35:37] != "00" or not ssin_is_valid(t[37:48])
+                or t[48] not in _SEXES or t[49] not in _INVOICE_TYPES or kind not in _INVOICING_TYPES
+                or (kind in _CORRECTIONS and not t[162:174].strip("0")) or t[55:67] != self.r10["14"]
                 or (dest_prev is not None and dest < dest_prev)
                 or (self.federation is not None and dest[0] != self.federation)
-                or not num.strip("0") or num in self.invoice_numbers or z["27"][:4] != "0000"):
+                or not num.strip("0") or num in self.invoice_numbers or t[127:131] != "0000"):
             return False
         self.matched = True
         self.prev_seq = seq
         self.numbered += 1
         self.prev_kind = "20"
         self.r20rec = rec
-        self.r20 = z
+        self.r20_text = t
+        self._r20 = None
         self.r20_patient = t[32:49]
-        self.r20_lifting = z["16"]
-        self.r20_credit = z["11"] == "3"
+        self.r20_lifting = t[79]
+        self.r20_credit = kind == "3"
         self.inv = [0, 0, 0, 0, 0]
         self.inv_credit_positive = False
         self.inv_records = 1
         if self.federation is None:
             self.federation = dest[0]
         self.dest_prev = dest
-        self.per_dest.setdefault(dest, [0, 0, 0, 0])
+        if dest not in self.per_dest:
+            self.per_dest[dest] = [0, 0, 0, 0]
         self.invoice_numbers.add(num)
         return True
 
     def fast80(self, index: int, t: str, remainder: int | None) -> bool:
         """Record 80 without any finding (see :meth:`fast50`): True when taken, False to use :meth:`record`."""
-        r20 = self.r20
-        if (remainder is None or r20 is None or self.after_90 or self.pending_identity
+        t20 = self.r20_text
+        if (remainder is None or t20 is None or self.after_90 or self.pending_identity
                 or self.prev_kind not in _BEFORE_80 or self.inv_credit_positive or not _FAST80(t)
                 or t[348:350] != _CONTROL_TEXT[remainder]):
             return False
         seq = int(t[2:8])
-        if seq != self.prev_seq + 1:
+        # the zones repeated from record 20, as slices of both texts: 7…10 at 32–50, 14 at 55–67,
+        # 17–18 at 80–87, 24-25 at 114–126, 32 at 174 (the same positions in both layouts, tested)
+        if (seq != self.prev_seq + 1 or t[32:50] != t20[32:50] or t[55:67] != t20[55:67]
+                or t[80:87] != t20[80:87] or t[114:126] != t20[114:126] or t[174] != t20[174]):
             return False
-        for zone, sl in _SAME80:
-            if t[sl] != r20.get(zone):
-                return False
         a, b, share, supp, codes = self.inv
         total_a, total_b = int(t[87:99]), int(t[67:79])
         if (total_a != a or total_b != b or int(t[127:137]) != share or int(t[164:174]) != supp
@@ -686,7 +759,7 @@ class _Validator:
         self.sum80[0] += total_a
         self.sum80[1] += total_b
         self.codes += codes
-        d = self.per_dest.setdefault(r20.get("18", "000"), [0, 0, 0, 0])
+        d = self.per_dest.setdefault(t20[84:87], [0, 0, 0, 0])
         d[0] += a
         d[1] += b
         d[2] += self.inv_records
@@ -850,6 +923,44 @@ class _Validator:
         if self.o.check_counts and z["509"] != f"{expected:08d}":
             self.add_seg(rec, "5091", "20", z["509"])
 
+    last_raw: tuple[str, int, str] | None = None  # (kind, index, text) of the last record run
+
+    def run(self, records: Iterable[tuple[str, int, str, int | None]], segment300: rl.Layout) -> None:
+        """Check records ``(kind, index, text, Σ mod 97)`` in file order (segments as kinds 200/300)."""
+        kind: str = ""
+        index = -1
+        text: str | None = None
+        fast50, fast51, fast20, fast80 = self.fast50, self.fast51, self.fast20, self.fast80
+        layouts = rl.RECORD_LAYOUTS
+        try:
+            for kind, index, text, remainder in records:
+                if kind == "50":
+                    if fast50(index, text, remainder):
+                        continue
+                elif kind == "51":
+                    if fast51(index, text, remainder):
+                        continue
+                elif kind == "80" and fast80(index, text, remainder):
+                    continue
+                if index < 2:
+                    rec = RawRecord(kind, index, text, rl.SEGMENT200 if index == 0 else segment300)
+                else:
+                    rec = RawRecord(kind, index, text, layouts.get(kind) or _LONG_LAYOUTS[kind])
+                if kind == "20" and fast20(rec, remainder):
+                    continue
+                if kind == "200":
+                    self.seg200(rec)
+                elif kind == "300":
+                    self.s300rec = rec
+                    self.seg300(rec)
+                else:
+                    if kind == "20":
+                        self.r20rec = rec
+                    self.record(rec)
+        finally:
+            if text is not None:
+                self.last_raw = (kind, index, text)
+
     def finish(self, last: RawRecord | None) -> None:
         if not self.after_90:
             self.add("900110", last, "1", "missing record 90")
@@ -862,60 +973,61 @@ class _Validator:
 
 def validate(source: str | bytes | TextIO | BinaryIO, options: ValidationOptions | None = None) -> list[Finding]:
     """Run the insurer's local checks over a 920000 (text, bytes or stream); return every finding."""
-    opts = options or ValidationOptions()
-    v = _Validator(opts)
-    last: RawRecord | None = None
-    kind: str = ""
-    index = -1
-    text: str | None = None  # the last record read (kind, index, text); None before the first
+    v = _Validator(options or ValidationOptions())
     reader: EfactReader | None = None
-    fast50, fast51, fast20, fast80 = v.fast50, v.fast51, v.fast20, v.fast80
     try:
         reader = EfactReader(source, check_controls=False)  # the validator judges the controls itself
-        layouts = rl.RECORD_LAYOUTS
-        for kind, index, text, remainder in reader._iter_raw(sums=True):
-            if kind == "50":
-                if fast50(index, text, remainder):
-                    continue
-            elif kind == "51":
-                if fast51(index, text, remainder):
-                    continue
-            elif kind == "80" and fast80(index, text, remainder):
-                continue
-            if index < 2:
-                rec = RawRecord(kind, index, text, rl.SEGMENT200 if index == 0 else reader.segment300_layout)
-            else:
-                rec = RawRecord(kind, index, text, layouts.get(kind) or _LONG_LAYOUTS[kind])
-            if kind == "20" and fast20(rec, remainder):
-                continue
-            if kind == "200":
-                v.seg200(rec)
-            elif kind == "300":
-                v.s300rec = rec
-                v.seg300(rec)
-            else:
-                if kind == "20":
-                    v.r20rec = rec
-                v.record(rec)
+        v.run(reader._iter_raw(sums=True), reader.segment300_layout)
     except EfactFormatError as e:
-        last = _raw_record(reader, None if text is None else (kind, index, text))
+        last = _raw_record(reader.segment300_layout if reader else None, v.last_raw)
         if last is None and e.location == "S200 Z200":  # not a 920000 at all
             entry = describe("2001/22", "B")
             v.findings.append(Finding("2001/22", "B", 0, "200", "200", entry.messages, None, e.message))
             return v.findings
         v.findings.append(Finding("000010", "B", last.index + 1 if last else 0, "--", "", e.messages))
         return v.findings
-    v.finish(_raw_record(reader, None if text is None else (kind, index, text)))
+    v.finish(_raw_record(reader.segment300_layout, v.last_raw))
     return v.findings
 
 
-def _raw_record(reader: EfactReader | None, raw: tuple[str, int, str] | None) -> RawRecord | None:
-    if reader is None or raw is None:
+def _raw_record(segment300: rl.Layout | None, raw: tuple[str, int, str] | None) -> RawRecord | None:
+    if segment300 is None or raw is None:
         return None
     kind, index, text = raw
     if index < 2:
-        return RawRecord(kind, index, text, rl.SEGMENT200 if index == 0 else reader.segment300_layout)
+        return RawRecord(kind, index, text, rl.SEGMENT200 if index == 0 else segment300)
     return RawRecord(kind, index, text, rl.RECORD_LAYOUTS.get(kind) or _LONG_LAYOUTS[kind])
+
+
+class _WriteTap:
+    """Validates the records an :class:`~.writer.EfactWriter` writes, as it writes them (no re-reading)."""
+
+    def __init__(self, options: ValidationOptions) -> None:
+        self.v = _Validator(options)
+
+    def __call__(self, index: int, texts: list[str], remainders: list[int | None]) -> None:
+        kinds = [t[:2] for t in texts]
+        if index == 0:  # the segments, as the reader names them
+            kinds[:2] = ["200", "300"]
+        self.v.run(zip(kinds, range(index, index + len(texts)), texts, remainders, strict=True), rl.SEGMENT300)
+
+    def findings(self) -> list[Finding]:
+        """Every finding, once the writer is closed (the end-of-file checks run here)."""
+        self.v.finish(_raw_record(rl.SEGMENT300, self.v.last_raw))
+        return self.v.findings
+
+
+def write_and_validate(header: SendingHeader, invoices: Iterable[Invoice], out: TextIO | BinaryIO,
+                       options: ValidationOptions | None = None, *,
+                       count_rule: CountRule = DEFAULT_COUNT_RULE) -> tuple[WriteSummary, list[Finding]]:
+    """Write a sending and validate it in one pass: the findings :func:`validate` gives on the written file.
+
+    Each record goes to the validator as it is written (same text, same checks), so the file is not
+    read back, decoded and split again. Errors of the writer (a value that does not fit) propagate.
+    """
+    tap = _WriteTap(options or ValidationOptions())
+    summary = write_invoices(header, invoices, out, count_rule=count_rule, tap=tap)
+    return summary, tap.findings()
 
 
 def assert_sendable(source: str | bytes, options: ValidationOptions | None = None) -> list[Finding]:
