@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from consultations import measure
+from consultations import cpu_per_call, measure
 
 
 def crypto_floor(ctx: Any, n: int = 30) -> float:
@@ -48,11 +47,7 @@ def crypto_floor(ctx: Any, n: int = 30) -> float:
         elif isinstance(key, ec.EllipticCurvePrivateKey):
             key.sign(payload, ec.ECDSA(hashes.SHA256()))
 
-    once()
-    start = time.thread_time()
-    for _ in range(n):
-        once()
-    return (time.thread_time() - start) / n
+    return cpu_per_call(once, n)
 
 
 def run(env: Any, n: int) -> tuple[float, float, float, float]:
