@@ -144,7 +144,11 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(serve) -> None:
     server = serve(script)
     pool = _pool()
     assert _post(pool, server.url) == (200, b"ok")
-    time.sleep(0.1)  # the close reaches us
+    (idle,) = [c for conns in pool._idle.values() for c in conns]
+    deadline = time.monotonic() + 5
+    while idle.usable() and time.monotonic() < deadline:  # wait for the close to reach us
+        time.sleep(0.01)
+    assert not idle.usable()
     assert _post(pool, server.url) == (200, b"ok")  # a new connection, not a failure
     assert server.connections == 2 and len(server.requests) == 2  # and the POST was sent once each time
 
