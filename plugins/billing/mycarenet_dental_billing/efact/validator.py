@@ -545,15 +545,7 @@ class _Validator:
                 self.add("502712", rec, "27", z27)
             if supp and z30[0] != sign:
                 self.add("503012", rec, "30-31", z30)
-            inv = self.inv
-            if account == "1":
-                inv[1] += reimb
-            else:
-                inv[0] += reimb
-            inv[2] += share
-            inv[3] += supp
-            if self.r20_credit and (reimb > 0 or share > 0 or supp > 0):
-                self.inv_credit_positive = True
+            self._add_line_amounts(account, reimb, share, supp)
         tooth = t[162:164]
         if tooth != "00":
             if not tooth.isdigit() or int(tooth) not in FDI_TEETH:
@@ -635,8 +627,14 @@ class _Validator:
         self._r50 = None
         self._r50_raw = (index, t)
         self.inv_records += 1
+        self.inv[4] += icode
+        self._add_line_amounts(account, reimb, share, supp)
+        self.pending_identity = self.o.require_identity_check
+        return True
+
+    def _add_line_amounts(self, account: str, reimb: int, share: int, supp: int) -> None:
+        """A record 50's amounts into the running totals of its invoice (record 80 checks them)."""
         inv = self.inv
-        inv[4] += icode
         if account == "1":
             inv[1] += reimb
         else:
@@ -645,8 +643,6 @@ class _Validator:
         inv[3] += supp
         if self.r20_credit and (reimb > 0 or share > 0 or supp > 0):
             self.inv_credit_positive = True
-        self.pending_identity = self.o.require_identity_check
-        return True
 
     def _check_head50(self, head: str) -> int | None:
         """Code of zones 4–6 (positions 10–32) of a well-formed record 50 if their checks pass, else None.
