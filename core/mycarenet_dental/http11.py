@@ -40,9 +40,7 @@ class ProtocolFailure(OSError):
 
 
 def _classify(exc: BaseException, *, reading: bool) -> HttpFailure:
-    if isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError):
-        return HttpFailure("tls", exc)
-    if isinstance(exc, ssl.SSLError) and not reading:
+    if isinstance(exc, ssl.SSLCertVerificationError) or (isinstance(exc, ssl.SSLError) and not reading):
         return HttpFailure("tls", exc)
     if isinstance(exc, socket.timeout | TimeoutError):
         return HttpFailure("timeout", exc)

@@ -294,6 +294,17 @@ def blob_element(flavour: CommonsFlavour, blob: Blob, *, ns: str | None = None, 
     return el
 
 
+def _b64_attribute(el: etree._Element, name: str, code: str) -> bytes | None:
+    """A base64 attribute of the Blob, decoded; None when absent or empty."""
+    text = el.get(name)
+    if not text:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, TypeError):
+        raise MalformedResponseError(f"blob {name} is not base64", code=code, origin="mycarenet.commons") from None
+
+
 def parse_blob(el: etree._Element, *, check_hash: bool = True, max_bytes: int = 20 * 1024 * 1024) -> Blob:
     """Decode a ``Detail`` element: base64, then inflate when ``ContentEncoding`` is deflate (the
     schema default when the attribute is absent), then check ``HashValue`` when present."""
@@ -314,23 +325,12 @@ def parse_blob(el: etree._Element, *, check_hash: bool = True, max_bytes: int = 
                                          origin="mycarenet.commons", location="Detail") from None
     else:
         content = raw
-    hash_value = None
-    if el.get("HashValue"):
-        try:
-            hash_value = base64.b64decode(el.get("HashValue") or "", validate=True)
-        except (ValueError, TypeError):
-            raise MalformedResponseError("blob HashValue is not base64", code="BLOB_HASH",
-                                         origin="mycarenet.commons") from None
+    hash_value = _b64_attribute(el, "HashValue", "BLOB_HASH")
+    if hash_value is not None:
         if check_hash and hashlib.sha256(content).digest() != hash_value:
             raise MalformedResponseError("blob HashValue does not match its content (SHA-256)", code="BLOB_HASH",
                                          origin="mycarenet.commons", location="Detail/@HashValue")
-    etk = None
-    if el.get("Etk"):
-        try:
-            etk = base64.b64decode(el.get("Etk") or "", validate=True)
-        except (ValueError, TypeError):
-            raise MalformedResponseError("blob Etk is not base64", code="BLOB_ETK",
-                                         origin="mycarenet.commons") from None
+    etk = _b64_attribute(el, "Etk", "BLOB_ETK")
     return Blob(content=content, content_type=el.get("ContentType") or "", content_encoding=encoding,
                 id=el.get("Id"), content_encryption=el.get("ContentEncryption"), etk=etk, hash_value=hash_value)
 
