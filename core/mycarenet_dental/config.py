@@ -9,11 +9,14 @@ and read it with :meth:`Config.section`.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -157,6 +160,17 @@ def _get(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], wher
     return value
 
 
+def _identifier(table: Mapping[str, Any], key: str) -> str | None:
+    """``[executor] ssin/nihii/cbe``: checked like every identifier (a bad one is refused here, not at the insurer)."""
+    value = _get(table, key, (str, int), "[executor]")
+    if value is None:
+        return None
+    from .identifiers import CompanyNumber, Nihii, Ssin
+
+    parser = {"ssin": Ssin, "nihii": Nihii, "cbe": CompanyNumber}[key]
+    return str(parser.parse(str(value), field=f"executor.{key}").value)
+
+
 def _path(base: Path | None, value: str | None) -> Path | None:
     if value is None:
         return None
@@ -173,6 +187,137 @@ def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
+# -- one typed validator per kind of setting ---------------------------------------------------
+# Every URL, port, timeout, count, variable name and list goes through one of these, so that a bad
+# value is a ConfigError (exit 2) naming the setting, never a traceback or a silently wrong run.
+
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def https_url(value: object, where: str) -> str:
+    """An ``https://`` URL with a host and a valid port; ``http://`` is refused in every profile.
+
+    Plain HTTP would carry the licence password and the SSINs in clear (and again on each retry);
+    the simulator serves TLS too, so no profile needs it.
+    """
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string URL, not {type(value).__name__}", location=where)
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError when out of 0..65535 or not a number
+    except ValueError as exc:
+        raise ConfigError(f"{where} is not a valid URL: {exc}", location=where) from exc
+    if parts.scheme.lower() != "https":
+        raise ConfigError(f"{where} must be an https:// URL (TLS is always on; plain http is refused)",
+                          location=where, hint="the simulator serves TLS too: use https://127.0.0.1:PORT")
+    if not parts.hostname:
+        raise ConfigError(f"{where} has no host", location=where)
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(f"{where}: port {port} is out of range 1..65535", location=where)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{where} must not carry credentials", location=where)
+    if any(c.isspace() or ord(c) < 32 for c in text):
+        raise ConfigError(f"{where} contains spaces or control characters", location=where)
+    return text
+
+
+def port_number(value: object, where: str, *, allow_zero: bool = False) -> int:
+    """A TCP port (0 only where it means "pick a free one")."""
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 65535:
+        raise ConfigError(f"{where} must be a port number {low}..65535, not {value!r}", location=where)
+    return value
+
+
+def positive_number(value: object, where: str, *, allow_zero: bool = False) -> float:
+    """A finite number > 0 (or >= 0): timeouts, delays. ``inf``, ``nan`` and negatives are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where} must be a number, not {type(value).__name__}", location=where)
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero) or number > 86400 * 366:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{where} must be a finite number {bound} (at most a year), not {value!r}", location=where)
+    return number
+
+
+def positive_int(value: object, where: str, *, maximum: int = 1_000_000) -> int:
+    """A whole count >= 1 (limits, poll counts); strings, floats and booleans are refused."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ConfigError(f"{where} must be a whole number 1..{maximum}, not {value!r}", location=where)
+    return value
+
+
+def variable_name(value: object, where: str) -> str:
+    """The NAME of an environment variable, never its value.
+
+    A password pasted here by mistake must not be echoed on stderr nor land in an audit row, so
+    the message never repeats the value.
+    """
+    if not isinstance(value, str) or not _VAR_NAME.fullmatch(value):
+        raise ConfigError(f"{where} must name an environment variable (letters, digits, _), "
+                          "not hold a value; the value given is not repeated here", location=where,
+                          hint='write password_env = "MY_VARIABLE" and put the password in that variable')
+    return value
+
+
+def string_list(value: object, where: str) -> tuple[str, ...]:
+    """A list of non-empty strings (rule ids, plugin names)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where} must be a list of names (strings)", location=where)
+    return tuple(value)
+
+
+def pem_certificates(path: Path | None, where: str) -> Path | None:
+    """A readable file of PEM certificates (CA bundle, STS trust anchor), checked at load."""
+    if path is None:
+        return None
+    if not path.exists():
+        raise ConfigError(f"{where}: file {path} not found", location=where)
+    if not path.is_file():
+        raise ConfigError(f"{where}: {path} is not a regular file", location=where)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}", location=where) from exc
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(head if len(head) < (1 << 16) else path.read_bytes())
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {path} is not a PEM certificate file", location=where,
+                          hint="give the certificate(s) in PEM form (-----BEGIN CERTIFICATE-----)") from exc
+    return path
+
+
+def writable_file(path: Path | None, where: str) -> Path | None:
+    """A file the program writes (token cache): must not be a directory."""
+    if path is not None and path.exists() and not path.is_file():
+        raise ConfigError(f"{where}: {path} exists and is not a regular file", location=where)
+    return path
+
+
+# Plugins' own tables: settings recognised by their name, wherever they appear.
+def _check_plugin_settings(name: str, table: Mapping[str, Any]) -> None:
+    for key, value in table.items():
+        where = f"[{name}] {key}"
+        if key.endswith("_url"):
+            https_url(value, where)
+        elif key in ("max_per_minute", "poll_max"):
+            positive_int(value, where)
+        elif key.endswith("_minutes") or key.endswith("_s"):
+            positive_number(value, where, allow_zero=True)
+        elif key.endswith("_env"):
+            variable_name(value, where)
+        elif name == "simulator" and key == "port":
+            port_number(value, where, allow_zero=True)
+
+
+_CORE_TABLES = frozenset({"dentist", "executor", "keystore", "licence", "endpoints", "storage", "plugins",
+                          "rules", "timeouts", "security"})
+
+
 def load_config(path: Path | str | None = None, *, profile: str | None = None) -> Config:
     """Load and validate the configuration (file from ``path``, ``$MYCARENET_DENTAL_CONFIG`` or none)."""
     path = path or os.environ.get(ENV_CONFIG)
@@ -187,6 +332,12 @@ def load_config(path: Path | str | None = None, *, profile: str | None = None) -
             raise ConfigError(f"configuration file {cfg_path} not found", location="--config") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"configuration file {cfg_path} is not valid TOML: {exc}", location=str(cfg_path)) from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"configuration file {cfg_path} is not UTF-8 text (byte {exc.start})",
+                              location=str(cfg_path), hint="save the file as UTF-8") from exc
+        except OSError as exc:  # a directory, no permission, an I/O error
+            raise ConfigError(f"cannot read the configuration file {cfg_path}: {exc.strerror or exc}",
+                              location="--config") from exc
     return config_from_mapping(data, path=cfg_path, profile=profile)
 
 
@@ -206,6 +357,10 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
         ssin = Ssin.parse(str(_get(dentist_t, "ssin", (str, int), "[dentist]", required=True)), field="dentist.ssin")
         dentist = Identity(nihii=nihii.value, ssin=ssin.value, name=_get(dentist_t, "name", str, "[dentist]", ""))
 
+    for name, table in data.items():
+        if name not in _CORE_TABLES and isinstance(table, Mapping):
+            _check_plugin_settings(name, table)
+
     ex_t = _table(data, "executor")
     kind = _get(ex_t, "kind", str, "[executor]", "dentist")
     if kind not in ("dentist", "user", "mandatary"):
@@ -214,9 +369,9 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
         kind=kind,
         id=str(_get(ex_t, "id", (str, int), "[executor]", "") or (dentist.nihii if dentist and kind == "dentist" else "")),
         name=_get(ex_t, "name", str, "[executor]", dentist.name if dentist and kind == "dentist" else ""),
-        ssin=_get(ex_t, "ssin", str, "[executor]"),
-        nihii=_get(ex_t, "nihii", str, "[executor]"),
-        cbe=_get(ex_t, "cbe", str, "[executor]"),
+        ssin=_identifier(ex_t, "ssin"),
+        nihii=_identifier(ex_t, "nihii"),
+        cbe=_identifier(ex_t, "cbe"),
     )
     if kind == "mandatary" and not (executor.ssin or executor.nihii or executor.cbe):
         raise ConfigError("a mandatary executor needs ssin, nihii or cbe", location="executor")
@@ -232,17 +387,14 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
 
     ep = _table(data, "endpoints")
     defaults = PROFILE_ENDPOINTS[profile]
-    services = _get(ep, "services", str, "[endpoints]", defaults["services"]).rstrip("/")
+    services = https_url(ep.get("services", defaults["services"]), "[endpoints] services").rstrip("/")
     endpoints = Endpoints(
         services=services,
-        async_=_get(ep, "async", str, "[endpoints]", defaults["async"]).rstrip("/"),
-        sts=_get(ep, "sts", str, "[endpoints]", services + STS_PATH),
-        etk_depot=_get(ep, "etk_depot", str, "[endpoints]", services + ETK_PATH),
-        ca_file=_path(base, _get(ep, "ca_file", str, "[endpoints]")),
+        async_=https_url(ep.get("async", defaults["async"]), "[endpoints] async").rstrip("/"),
+        sts=https_url(ep.get("sts", services + STS_PATH), "[endpoints] sts"),
+        etk_depot=https_url(ep.get("etk_depot", services + ETK_PATH), "[endpoints] etk_depot"),
+        ca_file=pem_certificates(_path(base, _get(ep, "ca_file", str, "[endpoints]")), "[endpoints] ca_file"),
     )
-    for name, url in (("services", endpoints.services), ("async", endpoints.async_), ("sts", endpoints.sts)):
-        if not url.startswith("https://"):
-            raise ConfigError(f"[endpoints] {name} must be an https:// URL (TLS is always on)", location=f"endpoints.{name}")
 
     st = _table(data, "storage")
     storage_path = _path(base, _get(st, "path", str, "[storage]")) or _default_storage()
@@ -256,18 +408,19 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
         dentist=dentist,
         executor=executor,
         keystore_path=_path(base, _get(ks, "path", str, "[keystore]")),
-        keystore_password_env=_get(ks, "password_env", str, "[keystore]", DEFAULT_PASSWORD_ENV),
+        keystore_password_env=variable_name(ks.get("password_env", DEFAULT_PASSWORD_ENV), "[keystore] password_env"),
         licence_username=_get(lic, "username", str, "[licence]", ""),
-        licence_password_env=_get(lic, "password_env", str, "[licence]", DEFAULT_LICENCE_ENV),
+        licence_password_env=variable_name(lic.get("password_env", DEFAULT_LICENCE_ENV), "[licence] password_env"),
         package_name=_get(lic, "package_name", str, "[licence]", "mycarenet-dental"),
         endpoints=endpoints,
         storage_path=storage_path,
-        plugins_allow=tuple(_get(pl, "allow", list, "[plugins]", [])),
-        plugins_block=tuple(_get(pl, "block", list, "[plugins]", [])),
-        rules_disabled=tuple(_get(rules, "disabled", list, "[rules]", [])),
-        connect_timeout=float(_get(timeouts, "connect", (int, float), "[timeouts]", 10.0)),
-        read_timeout=float(_get(timeouts, "read", (int, float), "[timeouts]", 30.0)),
-        token_cache=_path(base, _get(sec, "token_cache", str, "[security]")),
-        trust_anchor=_path(base, _get(sec, "trust_anchor", str, "[security]")),
+        plugins_allow=string_list(pl.get("allow", []), "[plugins] allow"),
+        plugins_block=string_list(pl.get("block", []), "[plugins] block"),
+        rules_disabled=string_list(rules.get("disabled", []), "[rules] disabled"),
+        connect_timeout=positive_number(timeouts.get("connect", 10.0), "[timeouts] connect"),
+        read_timeout=positive_number(timeouts.get("read", 30.0), "[timeouts] read"),
+        token_cache=writable_file(_path(base, _get(sec, "token_cache", str, "[security]")), "[security] token_cache"),
+        trust_anchor=pem_certificates(_path(base, _get(sec, "trust_anchor", str, "[security]")),
+                                      "[security] trust_anchor"),
         raw=dict(data),
     )

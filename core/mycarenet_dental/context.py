@@ -22,7 +22,7 @@ import attrs
 from . import audit as audit_mod
 from . import contacts as contacts_mod
 from .audit import AuditLog
-from .config import Config, load_config
+from .config import Config, https_url, load_config
 from .contacts import Contacts, ExchangeLog
 from .errors import (
     BusinessError,
@@ -236,7 +236,7 @@ class Context:
         """The URL of one endpoint of a service: ``[<service>] <endpoint>_url`` or services host + default path."""
         override = self.config.section(service).get(f"{endpoint}_url")
         if override:
-            return str(override)
+            return https_url(override, f"[{service}] {endpoint}_url")
         spec = self.services.get(service)
         if spec is None or endpoint not in spec.endpoints:
             raise ConfigError(f"no endpoint {endpoint!r} for service {service!r}")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from lxml import etree
+from mycarenet_dental.config import https_url
 from mycarenet_dental.errors import MalformedResponseError, SecurityError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -459,5 +460,5 @@ def hcpfac_url(ctx: Context) -> str:
     """``[billing] hcpfac_url`` or the async host + ``/hcpfac`` (``efact.md`` §1.1)."""
     override = ctx.config.section("billing").get("hcpfac_url")
     if override:
-        return str(override)
+        return https_url(override, "[billing] hcpfac_url")
     return ctx.config.endpoints.async_ + "/hcpfac"
