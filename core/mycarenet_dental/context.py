@@ -194,7 +194,9 @@ class Context:
         detail: dict[str, Any] = dict(exchange.details)  # non-clinical metadata by contract (R28)
         if exchange.purpose:
             detail["purpose"] = exchange.purpose
-        self._audit_row("exchange", exchange, outcome="sent", detail=detail or None)
+        # "started", not "sent": a configuration error (no keystore, bad URL...) can still stop the
+        # exchange before any byte leaves; the outcome row says what really happened.
+        self._audit_row("exchange", exchange, outcome="started", detail=detail or None)
         self.pm.hook.mycarenet_dental_exchange_started(exchange=exchange, context=self)
         try:
             yield run

@@ -9,6 +9,7 @@ A server database can later replace this class behind the same small interface.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,25 +29,29 @@ class Storage:
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 15000) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            try:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(f"cannot create the storage folder for {self.path}: {exc.strerror}",
-                                  hint="set [storage] path in the configuration") from exc
+            _private_dir(Path(self.path).parent)
+            _private_files(self.path)  # tighten a database created by an older version
         try:
-            self._conn = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000,
-                                         isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open the storage {self.path}: {exc}") from exc
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            with _private_umask():  # the database and its -wal/-shm are born 0600
+                self._conn = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000,
+                                             isolation_level=None, check_same_thread=False)
+                self._conn.row_factory = sqlite3.Row
+                self._lock = threading.RLock()
+                self._depth = 0
+                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+                if self.path != ":memory:":
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                self._conn.execute(_SCHEMA_TABLE)
+        except sqlite3.Error as exc:  # "file is not a database", a directory, a read-only file...
+            conn = getattr(self, "_conn", None)
+            if conn is not None:
+                conn.close()
+            raise ConfigError(f"cannot open the storage {self.path}: {exc}", location="[storage] path",
+                              hint="[storage] path must name a SQLite database file (created if absent)") from exc
         if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute(_SCHEMA_TABLE)
+            _private_files(self.path)
 
     def close(self) -> None:
         with self._lock:
@@ -119,6 +124,74 @@ class Storage:
                     "ON CONFLICT(name) DO UPDATE SET version = excluded.version",
                     (spec.name, spec.version),
                 )
+
+
+# -- file modes: the database holds SSINs, insurance results and eFact files -----------------------
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def _private_dir(folder: Path) -> None:
+    """Create the data folder 0700; an existing one we own is tightened to 0700 too.
+
+    UNSURE: the user's home folder itself is never tightened (a database put directly in ~ keeps ~
+    as it is; the files are 0600 anyway).
+    """
+    try:
+        with _private_umask():
+            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the storage folder {folder}: {exc.strerror}",
+                          location="[storage] path", hint="set [storage] path in the configuration") from exc
+    if not folder.is_dir():
+        raise ConfigError(f"the storage folder {folder} is not a directory", location="[storage] path")
+    if folder.resolve() != Path.home().resolve():
+        _chmod_own(folder, PRIVATE_DIR_MODE)
+
+
+def _private_files(db_path: str) -> None:
+    """The database and its WAL/SHM/journal siblings: 0600 (also files left by an older version)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = Path(db_path + suffix)
+        if path.is_file():
+            _chmod_own(path, PRIVATE_FILE_MODE)
+
+
+def _chmod_own(path: Path, mode: int) -> None:
+    """chmod when we own the path and its mode is wider; a shared folder owned by someone else is left."""
+    try:
+        st = path.stat()
+        if st.st_uid == os.getuid() and (st.st_mode & 0o777) & ~mode:
+            os.chmod(path, (st.st_mode & 0o777) & mode)
+    except (OSError, AttributeError):  # no getuid (Windows) or a race with a delete: nothing to tighten
+        pass
+
+
+@contextmanager
+def _private_umask() -> Iterator[None]:
+    """Files SQLite creates while this is active get no group/other bits.
+
+    UNSURE: umask is process-wide; the window is the connect + first statements (which create the
+    -wal/-shm files), and _private_files() re-checks afterwards for any file born outside it.
+    """
+    try:
+        old = os.umask(0o077)
+    except AttributeError:  # pragma: no cover - no umask on this platform
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def private_write_text(path: Path, text: str) -> None:
+    """Write an export/checkpoint file holding patient data: created 0600, tightened if it existed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        _chmod_own(path, PRIVATE_FILE_MODE)
+        fh.write(text)
 
 
 def _statements(script: str) -> list[str]:

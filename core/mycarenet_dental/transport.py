@@ -15,6 +15,7 @@ call and urllib3/http.client about 1.5 ms, for nothing a SOAP POST needs. A ``re
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -180,9 +181,10 @@ class SoapClient:
     # -- tracing --------------------------------------------------------------------------------
 
     def mask_bytes(self, data: bytes) -> bytes:
+        """Replace every secret in a trace, in each form it can take in the serialised message."""
         for secret in self._mask:
-            for form in {secret, _xml_escape(secret)}:
-                data = data.replace(form.encode("utf-8"), MASK)
+            for form in _serialised_forms(secret):
+                data = data.replace(form, MASK)
         return data
 
     def _trace(self, seq: int, action: str, kind: str, data: bytes, attempt: int = 1) -> None:
@@ -445,6 +447,31 @@ def _tls_reason(exc: BaseException) -> str:
 
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+@functools.lru_cache(maxsize=32)
+def _serialised_forms(secret: str) -> tuple[bytes, ...]:
+    """The bytes a secret becomes once lxml has serialised it (text and attribute, UTF-8 and ASCII).
+
+    Masking on a hand-made escape misses what lxml really writes (``\r`` becomes ``&#13;``, ``"``
+    stays as is in text), so the forms are produced by the serialiser itself; longest first.
+    """
+    from lxml import etree
+
+    forms = {secret.encode("utf-8"), _xml_escape(secret).encode("utf-8")}
+    for options in ({"encoding": "utf-8", "xml_declaration": False}, {"encoding": "ascii", "xml_declaration": False},
+                    {"method": "c14n"}, {"method": "c14n", "exclusive": True}):
+        try:
+            el = etree.Element("m", a=secret)
+            el.text = secret
+            raw = etree.tostring(el, **options)
+        except (ValueError, LookupError):  # a secret that is not XML text cannot be sent either
+            continue
+        head, _, rest = raw.partition(b'a="')
+        attr, _, rest = rest.partition(b'">')
+        text = rest[: rest.rindex(b"</m>")]
+        forms.update({attr, text})
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
 
 # --- HTTP layer -----------------------------------------------------------------------------------------
