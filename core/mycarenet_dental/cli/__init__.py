@@ -8,6 +8,7 @@ Plugins write ``@pass_context`` to receive the :class:`~mycarenet_dental.context
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -31,6 +32,18 @@ def pass_context(f: F) -> F:
     wrapper.__name__ = getattr(f, "__name__", "command")
     wrapper.__doc__ = f.__doc__
     return wrapper  # type: ignore[return-value]
+
+
+class FiniteRange(click.FloatRange):
+    """A float option within bounds; unlike click.FloatRange, ``nan`` and ``inf`` are refused (exit 2)."""
+
+    name = "finite number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")

@@ -192,9 +192,35 @@ _to = click.option("--to", "until", default=None, help="Up to this ISO date/time
 
 
 def _bound(value: str | None, end: bool) -> str | None:
-    if value and len(value) == 10:  # a date: whole day
-        return value + ("T23:59:59.999Z" if end else "T00:00:00.000Z")
-    return value
+    """``--from``/``--to`` as the audit's own UTC timestamp form; anything else is a usage error.
+
+    A string compared as it was typed ("garbage" sorts after every timestamp) silently gave an
+    empty list or every row.
+    """
+    if value is None:
+        return None
+    from datetime import date, datetime, time, timezone
+
+    from ..audit import utc_ms
+    from ..errors import UsageError
+
+    option = "--to" if end else "--from"
+    text = value.strip()
+    try:
+        if len(text) == 10:  # a date: the whole day
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day, time.max if end else time.min, tzinfo=timezone.utc)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)  # documented: UTC
+    except (ValueError, OverflowError):
+        raise UsageError(f"{option}: expected an ISO date (YYYY-MM-DD) or date-time in UTC, got {value!r}",
+                         location=option) from None
+    try:
+        return utc_ms(moment)
+    except (ValueError, OverflowError):
+        raise UsageError(f"{option}: {value!r} is out of range", location=option) from None
 
 
 @audit_group.command("list")
@@ -235,7 +261,13 @@ def audit_export(ctx: Any, since: str | None, until: str | None, fmt: str, out: 
     """Export audit entries for an inspection."""
     text = ctx.audit.export(fmt, since=_bound(since, False), until=_bound(until, True))
     if out:
-        out.write_text(text, encoding="utf-8")
+        from ..errors import UsageError
+        from ..storage import private_write_text
+
+        try:
+            private_write_text(out, text)  # SSINs of patients: 0600 like the database
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}", location="--out") from None
     else:
         click.echo(text, nl=False)
 
@@ -252,7 +284,10 @@ def main(argv: list[str] | None = None) -> None:
 
         pm = make_plugin_manager()
         cli = build_cli(pm)
-        cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
+        # with standalone_mode=False click *returns* the code of a ``raise click.exceptions.Exit(n)``
+        code = cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except MyCareNetDentalError as exc:
         if as_json:
             print_json(exc.to_dict())

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..config import port_number, positive_number
 from ..errors import ConfigError
 from . import emit, json_option, pass_context, print_table
 
@@ -131,7 +132,8 @@ def make_simulator(pm: Any, pki_dir: Path, *, clock: Any = None) -> Any:
     if not isinstance(switches, dict):
         raise ConfigError("[simulator] switches must be a table", location="simulator.switches")
     app.state.switches.extra.update(switches)  # e.g. {"dmg.facet_unauthorized_qualities" = ["dentist"]}
-    app.state.switches.latency_s = float(settings.get("latency_s", 0.0))
+    app.state.switches.latency_s = positive_number(settings.get("latency_s", 0.0), "[simulator] latency_s",
+                                                   allow_zero=True)
     return app
 
 
@@ -143,7 +145,7 @@ def simulator_group() -> None:
 @simulator_group.command("pki")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
 @click.option("--key-type", type=click.Choice(["rsa", "ec"]), default="rsa", help="Dentist key type.")
-@click.option("--port", type=int, default=8443, help="Port the generated config points at.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, help="Port the generated config points at.")
 @json_option
 def pki_command(out: Path, key_type: str, port: int, as_json: bool) -> None:
     """Generate a test CA, keystores, TLS/STS credentials, MyCareNet's keys and a config.toml."""
@@ -159,7 +161,8 @@ def pki_command(out: Path, key_type: str, port: int, as_json: bool) -> None:
 @simulator_group.command("serve")
 @click.option("--pki", "pki_dir", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--host", default=None, help="Loopback address (default from the PKI's config, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default from the PKI's config.toml).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port (default from the PKI's config.toml; 0 picks a free one).")
 @pass_context
 def serve_command(ctx: Any, pki_dir: Path, host: str | None, port: int | None) -> None:
     """Run the simulator in the foreground until interrupted."""
@@ -167,7 +170,7 @@ def serve_command(ctx: Any, pki_dir: Path, host: str | None, port: int | None) -
 
     settings = load_sim_settings(pki_dir)
     host = host or str(settings.get("host", "127.0.0.1"))
-    port = port if port is not None else int(settings.get("port", 8443))
+    port = port if port is not None else port_number(settings.get("port", 8443), "[simulator] port", allow_zero=True)
     app = make_simulator(ctx.pm, pki_dir)
     server = SimulatorServer(app, pki_dir=pki_dir, host=host, port=port)
     routes = sorted(app.routes)

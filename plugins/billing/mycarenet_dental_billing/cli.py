@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from mycarenet_dental.cli import emit, json_option, pass_context, print_table
+from mycarenet_dental.cli import FiniteRange, emit, json_option, pass_context, print_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -140,8 +140,9 @@ def send_command(ctx: Context, sendings: tuple[str, ...], as_json: bool) -> None
 
 @billing_group.command("poll")
 @click.option("--until-settled", is_flag=True, help="Keep polling until every sending is final.")
-@click.option("--max-polls", type=int, default=30, show_default=True)
-@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between polls.")
+@click.option("--max-polls", type=click.IntRange(1, 10_000), default=30, show_default=True)
+@click.option("--interval", type=FiniteRange(0, 3600), default=5.0, show_default=True,
+              help="Seconds between polls.")
 @json_option
 @pass_context
 def poll_command(ctx: Context, until_settled: bool, max_polls: int, interval: float, as_json: bool) -> None:
@@ -229,7 +230,7 @@ def parse_command(ctx: Context, file: Path, as_json: bool) -> None:
 
 
 @billing_group.command("unattested")
-@click.option("--days", type=int, default=90, show_default=True)
+@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True)
 @json_option
 @pass_context
 def unattested_command(ctx: Context, days: int, as_json: bool) -> None:

@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mycarenet_dental.errors import InvalidIdentifierError, UsageError
+from mycarenet_dental.identifiers import CtCodes, NomenclatureCode
 
 from .efact.model import (
     Commitment,
@@ -120,7 +121,7 @@ class _Obj:
     def int(self, key: str, default: int | None = None) -> int:
         v = self.req(key) if default is None else self.opt(key, default)
         if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, str) and v.isdigit():
+            if isinstance(v, str) and _is_ascii_digits(v) and len(v) <= 18:
                 return int(v)
             raise UsageError(f"{self.at(key)}: expected an integer (cents for amounts), got {v!r}",
                              location=self.at(key))
@@ -162,6 +163,14 @@ class _Obj:
 
 def _bad() -> dt.date:
     raise ValueError
+
+
+def _is_ascii_digits(text: str) -> bool:
+    """``0-9`` only: ``"²".isdigit()`` is true in Python, and ``int("²")`` then fails."""
+    return text.isascii() and text.isdigit()
+
+
+MAX_BYTES = 256 * 1024 * 1024
 
 
 def _build(path: str, factory: Callable[..., T], **kwargs: Any) -> T:
@@ -208,7 +217,7 @@ def _header(o: _Obj) -> SendingHeader:
     contact = _Obj(o.opt("contact", {}), o.at("contact"), {"last_name", "first_name", "phone"})
     b = _Obj(o.opt("account_b", {}), o.at("account_b"), {"iban", "bic"})
     ref = o.str("reference")
-    if not (ref.isdigit() and len(ref) <= 14 and int(ref) > 0):
+    if not (_is_ascii_digits(ref) and len(ref) <= 14 and int(ref) > 0):
         raise UsageError(f"{o.at('reference')}: expected 1 to 14 digits, got {ref!r}", location=o.at("reference"))
     return _build("sending", SendingHeader,
                   sending_number=o.int("sending_number"), third_party=o.str("third_party"),
@@ -246,17 +255,28 @@ def _line(o: _Obj, default_provider: str) -> ServiceLine:
                           manual_reason=c.int("manual_reason", 0), vignette_reason=c.int("vignette_reason", 0),
                           serial=c.str("serial", ""), justification=c.int("justification", 0) or None,
                           device=c.int("device", 0) or None)
+    code = o.str("code")
+    try:  # eFact from a dentist carries article 5 (dental) codes only: refused here, not by the insurer
+        NomenclatureCode.parse(code, field=o.at("code"), dental=True)
+    except InvalidIdentifierError:
+        if not (_is_ascii_digits(code) and len(code) == 7 and code.startswith("0")):
+            raise
+        NomenclatureCode.parse(code[1:], field=o.at("code"), dental=True)  # the 7-digit zone form
+    units = o.int("units", 1)
+    if units == 0:
+        raise UsageError(f"{o.at('units')}: must not be 0 (a line bills at least one unit; "
+                         "a negative number cancels)", location=o.at("units"))
     tooth = o.opt("tooth")
     if tooth is not None and (isinstance(tooth, bool) or not isinstance(tooth, int)):
-        if isinstance(tooth, str) and tooth.isdigit():
+        if isinstance(tooth, str) and _is_ascii_digits(tooth) and len(tooth) <= 3:
             tooth = int(tooth)
         else:
             raise InvalidIdentifierError(o.at("tooth"), str(tooth), "expected an FDI tooth number such as 36")
     return _build(o.path, ServiceLine,
-                  code=o.str("code"), date=o.date("date"), reimbursement=o.int("reimbursement"),
+                  code=code, date=o.date("date"), reimbursement=o.int("reimbursement"),
                   provider=o.str("provider", default_provider), patient_share=o.int("patient_share", 0),
                   supplement=o.int("supplement", 0), tooth=tooth, end_date=o.date("end_date", required=False),
-                  units=o.int("units", 1),
+                  units=units,
                   related_code=o.str("related_code") if o.has("related_code") else None,
                   account_b=account == "B", norm=o.int("norm", 0), time_code=o.int("time_code", 0),
                   provider_norm=o.int("provider_norm", 1), derogation=o.int("derogation", 0),
@@ -277,13 +297,17 @@ def _invoice(o: _Obj, default_provider: str, routing: Mapping[str, str] | None) 
     if p.has("ssin") == p.has("membership_number"):
         raise UsageError(f"{p.path}: give exactly one of 'ssin' or 'membership_number'", location=p.path)
     sex = p.req("sex")
-    sex_code = {"M": 1, "F": 2, 1: 1, 2: 2}.get(sex.upper() if isinstance(sex, str) else sex)
+    sex_code = ({"M": 1, "F": 2, 1: 1, 2: 2}.get(sex.upper() if isinstance(sex, str) else sex)
+                if isinstance(sex, str | int) and not isinstance(sex, bool) else None)
     if sex_code is None:
         raise UsageError(f"{p.at('sex')}: expected \"M\" or \"F\", got {sex!r}", location=p.at("sex"))
     kind = o.str("type", "normal")
     if kind not in INVOICE_TYPES:
         raise UsageError(f"{o.at('type')}: expected one of {sorted(INVOICE_TYPES)}, got {kind!r}", location=o.at("type"))
     mutuality = p.str("mutuality")
+    # UNSURE: CT1/CT2 must be codes of the HL7BE lists (an insurer might one day answer a newer code;
+    # then the list in identifiers.py is extended). "999" or "000" as CT1 is a typo, not a holder code.
+    CtCodes.parse(f"{p.str('ct1')}/{p.str('ct2')}", field=f"{p.path}.ct1/ct2", strict=True)
     lines_raw = o.req("lines")
     if not isinstance(lines_raw, list) or not lines_raw:
         raise UsageError(f"{o.at('lines')}: expected a non-empty list", location=o.at("lines"))
@@ -307,25 +331,49 @@ def _invoice(o: _Obj, default_provider: str, routing: Mapping[str, str] | None) 
 
 
 def _decode(data: str | bytes | Path | Mapping[str, Any]) -> Any:
+    """The decoded JSON document; every way a file can be unreadable is a UsageError (exit 2)."""
     if isinstance(data, Path):
         try:
-            data = data.read_text("utf-8")
+            if data.stat().st_size > MAX_BYTES:
+                raise UsageError(f"{data}: larger than {MAX_BYTES // (1024 * 1024)} MiB", location=str(data))
+            data = data.read_bytes()
         except OSError as e:
-            raise UsageError(f"cannot read {data}: {e}", location=str(data)) from e
-    if isinstance(data, str | bytes):
+            raise UsageError(f"cannot read {data}: {e.strerror or e}", location=str(data)) from e
+    if isinstance(data, bytes):
         try:
-            data = json.loads(data)
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise UsageError(f"the invoice file is not UTF-8 text (byte {e.start})", location=f"byte {e.start}",
+                             hint="save the file as UTF-8 JSON") from e
+    if isinstance(data, str):
+        try:
+            data = json.loads(data, parse_constant=_no_constant)
         except json.JSONDecodeError as e:
             raise UsageError(f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}",
                              location=f"line {e.lineno}") from e
+        except (ValueError, RecursionError) as e:  # a 5000-digit number, 200,000-deep nesting
+            raise UsageError(f"invalid JSON: {str(e)[:120]}", location="invoices") from e
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise UsageError(f"invalid JSON: {name} is not a number", location="invoices")
 
 
 def _invoices(top: _Obj, provider: str, routing: Mapping[str, str] | None) -> list[Invoice]:
     raw = top.req("invoices")
     if not isinstance(raw, list) or not raw:
         raise UsageError("invoices: expected a non-empty list", location="invoices")
-    return [_invoice(_Obj(v, f"invoices[{i}]", _INVOICE_KEYS), provider, routing) for i, v in enumerate(raw)]
+    invoices = [_invoice(_Obj(v, f"invoices[{i}]", _INVOICE_KEYS), provider, routing) for i, v in enumerate(raw)]
+    seen: dict[int, int] = {}
+    for i, inv in enumerate(invoices):
+        if inv.number in seen:
+            first = seen[inv.number]
+            raise UsageError(f"invoices: invoice number {inv.number} used twice, by invoices[{first}] and "
+                             f"invoices[{i}] (must be unique, insurer error 202420)",
+                             location=f"invoices[{first}].number")
+        seen[inv.number] = i
+    return invoices
 
 
 def load_invoices(data: str | bytes | Path | Mapping[str, Any], *, default_provider: str,
@@ -355,11 +403,6 @@ def load_sending(data: str | bytes | Path | Mapping[str, Any], *, routing: Mappi
         raise UsageError(f"invoices: destinations of several insurer federations {sorted(feds)}; "
                          "one sending per federation", location="invoices",
                          hint="split the invoices per federation (model.split_by_federation)")
-    numbers = [inv.number for inv in invoices]
-    if len(set(numbers)) != len(numbers):
-        dup = next(n for n in numbers if numbers.count(n) > 1)
-        raise UsageError(f"invoices: invoice number {dup} used twice (must be unique, insurer error 202420)",
-                         location=f"invoices[{numbers.index(dup)}].number")
     return _build("", Sending.build, header=header, invoices=invoices)
 
 

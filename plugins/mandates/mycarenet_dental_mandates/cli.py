@@ -207,16 +207,20 @@ def export_command(ctx: Any, file: Path, fmt: str | None, as_json: bool) -> None
 @pass_context
 def check_command(ctx: Any, mandator: str, mandatary: str, service: str, on: str | None, as_json: bool) -> None:
     """Say whether a mandate in force lets the mandatary act for the dentist (what rule R21 checks)."""
+    from mycarenet_dental.identifiers import Nihii
+
     from .model import PartyId
     from .rules import mandated_service
 
+    mandator = Nihii.parse(mandator, field="--mandator").value  # a typo is a usage error, not a refusal
+    party = PartyId.parse(mandatary, field="--mandatary")
     register = _register(ctx)
     day = _date(on, "--on") or register.today()
     mandated = mandated_service(service)
     if mandated is None:
         data = {"allowed": False, "reason": f"{service} cannot be done under a mandate (Annex 1 §4)", "mandate": None}
     else:
-        cov = register.coverage(mandator_nihii=mandator, mandatary=[PartyId.parse(mandatary, field="--mandatary")],
+        cov = register.coverage(mandator_nihii=mandator, mandatary=[party],
                                 service=mandated, on=day)
         data = {"allowed": cov.allowed, "reason": cov.reason, "mandate": cov.mandate.id if cov.mandate else None}
     if not data["allowed"]:

@@ -99,6 +99,8 @@ def loads_json(text: str | bytes) -> RegisterDocument:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"the register is not valid JSON: {exc}", code="BAD_REGISTER_FILE") from None
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number, absurd nesting
+        raise UsageError(f"the register is not valid JSON: {str(exc)[:120]}", code="BAD_REGISTER_FILE") from None
     if isinstance(data, list):
         data = {"mandates": data}
     if not isinstance(data, Mapping):
@@ -198,6 +200,9 @@ def read_file(path: Path, fmt: str | None = None) -> RegisterDocument:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", location=str(path)) from None
+    except UnicodeDecodeError as exc:  # e.g. a keystore given by mistake
+        raise UsageError(f"{path} is not a text register (not UTF-8 at byte {exc.start})", location=str(path),
+                         code="BAD_REGISTER_FILE", hint="give the JSON or CSV register file") from None
     return loads_csv(text) if guess_format(path, fmt) == "csv" else loads_json(text)
 
 
