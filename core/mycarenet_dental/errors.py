@@ -172,3 +172,9 @@ class SecurityError(MyCareNetDentalError):
 
     exit_code = 3
     default_code = "SECURITY"
+
+
+class MalformedCertificateError(SecurityError, ValueError):
+    """A certificate received in a message is not base64 DER (a ValueError too, for existing handlers)."""
+
+    default_code = "CERT_MALFORMED"

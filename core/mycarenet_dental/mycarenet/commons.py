@@ -602,6 +602,13 @@ def parse_response(flavour: CommonsFlavour, el: etree._Element, *, check_hash: b
     if detail is None:
         raise MalformedResponseError("response without Detail blob", origin="mycarenet.commons")
     xt = _find_any(ret, (p, c), "XadesT")
+    xades_t = None
+    if xt is not None and xt.text:
+        try:
+            xades_t = base64.b64decode("".join(xt.text.split()), validate=True)
+        except (ValueError, TypeError):
+            raise MalformedResponseError("XadesT is not valid base64", code="XADES_T_BASE64",
+                                         origin="mycarenet.commons", location="Return/XadesT") from None
     status = None
     st_el = el.find("Status")
     if st_el is None:
@@ -615,7 +622,7 @@ def parse_response(flavour: CommonsFlavour, el: etree._Element, *, check_hash: b
                                    nip_reference=_text(out, c, "NIPReference"),
                                    output_reference=_text(out, c, "OutputReference")) if out is not None else CommonOutput(),
         blob=parse_blob(detail, check_hash=check_hash),
-        xades_t=base64.b64decode("".join((xt.text or "").split())) if xt is not None and xt.text else None,
+        xades_t=xades_t,
         status=status)
 
 

@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from lxml import etree
 
-from ..errors import SecurityError
+from ..errors import MalformedCertificateError, SecurityError
 from ..xmlsafe import parse_xml
 from . import xmldsig
 
@@ -136,7 +136,11 @@ class SamlToken:
 @lru_cache(maxsize=256)
 def certificate_from_b64(text: str) -> x509.Certificate:
     """Parse a base64 DER certificate (cached: the same token certificate arrives with every call)."""
-    return x509.load_der_x509_certificate(base64.b64decode("".join(text.split())))
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode("".join(text.split()), validate=True))
+    except (ValueError, TypeError):
+        raise MalformedCertificateError("a certificate in the message is not base64 DER",
+                                        code="CERT_MALFORMED") from None
 
 
 def _s(tag: str) -> str:

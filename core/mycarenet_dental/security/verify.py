@@ -115,7 +115,7 @@ def _saml_entry(assertion: etree._Element, at: datetime, trust: Sequence[x509.Ce
     cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
     cert = None
     if cert_el is not None and cert_el.text:
-        cert = x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+        cert = saml.certificate_from_b64(cert_el.text)
     ids = {aid: assertion}
     report = xmldsig.verify(sig, public_key=cert.public_key() if cert else None, ids=ids, allow_sha1=True)
     entry = _signature_entry(f"saml:Assertion {aid}", report, _cert_info(cert, at, trust),
@@ -171,8 +171,7 @@ def verify_xml(data: bytes, *, trust: Sequence[x509.Certificate] = (), at: datet
     elif root.tag == xmldsig.ds("Signature"):
         result["kind"] = "xml-signature"
         cert_el = root.find(f".//{xmldsig.ds('X509Certificate')}")
-        cert = x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split()))) \
-            if cert_el is not None and cert_el.text else None
+        cert = saml.certificate_from_b64(cert_el.text) if cert_el is not None and cert_el.text else None
         report = xmldsig.verify(root, public_key=cert.public_key() if cert else None, allow_sha1=True)
         entry = _signature_entry("ds:Signature", report, _cert_info(cert, at, trust), "X509Data")
         result["signatures"].append(entry)

@@ -324,7 +324,7 @@ def analyse(
         cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
         if cert_el is not None and cert_el.text:
             key_source = "X509Data"
-            cert = x509.load_der_x509_certificate(base64.b64decode("".join(cert_el.text.split())))
+            cert = certificate_from_b64(cert_el.text)
         else:
             problems.append("the signature has no usable KeyInfo")
     if assertion is None and assertions:

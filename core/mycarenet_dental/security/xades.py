@@ -25,7 +25,7 @@ from ..xmlsafe import parse_xml
 from . import xmldsig
 from .cmsutil import issued_by
 from .keystore import KeyEntry
-from .saml import format_time, parse_time
+from .saml import certificate_from_b64, format_time, parse_time
 
 NS_XADES = "http://uri.etsi.org/01903/v1.3.2#"
 BASE64_TRANSFORM = "http://www.w3.org/2000/09/xmldsig#base64"
@@ -152,7 +152,7 @@ def verify_blob(
     props = sig.find(f"{xmldsig.ds('Object')}/{_x('QualifyingProperties')}/{_x('SignedProperties')}")
     if info is None or not certs_el or props is None:
         raise _fail("SignedInfo, KeyInfo certificate and SignedProperties are required", "XADES_MALFORMED")
-    certs = [x509.load_der_x509_certificate(base64.b64decode("".join((c.text or "").split()))) for c in certs_el]
+    certs = [certificate_from_b64(c.text or "") for c in certs_el]  # typed error when not base64 DER
     cert_digest = props.findtext(f".//{_x('CertDigest')}/{xmldsig.ds('DigestValue')}")
     signer = next((c for c in certs if xmldsig.b64(
         hashlib.sha256(c.public_bytes(serialization.Encoding.DER)).digest()) == (cert_digest or "").strip()), None)
