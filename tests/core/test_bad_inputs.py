@@ -391,3 +391,37 @@ def test_audit_bounds_filter(tmp_path: Path, make_context: Any, monkeypatch: pyt
         main(["--config", str(config), "audit", "list", "--json", *bounds])
         rows = [r for r in json.loads(capsys.readouterr().out) if r["kind"] == "exchange"]
         assert len(rows) == expected, bounds
+
+
+def test_exchange_stopped_by_configuration_error_is_not_audited_as_sent(make_context: Any) -> None:
+    """No keystore configured: the exchange stops before anything leaves; the audit must not say "sent"."""
+    from mycarenet_dental.errors import ConfigError
+
+    ctx = make_context()
+    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    exchange = ctx.new_exchange("tariff", "consult", patient=PATIENT, contact_id=contact.id)
+    with pytest.raises(ConfigError), ctx.exchange(exchange):
+        ctx.security  # noqa: B018 — the lazy session needs the keystore
+    rows = [e for e in ctx.audit.entries() if e.exchange_id == exchange.id]
+    assert [r.kind for r in rows] == ["exchange", "outcome"]
+    assert "sent" not in {r.outcome for r in rows}
+    assert rows[0].outcome == "started"
+    assert rows[-1].outcome == "refused" and rows[-1].code == "CONFIG"
+
+
+def test_unexpected_exception_shows_no_traceback_nor_its_message(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The last-resort handler: a defect exits 70 with the type only (its text may hold personal data)."""
+    import mycarenet_dental.plugins as plugins_mod
+
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("85073003328 secret detail")
+
+    monkeypatch.setattr(plugins_mod, "make_plugin_manager", broken)
+    monkeypatch.delenv("MYCARENET_DENTAL_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as info:
+        main(["plugins"])
+    printed = capsys.readouterr()
+    assert info.value.code == 70
+    assert "RuntimeError" in printed.err and "85073003328" not in printed.err + printed.out
+    assert "Traceback" not in printed.err

@@ -275,6 +275,11 @@ def audit_export(ctx: Any, since: str | None, until: str | None, fmt: str, out: 
 # -- entry point -------------------------------------------------------------------------------
 
 
+# UNSURE: not one of the four documented codes on purpose (0 ok, 1 refusal, 2 usage/config, 3 remote):
+# a defect must not look like a business refusal. 70 is EX_SOFTWARE of sysexits.h.
+INTERNAL_ERROR_EXIT = 70
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: load plugins, run, map errors to exit codes."""
     args = sys.argv[1:] if argv is None else argv
@@ -306,3 +311,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 — last resort: a defect, shown without traceback nor message
+        # The message of an unexpected exception may quote input (a password, an SSIN): only its type
+        # is shown. MYCARENET_DENTAL_DEBUG=1 re-raises it for a developer.
+        import os
+
+        if os.environ.get("MYCARENET_DENTAL_DEBUG"):
+            raise
+        click.echo(f"error: internal error ({type(exc).__name__}); nothing more is shown because the details "
+                   "may hold personal data. Rerun with MYCARENET_DENTAL_DEBUG=1 and report it.", err=True)
+        sys.exit(INTERNAL_ERROR_EXIT)

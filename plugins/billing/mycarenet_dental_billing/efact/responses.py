@@ -412,6 +412,9 @@ def read_response(source: str | bytes | TextIO | BinaryIO) -> ReadResponse:
         for rec in it:
             raise EfactFormatError(f"unexpected record {rec.kind} in a 931000", location=f"record {rec.index}")
         return ReadResponse(Acknowledgement(header, ack, errors), tuple(reader.warnings))
+    if name not in (MESSAGE_FILE_REFUSED, MESSAGE_ACCEPTED, MESSAGE_REFUSED, MESSAGE_SETTLEMENT):
+        # e.g. a 920000 (or a damaged name): its records carry no response tail to read
+        raise EfactFormatError(f"message {name!r} is not an eFact response", location="segment 200 zone 200")
     if s300_rec is None:
         raise EfactFormatError(f"{name} without segment 300")
     s300 = ResponseSegment300.from_record(s300_rec)

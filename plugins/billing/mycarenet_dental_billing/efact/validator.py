@@ -973,6 +973,8 @@ def validate(source: str | bytes | TextIO | BinaryIO, options: ValidationOptions
     reader: EfactReader | None = None
     try:
         reader = EfactReader(source, check_controls=False)  # the validator judges the controls itself
+        if reader.is_response:  # an insurer's answer has other layouts: only the name can be judged
+            raise EfactFormatError(f"message {reader.message_name!r} is not a 920000", location="S200 Z200")
         v.run(reader._iter_raw(sums=True), reader.segment300_layout)
     except EfactFormatError as e:
         last = _raw_record(reader.segment300_layout if reader else None, v.last_raw)
