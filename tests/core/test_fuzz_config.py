@@ -32,9 +32,32 @@ scalars = st.one_of(
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                        st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)),
                       max_leaves=8)
-tables = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
-documents = st.dictionaries(st.sampled_from((*TABLES, "profile")),
-                            st.one_of(tables, values, st.sampled_from(["simulator", "production", "x"])), max_size=6)
+# the keys each table really has, so that most examples reach the validators instead of stopping early
+TABLE_KEYS = {
+    "dentist": ("nihii", "ssin", "name"), "executor": ("kind", "id", "name", "ssin", "nihii", "cbe"),
+    "keystore": ("path", "password_env", "password"), "licence": ("username", "password_env", "package_name"),
+    "endpoints": ("services", "async", "sts", "etk_depot", "ca_file"), "storage": ("path",),
+    "plugins": ("allow", "block"), "rules": ("disabled",), "timeouts": ("connect", "read"),
+    "security": ("token_cache", "trust_anchor"), "tariff": ("tarification_url", "max_per_minute"),
+    "assurability": ("memberdata_url", "backend"), "billing": ("hcpfac_url", "poll_max", "repost_after_minutes"),
+    "dmg": ("gmf_url", "max_per_minute", "route"), "simulator": ("port", "latency_s"),
+}
+settings_ = st.lists(st.sampled_from(sorted(TABLE_KEYS)).flatmap(
+    lambda t: st.tuples(st.just(t), st.sampled_from((*TABLE_KEYS[t], *KEYS[:3])), values)), max_size=5)
+
+
+def _document(items: list[tuple[str, str, Any]], top: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = dict(top)
+    for table, key, value in items:
+        doc.setdefault(table, {})
+        if isinstance(doc[table], dict):
+            doc[table][key] = value
+    return doc
+
+
+documents = st.builds(_document, settings_, st.dictionaries(st.sampled_from((*TABLES, "profile")),
+                                                            st.one_of(values, st.sampled_from(["simulator", "x"])),
+                                                            max_size=2))
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
