@@ -192,6 +192,10 @@ CLI_CASES = [
     Case("security-verify-at-garbage", ("security", "verify", "msg.xml", "--at", "noon"), 2,
          setup=_write("msg.xml", "<a/>")),
     Case("simulator-pki-port-99999", ("simulator", "pki", "--out", "pki", "--port", "99999"), 2),
+    Case("tariff-non-dental-code", ("tariff", "--patient", PATIENT, "--service", "101010"), 2, expect="dental"),
+    Case("tariff-superscript-tooth", ("tariff", "--patient", PATIENT, "--service", "302153:3⁶"), 2),
+    Case("tariff-date-garbage", ("tariff", "--patient", PATIENT, "--service", "301011", "--date", "x"), 2),
+    Case("insurability-bad-patient", ("insurability", "--patient", "12"), 2),
     Case("unknown-command", ("frobnicate",), 2),
     Case("unknown-option", ("audit", "list", "--frobnicate"), 2),
 ]

@@ -10,6 +10,7 @@ import pytest
 from mycarenet_dental import schemas
 from mycarenet_dental.errors import RuleRefusal
 from mycarenet_dental.exchange import Trigger
+from mycarenet_dental.identifiers import NomenclatureCode
 from mycarenet_dental.mycarenet import commons, kmehr
 from mycarenet_dental.simulator.population import base_population
 from mycarenet_dental_tariff import (
@@ -20,6 +21,7 @@ from mycarenet_dental_tariff import (
     recorded_lines,
 )
 from mycarenet_dental_tariff.client import NS_TARIFICATION, SOAP_ACTION, parse_answer
+from mycarenet_dental_tariff.model import ServiceRequest
 from mycarenet_dental_tariff.population import HISTORY_SSIN, NOT_IN_ORDER_SSIN
 
 
@@ -89,7 +91,8 @@ def test_frequency_and_combination_refusals(ctx: Any) -> None:
 
 @pytest.mark.parametrize(("patient", "services", "code", "field"), [
     (REGULAR, ["301011", "309999"], "130", "service[2].code"),
-    (REGULAR, ["101010"], "171", "service[1].code"),
+    # a non-dental code is refused locally by ServiceRequest.parse; built directly it plays the insurer's 171
+    (REGULAR, [ServiceRequest(NomenclatureCode("101010"))], "171", "service[1].code"),
     (REGULAR, ["305594"], "175", "service[1].code"),
     (MEDICAL_HOUSE, ["301011"], "169", "service[1].code"),
     (NOT_IN_ORDER_SSIN, ["301011"], "170", "patient"),

@@ -40,12 +40,16 @@ class ServiceRequest:
     related: NomenclatureCode | None = attrs.field(default=None, validator=_opt(NomenclatureCode))
 
     @classmethod
-    def parse(cls, text: str, *, field: str = "--service") -> ServiceRequest:
-        """``CODE[:TOOTH[:RELATED]]`` as typed on the command line (``302153:36``, ``302153::301011``)."""
+    def parse(cls, text: str, *, field: str = "--service", dental: bool = True) -> ServiceRequest:
+        """``CODE[:TOOTH[:RELATED]]`` as typed on the command line (``302153:36``, ``302153::301011``).
+
+        ``dental``: the code must be an article 5 code (30xxxx–37xxxx); a GP code typed by mistake is
+        refused here instead of being sent to the insurer (who would answer error 171).
+        """
         parts = [p.strip() for p in str(text).split(":")]
         if len(parts) > 3:
             raise UsageError(f"{field}: expected CODE[:TOOTH[:RELATED]], got {text!r}", location=field)
-        code = NomenclatureCode.parse(parts[0], field=f"{field} code")
+        code = NomenclatureCode.parse(parts[0], field=f"{field} code", dental=dental)
         tooth = Tooth.parse(parts[1], field=f"{field} tooth") if len(parts) > 1 and parts[1] else None
         related = (NomenclatureCode.parse(parts[2], field=f"{field} related service")
                    if len(parts) > 2 and parts[2] else None)
