@@ -190,7 +190,7 @@ class SoapClient:
     def _trace(self, seq: int, action: str, kind: str, data: bytes, attempt: int = 1) -> None:
         if self.trace_dir is None:
             return
-        self.trace_dir.mkdir(parents=True, exist_ok=True)
+        self.trace_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the files hold SSINs: 0600 in a 0700 dir
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", action.rsplit(":", 1)[-1].rsplit("/", 1)[-1])[:60] or "call"
         suffix = f"-try{attempt}" if attempt > 1 else ""
         path = self.trace_dir / (

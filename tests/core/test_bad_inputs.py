@@ -49,6 +49,7 @@ class Case:
     code: int
     config: str = ""  # TOML appended to the base configuration
     top: str = ""  # TOML put before it (top-level keys)
+    storage: str = "data/store.sqlite"  # [storage] path of the base configuration
     setup: Callable[[Path], None] | None = None  # prepares files in the work folder
     secret: str | None = None  # must appear nowhere (output, database)
     expect: str = ""  # a word the message must contain
@@ -162,11 +163,12 @@ CONFIG_CASES = [
     # the file itself and the storage it names
     Case("config-not-utf8", LIST, 2, "name = \"\xff\xfe\"\n", expect="UTF-8"),
     Case("config-invalid-toml", LIST, 2, "[dentist\n", expect="TOML"),
-    Case("config-table-not-table", LIST, 2, top='dentist = "x"\n'),
-    Case("storage-not-sqlite", LIST, 2, '[storage]\npath = "notdb.sqlite"\n',
+    Case("config-table-not-table", LIST, 2, top='executor = "x"\n', expect="table"),
+    Case("storage-not-sqlite", LIST, 2, storage="notdb.sqlite",
          setup=_write("notdb.sqlite", b"this is not a database" * 100), expect="storage"),
-    Case("storage-is-directory", LIST, 2, '[storage]\npath = "dbdir"\n', setup=_mkdir("dbdir")),
-    Case("storage-under-a-file", LIST, 2, '[storage]\npath = "afile/store.sqlite"\n', setup=_write("afile", "x")),
+    Case("storage-is-directory", LIST, 2, storage="dbdir", setup=_mkdir("dbdir"), expect="storage"),
+    Case("storage-under-a-file", LIST, 2, storage="afile/store.sqlite", setup=_write("afile", "x"), expect="storage"),
+    Case("config-duplicate-table", LIST, 2, "[dentist]\nname = 'x'\n", expect="TOML"),
 ]
 
 CLI_CASES = [
@@ -271,7 +273,9 @@ def run_case(case: Case, work: Path, monkeypatch: pytest.MonkeyPatch,
     """Run one case; return (exit code, everything printed, the problems found)."""
     work.mkdir(parents=True, exist_ok=True)
     config = work / "config.toml"
-    text = case.top + BASE_CONFIG + case.config
+    text = case.top + BASE_CONFIG.replace("data/store.sqlite", case.storage) + case.config
+    if case.id != "config-duplicate-table":  # a case must not fail for clashing with the base tables
+        assert "[dentist]" not in case.config and "[storage]" not in case.config
     config.write_bytes(text.encode("latin-1") if case.id == "config-not-utf8" else text.encode("utf-8"))
     if case.setup:
         case.setup(work)
@@ -429,3 +433,17 @@ def test_unexpected_exception_shows_no_traceback_nor_its_message(monkeypatch: py
     assert info.value.code == 70
     assert "RuntimeError" in printed.err and "85073003328" not in printed.err + printed.out
     assert "Traceback" not in printed.err
+
+
+def test_mandates_export_file_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import stat
+
+    out = tmp_path / "work" / "register.json"
+    out.parent.mkdir(parents=True)
+    out.write_text("old")
+    os.chmod(out, 0o644)
+    case = Case("export", ("mandates", "export", str(out)), 0)
+    _code, _printed, problems = run_case(case, tmp_path / "work", monkeypatch, capsys)
+    assert not problems, problems
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

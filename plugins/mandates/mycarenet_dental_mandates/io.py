@@ -216,7 +216,9 @@ def write_file(register: Any, path: Path, fmt: str | None = None) -> int:
     document = export_document(register)
     text = dumps_csv(document.mandates) if guess_format(path, fmt) == "csv" else dumps_json(document)
     try:
-        path.write_text(text, encoding="utf-8")
+        from mycarenet_dental.storage import private_write_text
+
+        private_write_text(path, text)  # identities of dentists and mandataries: 0600 like the database
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}", location=str(path)) from None
     return len(document.mandates)
