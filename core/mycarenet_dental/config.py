@@ -222,11 +222,19 @@ def https_url(value: object, where: str) -> str:
     return text
 
 
+def _shown(value: object) -> str:
+    """A refused value as shown in a message: numbers as they are, anything else by its type only
+    (a string in the wrong place may be a password)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
 def port_number(value: object, where: str, *, allow_zero: bool = False) -> int:
     """A TCP port (0 only where it means "pick a free one")."""
     low = 0 if allow_zero else 1
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 65535:
-        raise ConfigError(f"{where} must be a port number {low}..65535, not {value!r}", location=where)
+        raise ConfigError(f"{where} must be a port number {low}..65535, not {_shown(value)}", location=where)
     return value
 
 
@@ -244,7 +252,7 @@ def positive_number(value: object, where: str, *, allow_zero: bool = False) -> f
 def positive_int(value: object, where: str, *, maximum: int = 1_000_000) -> int:
     """A whole count >= 1 (limits, poll counts); strings, floats and booleans are refused."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise ConfigError(f"{where} must be a whole number 1..{maximum}, not {value!r}", location=where)
+        raise ConfigError(f"{where} must be a whole number 1..{maximum}, not {_shown(value)}", location=where)
     return value
 
 
