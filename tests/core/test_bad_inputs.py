@@ -198,6 +198,12 @@ CLI_CASES = [
     Case("tariff-superscript-tooth", ("tariff", "--patient", PATIENT, "--service", "302153:3⁶"), 2),
     Case("tariff-date-garbage", ("tariff", "--patient", PATIENT, "--service", "301011", "--date", "x"), 2),
     Case("insurability-bad-patient", ("insurability", "--patient", "12"), 2),
+    Case("insurability-bad-date", ("insurability", "--patient", PATIENT, "--date", "2026-02-30"), 2),
+    Case("insurability-bad-backend", ("insurability", "--patient", PATIENT, "--backend", "x"), 2),
+    Case("dmg-bad-patient", ("dmg", "--patient", "８５０７３００３３２８"), 2),
+    Case("dmg-bad-route", ("dmg", "--patient", PATIENT, "--route", "pigeon"), 2),
+    Case("assurability-backend-config", ("insurability", "--patient", PATIENT), 2,
+         '[assurability]\nbackend = "carrier-pigeon"\n', expect="backend"),
     Case("unknown-command", ("frobnicate",), 2),
     Case("unknown-option", ("audit", "list", "--frobnicate"), 2),
 ]

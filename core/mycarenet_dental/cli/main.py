@@ -81,7 +81,7 @@ def build_cli(pm: Any = None) -> click.Group:
         """Belgian dentists' MyCareNet exchanges: insurability, tariffs, eFact billing, DMG, mandates.
 
         Exit codes: 0 success, 1 business refusal, 2 usage or configuration error,
-        3 remote or transport failure.
+        3 remote or transport failure (70: an internal defect, to be reported).
         """
 
         def factory() -> Any:
