@@ -425,7 +425,7 @@ def test_exchange_stopped_by_configuration_error_is_not_audited_as_sent(make_con
 
 def test_unexpected_exception_shows_no_traceback_nor_its_message(monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """The last-resort handler: a defect exits 70 with the type only (its text may hold personal data)."""
+    """The last-resort handler: a defect exits 4 with the type only (its text may hold personal data)."""
     import mycarenet_dental.plugins as plugins_mod
 
     def broken(*_a: Any, **_k: Any) -> Any:
@@ -436,9 +436,12 @@ def test_unexpected_exception_shows_no_traceback_nor_its_message(monkeypatch: py
     with pytest.raises(SystemExit) as info:
         main(["plugins"])
     printed = capsys.readouterr()
-    assert info.value.code == 70
+    assert info.value.code == 4
     assert "RuntimeError" in printed.err and "85073003328" not in printed.err + printed.out
     assert "Traceback" not in printed.err
+    where = Path(printed.err.split("are in ", 1)[1].split(" (private file)", 1)[0])
+    assert "85073003328 secret detail" in where.read_text() and (where.stat().st_mode & 0o777) == 0o600
+    where.unlink()
 
 
 def test_mandates_export_file_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -81,7 +81,7 @@ def build_cli(pm: Any = None) -> click.Group:
         """Belgian dentists' MyCareNet exchanges: insurability, tariffs, eFact billing, DMG, mandates.
 
         Exit codes: 0 success, 1 business refusal, 2 usage or configuration error,
-        3 remote or transport failure (70: an internal defect, to be reported).
+        3 remote or transport failure, 4 internal error (a defect, to be reported).
         """
 
         def factory() -> Any:
@@ -275,9 +275,24 @@ def audit_export(ctx: Any, since: str | None, until: str | None, fmt: str, out: 
 # -- entry point -------------------------------------------------------------------------------
 
 
-# UNSURE: not one of the four documented codes on purpose (0 ok, 1 refusal, 2 usage/config, 3 remote):
-# a defect must not look like a business refusal. 70 is EX_SOFTWARE of sysexits.h.
-INTERNAL_ERROR_EXIT = 70
+# The design's contract: 4 is an internal error (a defect), so that it never looks like a business
+# refusal (1); a short message on stderr, the traceback in a private file.
+INTERNAL_ERROR_EXIT = 4
+
+
+def _write_traceback() -> str | None:
+    """Write the current exception's traceback to a new 0600 file; its path, or None if that fails."""
+    import os
+    import tempfile
+    import traceback
+
+    try:
+        fd, path = tempfile.mkstemp(prefix="mycarenet-dental-error-", suffix=".txt")  # 0600 by mkstemp
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        return path
+    except OSError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -318,6 +333,8 @@ def main(argv: list[str] | None = None) -> None:
 
         if os.environ.get("MYCARENET_DENTAL_DEBUG"):
             raise
-        click.echo(f"error: internal error ({type(exc).__name__}); nothing more is shown because the details "
-                   "may hold personal data. Rerun with MYCARENET_DENTAL_DEBUG=1 and report it.", err=True)
+        where = _write_traceback()
+        click.echo(f"error: internal error ({type(exc).__name__}); the details may hold personal data, so they "
+                   + (f"are in {where} (private file)" if where else "are not shown")
+                   + ". Please report it (MYCARENET_DENTAL_DEBUG=1 shows the traceback here).", err=True)
         sys.exit(INTERNAL_ERROR_EXIT)
