@@ -372,10 +372,10 @@ def test_forged_tariff_from_the_cli_exits_3_and_prints_no_amount(env: Any, ctx: 
 def test_tariff_in_response_to_mismatch_is_refused(env: Any, ctx: Any) -> None:
     from mycarenet_dental_tariff import consult_tariff
 
-    contact = open_contact(ctx, BASE[6].ssin)
+    contact = open_contact(ctx, BASE[2].ssin)
     with hostile(env, TARIFF_PATH, lambda req, child: child.set("InResponseTo", "_not-ours")), \
             pytest.raises(answers.AnswerRejected) as info:
-        consult_tariff(ctx, BASE[6].ssin, ["301011"], contact_id=contact)
+        consult_tariff(ctx, BASE[2].ssin, ["301011"], contact_id=contact)
     assert_rejected(ctx, info, "ANSWER_IN_RESPONSE_TO", kind="tariff.consultation", contact=contact)
 
 
@@ -507,6 +507,23 @@ def test_no_trust_anchor_is_a_config_error(make_context: Any) -> None:
     with pytest.raises(ConfigError) as info:
         answers.check_signer(make_context(), pki_leaf(), service="t", at=datetime.now(timezone.utc))
     assert info.value.location == "[security] ehealth_ca" and info.value.exit_code == 2
+
+
+def test_unsigned_answers_need_a_pinned_tls_ca_outside_the_simulator(make_context: Any, tmp_path: Any) -> None:
+    """Tarification, GenericInsurability, clear MemberData and the eFact post answer are unsigned at the real
+    service: they are accepted only over TLS pinned to [endpoints] ca_file (not the public bundle)."""
+    from mycarenet_dental.errors import ConfigError
+
+    production = make_context(profile="production")
+    with pytest.raises(ConfigError) as info:
+        answers.verify_xades(production, "tariff", content=b"<a/>", signature=None, at=datetime.now(timezone.utc))
+    assert info.value.location == "[endpoints] ca_file"
+    ca = tmp_path / "ehealth-tls-ca.pem"
+    ca.write_bytes(b"")
+    pinned = make_context(profile="production", endpoints={"ca_file": str(ca)})
+    assert answers.verify_xades(pinned, "tariff", content=b"<a/>", signature=None, at=datetime.now(timezone.utc)) is False
+    with pytest.raises(ConfigError):
+        answers.tls_only(production, "assurability")
 
 
 def pki_leaf() -> x509.Certificate:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MYCARENET_CBE", "XADES_POLICY", "AnswerRejected", "AnswerTrust", "answer_trust", "cbe_of", "check_in_response_to",
-    "check_patient", "check_period", "check_signer", "require_sealed", "verify_chain", "verify_xades", "xades_policy",
+    "check_patient", "check_period", "check_signer", "require_sealed", "tls_only", "verify_chain", "verify_xades",
+    "xades_policy",
 ]
 
 MYCARENET_CBE = "0820563481"
@@ -239,8 +240,7 @@ def verify_xades(context: Context, service: str, *, content: bytes, signature: b
         if xades_policy(context, service) == "required":
             raise AnswerRejected("the answer carries no XAdES signature over its Blob, which this service requires",
                                  code="ANSWER_UNSIGNED", service=service)
-        if run is not None:
-            run.reference("answer_authentication", "tls")
+        tls_only(context, service, run=run)
         return False
     try:
         check = xades.verify_blob(content, signature, content_type=content_type)
@@ -252,6 +252,21 @@ def verify_xades(context: Context, service: str, *, content: bytes, signature: b
     if run is not None:
         run.reference("answer_authentication", "xades")
     return True
+
+
+def tls_only(context: Context, service: str, *, run: ExchangeRun | None = None) -> None:
+    """Accept an answer the real service does not sign: only over TLS pinned to ``[endpoints] ca_file``.
+
+    The SOAP client's TLS context trusts exactly that file when it is set (transport.py); without it the
+    public bundle would let any publicly trusted server answer, so outside the simulator it is required.
+    """
+    if context.config.profile != "simulator" and context.config.endpoints.ca_file is None:
+        raise ConfigError(f"the {service} answer is not signed by the service and is authenticated by TLS only, "
+                          "but no CA is pinned for the services", location="[endpoints] ca_file",
+                          hint="set [endpoints] ca_file to the CA certificate(s) that issue the eHealth/MyCareNet "
+                               "server certificates")
+    if run is not None:
+        run.reference("answer_authentication", "tls")
 
 
 def require_sealed(sealed_request: bool, sealed_answer: bool, *, service: str) -> None:

@@ -525,7 +525,7 @@ def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: 
     else:
         # UNSURE: a clear MemberData answer carries no signature (real samples: none); it relies on TLS to the
         # configured CA (README, "Answer authentication").
-        run.reference("answer_authentication", "tls")
+        answers.tls_only(context, service, run=run)
         saml_bytes = resp.blob.content
     mda = parse_saml_response(parse_xml(saml_bytes, what="MemberData response"))
     answers.check_in_response_to(mda.in_response_to, query.id, what="SAML InResponseTo", service=service)

@@ -223,7 +223,7 @@ def consult_genins(ctx: Context, exchange: Any, run: Any, ident: Ssin | Registra
     check_subject(result, ident, period)
     # GetInsurabilityResponse has no signature element (ehealth-genins-protocol-1_1.xsd): TLS to the configured
     # CA authenticates it (README, "Answer authentication").
-    run.reference("answer_authentication", "tls")
+    answers.tls_only(ctx, "assurability", run=run)
     return result
 
 

@@ -478,6 +478,10 @@ class GenAsyncClient:
         reply = self.ctx.soap.call(self.url, ACTION_POST, body, security=self._security(), idempotent=False,
                                    run=run, headers_extra=addressing_headers(ACTION_POST, to=destination(oa)))
         tack = parse_post_response(reply.body_child)
+        # postResponse carries a bare TAck, no Xades-t (GenericAsync XSD): authenticated by the pinned TLS only
+        from mycarenet_dental.mycarenet import answers
+
+        answers.tls_only(self.ctx, "billing", run=run)
         if run is not None and tack.reference:
             run.reference("TAck", tack.reference)
         return tack
