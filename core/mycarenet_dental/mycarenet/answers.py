@@ -20,6 +20,7 @@ profile it defaults to ``[endpoints] ca_file`` (the test PKI's CA).
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -157,30 +158,41 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
     return cert.not_valid_before_utc <= at < cert.not_valid_after_utc
 
 
+@functools.lru_cache(maxsize=64)
+def _path(leaf: x509.Certificate, anchors: tuple[x509.Certificate, ...], intermediates: tuple[x509.Certificate, ...],
+          max_depth: int) -> tuple[x509.Certificate, ...] | None:
+    """``leaf`` … anchor, each link's signature checked; None when no path. Signatures do not change with
+    time, so the path of a signer (the same few certificates answer every call) is built once."""
+    pool = [c for c in intermediates if c != leaf]
+    current, path = leaf, [leaf]
+    for _ in range(max_depth):
+        for anchor in anchors:
+            if current == anchor:
+                return tuple(path)
+            if _signed_by(current, anchor):
+                return (*path, anchor)
+        nxt = next((c for c in pool if _is_ca(c) and _signed_by(current, c)), None)
+        if nxt is None:
+            return None
+        pool.remove(nxt)
+        current = nxt
+        path.append(nxt)
+    return None
+
+
 def verify_chain(leaf: x509.Certificate, anchors: Sequence[x509.Certificate], *, at: datetime,
                  intermediates: Iterable[x509.Certificate] = (), service: str | None = None,
                  max_depth: int = 5) -> None:
     """``leaf`` → CA intermediates → one of ``anchors``, each signature checked, each valid at ``at``."""
-    pool = [c for c in intermediates if c != leaf]
-    current = leaf
-    for _ in range(max_depth):
-        if not _valid_at(current, at):
+    path = _path(leaf, tuple(anchors), tuple(intermediates), max_depth)
+    if path is None:
+        raise AnswerRejected(f"the answer is signed by a certificate that does not chain to the configured eHealth "
+                             f"trust anchors ({leaf.subject.rfc4514_string()}, issued by {leaf.issuer.rfc4514_string()})",
+                             code="ANSWER_SIGNER_UNTRUSTED", service=service)
+    for cert in path:
+        if not _valid_at(cert, at):
             raise AnswerRejected(f"the answer's signing chain has a certificate outside its validity "
-                                 f"({current.subject.rfc4514_string()})", code="ANSWER_SIGNER_EXPIRED", service=service)
-        for anchor in anchors:
-            if current == anchor or _signed_by(current, anchor):
-                if not _valid_at(anchor, at):
-                    raise AnswerRejected("the eHealth trust anchor is outside its validity",
-                                         code="ANSWER_SIGNER_EXPIRED", service=service)
-                return
-        nxt = next((c for c in pool if _is_ca(c) and _signed_by(current, c)), None)
-        if nxt is None:
-            break
-        pool.remove(nxt)
-        current = nxt
-    raise AnswerRejected(f"the answer is signed by a certificate that does not chain to the configured eHealth "
-                         f"trust anchors ({leaf.subject.rfc4514_string()}, issued by {leaf.issuer.rfc4514_string()})",
-                         code="ANSWER_SIGNER_UNTRUSTED", service=service)
+                                 f"({cert.subject.rfc4514_string()})", code="ANSWER_SIGNER_EXPIRED", service=service)
 
 
 def cbe_of(cert: x509.Certificate) -> str | None:
