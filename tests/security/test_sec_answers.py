@@ -305,6 +305,20 @@ def test_mda_answer_for_another_period_is_refused() -> None:
     assert info.value.code == "ANSWER_PATIENT"
 
 
+def test_genins_answer_about_another_patient_is_refused(env: Any, ctx: Any) -> None:
+    """GenericInsurability answers are unsigned (TLS only): an answer naming another patient is refused."""
+    from mycarenet_dental_assurability import consult_insurability
+    from mycarenet_dental_assurability.genins import NS_C, PATH
+
+    def other_patient(request: Any, child: etree._Element) -> None:
+        child.find(f".//{{{NS_C}}}CareReceiverDetail/{{{NS_C}}}Inss").text = A
+
+    contact = open_contact(ctx, BASE[1].ssin)
+    with hostile(env, PATH, other_patient), pytest.raises(answers.AnswerRejected) as info:
+        consult_insurability(ctx, BASE[1].ssin, contact_id=contact, backend="genins")
+    assert_rejected(ctx, info, "ANSWER_PATIENT", kind="assurability.consultation", contact=contact)
+
+
 # -- Tarification ------------------------------------------------------------------------------------
 
 
