@@ -182,7 +182,8 @@ def _consult_mda(ctx: Any, patient: str, *, sealed: bool = True) -> tuple[Any, s
 def test_happy_path_sealed_answer_is_authenticated(ctx: Any) -> None:
     result, contact = _consult_mda(ctx, A)
     assert result.insured and ctx.log.find(kind="assurability.consultation", contact_id=contact)
-    assert result.references.get("answer_authentication", "etee") == "etee"
+    outcome = [e for e in ctx.audit.entries(kind="outcome") if e.contact_id == contact][-1]
+    assert outcome.detail["references"]["answer_authentication"] == "etee"
 
 
 def test_replay_of_patient_a_sealed_answer_for_b_is_refused(env: Any, ctx: Any) -> None:

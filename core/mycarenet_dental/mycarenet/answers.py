@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import base64
 import functools
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -79,6 +80,9 @@ class AnswerTrust:
         self.xades = dict(xades)
 
 
+_TRUST: weakref.WeakKeyDictionary[Any, AnswerTrust] = weakref.WeakKeyDictionary()
+
+
 def _config_path(context: Context, value: str) -> Path:
     path = Path(value).expanduser()
     if not path.is_absolute() and context.config.path is not None:
@@ -88,8 +92,8 @@ def _config_path(context: Context, value: str) -> Path:
 
 def answer_trust(context: Context) -> AnswerTrust:
     """``[security] ehealth_ca`` / ``answer_signers`` / ``answer_xades``, validated, cached on the context."""
-    cached = getattr(context, "_answer_trust", None)
-    if isinstance(cached, AnswerTrust):
+    cached = _TRUST.get(context)
+    if cached is not None:
         return cached
     sec = context.config.section("security")
     profile = context.config.profile
@@ -116,7 +120,7 @@ def answer_trust(context: Context) -> AnswerTrust:
                           location="[security] answer_xades")
     xades.update({str(k): str(v) for k, v in override.items()})
     trust = AnswerTrust(anchors, [s.zfill(10) for s in signers], xades)
-    context._answer_trust = trust  # type: ignore[attr-defined]
+    _TRUST[context] = trust
     return trust
 
 
