@@ -539,6 +539,14 @@ def test_unsigned_answers_need_a_pinned_tls_ca_outside_the_simulator(make_contex
     assert answers.verify_xades(pinned, "tariff", content=b"<a/>", signature=None, at=datetime.now(timezone.utc)) is False
     with pytest.raises(ConfigError):
         answers.tls_only(production, "assurability")
+    # checked before sending too: nothing leaves when the answer could not be authenticated afterwards
+    with pytest.raises(ConfigError) as info:
+        answers.preflight(production, "tariff")
+    assert info.value.location == "[endpoints] ca_file"
+    answers.preflight(pinned, "tariff")
+    with pytest.raises(ConfigError) as info:
+        answers.preflight(pinned, "billing", signed=True)  # signed answers need the eHealth CA
+    assert info.value.location == "[security] ehealth_ca"
 
 
 def pki_leaf() -> x509.Certificate:

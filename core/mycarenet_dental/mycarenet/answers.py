@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MYCARENET_CBE", "XADES_POLICY", "AnswerRejected", "AnswerTrust", "answer_trust", "cbe_of", "check_in_response_to",
-    "check_patient", "check_period", "check_signer", "require_sealed", "tls_only", "verify_chain", "verify_xades",
+    "check_patient", "check_period", "check_signer", "preflight", "require_pin", "require_sealed", "tls_only", "verify_chain", "verify_xades",
     "xades_policy",
 ]
 
@@ -270,19 +270,31 @@ def verify_xades(context: Context, service: str, *, content: bytes, signature: b
     return True
 
 
-def tls_only(context: Context, service: str, *, run: ExchangeRun | None = None) -> None:
-    """Accept an answer the real service does not sign: only over TLS pinned to ``[endpoints] ca_file``.
-
-    The SOAP client's TLS context trusts exactly that file when it is set (transport.py); without it the
-    public bundle would let any publicly trusted server answer, so outside the simulator it is required.
-    """
+def require_pin(context: Context, service: str) -> None:
+    """Outside the simulator, an answer the real service does not sign is only acceptable over TLS pinned to
+    ``[endpoints] ca_file`` (the SOAP client then trusts exactly that file, transport.py; without it the public
+    bundle would let any publicly trusted server answer). Called before sending, so nothing leaves in vain."""
     if context.config.profile != "simulator" and context.config.endpoints.ca_file is None:
-        raise ConfigError(f"the {service} answer is not signed by the service and is authenticated by TLS only, "
+        raise ConfigError(f"the {service} answers are not signed by the service and are authenticated by TLS only, "
                           "but no CA is pinned for the services", location="[endpoints] ca_file",
                           hint="set [endpoints] ca_file to the CA certificate(s) that issue the eHealth/MyCareNet "
                                "server certificates")
+
+
+def tls_only(context: Context, service: str, *, run: ExchangeRun | None = None) -> None:
+    """Accept an answer the real service does not sign (see :func:`require_pin`) and record how it was
+    authenticated."""
+    require_pin(context, service)
     if run is not None:
         run.reference("answer_authentication", "tls")
+
+
+def preflight(context: Context, service: str, *, signed: bool = False) -> None:
+    """Before sending: refuse now (exit 2) a call whose answer could not be authenticated afterwards."""
+    if signed or xades_policy(context, service) == "required":
+        _anchors(answer_trust(context))
+    else:
+        require_pin(context, service)
 
 
 def require_sealed(sealed_request: bool, sealed_answer: bool, *, service: str) -> None:

@@ -472,6 +472,7 @@ def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: 
 
     ci = commons.common_input_for(context, exchange)
     assert ci.input_reference is not None
+    answers.preflight(context, service, signed=sealed)
     query = AttributeQuery(id="_" + ci.input_reference, issuer=exchange.responsible.nihii or exchange.responsible.id,
                            subject=subject, facets=tuple(facets), start=start, end=end,
                            issue_instant=context.now())

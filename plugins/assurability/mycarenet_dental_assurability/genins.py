@@ -208,6 +208,7 @@ def parse_response(body: etree._Element, *, period: Period, request_type: Reques
 def consult_genins(ctx: Context, exchange: Any, run: Any, ident: Ssin | RegistrationNumber, period: Period,
                    request_type: RequestType, contact_type: ContactType) -> InsurabilityResult:
     """One GetInsurability call inside the running exchange."""
+    answers.preflight(ctx, "assurability")
     ci = commons.common_input_for(ctx, exchange, input_reference=commons.new_input_reference(length=14))
     record_ref = "".join(secrets.choice("0123456789") for _ in range(14)).lstrip("0") or "1"
     body = build_request(ci, patient=ident, period=period, request_type=request_type, contact_type=contact_type,

@@ -469,6 +469,9 @@ class GenAsyncClient:
         """Post one 920000 file to union ``oa``; returns the synchronous TAck (not a receipt: R39)."""
         if not (len(oa) == 3 and oa.isdigit()):
             raise UsageError(f"{oa!r} is not a 3-digit insurer (OA) code", location="oa")
+        from mycarenet_dental.mycarenet import answers
+
+        answers.require_pin(self.ctx, "billing")  # the post answer is a bare TAck: TLS only
         key = self.ctx.security.keystore.authentication
         blob = deflate_raw(content)
         body = build_post(self.origin(), input_reference, content, is_test=self.is_test,
@@ -479,14 +482,15 @@ class GenAsyncClient:
                                    run=run, headers_extra=addressing_headers(ACTION_POST, to=destination(oa)))
         tack = parse_post_response(reply.body_child)
         # postResponse carries a bare TAck, no Xades-t (GenericAsync XSD): authenticated by the pinned TLS only
-        from mycarenet_dental.mycarenet import answers
-
         answers.tls_only(self.ctx, "billing", run=run)
         if run is not None and tack.reference:
             run.reference("TAck", tack.reference)
         return tack
 
     def get(self, *, run: ExchangeRun | None = None, max_messages: int = 100, max_tacks: int = 100) -> GetResult:
+        from mycarenet_dental.mycarenet import answers
+
+        answers.preflight(self.ctx, "billing", signed=True)
         body = build_get(self.origin(), max_messages=max_messages, max_tacks=max_tacks)
         reply = self.ctx.soap.call(self.url, ACTION_GET, body, security=self._security(), idempotent=True,
                                    run=run, headers_extra=addressing_headers(ACTION_GET))

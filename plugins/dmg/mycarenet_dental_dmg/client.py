@@ -83,6 +83,7 @@ def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day:
 
     from . import route_b
 
+    answers.preflight(ctx, SERVICE)
     settings = ctx.config.section(SERVICE)
     quality = str(settings.get("gmf_quality", route_b.DEFAULT_QUALITY))
     dentist = ctx.config.require_dentist()

@@ -362,6 +362,7 @@ class TariffClient:
              check_dates: bool = True) -> TariffResult:
         if check_dates:
             check_service_date(query.service_date, self.ctx.now().astimezone().date())
+        answers.preflight(self.ctx, SERVICE)
         body, request_id, input_reference = self.build(query, exchange)
         if run is not None:
             run.reference("kmehr_request_id", request_id)
