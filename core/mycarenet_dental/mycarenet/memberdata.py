@@ -502,7 +502,10 @@ def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: 
     if resp.common_output.output_reference:
         run.reference("output_reference", resp.common_output.output_reference)
     # authenticate the answer before reading anything of it (answers.py): nothing is kept on failure
-    answers.check_in_response_to(resp.in_response_to, request_id, what="InResponseTo", service=service)
+    # UNSURE: whether every real envelope carries InResponseTo (insurability.md §1.3 lists it): a wrong one is
+    # refused, a missing one tolerated — the SAML InResponseTo below, inside the seal, is required.
+    answers.check_in_response_to(resp.in_response_to, request_id, what="InResponseTo", service=service,
+                                 required=False)
     answers.check_in_response_to(resp.common_output.input_reference, ci.input_reference,
                                  what="CommonOutput/InputReference", service=service, required=False)
     sealed_response = bool(resp.blob.content_encryption)

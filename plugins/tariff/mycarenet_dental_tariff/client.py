@@ -290,7 +290,10 @@ def authenticate_answer(ctx: Context, reply: commons.SendResponse, answer: kmehr
     service = SERVICE
     answers.verify_xades(ctx, service, content=reply.blob.content, signature=reply.xades_t, at=ctx.now(),
                          content_type=reply.blob.content_type or "text/xml", run=run)
-    answers.check_in_response_to(reply.in_response_to, soap_request_id, what="InResponseTo", service=service)
+    # UNSURE: whether the real envelope always carries InResponseTo: a wrong one is refused, a missing one
+    # tolerated; the echoed KMEHR request id (inside the Blob) is required.
+    answers.check_in_response_to(reply.in_response_to, soap_request_id, what="InResponseTo", service=service,
+                                 required=False)
     answers.check_in_response_to(answer.request.id if answer.request else None, request_id,
                                  what="echoed KMEHR request id", service=service)
     if answer.patient is not None:
