@@ -110,6 +110,8 @@ def answer_trust(context: Context) -> AnswerTrust:
         except (OSError, ValueError):
             raise ConfigError(f"the eHealth CA file {path} cannot be read as PEM certificates",
                               location="[security] ehealth_ca") from None
+    # UNSURE: who signs XAdES answers (MyCareNet, or the answering insurer for eFact/GMF); MyCareNet by default,
+    # the insurers' CBEs can be added. The connectors verify the signature and validity only.
     signers = sec.get("answer_signers", [MYCARENET_CBE])
     if not isinstance(signers, list) or not all(isinstance(s, str) and s.isdigit() for s in signers):
         raise ConfigError("[security] answer_signers must be a list of CBE numbers", location="[security] answer_signers")
