@@ -27,10 +27,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from ..errors import ConfigError, SecurityError
+from ..errors import ConfigError, MyCareNetDentalError, SecurityError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
@@ -71,13 +72,13 @@ class AnswerRejected(SecurityError):
 # ---------------------------------------------------------------------------------------------
 
 
+@attrs.frozen
 class AnswerTrust:
-    """The configured anchors and accepted signer identities (loaded once per context)."""
+    """The configured anchors, accepted signer identities (CBE) and XAdES policy per service."""
 
-    def __init__(self, anchors: Sequence[x509.Certificate], signers: Sequence[str], xades: Mapping[str, str]) -> None:
-        self.anchors = tuple(anchors)
-        self.signers = tuple(signers)
-        self.xades = dict(xades)
+    anchors: tuple[x509.Certificate, ...] = attrs.field(converter=tuple)
+    signers: tuple[str, ...] = attrs.field(converter=tuple)
+    xades: Mapping[str, str] = attrs.field(factory=dict)
 
 
 _TRUST: weakref.WeakKeyDictionary[Any, AnswerTrust] = weakref.WeakKeyDictionary()
@@ -233,16 +234,12 @@ def _keyinfo_certificates(xades_bytes: bytes) -> list[x509.Certificate]:
     from ..security import xmldsig
     from ..xmlsafe import parse_xml
 
-    out = []
     try:
         sig = parse_xml(xades_bytes, what="XAdES signature")
-        for el in sig.iter(xmldsig.ds("X509Certificate")):
-            out.append(x509.load_der_x509_certificate(base64.b64decode("".join((el.text or "").split()))))
-    except (SecurityError, ValueError):
+        return [x509.load_der_x509_certificate(base64.b64decode("".join((el.text or "").split())))
+                for el in sig.iter(xmldsig.ds("X509Certificate"))]
+    except (MyCareNetDentalError, ValueError):  # verify_blob has already judged the signature itself
         return []
-    except Exception:  # noqa: BLE001 - a malformed signature is reported by verify_blob
-        return []
-    return out
 
 
 def verify_xades(context: Context, service: str, *, content: bytes, signature: bytes | None, at: datetime,
