@@ -56,6 +56,7 @@ path = "store.sqlite"
 
 [security]
 trust_anchor = "sts.pem"
+ehealth_ca = "ca.pem"
 token_cache = "token-dentist.json"
 """, encoding="utf-8")
     mandatary = out / "config-mandatary.toml"
@@ -75,6 +76,7 @@ path = "store-mandatary.sqlite"
 
 [security]
 trust_anchor = "sts.pem"
+ehealth_ca = "ca.pem"
 token_cache = "token-mandatary.json"
 """, encoding="utf-8")
     env = out / ENV_FILE

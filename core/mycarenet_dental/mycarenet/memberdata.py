@@ -29,7 +29,7 @@ from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
 from ..timeutil import belgian_date
-from . import commons
+from . import answers, commons
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
@@ -472,6 +472,7 @@ def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: 
 
     ci = commons.common_input_for(context, exchange)
     assert ci.input_reference is not None
+    answers.preflight(context, service, signed=sealed)
     query = AttributeQuery(id="_" + ci.input_reference, issuer=exchange.responsible.nihii or exchange.responsible.id,
                            subject=subject, facets=tuple(facets), start=start, end=end,
                            issue_instant=context.now())
@@ -500,29 +501,61 @@ def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: 
         run.reference("nip_reference", resp.common_output.nip_reference)
     if resp.common_output.output_reference:
         run.reference("output_reference", resp.common_output.output_reference)
+    # authenticate the answer before reading anything of it (answers.py): nothing is kept on failure
+    # UNSURE: whether every real envelope carries InResponseTo (insurability.md §1.3 lists it): a wrong one is
+    # refused, a missing one tolerated — the SAML InResponseTo below, inside the seal, is required.
+    answers.check_in_response_to(resp.in_response_to, request_id, what="InResponseTo", service=service,
+                                 required=False)
+    answers.check_in_response_to(resp.common_output.input_reference, ci.input_reference,
+                                 what="CommonOutput/InputReference", service=service, required=False)
     sealed_response = bool(resp.blob.content_encryption)
+    answers.require_sealed(sealed, sealed_response, service=service)
     if sealed_response:
         from ..security import etee
 
-        unsealed = etee.unseal(resp.blob.content, recipient_keys=list(security.keystore.encryption_keys))
-        # The answer must come from MyCareNet: its signer shares the subject of MyCareNet's ETK (an ETK's
-        # encryption certificate carries its owner's authentication subject, auth-crypto.md §4.1).
-        # UNSURE: no trust-anchor check of the signer chain here (the security layer's trust store decides).
-        signer = getattr(unsealed, "signer_certificate", None)
+        try:
+            unsealed = etee.unseal(resp.blob.content, recipient_keys=list(security.keystore.encryption_keys))
+        except SecurityError as exc:
+            raise answers.AnswerRejected(f"the sealed MemberData answer cannot be opened: {exc.messages.en}",
+                                         code="ANSWER_SEAL", service=service) from None
+        # The answer must come from MyCareNet: its signer chains to the eHealth trust anchors, carries
+        # MyCareNet's CBE and has the subject of MyCareNet's ETK (an ETK's encryption certificate carries its
+        # owner's authentication subject, auth-crypto.md §4.1).
         expected = getattr(mycarenet_etk(context), "certificate", None)
-        if signer is not None and expected is not None and signer.subject != expected.subject:
-            raise SecurityError("the sealed MemberData answer is not signed by MyCareNet",
-                                code="ETEE_UNEXPECTED_SENDER", origin="memberdata")
+        answers.check_signer(context, getattr(unsealed, "signer_certificate", None), service=service,
+                             at=context.now(), expected_subject=expected.subject if expected is not None else None)
+        run.reference("answer_authentication", "etee")
         saml_bytes = parse_known_content(unsealed.content).business
     else:
+        # UNSURE: a clear MemberData answer carries no signature (real samples: none); it relies on TLS to the
+        # configured CA (README, "Answer authentication").
+        answers.tls_only(context, service, run=run)
         saml_bytes = resp.blob.content
     mda = parse_saml_response(parse_xml(saml_bytes, what="MemberData response"))
-    if mda.in_response_to and mda.in_response_to != query.id:
-        run.disturbance("mismatch", f"SAML InResponseTo {mda.in_response_to} is not the query {query.id}",
-                        code="IN_RESPONSE_TO")
+    answers.check_in_response_to(mda.in_response_to, query.id, what="SAML InResponseTo", service=service)
+    check_answer_subject(mda, query, service=service)
     return MemberDataCall(response=mda, common_output=resp.common_output, input_reference=ci.input_reference,
                           request_id=request_id, query_id=query.id, sealed_request=sealed,
                           sealed_response=sealed_response)
+
+
+def check_answer_subject(mda: MdaResponse, query: AttributeQuery, *, service: str = "memberdata") -> None:
+    """Every assertion speaks of the patient asked (NameID format and value) within the period asked
+    (SubjectConfirmationData inside [NotBefore, NotOnOrAfter) of the query): a replayed answer about
+    another patient or another period is refused."""
+    low = datetime.combine(query.start, time())
+    high = datetime.combine(query.end + timedelta(days=1), time())
+    for a in mda.assertions:
+        if a.name_id is None:
+            continue
+        if a.name_id_format != query.subject.format or a.name_id.strip() != query.subject.value:
+            raise answers.AnswerRejected("the MemberData answer is about another patient than the one asked",
+                                         code="ANSWER_PATIENT", service=service)
+        if (a.not_before is not None and a.not_before < low) or (a.not_on_or_after is not None
+                                                                 and a.not_on_or_after > high):
+            raise answers.AnswerRejected(
+                f"the MemberData answer covers {a.not_before} – {a.not_on_or_after}, outside the period asked "
+                f"({query.start} – {query.end})", code="ANSWER_PERIOD", service=service)
 
 
 # ================================================================================================
@@ -1061,8 +1094,8 @@ def build_assertion(spec: AssertionSpec, *, issuer: str, query: ParsedQuery, fac
     data = etree.SubElement(conf, f"{{{s}}}SubjectConfirmationData")
     start = max(spec.start or query.start, query.start)
     end = min(spec.end or query.end, query.end)
-    if end < start:
-        end = start
+    if end < start:  # closed before / starts later than the window: the window stays inside the question
+        start = end = min(start, query.end)
     data.set("NotBefore", _xs_local(datetime.combine(start, time())))
     data.set("NotOnOrAfter", _xs_local(datetime.combine(end + timedelta(days=1), time())))
     advice = etree.SubElement(a, f"{{{s}}}Advice")
@@ -1178,7 +1211,8 @@ def handle_memberdata(request: SimRequest, *, registry: FacetRegistry | None = N
         from ..security.etk import Etk
 
         inner = known_content(KnownContent(business=saml_bytes))
-        sealed = etee.seal(inner, sender=_mycarenet_key(state.trust), recipients=[Etk.parse(reply_etk)])
+        # sealed by MyCareNet's authentication key (the outer signer of an ETEE message, auth-crypto.md §5.2)
+        sealed = etee.seal(inner, sender=state.trust.answer_signer(), recipients=[Etk.parse(reply_etk)])
         blob = commons.make_blob(sealed, content_type="text/xml", encoding="none",
                                  content_encryption=ENCRYPTED_RESPONSE)
     else:

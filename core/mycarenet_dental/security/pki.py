@@ -61,6 +61,9 @@ class PkiPaths:
     etk_ra_key: Path
     identities: Path
     keystore_password: str = attrs.field(repr=False)
+    # MyCareNet's authentication certificate and key: what signs its answers (sealed ETEE, XAdES)
+    mycarenet_auth_cert: Path | None = None
+    mycarenet_auth_key: Path | None = None
     key_type: str = "rsa"
     dentist_ssin: str = DENTIST_SSIN
     dentist_nihii: str = DENTIST_NIHII
@@ -271,6 +274,8 @@ def generate_pki(out_dir: Path, *, key_type: str = "rsa", now: datetime | None =
         etk_ra_key=_write(out / "etk-ra-key.pem", _pem_key(ra_key), secret=True),
         identities=out / "identities.json",
         keystore_password=password,
+        mycarenet_auth_cert=_write(out / "mycarenet-auth.pem", _pem_cert(mycarenet[0].certificate)),
+        mycarenet_auth_key=_write(out / "mycarenet-auth-key.pem", _pem_key(mycarenet[0].private_key), secret=True),
         key_type=key_type,
     )
     identities = {

@@ -15,6 +15,7 @@ import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import attrs
 from cryptography import x509
@@ -76,6 +77,9 @@ class SimTrust:
     token_cap: timedelta = timedelta(hours=24)
     allow_sha1: bool = True  # the real STS accepts rsa-sha1 (EHI, e-Contract legacy); strict mode: False
     challenge: str = "when-keys-differ"  # WS-Trust SignChallenge: "never", "when-keys-differ" or "always"
+    # MyCareNet's authentication key signs its answers (outer ETEE signature, XAdES); None for an old PKI folder
+    mycarenet_auth_cert: x509.Certificate | None = attrs.field(default=None, repr=False)
+    mycarenet_auth_key: PrivateKeyTypes | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def load(cls, pki_dir: Path, **overrides: object) -> SimTrust:
@@ -100,12 +104,25 @@ class SimTrust:
             mycarenet_enc_cert=_pem_cert(d / "mycarenet-enc.pem"),
             mycarenet_enc_key=_pem_key(d / "mycarenet-enc-key.pem"),
             mycarenet_etk=etk_bytes,
+            mycarenet_auth_cert=_pem_cert(d / "mycarenet-auth.pem") if (d / "mycarenet-auth.pem").exists() else None,
+            mycarenet_auth_key=(_pem_key(d / "mycarenet-auth-key.pem")
+                                if (d / "mycarenet-auth-key.pem").exists() else None),
             tls_cert_path=d / "tls.pem",
             tls_key_path=d / "tls-key.pem",
             identities=identities,
             etks=etks,
             **overrides,  # type: ignore[arg-type]
         )
+
+    def answer_signer(self) -> Any:
+        """The key MyCareNet signs its answers with: its authentication key (auth-crypto.md §5.2: the outer
+        ETEE signature is the sender's authentication certificate), with the CA as chain."""
+        from ..security.keystore import KeyEntry
+
+        if self.mycarenet_auth_key is None or self.mycarenet_auth_cert is None:
+            raise RuntimeError("the simulator PKI has no MyCareNet authentication key (regenerate it)")
+        return KeyEntry(alias="authentication", private_key=self.mycarenet_auth_key,
+                        certificate=self.mycarenet_auth_cert, chain=(self.ca_cert,))
 
     def persona_by_ssin(self, ssin: str) -> dict | None:
         for persona in self.identities.values():

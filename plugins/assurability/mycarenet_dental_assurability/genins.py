@@ -15,7 +15,7 @@ import attrs
 from lxml import etree
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin
-from mycarenet_dental.mycarenet import commons
+from mycarenet_dental.mycarenet import answers, commons
 
 from .model import (
     ContactType,
@@ -208,6 +208,7 @@ def parse_response(body: etree._Element, *, period: Period, request_type: Reques
 def consult_genins(ctx: Context, exchange: Any, run: Any, ident: Ssin | RegistrationNumber, period: Period,
                    request_type: RequestType, contact_type: ContactType) -> InsurabilityResult:
     """One GetInsurability call inside the running exchange."""
+    answers.preflight(ctx, "assurability")
     ci = commons.common_input_for(ctx, exchange, input_reference=commons.new_input_reference(length=14))
     record_ref = "".join(secrets.choice("0123456789") for _ in range(14)).lstrip("0") or "1"
     body = build_request(ci, patient=ident, period=period, request_type=request_type, contact_type=contact_type,
@@ -217,5 +218,41 @@ def consult_genins(ctx: Context, exchange: Any, run: Any, ident: Ssin | Registra
     run.reference("record_input_reference", record_ref)
     reply = ctx.soap.call(ctx.service_url("assurability", "genins"), SOAP_ACTION, body,
                           security=ctx.security.hok(), idempotent=True, run=run)
-    return parse_response(reply.body_child, period=period, request_type=request_type, contact_type=contact_type,
-                          references={"input_reference": ci.input_reference, "record_input_reference": record_ref})
+    check_echo(reply.body_child, input_reference=ci.input_reference, record_reference=record_ref)
+    result = parse_response(reply.body_child, period=period, request_type=request_type, contact_type=contact_type,
+                            references={"input_reference": ci.input_reference, "record_input_reference": record_ref})
+    check_subject(result, ident, period)
+    # GetInsurabilityResponse has no signature element (ehealth-genins-protocol-1_1.xsd): TLS to the configured
+    # CA authenticates it (README, "Answer authentication").
+    answers.tls_only(ctx, "assurability", run=run)
+    return result
+
+
+def check_echo(body: etree._Element | None, *, input_reference: str, record_reference: str) -> None:
+    """The answer echoes our references (CommonOutput and RecordCommonOutput InputReference)."""
+    if body is None or body.tag != RESPONSE_ROOT:
+        return  # parse_response reports it
+    out = body.find(_q("CommonOutput", NS_P))
+    rco = body.find(_q("RecordCommonOutput", NS_P))
+    answers.check_in_response_to(_t(out, _q("InputReference")), input_reference[:14],
+                                 what="CommonOutput/InputReference", service="assurability")
+    answers.check_in_response_to(_t(rco, _q("InputReference")), record_reference,
+                                 what="RecordCommonOutput/InputReference", service="assurability")
+
+
+def check_subject(result: InsurabilityResult, ident: Ssin | RegistrationNumber, period: Period) -> None:
+    """The answer names the patient asked and its insurability periods lie within the period asked."""
+    ssin = result.patient.ssin if result.patient else None
+    numbers = [p for p in result.periods if p.registration_number]
+    if isinstance(ident, Ssin):
+        answers.check_patient(asked_ssin=ident.value, answer_ssin=ssin, service="assurability")
+    else:
+        answers.check_patient(asked_registration=ident.number, asked_mutuality=str(ident.mutuality),
+                              answer_ssin=ssin,
+                              answer_registration=numbers[-1].registration_number if numbers else None,
+                              answer_mutuality=numbers[-1].mutuality if numbers else None, service="assurability")
+    # UNSURE: GenIns returns the periods clipped to the window asked (insurability.md §2); a period outside it
+    # means the answer belongs to another question.
+    for p in result.periods:
+        answers.check_period(asked_start=period.start, asked_end=period.end, answer_start=p.start, answer_end=p.end,
+                             service="assurability", what="insurability period")

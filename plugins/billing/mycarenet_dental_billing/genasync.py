@@ -379,6 +379,52 @@ def parse_get_response(body_child: etree._Element | None, *, verify_hash: bool =
     return GetResult(messages=messages, tacks=tuple(tacks), msg_count=msg_count, tack_count=tack_count)
 
 
+def signed_parts(body_child: etree._Element) -> list[tuple[str, bytes, bytes | None, str]]:
+    """What each ``Xades-t`` of a getResponse signs: (what, signed content, signature, content type).
+
+    A ``MsgResponse``'s signature covers its Blob (the inflated message, ``auth-crypto.md`` §5.5); a
+    ``TAckResponse``'s covers the TAck value (UNSURE: the XSD only says the TAck comes with a Xades-t)."""
+    ret = body_child.find(ga("return"))
+    parts: list[tuple[str, bytes, bytes | None, str]] = []
+    if ret is None:
+        return parts
+
+    def signature(parent: etree._Element) -> bytes | None:
+        el = parent.find(ga("Xades-t"))
+        if el is None or not (el.text or "").strip():
+            return None
+        try:
+            return base64.b64decode("".join(el.text.split()), validate=True)
+        except ValueError:
+            raise MalformedResponseError("a Xades-t is not valid base64", code="GENASYNC_ANSWER") from None
+
+    for m in ret.findall(ga("MsgResponse")):
+        detail = m.find(ga("Detail"))
+        if detail is not None:
+            parts.append(("MsgResponse", _blob_content(detail), signature(m), detail.get("ContentType") or CONTENT_TYPE))
+    for t in ret.findall(ga("TAckResponse")):
+        tack = t.find(ga("TAck"))
+        if tack is not None:
+            parts.append(("TAckResponse", "".join((tack.text or "").split()).encode("ascii"), signature(t),
+                          "text/plain"))
+    return parts
+
+
+def authenticate_get(ctx: Context, body_child: etree._Element | None, *, run: ExchangeRun | None = None) -> None:
+    """Every message and TAck of a get is signed by an accepted insurer-side signer chaining to the eHealth
+    trust anchors (core ``answers``; FH: ``genericasync.invoicing.mycarenet.get.response.neededxadeslevel=xadest``)."""
+    from mycarenet_dental.mycarenet import answers
+
+    if body_child is None:
+        return
+    for what, content, signature, content_type in signed_parts(body_child):
+        try:
+            answers.verify_xades(ctx, "billing", content=content, signature=signature, at=ctx.now(),
+                                 content_type=content_type, run=run)
+        except answers.AnswerRejected as exc:
+            raise answers.AnswerRejected(f"{what}: {exc.messages.en}", code=exc.code, service="billing") from None
+
+
 # --- XAdES adapter (security layer) -------------------------------------------------------------
 
 
@@ -424,6 +470,9 @@ class GenAsyncClient:
         """Post one 920000 file to union ``oa``; returns the synchronous TAck (not a receipt: R39)."""
         if not (len(oa) == 3 and oa.isdigit()):
             raise UsageError(f"{oa!r} is not a 3-digit insurer (OA) code", location="oa")
+        from mycarenet_dental.mycarenet import answers
+
+        answers.require_pin(self.ctx, "billing")  # the post answer is a bare TAck: TLS only
         key = self.ctx.security.keystore.authentication
         blob = deflate_raw(content)
         body = build_post(self.origin(), input_reference, content, is_test=self.is_test,
@@ -433,15 +482,22 @@ class GenAsyncClient:
         reply = self.ctx.soap.call(self.url, ACTION_POST, body, security=self._security(), idempotent=False,
                                    run=run, headers_extra=addressing_headers(ACTION_POST, to=destination(oa)))
         tack = parse_post_response(reply.body_child)
+        # postResponse carries a bare TAck, no Xades-t (GenericAsync XSD): authenticated by the pinned TLS only
+        answers.tls_only(self.ctx, "billing", run=run)
         if run is not None and tack.reference:
             run.reference("TAck", tack.reference)
         return tack
 
     def get(self, *, run: ExchangeRun | None = None, max_messages: int = 100, max_tacks: int = 100) -> GetResult:
+        from mycarenet_dental.mycarenet import answers
+
+        answers.preflight(self.ctx, "billing", signed=True)
         body = build_get(self.origin(), max_messages=max_messages, max_tacks=max_tacks)
         reply = self.ctx.soap.call(self.url, ACTION_GET, body, security=self._security(), idempotent=True,
                                    run=run, headers_extra=addressing_headers(ACTION_GET))
-        return parse_get_response(reply.body_child)
+        result = parse_get_response(reply.body_child)
+        authenticate_get(self.ctx, reply.body_child, run=run)
+        return result
 
     def confirm(self, *, messages: Iterable[ReceivedMessage] = (), tacks: Iterable[TAck] = (),
                 run: ExchangeRun | None = None) -> None:

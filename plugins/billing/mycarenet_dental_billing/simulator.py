@@ -336,20 +336,27 @@ def _get(request: SimRequest, body: Any, nihii: str) -> SimResponse:
         from .genasync import deflate_raw
 
         detail.text = base64.b64encode(deflate_raw(item.content)).decode("ascii")
-        etree.SubElement(m, ga("Xades-t")).text = _dummy_xades()
+        etree.SubElement(m, ga("Xades-t")).text = _xades(request, deflate_raw(item.content), "msg-" + item.reference)
     for item in tacks:
         t = etree.SubElement(ret, ga("TAckResponse"))
-        t.append(_tack_element(item, tag=ga("TAck")))
-        etree.SubElement(t, ga("Xades-t")).text = _dummy_xades()
+        tack_el = _tack_element(item, tag=ga("TAck"))
+        t.append(tack_el)
+        etree.SubElement(t, ga("Xades-t")).text = _xades(request, "".join((tack_el.text or "").split()).encode("ascii"),
+                                                         tack_el.get("Id") or "tack")
     request.state.count("billing.gets")
     if _drop(request, "get"):
         return _lost()
     return request.soap_response(response)
 
 
-def _dummy_xades() -> str:
-    # UNSURE: the insurers' XAdES-T over responses needs a TSA the simulator does not run; a marker instead.
-    return base64.b64encode(b"<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/>").decode("ascii")
+def _xades(request: SimRequest, signed: bytes, blob_id: str) -> str:
+    """The Xades-t of a get answer part, signed with MyCareNet's key (UNSURE: XAdES-BES; the real insurers add
+    a RFC 3161 timestamp — XAdES-T — from a TSA the simulator does not run)."""
+    from mycarenet_dental.security import xades
+
+    signature = xades.sign_blob(signed, key=request.state.trust.answer_signer(), blob_id=blob_id,
+                                content_type="text/plain", now=request.state.now())
+    return base64.b64encode(signature).decode("ascii")
 
 
 def _confirm(request: SimRequest, body: Any, nihii: str) -> SimResponse:

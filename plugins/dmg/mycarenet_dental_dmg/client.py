@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mycarenet_dental.errors import ConfigError, UsageError
 from mycarenet_dental.exchange import ExchangeRun, Trigger
 from mycarenet_dental.identifiers import Ssin
+from mycarenet_dental.mycarenet import answers
 
 from .model import PURPOSE, RESULT_KIND, SERVICE, DmgRefusedError, DmgResult, Route, belgian_today
 
@@ -82,6 +83,7 @@ def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day:
 
     from . import route_b
 
+    answers.preflight(ctx, SERVICE)
     settings = ctx.config.section(SERVICE)
     quality = str(settings.get("gmf_quality", route_b.DEFAULT_QUALITY))
     dentist = ctx.config.require_dentist()
@@ -98,7 +100,12 @@ def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day:
     run.reference("kmehr_request_id", request.header.id)
     reply = ctx.soap.call(ctx.service_url(SERVICE, "gmf"), route_b.SOAP_ACTION, body,
                           security=ctx.security.hok(), idempotent=True, run=run)
-    answer = route_b.parse_consult_response(reply.body_child)
+    answer = route_b.parse_consult_response(reply.body_child, check=lambda envelope, response: _authenticate_gmf(
+        ctx, run, envelope, response, request_id=request.header.id, ssin=ssin))
+    if answer.holder is not None and ((answer.holder.start and answer.holder.start > day)
+                                      or (answer.holder.end and answer.holder.end < day)):
+        raise answers.AnswerRejected(f"the answer's DMG holder period ({answer.holder.start} – {answer.holder.end}) "
+                                     f"does not include the date asked ({day})", code="ANSWER_PERIOD", service=SERVICE)
     if answer.output_reference:
         run.reference("output_reference", answer.output_reference)
     if answer.errors:
@@ -110,6 +117,21 @@ def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day:
                               route=Route.GMF)
     return DmgResult(patient=ssin, reference_date=day, route=Route.GMF, holder=answer.holder,
                      insurer=answer.insurer, references=dict(run.references))
+
+
+def _authenticate_gmf(ctx: Context, run: ExchangeRun, envelope: Any, response: Any, *, request_id: str,
+                      ssin: str) -> None:
+    """Before the GMF answer is read: its XadesT (when the blob has content), the echoed KMEHR request id and
+    the patient it names (answers.py)."""
+    if envelope.blob.content:
+        answers.verify_xades(ctx, SERVICE, content=envelope.blob.content, signature=envelope.xades_t, at=ctx.now(),
+                             content_type=envelope.blob.content_type or "text/xml", run=run)
+    if response is None:
+        return
+    answers.check_in_response_to(response.request.id if response.request else None, request_id,
+                                 what="echoed KMEHR request id", service=SERVICE)
+    if response.patient is not None:
+        answers.check_patient(asked_ssin=ssin, answer_ssin=response.patient.ssin, service=SERVICE)
 
 
 # -- route A ---------------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ what is DMG-specific: the transaction code, the holder item and the reading of t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 import attrs
 from lxml import etree
@@ -71,8 +72,13 @@ def consult_request(*, common_input: commons.CommonInput, request: kmehr.Retriev
     return commons.build_request(commons.GMF, REQUEST_ROOT, common_input=common_input, blob=blob, routing=routing)
 
 
-def parse_consult_response(body: etree._Element | None) -> GmfAnswer:
-    """Read a ``ConsultGlobalMedicalFileResponse`` body element; the blob goes through the safe parser."""
+def parse_consult_response(body: etree._Element | None, *,
+                           check: Callable[[commons.SendResponse, kmehr.RetrieveTransactionResponse | None], None]
+                           | None = None) -> GmfAnswer:
+    """Read a ``ConsultGlobalMedicalFileResponse`` body element; the blob goes through the safe parser.
+
+    ``check`` sees the envelope and the KMEHR answer before anything is read from them (the client's
+    answer authentication: XAdES, echoed request id, patient)."""
     if body is None or body.tag != RESPONSE_ROOT:
         raise MalformedResponseError("the answer is not a ConsultGlobalMedicalFileResponse", code="DMG_MALFORMED",
                                      origin="gmf")
@@ -80,11 +86,16 @@ def parse_consult_response(body: etree._Element | None) -> GmfAnswer:
     status = reply.status.code if reply.status is not None else ""
     out_ref = reply.common_output.output_reference
     if status not in SUCCESS_CODES:
+        if check is not None:
+            check(reply, None)
         text = "; ".join(t for _, t in (reply.status.messages if reply.status else ()))
         return GmfAnswer(status_code=status or "?", complete=False,
                          errors=(kmehr.AckError.of(status or "?", text),), output_reference=out_ref)
     blob = parse_xml(reply.blob.content, what="GMF answer blob")
-    answer = read_kmehr_response(kmehr.parse_response(blob))
+    response = kmehr.parse_response(blob)
+    if check is not None:
+        check(reply, response)
+    answer = read_kmehr_response(response)
     return attrs.evolve(answer, status_code=status, output_reference=out_ref)
 
 
@@ -158,13 +169,21 @@ def kmehr_answer(request: kmehr.RetrieveTransactionRequest, *, now: datetime, in
 
 
 def consult_response(*, request: commons.SendRequest | None, kmehr_element: etree._Element | None, now: datetime,
-                     status_code: str = "200", message: str = "Success") -> etree._Element:
-    """The SOAP body ``ConsultGlobalMedicalFileResponse`` (eHealth commons 1.7 Status + plain blob)."""
+                     status_code: str = "200", message: str = "Success", signer: Any = None) -> etree._Element:
+    """The SOAP body ``ConsultGlobalMedicalFileResponse`` (eHealth commons 1.7 Status + plain blob), with a
+    ``XadesT`` over the blob when ``signer`` (a KeyEntry) is given."""
     content = kmehr.to_bytes(kmehr_element) if kmehr_element is not None else b""
     in_ref = request.common_input.input_reference if request is not None else None
+    blob = commons.make_blob(content, encoding="none")
+    signature = None
+    if signer is not None and content:
+        from mycarenet_dental.security import xades
+
+        signature = xades.sign_blob(content, key=signer, blob_id=blob.id or "blob", content_type=blob.content_type,
+                                    now=now)
     return commons.build_response(
         commons.GMF, RESPONSE_ROOT,
         common_output=commons.CommonOutput(input_reference=in_ref, nip_reference=commons.new_output_reference(),
                                            output_reference=commons.new_output_reference()),
-        blob=commons.make_blob(content, encoding="none"), in_response_to=None, issue_instant=now,
+        blob=blob, in_response_to=None, issue_instant=now, xades_t=signature,
         status=commons.Status(status_code, (("EN", message),)))

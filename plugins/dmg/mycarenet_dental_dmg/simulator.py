@@ -104,7 +104,10 @@ def handle_gmf(request: SimRequest) -> SimResponse:
     answer = route_b.kmehr_answer(kreq, now=_naive(now), insurer=insurer, errors=ack, patient=kpatient,
                                   holder=holder)
     request.state.count("dmg:gmf")
-    return request.soap_response(route_b.consult_response(request=parsed, kmehr_element=answer, now=now))
+    # UNSURE: the real GMF consultation signs its answer only sometimes (FH verifies XadesT when present); the
+    # simulator always signs with MyCareNet's key so that the client's verification runs (answers.py).
+    return request.soap_response(route_b.consult_response(request=parsed, kmehr_element=answer, now=now,
+                                                          signer=request.state.trust.answer_signer()))
 
 
 def _naive(now: datetime) -> datetime:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.exchange import Exchange, Trigger
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin, parse_patient
-from mycarenet_dental.mycarenet import commons, kmehr
+from mycarenet_dental.mycarenet import answers, commons, kmehr
 
 from . import catalogue
 from .model import (
@@ -271,14 +271,51 @@ def insured_from(patient: kmehr.KmehrPatient | None) -> InsuredPatient | None:
                           coverage_end=ins.enddate if ins else None)
 
 
-def parse_answer(body_child: etree._Element | None, query: TariffQuery, *, request_id: str) -> TariffResult:
-    """Read the insurer's answer; business errors become :class:`TariffBusinessError`."""
+def read_answer(body_child: etree._Element | None) -> tuple[commons.SendResponse, kmehr.RetrieveTransactionResponse]:
+    """The commons envelope and the KMEHR answer it carries (nothing interpreted yet)."""
     from mycarenet_dental.xmlsafe import parse_xml
 
     if body_child is None or body_child.tag != RESPONSE_ROOT:
         raise MalformedResponseError("the answer is not a TarificationConsultationResponse", origin="insurer")
     reply = commons.parse_response(commons.V2, body_child)
-    answer = kmehr.parse_response(parse_xml(reply.blob.content, what="tariff response blob"))
+    return reply, kmehr.parse_response(parse_xml(reply.blob.content, what="tariff response blob"))
+
+
+def authenticate_answer(ctx: Context, reply: commons.SendResponse, answer: kmehr.RetrieveTransactionResponse,
+                        query: TariffQuery, *, request_id: str, soap_request_id: str | None,
+                        run: ExchangeRun | None = None) -> None:
+    """Before anything is shown or kept: the XAdES over the Blob (verified when present; required when
+    ``[security] answer_xades`` says so — the real service does not sign, tariff.md §3), then that the
+    answer is ours (InResponseTo, echoed KMEHR request id) and about the patient and date asked."""
+    service = SERVICE
+    answers.verify_xades(ctx, service, content=reply.blob.content, signature=reply.xades_t, at=ctx.now(),
+                         content_type=reply.blob.content_type or "text/xml", run=run)
+    # UNSURE: whether the real envelope always carries InResponseTo: a wrong one is refused, a missing one
+    # tolerated; the echoed KMEHR request id (inside the Blob) is required.
+    answers.check_in_response_to(reply.in_response_to, soap_request_id, what="InResponseTo", service=service,
+                                 required=False)
+    answers.check_in_response_to(answer.request.id if answer.request else None, request_id,
+                                 what="echoed KMEHR request id", service=service)
+    if answer.patient is not None:
+        ins = answer.patient.insurance
+        if isinstance(query.patient, Ssin):
+            answers.check_patient(asked_ssin=query.patient.value, answer_ssin=answer.patient.ssin,
+                                  answer_registration=ins.membership if ins else None, service=service)
+        else:
+            answers.check_patient(asked_registration=query.patient.number,
+                                  asked_mutuality=query.patient.mutuality.value,
+                                  answer_ssin=answer.patient.ssin, answer_registration=ins.membership if ins else None,
+                                  answer_mutuality=ins.insurer if ins else None, service=service)
+        if ins is not None and (ins.begindate or ins.enddate):
+            # the coverage the answer prices with must include the service date asked about
+            if (ins.begindate and ins.begindate > query.service_date) or (ins.enddate and ins.enddate < query.service_date):
+                raise answers.AnswerRejected(
+                    f"the answer's insurance period ({ins.begindate} – {ins.enddate}) does not cover the service "
+                    f"date asked ({query.service_date})", code="ANSWER_PERIOD", service=service)
+
+
+def result_of(answer: kmehr.RetrieveTransactionResponse, query: TariffQuery, *, request_id: str) -> TariffResult:
+    """The typed result of a KMEHR answer; business errors become :class:`TariffBusinessError`."""
     if answer.errors:
         raise TariffBusinessError(_issues(answer.errors, query))
     if answer.patient is None or not answer.transactions:
@@ -286,6 +323,12 @@ def parse_answer(body_child: etree._Element | None, query: TariffQuery, *, reque
     lines = _order([_line(tx) for tx in answer.transactions if tx.kind == "tariff"], query)
     return TariffResult(patient=query.patient_key, service_date=query.service_date, lines=lines,
                         insured=insured_from(answer.patient), request_id=request_id, response_id=answer.id)
+
+
+def parse_answer(body_child: etree._Element | None, query: TariffQuery, *, request_id: str) -> TariffResult:
+    """Read the insurer's answer (no authentication: see :func:`authenticate_answer`)."""
+    _, answer = read_answer(body_child)
+    return result_of(answer, query, request_id=request_id)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -322,13 +365,17 @@ class TariffClient:
              check_dates: bool = True) -> TariffResult:
         if check_dates:
             check_service_date(query.service_date, self.ctx.now().astimezone().date())
+        answers.preflight(self.ctx, SERVICE)
         body, request_id, input_reference = self.build(query, exchange)
         if run is not None:
             run.reference("kmehr_request_id", request_id)
             run.reference("input_reference", input_reference)
         reply = self.ctx.soap.call(self.url(), SOAP_ACTION, body, security=self.ctx.security.hok(),
                                    idempotent=True, run=run)
-        result = parse_answer(reply.body_child, query, request_id=request_id)
+        envelope, answer = read_answer(reply.body_child)
+        authenticate_answer(self.ctx, envelope, answer, query, request_id=request_id,
+                            soap_request_id=body.get("Id"), run=run)
+        result = result_of(answer, query, request_id=request_id)
         if run is not None and result.response_id:
             run.reference("kmehr_response_id", result.response_id)
         return result

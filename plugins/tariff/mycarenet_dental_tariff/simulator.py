@@ -17,6 +17,7 @@ from mycarenet_dental import schemas
 from mycarenet_dental.errors import InvalidIdentifierError
 from mycarenet_dental.identifiers import Ssin, Tooth
 from mycarenet_dental.mycarenet import commons, kmehr
+from mycarenet_dental.security import xades
 from mycarenet_dental.simulator.app import SimRequest, SimResponse
 from mycarenet_dental.simulator.population import InsurabilityPeriod, SimPatient
 
@@ -67,8 +68,12 @@ def _reply(request: SimRequest, send: commons.SendRequest, answer: kmehr.Retriev
     blob = commons.make_blob(kmehr.to_bytes(kmehr.build_response(answer)), id="blob", with_hash=True)
     out = commons.CommonOutput(input_reference=send.common_input.input_reference,
                                nip_reference=commons.new_output_reference())
+    # UNSURE: the real service sends no XadesT (FH neededxadeslevel=none); the simulator signs its answers with
+    # MyCareNet's key so that the client's verification runs in the simulator profile (answers.py).
+    signature = xades.sign_blob(blob.content, key=request.state.trust.answer_signer(), blob_id=blob.id or "blob",
+                                content_type=blob.content_type, now=now)
     element = commons.build_response(commons.V2, RESPONSE_ROOT, common_output=out, blob=blob,
-                                     in_response_to=send.id, issue_instant=now)
+                                     in_response_to=send.id, issue_instant=now, xades_t=signature)
     return request.soap_response(element)
 
 
