@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from mycarenet_dental.mycarenet import answers, commons
 from mycarenet_dental.mycarenet import memberdata as md
@@ -532,7 +533,7 @@ def test_unsigned_answers_need_a_pinned_tls_ca_outside_the_simulator(make_contex
         answers.verify_xades(production, "tariff", content=b"<a/>", signature=None, at=datetime.now(timezone.utc))
     assert info.value.location == "[endpoints] ca_file"
     ca = tmp_path / "ehealth-tls-ca.pem"
-    ca.write_bytes(b"")
+    ca.write_bytes(pki_leaf().public_bytes(serialization.Encoding.PEM))  # the config loader checks it is PEM
     pinned = make_context(profile="production", endpoints={"ca_file": str(ca)})
     assert answers.verify_xades(pinned, "tariff", content=b"<a/>", signature=None, at=datetime.now(timezone.utc)) is False
     with pytest.raises(ConfigError):
