@@ -156,6 +156,8 @@ def text_of(el: etree._Element) -> str:
     text node: ``CN=SSIN=<!---->7906...`` would be read as ``CN=SSIN=`` under a valid signature. All text
     nodes are joined instead, and an element child (never present in the fields read here) is refused.
     """
+    if not len(el):
+        return (el.text or "").strip()  # no child node at all: the one text node is the whole content
     if any(isinstance(child.tag, str) for child in el):
         raise SecurityError(f"the STS assertion has markup inside {etree.QName(el).localname}",
                             code="SAML_MALFORMED")
@@ -175,13 +177,13 @@ def check_no_comments(assertion: etree._Element) -> None:
                             hint="the token was altered after the STS signed it")
 
 
-_STATEMENTS = ("AuthenticationStatement", "AttributeStatement", "AuthorizationDecisionStatement")
+_STATEMENTS = frozenset(f"{{{NS_SAML}}}{n}" for n in
+                        ("AuthenticationStatement", "AttributeStatement", "AuthorizationDecisionStatement"))
 
 
 def _statements(assertion: etree._Element) -> list[etree._Element]:
     """The statements of ``assertion``, by position (direct children), never from inside ds:Signature."""
-    return [child for child in assertion if isinstance(child.tag, str)
-            and child.tag in {_s(n) for n in _STATEMENTS}]
+    return [child for child in assertion if child.tag in _STATEMENTS]
 
 
 def _subjects(assertion: etree._Element) -> list[etree._Element]:

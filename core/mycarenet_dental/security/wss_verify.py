@@ -22,6 +22,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import attrs
 from cryptography import x509
@@ -118,7 +120,7 @@ def check(envelope: etree._Element, *, policy: WssPolicy, now: datetime | None =
     return report
 
 
-def shape_problems(envelope: etree._Element) -> list[WssProblem]:
+def shape_problems(envelope: etree._Element, *, _scan: _Scan | None = None) -> list[WssProblem]:
     """SOAP-level wrapping defences that need no signature: one Body, one Header, no duplicated Id.
 
     Used alone on answers whose trust comes from elsewhere (the STS answer: its assertion is signed).
@@ -126,18 +128,43 @@ def shape_problems(envelope: etree._Element) -> list[WssProblem]:
     problems: list[WssProblem] = []
     if envelope.tag != _ENVELOPE:
         return [WssProblem("WSS_NOT_SOAP", "not a SOAP 1.1 envelope")]
-    bodies = list(envelope.iter(_BODY))
+    scan = _scan or _Scan.of(envelope)
+    bodies = scan.found[_BODY]
     if len(bodies) != 1 or bodies[0].getparent() is not envelope:
         problems.append(WssProblem("WSS_BODY", f"exactly one soap:Body, child of the Envelope, is allowed; found "
                                    f"{len(bodies)} (a moved or duplicated Body is a wrapping attack)"))
-    headers = list(envelope.iter(_HEADER))
+    headers = scan.found[_HEADER]
     if len(headers) > 1 or (headers and headers[0].getparent() is not envelope):
         problems.append(WssProblem("WSS_HEADER", "at most one soap:Header, child of the Envelope, is allowed"))
-    _, duplicates = scan_ids(envelope)
-    for value, names in sorted(duplicates.items()):
+    for value, names in sorted(scan.duplicates.items()):
         if any(_strong(name) for name in names):
             problems.append(WssProblem("WSS_DUPLICATE_ID", f"the Id {value!r} appears {len(names)} times"))
     return problems
+
+
+_COUNTED = (_BODY, _HEADER, _SECURITY, _TIMESTAMP)
+
+
+@attrs.frozen
+class _Scan:
+    """One pass over the message: the Id index, duplicated Ids and every element the rules count."""
+
+    ids: dict[str, etree._Element | None]
+    duplicates: dict[str, list[str]]
+    found: dict[str, list[etree._Element]]
+
+    @classmethod
+    def of(cls, root: etree._Element) -> _Scan:
+        ids, duplicates = scan_ids(root)
+        found: dict[str, list[etree._Element]] = {tag: [] for tag in _COUNTED}
+        for el in root.iter(*_COUNTED):
+            found[el.tag].append(el)
+        return cls(ids, duplicates, found)
+
+
+@lru_cache(maxsize=256)
+def _public_key(cert: x509.Certificate) -> Any:
+    return cert.public_key()  # the same token certificate signs every call: parse its key once
 
 
 def _strong(name: str) -> bool:
@@ -232,9 +259,10 @@ def inspect(envelope: etree._Element, *, policy: WssPolicy, now: datetime | None
     """Every problem of ``envelope`` under ``policy``; ``now`` also judges the Timestamp's freshness."""
     if envelope.tag != _ENVELOPE:
         raise SecurityError("not a SOAP 1.1 envelope", code="WSS_NOT_SOAP")
-    problems = shape_problems(envelope)
+    scan = _Scan.of(envelope)
+    problems = shape_problems(envelope, _scan=scan)
     body = envelope.find(_BODY)
-    secs = list(envelope.iter(_SECURITY))
+    secs = scan.found[_SECURITY]
     header = envelope.find(_HEADER)
     sec = secs[0] if len(secs) == 1 and header is not None and secs[0].getparent() is header else None
 
@@ -250,7 +278,7 @@ def inspect(envelope: etree._Element, *, policy: WssPolicy, now: datetime | None
         problems.append(WssProblem("WSS_SECURITY", "no wsse:Security header" if not secs else
                                    "exactly one wsse:Security header, child of soap:Header, is allowed"))
         return report()
-    stamps = list(envelope.iter(_TIMESTAMP))
+    stamps = scan.found[_TIMESTAMP]
     ts = stamps[0] if len(stamps) == 1 and stamps[0].getparent() is sec else None
     created = expires = None
     if ts is None:
@@ -281,12 +309,12 @@ def inspect(envelope: etree._Element, *, policy: WssPolicy, now: datetime | None
                                    "more than one ds:Signature in the Security header"))
         return report(timestamp=ts, created=created, expires=expires)
     sig = sigs[0]
-    ids, duplicates = scan_ids(envelope)
+    ids, duplicates = scan.ids, scan.duplicates
     key_source, cert, assertion = _resolve_key(sig, sec, ids, assertions, problems)
     if key_source is not None and key_source not in policy.key_sources:
         problems.append(WssProblem("WSS_KEY", f"a {key_source} key is not accepted here "
                                    f"(expected {', '.join(sorted(policy.key_sources))})"))
-    public_key = cert.public_key() if cert is not None else None
+    public_key = _public_key(cert) if cert is not None else None
     result = xmldsig.verify(sig, public_key=public_key, ids=ids, allow_sha1=policy.allow_sha1)  # type: ignore[arg-type]
     for ref in result.references:
         if ref.uri.removeprefix("#") in duplicates:
