@@ -250,3 +250,33 @@ def test_soap_attack_keeps_every_digest_and_the_signature_value_valid(attack, ba
     report = wss_verify.inspect(parse_xml(attack.mutate(ctx[base])), policy=wss_verify.WssPolicy(required=frozenset()))
     assert report.signature_report is not None and report.signature_report.ok
     assert {p.code for p in report.problems} <= {"WSS_BODY", "WSS_TIMESTAMP"}
+
+
+def test_repeated_business_id_attributes_are_not_duplicate_ids(pki, trust, bases):
+    """MemberData facets repeat lowercase ``id`` values: only a collision with a signed Id is refused."""
+    from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
+
+    payload = etree.Element("{urn:test}Query")
+    for facet in ("insurability", "chronic"):
+        f = etree.SubElement(payload, "{urn:test}Facet", id=f"urn:facet:{facet}")
+        etree.SubElement(f, "{urn:test}Dimension", id="requestType").text = "information"
+    token = saml.SamlToken.from_bytes(bases["assertion"])
+    data = HolderOfKeySecurity(token, bases["keystore"].authentication).apply(envelope_for(payload))
+    check_service_request(data, trust=trust, now=now())
+    body_id = parse_xml(data).find(corpus.BODY).get(corpus.WSU_ID)
+    clash = data.replace(b'id="requestType"', f'id="{body_id}"'.encode(), 1)
+    with pytest.raises(SimSoapFault) as info:  # the same value as the signed Body's Id: ambiguous
+        check_service_request(clash, trust=trust, now=now())
+    assert "ambiguous" in info.value.message or "appears" in info.value.message
+
+
+def test_cli_timestamp_only_flag(pki, trust, tmp_path):
+    from click.testing import CliRunner
+    from mycarenet_dental.cli.security_cmds import security_group
+
+    data, _, _ = signed_envelope(pki, trust, timestamp_only=True)
+    path = tmp_path / "async.xml"
+    path.write_bytes(data)
+    assert CliRunner().invoke(security_group, ["verify", str(path)]).exit_code == 1
+    result = CliRunner().invoke(security_group, ["verify", str(path), "--timestamp-only", "--trust", str(pki.ca)])
+    assert result.exit_code == 0, result.output
