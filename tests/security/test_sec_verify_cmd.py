@@ -50,10 +50,12 @@ def test_old_timestamp_refused_without_at(name):
     assert code == 1 and any("Timestamp not fresh" in p for p in report["problems"])
 
 
-def test_third_sample_digests_checked_key_unresolvable():
+def test_third_sample_digests_checked_key_unresolvable_is_a_failure():
+    """Issue 15.4: an unresolvable key used to give exit 0 ("digests-only"); it is a refusal now."""
     name = "mycarenet-ehealth-common.as-signed.xml"
     code, report = _run(_samples() / name, "--at", DIGESTS[name])
-    assert report["verdict"] == "digests-only" and code == 0
+    assert report["verdict"] == "invalid" and code == 1
+    assert any("not resolvable" in p for p in report["problems"])
     sig = report["signatures"][0]
     assert [r["ok"] for r in sig["references"]] == [True, True]
     expected = {"#id-66197DF9AAF0E2089617023625241464", "#TS-66197DF9AAF0E2089617023625241371"}

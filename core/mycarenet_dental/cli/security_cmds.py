@@ -75,16 +75,21 @@ def _load_trust(paths: tuple[Path, ...]) -> list[Any]:
 @click.option("--trust", "trust_paths", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Certificate (PEM/DER) the signer must be or chain to; repeatable.")
 @click.option("--at", "at", default=None, help="Judge timestamps and validity at this time (ISO 8601).")
+@click.option("--timestamp-only", is_flag=True,
+              help="The envelope signs its Timestamp but not its Body (GenericAsync profile).")
 @json_option
-def verify_command(file: Path, trust_paths: tuple[Path, ...], at: str | None, as_json: bool) -> None:
+def verify_command(file: Path, trust_paths: tuple[Path, ...], at: str | None, timestamp_only: bool,
+                   as_json: bool) -> None:
     """Verify the signatures of a WS-Security SOAP envelope, a SAML 1.1 assertion or a sealed CMS message.
 
-    Reports each reference and why one fails. Exit code 0 when the signatures verify (verdict "valid", or
-    "digests-only" when the signing key is not in the message), 1 when something is refused.
+    Uses the run-time checker: one Body, one Security header and Timestamp, signed in place; no duplicated
+    Id; a resolvable signing key. Reports each reference and why one fails. Exit code 0 when everything
+    verifies (verdict "valid"), 1 when something is refused, including a signing key that cannot be resolved.
     """
     from ..security.verify import format_report, verify_bytes
 
-    report = verify_bytes(file.read_bytes(), trust=_load_trust(trust_paths), at=_parse_at(at))
+    report = verify_bytes(file.read_bytes(), trust=_load_trust(trust_paths), at=_parse_at(at),
+                          timestamp_only=timestamp_only)
     report["file"] = str(file)
     if as_json:
         print_json(report)

@@ -153,14 +153,59 @@ def find_assertion(root: etree._Element) -> etree._Element | None:
     return next(root.iter(_s("Assertion")), None)
 
 
+def text_of(el: etree._Element) -> str:
+    """The character data of a signed leaf element exactly as exclusive c14n sees it (issue 15.8).
+
+    ``el.text`` stops at the first comment, while c14n without comments drops the comment and keeps every
+    text node: ``CN=SSIN=<!---->7906...`` would be read as ``CN=SSIN=`` under a valid signature. All text
+    nodes are joined instead, and an element child (never present in the fields read here) is refused.
+    """
+    if not len(el):
+        return (el.text or "").strip()  # no child node at all: the one text node is the whole content
+    if any(isinstance(child.tag, str) for child in el):
+        raise SecurityError(f"the STS assertion has markup inside {etree.QName(el).localname}",
+                            code="SAML_MALFORMED")
+    return "".join(el.itertext()).strip()
+
+
+def check_no_comments(assertion: etree._Element) -> None:
+    """Refuse comments and processing instructions inside an assertion (the STS never writes them).
+
+    A comment is invisible to the signature (c14n drops it) but splits a text node; a processing
+    instruction is signed but has no business in a token. Either one means the token was tampered with.
+    """
+    for node in assertion.iter(etree.Comment, etree.ProcessingInstruction):
+        kind = "comment" if isinstance(node, etree._Comment) else "processing instruction"
+        raise SecurityError(f"the STS assertion contains a {kind}: refused (text read under a signature "
+                            "must be what the signature covers)", code="SAML_COMMENT",
+                            hint="the token was altered after the STS signed it")
+
+
+_STATEMENTS = frozenset(f"{{{NS_SAML}}}{n}" for n in
+                        ("AuthenticationStatement", "AttributeStatement", "AuthorizationDecisionStatement"))
+
+
+def _statements(assertion: etree._Element) -> list[etree._Element]:
+    """The statements of ``assertion``, by position (direct children), never from inside ds:Signature."""
+    return [child for child in assertion if child.tag in _STATEMENTS]
+
+
+def _subjects(assertion: etree._Element) -> list[etree._Element]:
+    return [sub for st in _statements(assertion) for sub in st.findall(_s("Subject"))]
+
+
 def hok_certificate_of(assertion: etree._Element) -> x509.Certificate | None:
-    for conf in assertion.iter(_s("SubjectConfirmation")):
-        method = conf.findtext(_s("ConfirmationMethod"))
-        if (method or "").strip() != HOK:
-            continue
-        cert_el = conf.find(f"{xmldsig.ds('KeyInfo')}/{xmldsig.ds('X509Data')}/{xmldsig.ds('X509Certificate')}")
-        if cert_el is not None and cert_el.text:
-            return certificate_from_b64(cert_el.text)
+    """The holder-of-key certificate of a statement's Subject (read by position, as signed)."""
+    for subject in _subjects(assertion):
+        for conf in subject.findall(_s("SubjectConfirmation")):
+            methods = [text_of(m) for m in conf.findall(_s("ConfirmationMethod"))]
+            if HOK not in methods:
+                continue
+            cert_el = conf.find(f"{xmldsig.ds('KeyInfo')}/{xmldsig.ds('X509Data')}/{xmldsig.ds('X509Certificate')}")
+            if cert_el is not None:
+                text = text_of(cert_el)
+                if text:
+                    return certificate_from_b64(text)
     return None
 
 
@@ -170,16 +215,18 @@ def parse_assertion(assertion: etree._Element, *, raw: bytes) -> SamlToken:
         conditions = assertion.find(_s("Conditions"))
         if conditions is None:
             raise ValueError("no Conditions")
-        name_id = next(assertion.iter(_s("NameIdentifier")), None)
+        # By position: the first statement's Subject (content inside ds:Signature is never read).
+        name_id = next((nid for sub in _subjects(assertion) for nid in sub.findall(_s("NameIdentifier"))), None)
         attributes = []
-        for attr in assertion.iter(_s("Attribute")):
-            attributes.append(
-                SamlAttribute(
-                    namespace=attr.get("AttributeNamespace", ""),
-                    name=attr.get("AttributeName", ""),
-                    values=tuple((v.text or "").strip() for v in attr.findall(_s("AttributeValue"))),
+        for stmt in _statements(assertion):
+            for attr in stmt.findall(_s("Attribute")):
+                attributes.append(
+                    SamlAttribute(
+                        namespace=attr.get("AttributeNamespace", ""),
+                        name=attr.get("AttributeName", ""),
+                        values=tuple(text_of(v) for v in attr.findall(_s("AttributeValue"))),
+                    )
                 )
-            )
         sig_cert = None
         sig = assertion.find(xmldsig.ds("Signature"))
         if sig is not None:
@@ -193,7 +240,7 @@ def parse_assertion(assertion: etree._Element, *, raw: bytes) -> SamlToken:
             issue_instant=parse_time(assertion.get("IssueInstant")),
             not_before=parse_time(conditions.get("NotBefore")),
             not_on_or_after=parse_time(conditions.get("NotOnOrAfter")),
-            subject=(name_id.text or "").strip() if name_id is not None else "",
+            subject=text_of(name_id) if name_id is not None else "",
             subject_qualifier=name_id.get("NameQualifier") if name_id is not None else None,
             attributes=tuple(attributes),
             hok_certificate=hok_certificate_of(assertion),
@@ -201,6 +248,47 @@ def parse_assertion(assertion: etree._Element, *, raw: bytes) -> SamlToken:
         )
     except (ValueError, TypeError) as exc:
         raise SecurityError(f"the STS assertion is malformed: {exc}", code="SAML_MALFORMED") from None
+
+
+def assertion_signature(
+    assertion: etree._Element, *, allow_sha1: bool = False
+) -> tuple[x509.Certificate | None, xmldsig.SignatureReport]:
+    """The one check of an assertion's STS signature, short of trust: (signer certificate, report).
+
+    Refuses (SecurityError) what wrapping attacks need: comments or PIs (15.8), no or several enveloped
+    signatures, a signature that is not the assertion's last child (SAML 1.1 schema) or that carries a
+    ds:Object (content there is outside the digest), and a signature not referencing the assertion itself
+    exactly once. The reference is resolved to ``assertion`` by position, never by an Id search.
+    """
+    check_no_comments(assertion)
+    sigs = assertion.findall(xmldsig.ds("Signature"))
+    if not sigs:
+        raise SecurityError("the assertion is not signed", code="SAML_UNSIGNED")
+    children = [c for c in assertion if isinstance(c.tag, str)]
+    sig = sigs[0]
+    if len(sigs) != 1 or children[-1] is not sig:
+        raise SecurityError("the assertion's ds:Signature must be its one and last child", code="SAML_SIGNATURE",
+                            hint="the assertion was rearranged after the STS signed it (wrapping attack?)")
+    if sig.find(xmldsig.ds("Object")) is not None:
+        raise SecurityError("the assertion's ds:Signature carries a ds:Object (unsigned content)",
+                            code="SAML_SIGNATURE", hint="the token was altered after the STS signed it")
+    cert_el = sig.find(f"{xmldsig.ds('KeyInfo')}/{xmldsig.ds('X509Data')}/{xmldsig.ds('X509Certificate')}")
+    signer = None
+    if cert_el is not None:
+        text = text_of(cert_el)
+        if text:
+            try:
+                signer = certificate_from_b64(text)
+            except ValueError:
+                raise SecurityError("the assertion signature carries a broken certificate",
+                                    code="SAML_SIGNER") from None
+    aid = assertion.get("AssertionID", "")
+    report = xmldsig.verify(sig, public_key=signer.public_key() if signer is not None else None,
+                            ids={aid: assertion}, allow_sha1=allow_sha1)
+    if [r.uri for r in report.references] != [f"#{aid}"]:
+        raise SecurityError("the STS signature must reference the assertion itself, once", code="SAML_SIGNATURE",
+                            hint="the signature covers something else than the token (wrapping attack?)")
+    return signer, report
 
 
 def verify_assertion_signature(
@@ -211,13 +299,9 @@ def verify_assertion_signature(
     now: datetime | None = None,
 ) -> x509.Certificate:
     """Check the enveloped STS signature; the signer must be a trusted cert or issued by a trusted CA."""
-    sig = assertion.find(xmldsig.ds("Signature"))
-    if sig is None:
-        raise SecurityError("the assertion is not signed", code="SAML_UNSIGNED")
-    cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
-    if cert_el is None or not cert_el.text:
+    signer, report = assertion_signature(assertion, allow_sha1=allow_sha1)
+    if signer is None:
         raise SecurityError("the assertion signature carries no certificate", code="SAML_SIGNER")
-    signer = certificate_from_b64(cert_el.text)
     if not trust:
         raise SecurityError("no trust anchor configured for STS assertions", code="SAML_TRUST",
                             hint="configure the STS certificate or its CA")
@@ -229,10 +313,7 @@ def verify_assertion_signature(
         )
     if now is not None and not (signer.not_valid_before_utc <= now < signer.not_valid_after_utc):
         raise SecurityError("the STS signing certificate is outside its validity", code="SAML_SIGNER_EXPIRED")
-    ids = {assertion.get("AssertionID", ""): assertion}
-    report = xmldsig.verify(sig, public_key=signer.public_key(), ids=ids, allow_sha1=allow_sha1)
-    uri_ok = [r for r in report.references if r.uri == "#" + assertion.get("AssertionID", "")]
-    if not report.ok or len(report.references) != 1 or not uri_ok:
+    if not report.ok:
         reasons = [r.reason for r in report.references if r.reason] + ([report.reason] if report.reason else [])
         raise SecurityError(
             "the STS signature on the assertion does not verify: " + ("; ".join(reasons) or "bad reference"),

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
-from . import saml
+from . import saml, wss_verify
 from .identity import identity_of
 from .keystore import Keystore
 from .saml import SamlToken, format_time
@@ -190,6 +190,7 @@ class StsClient:
             _el(response, NS_WST, "Challenge", (challenge.findtext(f"{{{NS_WST}}}Challenge") or "").strip())
             reply = self.soap.call(self.url, ACTION_CHALLENGE, answer, security=security, idempotent=False, run=run)
         assertion = self._assertion_from(reply.body_child, body)
+        _check_answer_shape(reply.envelope, assertion)
         raw = saml.extract_raw(reply.raw, assertion)
         token_el = saml.parse_xml(raw, what="SAML assertion")
         signer = saml.verify_assertion_signature(token_el, trust=self.trust, allow_sha1=self.allow_sha1, now=now)
@@ -228,6 +229,28 @@ class StsClient:
         if assertion is None:
             raise MalformedResponseError("the STS answer holds no SAML assertion", origin="STS", code="STS_NO_TOKEN")
         return assertion
+
+
+_TOKEN_PARENTS = frozenset({f"{{{NS_WST}}}RequestedSecurityToken", f"{{{saml.NS_SAMLP}}}Response"})
+
+
+def _check_answer_shape(envelope: etree._Element, assertion: etree._Element) -> None:
+    """Wrapping defences on the STS answer (issue 15.4), before the token's signature is even looked at.
+
+    One Body, no duplicated Id (the shared WS-Security checker's shape rules), and exactly one assertion
+    in the whole answer, in its place (wst:RequestedSecurityToken or samlp:Response): a second assertion,
+    wrapped or not, is refused rather than chosen between.
+    """
+    problems = wss_verify.shape_problems(envelope)
+    if problems:
+        raise SecurityError(f"the STS answer is refused: {problems[0].message}", code=problems[0].code,
+                            origin="STS")
+    found = list(envelope.iter(f"{{{saml.NS_SAML}}}Assertion"))
+    parent = assertion.getparent()
+    if found != [assertion] or parent is None or parent.tag not in _TOKEN_PARENTS:
+        raise SecurityError("the STS answer must hold exactly one assertion, in RequestedSecurityToken "
+                            f"(found {len(found)})", code="STS_WRAPPING", origin="STS",
+                            hint="the answer was altered on its way (wrapping attack?)")
 
 
 def _with_signer(token: SamlToken, signer: x509.Certificate) -> SamlToken:

@@ -4,6 +4,9 @@ Given a SOAP envelope with WS-Security, a SAML 1.1 assertion (alone or inside a 
 (sealed ETEE message, ETK), it checks every signature, reports each reference and says *why* one fails.
 Unlike the run-time checks it verifies SHA-1 signatures (reporting them as weak), judges timestamps and
 validity at ``at`` (default now), and evaluates trust only against the certificates given with ``--trust``.
+WS-Security envelopes go through the same checker as the simulator (:mod:`.wss_verify`) and SAML assertions
+through the same signature check as the client (:func:`.saml.assertion_signature`); a signature whose key
+cannot be resolved is a failure, not a partial success.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
 from ..xmlsafe import parse_xml
-from . import cmsutil, saml, wssecurity, xmldsig
+from . import cmsutil, saml, wss_verify, wssecurity, xmldsig
 from .cmsutil import issued_by
 
-VALID, INVALID, DIGESTS_ONLY = "valid", "invalid", "digests-only"
+VALID, INVALID = "valid", "invalid"
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -68,17 +71,20 @@ def _signature_entry(where: str, report: xmldsig.SignatureReport, key: dict[str,
     }
 
 
-def _judge(sig: dict[str, Any], problems: list[str], warnings: list[str]) -> str:
+def _judge(sig: dict[str, Any], problems: list[str], warnings: list[str], *, checked: bool = False) -> str:
+    """Verdict of one signature entry; ``checked``: its references/value were already judged (wss_verify)."""
     bad_refs = [r for r in sig["references"] if not r["ok"]]
-    for r in bad_refs:
-        problems.append(f"{sig['where']}: reference {r['uri']} ({r['target'] or '?'}): {r['reason']}")
+    if not checked:
+        for r in bad_refs:
+            problems.append(f"{sig['where']}: reference {r['uri']} ({r['target'] or '?'}): {r['reason']}")
+        if sig["signature_value"] == "invalid":
+            problems.append(f"{sig['where']}: {sig['reason']}")
+        elif sig["signature_value"] == "not checkable":
+            problems.append(f"{sig['where']}: SignatureValue not checked: "
+                            f"{sig['reason'] or 'signing key not resolvable'} (an unresolved key is a failure)")
     if sig["weak"]:
         warnings.append(f"{sig['where']}: uses SHA-1 (weak; refused by the run-time checks unless configured)")
     key = sig["key"]
-    if sig["signature_value"] == "invalid":
-        problems.append(f"{sig['where']}: {sig['reason']}")
-    elif sig["signature_value"] == "not checkable":
-        warnings.append(f"{sig['where']}: SignatureValue not checked: {sig['reason'] or 'signing key not resolvable'}")
     if key.get("resolved"):
         if key.get("valid_at") is False:
             problems.append(f"{sig['where']}: signing certificate not valid at the verification time")
@@ -86,10 +92,8 @@ def _judge(sig: dict[str, Any], problems: list[str], warnings: list[str]) -> str
             problems.append(f"{sig['where']}: signing certificate is not trusted by the given --trust certificates")
         if key.get("trusted") is None:
             warnings.append(f"{sig['where']}: trust not evaluated (no --trust given)")
-    if bad_refs or sig["signature_value"] == "invalid":
+    if bad_refs or sig["signature_value"] != "valid":
         return INVALID
-    if sig["signature_value"] == "not checkable":
-        return DIGESTS_ONLY
     return VALID
 
 
@@ -109,65 +113,63 @@ def _saml_entry(assertion: etree._Element, at: datetime, trust: Sequence[x509.Ce
                                 f"NotOnOrAfter {cond.get('NotOnOrAfter')})")
         except ValueError:
             problems.append(f"assertion {aid}: bad Conditions times")
+    try:
+        token = saml.parse_assertion(assertion, raw=b"")  # read as the client reads it (15.8 text rule)
+        info["subject"] = token.subject
+        info["attributes"] = {a.name: list(a.values) for a in token.attributes}
+    except SecurityError as exc:
+        problems.append(f"assertion {aid}: {exc.message}")
     if sig is None:
         problems.append(f"assertion {aid}: not signed")
         return info, INVALID
-    cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
-    cert = None
-    if cert_el is not None and cert_el.text:
-        cert = saml.certificate_from_b64(cert_el.text)
-    ids = {aid: assertion}
-    report = xmldsig.verify(sig, public_key=cert.public_key() if cert else None, ids=ids, allow_sha1=True)
+    try:
+        cert, report = saml.assertion_signature(assertion, allow_sha1=True)
+    except SecurityError as exc:
+        problems.append(f"assertion {aid}: {exc.message}")
+        return info, INVALID
     entry = _signature_entry(f"saml:Assertion {aid}", report, _cert_info(cert, at, trust),
                              "X509Data" if cert else None)
-    if [r["uri"] for r in entry["references"]] != [f"#{aid}"]:
-        problems.append(f"assertion {aid}: the signature must reference the assertion itself, once")
-        verdict = INVALID
-    else:
-        verdict = _judge(entry, problems, warnings)
+    verdict = _judge(entry, problems, warnings)
     info["signature"] = entry
     return info, verdict
 
 
 def _worst(verdicts: Sequence[str]) -> str:
-    if INVALID in verdicts:
-        return INVALID
-    if DIGESTS_ONLY in verdicts:
-        return DIGESTS_ONLY
-    return VALID if verdicts else INVALID
+    return VALID if verdicts and all(v == VALID for v in verdicts) else INVALID
 
 
-def verify_xml(data: bytes, *, trust: Sequence[x509.Certificate] = (), at: datetime | None = None) -> dict[str, Any]:
+def verify_xml(data: bytes, *, trust: Sequence[x509.Certificate] = (), at: datetime | None = None,
+               timestamp_only: bool = False) -> dict[str, Any]:
+    """Verify an XML file; ``timestamp_only``: an envelope whose Body is deliberately unsigned (GenericAsync)."""
     at = at or datetime.now(timezone.utc)
     root = parse_xml(data, what="file")
     problems: list[str] = []
     warnings: list[str] = []
     verdicts: list[str] = []
     result: dict[str, Any] = {"at": _iso(at), "signatures": [], "assertions": []}
+    key_assertion = None
     if root.tag == f"{{{wssecurity.NS_SOAP}}}Envelope":
-        analysis = wssecurity.analyse(root, allow_sha1=True)
-        result["kind"] = "soap-ws-security" if analysis.security is not None else "soap"
-        if analysis.security is not None:
-            for p in analysis.problems:
-                (warnings if _benign(p) else problems).append(p)
-            if analysis.timestamp is not None:
-                ts = {"created": _iso(analysis.created), "expires": _iso(analysis.expires)}
-                if analysis.created and analysis.expires:
-                    ts["fresh_at"] = analysis.created <= at < analysis.expires
-                    if not ts["fresh_at"]:
-                        problems.append(f"wsu:Timestamp not fresh at {_iso(at)} (Created {ts['created']}, "
-                                        f"Expires {ts['expires']}); use --at to judge an old message")
-                result["timestamp"] = ts
-            if analysis.report is not None:
-                entry = _signature_entry("wsse:Security", analysis.report,
-                                         _cert_info(analysis.signer_certificate, at, trust), analysis.key_source)
-                entry["signed_parts"] = sorted(analysis.signed)
-                result["signatures"].append(entry)
-                verdicts.append(_judge(entry, problems, warnings))
-            elif not analysis.problems:
-                problems.append("no signature")
-        else:
-            problems.append("no wsse:Security header")
+        required = {"Timestamp"} if timestamp_only else {"Body", "Timestamp"}
+        policy = wss_verify.WssPolicy(required=frozenset(required), allow_sha1=True)
+        report = wss_verify.inspect(root, policy=policy, now=at)
+        key_assertion = report.assertion
+        result["kind"] = "soap-ws-security" if report.security is not None else "soap"
+        for p in report.problems:
+            stale = p.code in ("WSS_TIMESTAMP_EXPIRED", "WSS_TIMESTAMP_FUTURE")
+            problems.append(p.message + ("; use --at to judge an old message" if stale else ""))
+        if report.timestamp is not None:
+            ts: dict[str, Any] = {"created": _iso(report.created), "expires": _iso(report.expires)}
+            if report.created and report.expires:
+                ts["fresh_at"] = report.created <= at < report.expires
+            result["timestamp"] = ts
+        if report.signature_report is not None:
+            entry = _signature_entry("wsse:Security", report.signature_report,
+                                     _cert_info(report.signer_certificate, at, trust), report.key_source)
+            entry["signed_parts"] = sorted(report.signed)
+            result["signatures"].append(entry)
+            verdicts.append(_judge(entry, problems, warnings, checked=True))
+        if timestamp_only and "Body" not in report.signed:
+            warnings.append("the Body is not signed (--timestamp-only): its content is not authenticated")
     elif root.tag == xmldsig.ds("Signature"):
         result["kind"] = "xml-signature"
         cert_el = root.find(f".//{xmldsig.ds('X509Certificate')}")
@@ -181,7 +183,8 @@ def verify_xml(data: bytes, *, trust: Sequence[x509.Certificate] = (), at: datet
     for assertion in root.iter(f"{{{saml.NS_SAML}}}Assertion"):
         if assertion.getparent() is not None and assertion.getparent().tag == f"{{{saml.NS_SAML}}}SubjectConfirmationData":
             continue  # the self-asserted, unsigned inner assertion of a legacy STS request
-        if assertion.find(xmldsig.ds("Signature")) is None and result["kind"].startswith("soap"):
+        if (assertion.find(xmldsig.ds("Signature")) is None and result["kind"].startswith("soap")
+                and assertion is not key_assertion):
             warnings.append(f"assertion {assertion.get('AssertionID')}: unsigned (not an STS token)")
             continue
         info, verdict = _saml_entry(assertion, at, trust, problems, warnings)
@@ -193,11 +196,6 @@ def verify_xml(data: bytes, *, trust: Sequence[x509.Certificate] = (), at: datet
     result["problems"] = problems
     result["warnings"] = warnings
     return result
-
-
-def _benign(problem: str) -> bool:
-    # An unresolvable signing key is reported as "digests only", not as an invalid signature.
-    return problem.startswith("the referenced assertion has no holder-of-key") or problem.startswith("no assertion with")
 
 
 def _der_from(data: bytes) -> bytes:
@@ -272,12 +270,13 @@ def verify_cms(data: bytes, *, trust: Sequence[x509.Certificate] = (), at: datet
     return result
 
 
-def verify_bytes(data: bytes, *, trust: Sequence[x509.Certificate] = (), at: datetime | None = None) -> dict[str, Any]:
+def verify_bytes(data: bytes, *, trust: Sequence[x509.Certificate] = (), at: datetime | None = None,
+                 timestamp_only: bool = False) -> dict[str, Any]:
     """Detect the kind of ``data`` and verify it; returns a JSON-friendly report with a ``verdict``."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     try:
         if head == b"<":
-            return verify_xml(data, trust=trust, at=at)
+            return verify_xml(data, trust=trust, at=at, timestamp_only=timestamp_only)
         return verify_cms(data, trust=trust, at=at)
     except (MalformedResponseError, SecurityError) as exc:
         return {"kind": "unknown", "verdict": INVALID, "problems": [exc.message], "warnings": [],

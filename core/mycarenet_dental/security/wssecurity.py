@@ -14,18 +14,16 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from typing import Protocol
 
 import attrs
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ..errors import SecurityError
 from . import xmldsig
 from .keystore import KeyEntry
-from .saml import NS_SAML, SamlToken, certificate_from_b64, format_time, hok_certificate_of, parse_time
+from .saml import SamlToken, format_time
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -36,10 +34,14 @@ BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-s
 SAML_TOKEN_TYPE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"
 SAML_ASSERTION_ID = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0#SAMLAssertionID"
 DEFAULT_TTL = 60
+# Signing side only: verification is security/wss_verify.py (one checker for every verifying path).
 
 
 def q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
+
+
+_SOAP_ENVELOPE, _SOAP_HEADER, _SOAP_BODY = (q(NS_SOAP, n) for n in ("Envelope", "Header", "Body"))
 
 
 class ExchangeRunLike(Protocol):
@@ -223,128 +225,3 @@ def standalone_assertion_bytes(raw: bytes) -> bytes:
         data = data[end + 2 :].lstrip()
     return data.rstrip()
 
-
-# --- analysis (verification side) --------------------------------------------------------------------
-
-
-@attrs.frozen
-class WssAnalysis:
-    """What a WS-Security header contains and what its signature covers."""
-
-    security: etree._Element | None
-    timestamp: etree._Element | None
-    created: datetime | None
-    expires: datetime | None
-    signature: etree._Element | None
-    report: xmldsig.SignatureReport | None
-    key_source: str | None  # "BinarySecurityToken", "SAMLAssertionID", "X509Data" or None
-    signer_certificate: x509.Certificate | None
-    assertion: etree._Element | None
-    signed: frozenset[str]  # among "Body", "Timestamp", "BinarySecurityToken", "UsernameToken"
-    problems: tuple[str, ...]
-
-
-_SOAP_ENVELOPE, _SOAP_HEADER, _SOAP_BODY = (q(NS_SOAP, n) for n in ("Envelope", "Header", "Body"))
-_WSSE_SECURITY, _WSSE_REFERENCE, _WSSE_KEY_IDENTIFIER, _WSSE_BST, _WSSE_USERNAME_TOKEN = (
-    q(NS_WSSE, n) for n in ("Security", "Reference", "KeyIdentifier", "BinarySecurityToken", "UsernameToken"))
-_WSU_TIMESTAMP, _WSU_CREATED, _WSU_EXPIRES = (q(NS_WSU, n) for n in ("Timestamp", "Created", "Expires"))
-_SAML_ASSERTION = q(NS_SAML, "Assertion")
-_DS_SIGNATURE = xmldsig.ds("Signature")
-_KEYINFO_STR = f"{xmldsig.ds('KeyInfo')}/{q(NS_WSSE, 'SecurityTokenReference')}"
-
-
-@lru_cache(maxsize=256)
-def _public_key(cert: x509.Certificate) -> object:
-    return cert.public_key()
-
-
-def analyse(
-    envelope: etree._Element,
-    *,
-    allow_sha1: bool = False,
-    public_key_override: object | None = None,
-) -> WssAnalysis:
-    """Find the header parts, resolve the signing key and check the signature's references and value."""
-    problems: list[str] = []
-    if envelope.tag != _SOAP_ENVELOPE:
-        raise SecurityError("not a SOAP 1.1 envelope", code="WSS_NOT_SOAP")
-    header = envelope.find(_SOAP_HEADER)
-    body = envelope.find(_SOAP_BODY)
-    secs = header.findall(_WSSE_SECURITY) if header is not None else []
-    if len(secs) != 1:
-        return WssAnalysis(None, None, None, None, None, None, None, None, None, frozenset(),
-                           ("no wsse:Security header" if not secs else "more than one wsse:Security header",))
-    sec = secs[0]
-    ts = sec.find(_WSU_TIMESTAMP)
-    created = expires = None
-    if ts is not None:
-        try:
-            created = parse_time(ts.findtext(_WSU_CREATED))
-            expires = parse_time(ts.findtext(_WSU_EXPIRES))
-        except ValueError:
-            problems.append("the Timestamp has no valid Created/Expires")
-    assertions = sec.findall(_SAML_ASSERTION)
-    sig = sec.find(_DS_SIGNATURE)
-    if sig is None:
-        problems.append("no ds:Signature in the Security header")
-        return WssAnalysis(sec, ts, created, expires, None, None, None, None,
-                           assertions[0] if assertions else None, frozenset(), tuple(problems))
-    ids = xmldsig.id_index(envelope)
-    key_source = None
-    cert: x509.Certificate | None = None
-    assertion = None
-    str_el = sig.find(_KEYINFO_STR)
-    if str_el is not None:
-        ref = str_el.find(_WSSE_REFERENCE)
-        kid = str_el.find(_WSSE_KEY_IDENTIFIER)
-        if ref is not None:
-            target = ids.get((ref.get("URI") or "").lstrip("#"))
-            if target is not None and target.tag == _WSSE_BST and target.getparent() is sec:
-                key_source = "BinarySecurityToken"
-                try:
-                    cert = certificate_from_b64(target.text or "")
-                except ValueError:
-                    problems.append("the BinarySecurityToken is not a certificate")
-            else:
-                problems.append("the SecurityTokenReference does not point at a BinarySecurityToken of this header")
-        elif kid is not None and kid.get("ValueType") == SAML_ASSERTION_ID:
-            key_source = "SAMLAssertionID"
-            wanted = (kid.text or "").strip()
-            matching = [a for a in assertions if a.get("AssertionID") == wanted]
-            if len(matching) == 1:
-                assertion = matching[0]
-                cert = hok_certificate_of(assertion)
-                if cert is None:
-                    problems.append("the referenced assertion has no holder-of-key certificate")
-            else:
-                problems.append(f"no assertion with AssertionID {wanted} in the Security header")
-        else:
-            problems.append("unsupported SecurityTokenReference")
-    else:
-        cert_el = sig.find(f".//{xmldsig.ds('X509Certificate')}")
-        if cert_el is not None and cert_el.text:
-            key_source = "X509Data"
-            cert = certificate_from_b64(cert_el.text)
-        else:
-            problems.append("the signature has no usable KeyInfo")
-    if assertion is None and assertions:
-        assertion = assertions[0]
-    public_key = public_key_override or (_public_key(cert) if cert is not None else None)
-    report = xmldsig.verify(sig, public_key=public_key, ids=ids, allow_sha1=allow_sha1)  # type: ignore[arg-type]
-    signed: set[str] = set()
-    for result in report.references:
-        if not result.ok:
-            continue
-        target = ids.get(result.uri.lstrip("#"))
-        if target is None:
-            continue
-        if target is body:
-            signed.add("Body")
-        elif target is ts:
-            signed.add("Timestamp")
-        elif target.getparent() is sec and target.tag == _WSSE_BST:
-            signed.add("BinarySecurityToken")
-        elif target.getparent() is sec and target.tag == _WSSE_USERNAME_TOKEN:
-            signed.add("UsernameToken")
-    return WssAnalysis(sec, ts, created, expires, sig, report, key_source, cert, assertion,
-                       frozenset(signed), tuple(problems))
