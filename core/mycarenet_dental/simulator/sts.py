@@ -31,6 +31,8 @@ from ..security.sts import (
     ACTION_CHALLENGE,
     ACTION_LEGACY,
     ACTION_WSTRUST,
+    KEY_TYPE_PUBLIC,
+    KEY_TYPE_PUBLIC_OASIS,
     NS_AUTH,
     NS_WST,
     REQUEST_ISSUE,
@@ -76,6 +78,10 @@ class SimTrust:
     token_cap: timedelta = timedelta(hours=24)
     allow_sha1: bool = True  # the real STS accepts rsa-sha1 (EHI, e-Contract legacy); strict mode: False
     challenge: str = "when-keys-differ"  # WS-Trust SignChallenge: "never", "when-keys-differ" or "always"
+    # The real STS is only known to accept KeyType ".../ws-sx/wstrust/200512/PublicKey" (no hyphen);
+    # the WS-Trust 1.3 spelling ".../ws-sx/ws-trust/200512/PublicKey" is accepted only behind this switch.
+    # UNSURE: whether the production STS also takes the hyphenated URI; no reference client sends it.
+    accept_oasis_key_type: bool = False
 
     @classmethod
     def load(cls, pki_dir: Path, **overrides: object) -> SimTrust:
@@ -163,7 +169,7 @@ def _cert_from(el: etree._Element | None) -> x509.Certificate | None:
         return None
 
 
-def _parse_wstrust(rst: etree._Element) -> _Request:
+def _parse_wstrust(rst: etree._Element, *, accept_oasis_key_type: bool = False) -> _Request:
     W = NS_WST
     token_type = (rst.findtext(f"{{{W}}}TokenType") or "").strip()
     request_type = (rst.findtext(f"{{{W}}}RequestType") or "").strip()
@@ -174,8 +180,9 @@ def _parse_wstrust(rst: etree._Element) -> _Request:
         raise SimSoapFault("SOA-03007", "Renew is not supported by the simulator: request a new token (Issue)")
     if request_type != REQUEST_ISSUE:
         raise SimSoapFault("SOA-03007", f"Unsupported RequestType {request_type or '(none)'}")
-    if not key_type.endswith("/PublicKey"):
-        raise SimSoapFault("SOA-03007", "KeyType must be PublicKey (holder-of-key)")
+    accepted = (KEY_TYPE_PUBLIC, KEY_TYPE_PUBLIC_OASIS) if accept_oasis_key_type else (KEY_TYPE_PUBLIC,)
+    if key_type not in accepted:
+        raise SimSoapFault("SOA-03007", f"Unsupported KeyType {key_type or '(none)'}: expected {KEY_TYPE_PUBLIC}")
     cert = _cert_from(rst.find(f"{{{W}}}UseKey//{{{xmldsig.NS_DS}}}X509Certificate"))
     if cert is None:
         raise SimSoapFault("SOA-03007", "UseKey must carry the holder-of-key certificate")
@@ -481,7 +488,7 @@ def handle_sts_request(body: bytes, *, soap_action: str, trust: SimTrust, now: d
     trust.check_certificate(bst_cert, now)
     # 5. body
     if child.tag == f"{{{NS_WST}}}RequestSecurityToken":
-        request = _parse_wstrust(child)
+        request = _parse_wstrust(child, accept_oasis_key_type=trust.accept_oasis_key_type)
         differ = request.hok_cert != bst_cert
         # UNSURE when the real STS challenges (auth-crypto §2.4): configurable, default when the keys differ.
         if trust.challenge == "always" or (differ and trust.challenge == "when-keys-differ"):
