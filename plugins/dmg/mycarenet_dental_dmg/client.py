@@ -88,9 +88,8 @@ def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day:
     common_input = commons.common_input_for(ctx, exchange, quality=quality)
     author = kmehr.HcParty.person(kind=route_b.HCPARTY_FOR_QUALITY.get(quality, "persdentist"),
                                   nihii=dentist.nihii, ssin=dentist.ssin, familyname=dentist.name or None)
-    now = ctx.now().replace(tzinfo=None)
-    request = route_b.kmehr_request(author=author, patient_ssin=ssin, reference_date=day, now=now,
-                                    nihii=dentist.nihii)
+    request = route_b.kmehr_request(author=author, patient_ssin=ssin, reference_date=day, now=ctx.now(),
+                                    nihii=dentist.nihii, input_reference=common_input.input_reference or "")
     body = route_b.consult_request(common_input=common_input, request=request, patient_ssin=ssin,
                                    reference_date=day)
     if common_input.input_reference:

@@ -19,6 +19,7 @@ from mycarenet_dental.identifiers import Ssin, Tooth
 from mycarenet_dental.mycarenet import commons, kmehr
 from mycarenet_dental.simulator.app import SimRequest, SimResponse
 from mycarenet_dental.simulator.population import InsurabilityPeriod, SimPatient
+from mycarenet_dental.timeutil import belgian_date
 
 from . import catalogue, engine
 from .client import NS_TARIFICATION, RESPONSE_ROOT, SOAP_ACTION, months_back
@@ -131,7 +132,7 @@ def _find_patient(request: SimRequest, kreq: kmehr.RetrieveTransactionRequest, r
 def _process(request: SimRequest, send: commons.SendRequest, kreq: kmehr.RetrieveTransactionRequest,
              now: dt.datetime) -> kmehr.RetrieveTransactionResponse:
     errors = _Errors()
-    today = now.astimezone().date()
+    today = belgian_date(now)
     tx = kreq.transaction
     table = engine.default_table()
     cp = send.common_input.origin.care_provider
@@ -141,6 +142,8 @@ def _process(request: SimRequest, send: commons.SendRequest, kreq: kmehr.Retriev
     # quality consistent with the NIHII (3 = dentist). UNSURE: code 140 for a wrong quality.
     if cp.nihii.zfill(11)[0] == "3" and (cp.quality or "") != "dentist":
         errors.add("140", "/RetrieveTransactionRequest/request/author", f"quality {cp.quality!r}")
+    if not kmehr.request_id_consistent(kreq.header.id, send.common_input.input_reference):
+        errors.add("155", kmehr.REQUEST_ID_XPATH, "the request id suffix is not CommonInput/InputReference")
     author = _nihii(kreq.header.author)
     if author is None or author.zfill(11) != cp.nihii.zfill(11):
         errors.add("155", "/RetrieveTransactionRequest/request/author/hcparty[1]/id[1]",
