@@ -108,6 +108,7 @@ class Config:
     trace_dir: Path | None = None
     token_cache: Path | None = None
     trust_anchor: Path | None = None
+    etk_trust_anchor: Path | None = None  # CA certificates ETKs must chain to (ETK-RA and owners)
     raw: Mapping[str, Any] = attrs.field(factory=dict)
 
     def section(self, name: str) -> Mapping[str, Any]:
@@ -269,5 +270,6 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
         read_timeout=float(_get(timeouts, "read", (int, float), "[timeouts]", 30.0)),
         token_cache=_path(base, _get(sec, "token_cache", str, "[security]")),
         trust_anchor=_path(base, _get(sec, "trust_anchor", str, "[security]")),
+        etk_trust_anchor=_path(base, _get(sec, "etk_trust_anchor", str, "[security]")),
         raw=dict(data),
     )

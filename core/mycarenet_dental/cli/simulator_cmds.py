@@ -55,6 +55,7 @@ path = "store.sqlite"
 
 [security]
 trust_anchor = "sts.pem"
+etk_trust_anchor = "ca.pem"
 token_cache = "token-dentist.json"
 """, encoding="utf-8")
     mandatary = out / "config-mandatary.toml"
@@ -74,6 +75,7 @@ path = "store-mandatary.sqlite"
 
 [security]
 trust_anchor = "sts.pem"
+etk_trust_anchor = "ca.pem"
 token_cache = "token-mandatary.json"
 """, encoding="utf-8")
     env = out / ENV_FILE
