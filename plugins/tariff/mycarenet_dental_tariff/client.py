@@ -313,7 +313,10 @@ class TariffClient:
         """(body, KMEHR request id, InputReference)."""
         now = now or self.ctx.now()
         dentist = self.ctx.config.require_dentist()
-        common_input = commons.common_input_for(self.ctx, exchange, quality=QUALITY)
+        # UNSURE: tariff.md gives the id as <NIHII11>.<timestamp-ref>; both reference connectors use a numeric
+        # reference, so the InputReference (= the id suffix) is 14 digits here.
+        common_input = commons.common_input_for(self.ctx, exchange, quality=QUALITY,
+                                                input_reference=commons.new_input_reference(digits_only=True))
         # the KMEHR request id suffix is the InputReference (MyCareNet answers 155 otherwise)
         request_id = kmehr.request_id_for(dentist.nihii, common_input.input_reference or "")
         blob_request = build_kmehr_request(query, author=self.author(), now=now, request_id=request_id)
