@@ -210,3 +210,13 @@ def test_hostile_depot_nothing_sealed_or_sent(tmp_path: Any, other_pki: Any) -> 
 def test_depot_etk_base64_roundtrip(trust: Any, pki: Any) -> None:
     resp = _depot_answer(trust, *MCN)
     assert base64.b64decode(resp.findtext(f"{{{ETKDEPOT_NS}}}ETK")) == pki.mycarenet_etk.read_bytes()
+
+
+def test_among_matching_etks_only_verified_ones_are_kept(sim: Any, tmp_path: Any, pki: Any, other_pki: Any) -> None:
+    published = {("SSIN", pki.dentist_ssin, "DENTAL"): pki.dentist_etk.read_bytes(),
+                 ("SSIN", pki.dentist_ssin, "EVIL"): other_pki.dentist_etk.read_bytes()}
+    with depot_serving(sim, published, without=(("SSIN", pki.dentist_ssin, None),)):
+        session = _session(sim, tmp_path)
+        found = session.etks("SSIN", pki.dentist_ssin)
+        assert [e.raw for e in found] == [pki.dentist_etk.read_bytes()]
+        assert [e.raw for e in session._etks[("SSIN", pki.dentist_ssin, None)]] == [pki.dentist_etk.read_bytes()]

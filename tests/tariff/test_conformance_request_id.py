@@ -52,3 +52,16 @@ def test_simulator_answers_155_when_the_suffix_differs(ctx: Any) -> None:
         parse_answer(reply.body_child, query, request_id=request_id)
     issue = next(i for i in info.value.issues if i.code == "155")
     assert issue.url == "/RetrieveTransactionRequest/request/id"
+
+
+def test_kmehr_times_are_belgian_wall_clock(ctx: Any) -> None:
+    """Issue 12.5 for KMEHR: request and answer date/time are the Belgian wall clock (no zone in KMEHR)."""
+    from mycarenet_dental.timeutil import from_belgian
+
+    _, body, _, _ = _build(ctx)
+    sent = kmehr.parse_request(_blob(body)).header
+    reply = ctx.soap.call(TariffClient(ctx).url(), SOAP_ACTION, body, security=ctx.security.hok(), idempotent=True)
+    answer = kmehr.parse_response(parse_xml(commons.parse_response(commons.V2, reply.body_child).blob.content))
+    now = dt.datetime.now(dt.timezone.utc)
+    for day, clock in ((sent.date, sent.time), (answer.date, answer.time)):
+        assert abs(from_belgian(dt.datetime.combine(day, clock)) - now) < dt.timedelta(minutes=5)

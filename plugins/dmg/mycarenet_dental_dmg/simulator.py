@@ -108,7 +108,10 @@ def handle_gmf(request: SimRequest) -> SimResponse:
 
 
 def _naive(now: datetime) -> datetime:
-    return now.replace(tzinfo=None)
+    """The insurer's wall clock: KMEHR date/time are Belgian local time, without zone."""
+    from mycarenet_dental.timeutil import belgian_wall_clock
+
+    return belgian_wall_clock(now)
 
 
 def _check(request: SimRequest, kreq: Any, parsed: Any, caller: Any, nihii: str, quality: str | None,

@@ -19,7 +19,7 @@ from mycarenet_dental.identifiers import Ssin, Tooth
 from mycarenet_dental.mycarenet import commons, kmehr
 from mycarenet_dental.simulator.app import SimRequest, SimResponse
 from mycarenet_dental.simulator.population import InsurabilityPeriod, SimPatient
-from mycarenet_dental.timeutil import belgian_date
+from mycarenet_dental.timeutil import belgian_date, belgian_wall_clock
 
 from . import catalogue, engine
 from .client import NS_TARIFICATION, RESPONSE_ROOT, SOAP_ACTION, months_back
@@ -78,7 +78,7 @@ def _header(kreq: kmehr.RetrieveTransactionRequest | None, now: dt.datetime) -> 
         return kreq.header
     # the request could not be read: echo an empty shell (UNSURE what the real service echoes)
     return kmehr.RequestHeader(id="unknown", author=[kmehr.HcParty.person(kind="persdentist", nihii="00000000000")],
-                               date=now.date(), time=now.time())
+                               date=belgian_wall_clock(now).date(), time=belgian_wall_clock(now).time())
 
 
 def _answer(request: SimRequest, kreq: kmehr.RetrieveTransactionRequest | None, insurer: str | None,
@@ -86,6 +86,7 @@ def _answer(request: SimRequest, kreq: kmehr.RetrieveTransactionRequest | None, 
             transactions: list[kmehr.Transaction] | None = None) -> kmehr.RetrieveTransactionResponse:
     number = request.state.count("tariff:responses")
     code = insurer or "000"  # UNSURE: author of an answer given before the insurer is known
+    now = belgian_wall_clock(now)  # KMEHR date/time: the insurer's (Belgian) wall clock
     return kmehr.RetrieveTransactionResponse(
         id=f"{code}.{now:%Y%m%d%H%M%S}{number:06d}", author=[kmehr.HcParty.insurer(code)], date=now.date(),
         time=now.time(), request=_header(kreq, now), complete=not errors, errors=errors or [], patient=patient,
@@ -274,7 +275,8 @@ def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, i
             refusal.append(kmehr.Content(date=outcome.because_of_date))
         items.append(kmehr.Item(cd=_ITEM_CODES["refusal"], contents=refusal))
     return kmehr.Transaction(cd=_TARIFF_CD,
-                             author=[kmehr.HcParty.insurer(insurer)], date=now.date(), time=now.time(), items=items)
+                             author=[kmehr.HcParty.insurer(insurer)], date=belgian_wall_clock(now).date(),
+                             time=belgian_wall_clock(now).time(), items=items)
 
 
 SOAP_ACTIONS = (SOAP_ACTION,)
