@@ -201,6 +201,9 @@ def test_hostile_depot_nothing_sealed_or_sent(tmp_path: Any, other_pki: Any) -> 
         with pytest.raises(SecurityError) as info:
             consult_insurability(ctx, patient, contact_id=contact)
         assert info.value.code == "ETK_UNTRUSTED"
+        from mycarenet_dental.mycarenet import memberdata
+
+        assert state.counters.get(f"requests:{memberdata.PATH}", 0) == 0  # nothing reached MemberData
         assert state.counters.get("memberdata:requests", 0) == 0
         assert all(k[0] != "CBE" for k in ctx.security._etks)
     finally:
