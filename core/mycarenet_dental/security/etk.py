@@ -97,7 +97,8 @@ class Etk:
         """
         if not trust:
             raise SecurityError("no trust anchor configured for ETKs: an ETK cannot be checked", code="ETK_TRUST",
-                                hint="set [security] etk_trust_anchor to the eHealth CA certificates (PEM)")
+                                hint="set [security] etk_trust_anchor to a PEM file with the CA of the ETK-RA "
+                                     "certificate and the root of the owners' certificates")
         now = now or datetime.now(timezone.utc)
         self.verify(trust=trust, now=now)
         owner = self.auth_certificate
