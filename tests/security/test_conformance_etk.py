@@ -223,3 +223,31 @@ def test_among_matching_etks_only_verified_ones_are_kept(sim: Any, tmp_path: Any
         found = session.etks("SSIN", pki.dentist_ssin)
         assert [e.raw for e in found] == [pki.dentist_etk.read_bytes()]
         assert [e.raw for e in session._etks[("SSIN", pki.dentist_ssin, None)]] == [pki.dentist_etk.read_bytes()]
+
+
+def test_owner_chain_through_an_intermediate_ca_carried_in_the_etk() -> None:
+    """As real ETKs: owner certificate from an intermediate CA (carried in the ETK), anchor = the root only."""
+    from mycarenet_dental.security.pki import person_subject
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, cn)])
+
+    root_key, inter_key, ra_key, owner_key, enc_key = (new_key("ec256"), new_key("ec256"), new_key("ec256"),
+                                                       new_key("rsa"), new_key("rsa"))
+    root = issue(name("Root"), root_key.public_key(), issuer=None, issuer_key=root_key, now=NOW, days=30, ca=True,
+                 key_usage="ca")
+    inter = issue(name("Government CA"), inter_key.public_key(), issuer=root, issuer_key=root_key, now=NOW, days=30,
+                  ca=True, key_usage="ca")
+    ra = issue(name("ETK-RA"), ra_key.public_key(), issuer=root, issuer_key=root_key, now=NOW, days=30,
+               key_usage="sign")
+    owner = issue(person_subject("85073003328", "Anne Simulaar"), owner_key.public_key(), issuer=inter,
+                  issuer_key=inter_key, now=NOW, days=30)
+    enc = issue(owner.subject, enc_key.public_key(), issuer=owner, issuer_key=owner_key, now=NOW, days=30,
+                key_usage="enc")
+    etk = Etk.parse(build_etk(enc, owner_certificate=owner, ra_key=ra_key, ra_certificate=ra,
+                              extra_certificates=(inter, root)))
+    etk.verify_for("SSIN", "85073003328", trust=[root])
+    with pytest.raises(SecurityError) as info:  # without the intermediate, the owner does not chain
+        Etk.parse(build_etk(enc, owner_certificate=owner, ra_key=ra_key, ra_certificate=ra)).verify_for(
+            "SSIN", "85073003328", trust=[root])
+    assert info.value.code == "ETK_UNTRUSTED"
