@@ -111,6 +111,7 @@ class Config:
     trace_dir: Path | None = None
     token_cache: Path | None = None
     trust_anchor: Path | None = None
+    etk_trust_anchor: Path | None = None  # CA certificates ETKs must chain to (ETK-RA and owners)
     raw: Mapping[str, Any] = attrs.field(factory=dict)
 
     def section(self, name: str) -> Mapping[str, Any]:
@@ -430,5 +431,7 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
         token_cache=writable_file(_path(base, _get(sec, "token_cache", str, "[security]")), "[security] token_cache"),
         trust_anchor=pem_certificates(_path(base, _get(sec, "trust_anchor", str, "[security]")),
                                       "[security] trust_anchor"),
+        etk_trust_anchor=pem_certificates(_path(base, _get(sec, "etk_trust_anchor", str, "[security]")),
+                                          "[security] etk_trust_anchor"),
         raw=dict(data),
     )

@@ -272,6 +272,7 @@ class Context:
                 trust_anchor=self.config.trust_anchor,
                 token_cache_path=self.config.token_cache,
                 etk_depot_url=self.config.endpoints.etk_depot,
+                etk_trust_anchor=self.config.etk_trust_anchor,
             )
         return self._security
 

@@ -38,6 +38,9 @@ ROOTS: dict[str, str] = {
     "wsu": "econtract/mycarenet-ehealth-ws-trust-sts/oasis-200401-wss-wssecurity-utility-1.0.xsd",
     "soa-errors": "freehealth/ehealth-errors/XSD/ehealth-errors-schema-soa-1_1.xsd",
     "soa-errors-1.0": "econtract/mycarenet-ehealth-gen-ins/ehealth-errors-schema-soa-1_0.xsd",
+    # The ETK depot schema (imports eHealth commons 1.0 as ../../ehealth-commons/XSD/…, freehealth's layout).
+    # Not in every copy of shared/xsd: schema("etkdepot") is None where the file is absent.
+    "etkdepot": "freehealth/ehealth-etee/XSD/ehealth-etkdepot-schema-protocol-1_0.xsd",
 }
 
 
@@ -63,7 +66,7 @@ def available() -> bool:
 def schema(name: str) -> etree.XMLSchema | None:
     """The compiled schema ``name`` (see ROOTS), compiled once per process; None when unavailable."""
     base = xsd_dir()
-    if base is None:
+    if base is None or not (base / ROOTS[name]).exists():
         return None
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
     return etree.XMLSchema(etree.parse(str(base / ROOTS[name]), parser))

@@ -4,7 +4,7 @@ and the real MemberData responses of ``shared/conformance/memberdata`` parsed in
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import pytest
 from lxml import etree
@@ -277,14 +277,14 @@ def test_success_answer_validates_like_real_answers() -> None:
 
     patient = base_population()[6]  # medical house member
     today = date.today()
-    q = _query(subject=md.SubjectRef.ssin(patient.ssin), start=today, end=today,
+    q = _query(subject=md.SubjectRef.ssin(patient.ssin), start=today, end=today, issue_instant=datetime.now(timezone.utc),
                facets=(insurability_facet(RequestType.INVOICING, ContactType.OTHER),))
     parsed = commons.SendRequest(root="x", id="_1", issue_instant=None, routing=None,
                                  blob=commons.make_blob(b""),
                                  common_input=commons.CommonInput(True, commons.Origin(
                                      None, "u", "p", care_provider=commons.CareProvider(NIHII)), input_reference="R123"))
     el = md._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(), registry=_registry(),
-                    now=datetime.now(), in_response_to=q.id)
+                    now=datetime.now(timezone.utc), in_response_to=q.id)
     if schemas.schema("memberdata-blob") is None:
         pytest.skip("official schemas absent")
     # as with the real answers: the Response against the CIN schema set, each Assertion on its own
@@ -308,13 +308,13 @@ def test_other_facets_absent_without_error() -> None:
 
     patient = base_population()[0]
     today = date.today()
-    q = _query(subject=md.SubjectRef.ssin(patient.ssin), start=today, end=today,
+    q = _query(subject=md.SubjectRef.ssin(patient.ssin), start=today, end=today, issue_instant=datetime.now(timezone.utc),
                facets=(insurability_facet(RequestType.INFORMATION, ContactType.OTHER), md.Facet(md.FACET_PALLIATIVE)))
     parsed = commons.SendRequest(root="x", id="_1", issue_instant=None, routing=None, blob=commons.make_blob(b""),
                                  common_input=commons.CommonInput(True, commons.Origin(
                                      None, "u", "p", care_provider=commons.CareProvider(NIHII)), input_reference="R123"))
     el = md._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(), registry=md.FACETS,
-                    now=datetime.now(), in_response_to=q.id)
+                    now=datetime.now(timezone.utc), in_response_to=q.id)
     resp = md.parse_saml_response(el)
     assert resp.success and not resp.partial
     assert md.FACET_PALLIATIVE not in [a.assertion_type for a in resp.assertions]

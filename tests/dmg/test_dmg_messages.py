@@ -32,7 +32,7 @@ def _schema(name: str):  # type: ignore[no-untyped-def]
 def _request() -> tuple[kmehr.RetrieveTransactionRequest, object]:
     author = kmehr.HcParty.person(kind="persdentist", nihii=DENTIST, ssin="85073003328", familyname="Anne SIMULAAR")
     request = route_b.kmehr_request(author=author, patient_ssin=PATIENT, reference_date=date(2026, 11, 25), now=NOW,
-                                    nihii=DENTIST)
+                                    nihii=DENTIST, input_reference="R123456789ABCD")
     ci = commons.CommonInput(is_test=True, origin=commons.Origin(
         package_name="mycarenet-dental", licence_username="user", licence_password="secret",
         care_provider=commons.CareProvider(nihii=DENTIST, quality="dentist",

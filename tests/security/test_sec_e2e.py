@@ -91,7 +91,7 @@ def test_login_command_json(sim, tmp_path):
     ctx.security = SecuritySession(
         keystore_path=sim.pki.dentist_p12, password=sim.pki.keystore_password, sts_url=sim.sts_url,
         soap=SoapClient(ca_file=sim.pki.ca, timeout=5), trust_anchor=sim.pki.sts_cert,
-        token_cache_path=tmp_path / "token.json", etk_depot_url=sim.etk_url,
+        token_cache_path=tmp_path / "token.json", etk_depot_url=sim.etk_url, etk_trust_anchor=sim.pki.ca,
     )
     result = CliRunner().invoke(login_command, ["--json"], obj=ctx)
     assert result.exit_code == 0, result.output

@@ -112,7 +112,8 @@ def test_session_etk_cache(sim, tmp_path):
     soap = SoapClient(ca_file=sim.pki.ca, timeout=5)
     session = SecuritySession(keystore_path=sim.pki.dentist_p12, password=sim.pki.keystore_password,
                               sts_url=sim.sts_url, soap=soap, trust_anchor=sim.pki.sts_cert,
-                              token_cache_path=tmp_path / "t.json", etk_depot_url=sim.etk_url)
+                              token_cache_path=tmp_path / "t.json", etk_depot_url=sim.etk_url,
+                              etk_trust_anchor=sim.pki.ca)
     a = session.etk("CBE", "0820563481", "MYCARENET")
     calls = soap.calls
     assert session.etk("CBE", "0820563481", "MYCARENET") is a and soap.calls == calls

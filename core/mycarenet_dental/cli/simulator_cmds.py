@@ -57,6 +57,7 @@ path = "store.sqlite"
 [security]
 trust_anchor = "sts.pem"
 ehealth_ca = "ca.pem"
+etk_trust_anchor = "ca.pem"
 token_cache = "token-dentist.json"
 """, encoding="utf-8")
     mandatary = out / "config-mandatary.toml"
@@ -77,6 +78,7 @@ path = "store-mandatary.sqlite"
 [security]
 trust_anchor = "sts.pem"
 ehealth_ca = "ca.pem"
+etk_trust_anchor = "ca.pem"
 token_cache = "token-mandatary.json"
 """, encoding="utf-8")
     env = out / ENV_FILE

@@ -382,8 +382,30 @@ class KmehrRequestError(ValueError):
 
 
 def new_request_id(nihii: str, now: dt.datetime) -> str:
-    """``<NIHII11>.<timestamp><random>``: unique, traceable to the sender, as ID-KMEHR asks."""
+    """``<NIHII11>.<timestamp><random>``: unique, traceable to the sender, as ID-KMEHR asks.
+
+    Tarification and GMF do not use it: there the suffix must be the InputReference
+    (:func:`request_id_for`)."""
     return f"{nihii.zfill(11)}.{now:%Y%m%d%H%M%S}{uuid.uuid4().hex[:6]}"
+
+
+def request_id_for(nihii: str, input_reference: str) -> str:
+    """``<NIHII11>.<InputReference>``: for Tarification and GMF the KMEHR ``request/id`` suffix is the
+    envelope's ``CommonInput/InputReference`` (as the reference connectors build it); MyCareNet answers
+    155 "request id inconsistent" on ``/RetrieveTransactionRequest/request/id`` otherwise."""
+    if not input_reference:
+        raise ValueError("a KMEHR request id needs the InputReference as its suffix")
+    return f"{nihii.zfill(11)}.{input_reference}"
+
+
+#: Where MyCareNet points its 155 when the request id suffix is not the InputReference.
+REQUEST_ID_XPATH = REQUEST_ROOT + "/request/id"
+
+
+def request_id_consistent(request_id: str, input_reference: str | None) -> bool:
+    """Whether the KMEHR request id's suffix (after the first ``.``) equals ``input_reference``."""
+    _, dot, suffix = request_id.partition(".")
+    return bool(dot) and bool(input_reference) and suffix == input_reference
 
 
 def _fmt_time(value: dt.time) -> str:
@@ -996,5 +1018,5 @@ __all__ = [
     "AckError", "Code", "Content", "Cost", "HcParty", "Insurance", "Item", "KmehrPatient", "KmehrRequestError",
     "PatientSelector", "RequestHeader", "RetrieveTransactionRequest", "RetrieveTransactionResponse",
     "Transaction", "TransactionSelect", "build_request", "build_response", "new_request_id", "parse_request",
-    "parse_response", "to_bytes",
+    "parse_response", "request_id_consistent", "request_id_for", "to_bytes",
 ]

@@ -21,14 +21,14 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
-from ..timeutil import belgian_date
+from ..timeutil import belgian_date, belgian_wall_clock, from_belgian, xs_local_datetime
 from . import answers, commons
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,11 +87,10 @@ ISSUER_MYCARENET = "urn:be:cin:nippin:aa"
 
 
 def _xs_local(value: datetime | date) -> str:
-    """The SAML dateTime form observed in real traffic: no zone, seconds precision."""
+    """The SAML dateTime form of real traffic: Belgian local time, no zone, seconds precision (all 21
+    recorded insurer answers in shared/conformance/memberdata write it so); a naive value is already local."""
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%dT%H:%M:%S")
+        return xs_local_datetime(value)
     return value.isoformat()
 
 
@@ -105,9 +104,9 @@ def _parse_dt(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(t)
     except ValueError:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
+    # naive Belgian wall clock: a zoned value (freehealth writes one) is brought to Belgian time, so that
+    # "2026-03-02T00:00:00+01:00" stays 2 March and is not read as 1 March 23:00 UTC
+    return belgian_wall_clock(value)
 
 
 # -- request records -----------------------------------------------------------------------------
@@ -674,6 +673,13 @@ ERROR_CODES: Mapping[str, tuple[str, str, str, str, str | None, str]] = {
     "PERIOD_TOO_FAR_IN_PAST": (STATUS_REQUESTER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
                                "*:AttributeQuery/*:Subject/*:SubjectConfirmation/*:SubjectConfirmationData",
                                "The request goes more than 5 years back"),
+    # UNSURE: simulator-only code. The spec (insurability.md) says the service takes every IssueInstant form;
+    # the insurers read a zone-less one as Belgian local time, so a query written in UTC without zone reads
+    # 1-2 hours in the past there. The simulator makes that misreading visible (switch
+    # memberdata.issue_instant_max_skew_s, default 1800 s; 0 turns the check off).
+    "INVALID_ISSUE_INSTANT": (STATUS_REQUESTER, SUB_REQUEST_ERROR, "VALIDATION_ERROR", "MYCARENET",
+                              "*:AttributeQuery/@IssueInstant",
+                              "The IssueInstant, read as Belgian local time, is too far from the present"),
     "UNKNOWN_NISS_ROUTING": (STATUS_RESPONDER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
                              "*:AttributeQuery/*:Subject/*:NameID", "INSS not found by the routing algorithm"),
     "UNKNOWN_IO": (STATUS_RESPONDER, SUB_INPUT_ERROR, "INPUT_ERROR", "MYCARENET",
@@ -705,6 +711,11 @@ ERROR_CODES: Mapping[str, tuple[str, str, str, str, str | None, str]] = {
     "ONLY_FIVE_PERIODS_RETURNED": (STATUS_SUCCESS, SUB_PARTIAL, "WARNING", "IO", None,
                                    "There are more than 5 insurability periods but only five were returned"),
 }
+
+
+#: ``[simulator] switches``: how far (seconds) the query's IssueInstant, read as Belgian time, may be from now.
+SWITCH_ISSUE_INSTANT_SKEW = "memberdata.issue_instant_max_skew_s"
+DEFAULT_ISSUE_INSTANT_SKEW_S = 1800
 
 
 class QueryRejected(Exception):
@@ -855,16 +866,34 @@ def _date_of(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
+def check_issue_instant(text: str | None, *, now: datetime, max_skew: timedelta) -> None:
+    """Read ``IssueInstant`` as the insurers do (zone-less = Belgian local time) and refuse one more than
+    ``max_skew`` away from ``now`` (INVALID_ISSUE_INSTANT, simulator-only: see ERROR_CODES)."""
+    raw = (text or "").strip()
+    try:
+        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+    except ValueError:
+        raise QueryRejected("INVALID_ISSUE_INSTANT", message=f"IssueInstant {raw!r} is not an xs:dateTime") from None
+    moment = from_belgian(value)
+    reference = now if now.tzinfo is not None else from_belgian(now)
+    if abs(moment - reference) > max_skew:
+        raise QueryRejected("INVALID_ISSUE_INSTANT",
+                            message=f"IssueInstant {raw} (Belgian time) is {abs(moment - reference)} from the present")
+
+
 def validate_query(root: etree._Element, *, input_reference: str | None, care_provider_nihii: str | None,
                    quality: str | None, registry: FacetRegistry, today: date,
                    unauthorized_facets: Iterable[str] = (FACET_CARE_PATH, FACET_REFERENCE_PHARMACY),
-                   years_back: int = 5) -> ParsedQuery:
+                   years_back: int = 5, now: datetime | None = None,
+                   issue_instant_max_skew: timedelta | None = None) -> ParsedQuery:
     """Check an AttributeQuery in the spec's order; raises :class:`QueryRejected` with the real code."""
     s, p = NS_SAML, NS_SAMLP
     qid = root.get("ID") or ""
     # 1. cross-checks
     if input_reference and qid != "_" + input_reference and qid != input_reference:
         raise QueryRejected("CROSSCHECK_ID")
+    if now is not None and issue_instant_max_skew:
+        check_issue_instant(root.get("IssueInstant"), now=now, max_skew=issue_instant_max_skew)
     issuer = root.find(f"{{{s}}}Issuer")
     if issuer is not None and care_provider_nihii and issuer.get("Format") == FORMAT_NIHII11:
         if (issuer.text or "").strip().ljust(11, "0")[:11] != care_provider_nihii.strip().zfill(11):
@@ -1234,7 +1263,9 @@ def _answer(query_el: etree._Element, *, parsed: commons.SendRequest, caller: An
     try:
         query = validate_query(query_el, input_reference=parsed.common_input.input_reference,
                                care_provider_nihii=cp.nihii if cp else None, quality=quality, registry=registry,
-                               today=belgian_date(now),
+                               today=belgian_date(now), now=now,
+                               issue_instant_max_skew=timedelta(
+                                   seconds=float(switches.get(SWITCH_ISSUE_INSTANT_SKEW, DEFAULT_ISSUE_INSTANT_SKEW_S))),
                                unauthorized_facets=switches.get("memberdata.unauthorized_facets",
                                                                 (FACET_CARE_PATH, FACET_REFERENCE_PHARMACY)))
         if switches.get("memberdata.send_to_im_exception"):

@@ -1,8 +1,11 @@
 """ETK (eHealth encryption token): a CMS SignedData by the ETK-RA wrapping the owner's encryption cert.
 
 Parsing keeps the encryption certificate (what a sender seals to) and the owner's authentication cert (the
-encryption cert is issued by it, RFC 3820 "proxy" style). ``Etk.verify`` checks the RA signature against a
-configured anchor, which some connectors skip (``auth-crypto.md`` §5.1). Also the ETK depot client.
+encryption cert is issued by it, RFC 3820 "proxy" style). Nothing is sealed to an ETK before
+:meth:`Etk.verify_for` has checked the RA signature, the owner's chain to the configured trust anchors and
+the owner's identity against what was asked of the depot (``auth-crypto.md`` §5.1: some connectors skip
+this; a hostile depot answer would otherwise get the patient's data sealed to an attacker's key). Also the
+ETK depot client, which follows up ``MatchingEtk`` answers the way the official connector does.
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
 from . import cmsutil
+from .identity import identity_of
 
 ETKDEPOT_NS = "urn:be:fgov:ehealth:etkdepot:1_0:protocol"
-ETKDEPOT_CORE_NS = "urn:be:fgov:ehealth:etkdepot:1_0:core"
+# GetEtkResponse extends eHealth commons 1.0 ResponseType: its Status is commons core 1.0 (unqualified
+# Code/Message), not an "etkdepot core" namespace (ehealth-etkdepot-schema-protocol-1_0.xsd).
+ETKDEPOT_CORE_NS = "urn:be:fgov:ehealth:commons:1_0:core"
+MAX_CHAIN = 4  # intermediate CAs between an owner certificate and a configured anchor
 
 
 @attrs.frozen
@@ -72,13 +79,77 @@ class Etk:
         if trust:
             signer = check.certificate
             assert signer is not None
-            if not any(_issued_by(signer, anchor) or signer == anchor for anchor in trust):
+            if not chains_to(signer, trust, pool=self.certificates):
                 raise SecurityError("ETK signer is not trusted", code="ETK_UNTRUSTED")
         if self.auth_certificate is not None and not _issued_by(self.certificate, self.auth_certificate):
             raise SecurityError("ETK encryption certificate is not issued by its owner's key", code="ETK_PROXY")
         now = now or datetime.now(timezone.utc)
         if not (self.certificate.not_valid_before_utc <= now < self.certificate.not_valid_after_utc):
             raise SecurityError("ETK encryption certificate is outside its validity period", code="ETK_EXPIRED")
+
+    def verify_for(self, identifier_type: str, value: str, application_id: str | None = None, *,
+                   trust: Sequence[x509.Certificate], now: datetime | None = None) -> None:
+        """Everything :meth:`verify` checks, against ``trust`` (required), plus: the owner's authentication
+        certificate is present, valid and chains to ``trust``, and it names the identifier asked for.
+
+        Raises SecurityError ``ETK_TRUST`` (no anchor configured), ``ETK_UNTRUSTED``, ``ETK_PROXY``,
+        ``ETK_EXPIRED`` or ``ETK_IDENTITY``.
+        """
+        if not trust:
+            raise SecurityError("no trust anchor configured for ETKs: an ETK cannot be checked", code="ETK_TRUST",
+                                hint="set [security] etk_trust_anchor to a PEM file with the CA of the ETK-RA "
+                                     "certificate and the root of the owners' certificates")
+        now = now or datetime.now(timezone.utc)
+        self.verify(trust=trust, now=now)
+        owner = self.auth_certificate
+        if owner is None:
+            raise SecurityError("the ETK carries no owner certificate", code="ETK_PROXY")
+        if not chains_to(owner, trust, pool=self.certificates):
+            raise SecurityError("the ETK owner's certificate is not issued by a trusted CA", code="ETK_UNTRUSTED")
+        if not (owner.not_valid_before_utc <= now < owner.not_valid_after_utc):
+            raise SecurityError("the ETK owner's certificate is outside its validity period", code="ETK_EXPIRED")
+        ident = identity_of(owner)
+        wanted_type, wanted = _norm_identifier(identifier_type, value)
+        if ident is None or _norm_identifier(ident.identifier_type, ident.identifier) != (wanted_type, wanted):
+            found = f"{ident.identifier_type}={ident.identifier}" if ident else "no eHealth identifier"
+            raise SecurityError(f"the ETK belongs to {found}, not to {wanted_type}={wanted}", code="ETK_IDENTITY")
+        if application_id is not None and (ident.application or "").upper() != application_id.upper():
+            raise SecurityError(f"the ETK is of application {ident.application or '(none)'}, not {application_id}",
+                                code="ETK_IDENTITY")
+
+
+def _norm_identifier(identifier_type: str, value: str) -> tuple[str, str]:
+    kind = identifier_type.strip().upper()
+    v = value.strip()
+    if kind in ("CBE", "KBO") and v.isdigit():
+        return "CBE", v.zfill(10)
+    return kind, v
+
+
+def chains_to(cert: x509.Certificate, trust: Sequence[x509.Certificate], *,
+              pool: Sequence[x509.Certificate] = (), depth: int = MAX_CHAIN) -> bool:
+    """Whether ``cert`` is an anchor, is issued by one, or is through CA certificates of ``pool``.
+
+    An intermediate taken from ``pool`` (the certificates the ETK itself carries, so attacker-chosen) must
+    be a CA: a leaf certificate a trusted CA issued to anyone cannot vouch for another identity.
+    """
+    if any(cmsutil.issued_by(cert, anchor) for anchor in trust):
+        return True
+    if depth <= 0:
+        return False
+    for candidate in pool:
+        if candidate == cert or candidate.subject != cert.issuer or not _is_ca(candidate):
+            continue
+        if _issued_by(cert, candidate) and chains_to(candidate, trust, pool=pool, depth=depth - 1):
+            return True
+    return False
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
 
 
 @lru_cache(maxsize=128)
@@ -132,6 +203,96 @@ def build_get_etk_request(identifier_type: str, value: str, application_id: str 
     return root
 
 
+@attrs.frozen
+class DepotAnswer:
+    """What one GetEtk call returned: the ETK, or the identifiers of several matching ETKs."""
+
+    etk: bytes | None
+    matching: tuple[tuple[str, str, str | None], ...]
+    status: str
+
+
+def _depot_call(soap: object, url: str, identifier_type: str, value: str, application_id: str | None,
+                run: object | None) -> DepotAnswer:
+    import base64
+
+    reply = soap.call(  # type: ignore[attr-defined]
+        url, "", build_get_etk_request(identifier_type, value, application_id),
+        security=None, idempotent=True, run=run,
+    )
+    child = reply.body_child
+    if child is None or etree.QName(child).localname != "GetEtkResponse":
+        raise MalformedResponseError("the ETK depot answer is not a GetEtkResponse", code="ETK_MALFORMED",
+                                     origin="EtkDepot")
+    status = child.find(f"{{{ETKDEPOT_CORE_NS}}}Status")
+    if status is None:
+        status = child.find("{*}Status")
+    message = ""
+    code = ""
+    if status is not None:
+        code = (status.findtext("Code") or status.findtext("{*}Code") or "").strip()
+        message = " ".join(t.strip() for t in status.itertext() if t.strip())
+    etks = child.findall(f"{{{ETKDEPOT_NS}}}ETK")
+    der = None
+    if etks:
+        try:
+            der = base64.b64decode("".join(etks[0].itertext()), validate=False)
+        except ValueError:
+            raise MalformedResponseError("ETK depot answered a non-base64 ETK", code="ETK_MALFORMED") from None
+    matching: list[tuple[str, str, str | None]] = []
+    for match in child.findall(f"{{{ETKDEPOT_NS}}}MatchingEtk"):
+        ident = match.find(f"{{{ETKDEPOT_NS}}}Identifier")  # the official connector follows the first one
+        if ident is None:
+            continue
+        matching.append(((ident.findtext(f"{{{ETKDEPOT_NS}}}Type") or "").strip(),
+                         (ident.findtext(f"{{{ETKDEPOT_NS}}}Value") or "").strip(),
+                         (ident.findtext(f"{{{ETKDEPOT_NS}}}ApplicationID") or "").strip() or None))
+    return DepotAnswer(etk=der, matching=tuple(matching), status=message or code)
+
+
+def _not_found(identifier_type: str, value: str, application_id: str | None, message: str) -> MalformedResponseError:
+    return MalformedResponseError(
+        f"ETK depot has no ETK for {identifier_type}={value}"
+        + (f" (application {application_id})" if application_id else "")
+        + (f": {message}" if message else ""),
+        code="ETK_NOT_FOUND",
+        origin="EtkDepot",
+    )
+
+
+def fetch_etks(
+    soap: object,
+    url: str,
+    identifier_type: str,
+    value: str,
+    *,
+    application_id: str | None = None,
+    run: object | None = None,
+    max_matches: int = 8,
+) -> tuple[Etk, ...]:
+    """Fetch the ETK(s) of an identifier from the (unsecured) ETK depot, unverified.
+
+    When the depot answers ``MatchingEtk`` (several ETKs match, e.g. an SSIN with and without an
+    application id) each one is fetched with its own identifier, as the official connector does.
+    The caller verifies every ETK (:meth:`Etk.verify_for`) before using it.
+    """
+    answer = _depot_call(soap, url, identifier_type, value, application_id, run)
+    if answer.etk is not None:
+        return (Etk.parse(answer.etk),)
+    if not answer.matching:
+        raise _not_found(identifier_type, value, application_id, answer.status)
+    if len(answer.matching) > max_matches:
+        raise MalformedResponseError(f"the ETK depot answered {len(answer.matching)} matching ETKs (at most "
+                                     f"{max_matches} are followed)", code="ETK_MALFORMED", origin="EtkDepot")
+    found: list[Etk] = []
+    for m_type, m_value, m_app in answer.matching:
+        follow = _depot_call(soap, url, m_type or identifier_type, m_value or value, m_app, run)
+        if follow.etk is None:  # a matching identifier must name exactly one ETK
+            raise _not_found(m_type, m_value, m_app, follow.status or "the matching ETK is not returned")
+        found.append(Etk.parse(follow.etk))
+    return tuple(found)
+
+
 def fetch_etk(
     soap: object,
     url: str,
@@ -141,31 +302,5 @@ def fetch_etk(
     application_id: str | None = None,
     run: object | None = None,
 ) -> Etk:
-    """Fetch an ETK from the (unsecured) ETK depot, as in production."""
-    import base64
-
-    reply = soap.call(  # type: ignore[attr-defined]
-        url, "", build_get_etk_request(identifier_type, value, application_id),
-        security=None, idempotent=True, run=run,
-    )
-    child = reply.body_child
-    status = child.find(f".//{{{ETKDEPOT_CORE_NS}}}Status") if child is not None else None
-    etks = child.findall(f".//{{{ETKDEPOT_NS}}}ETK") if child is not None else []
-    if not etks and child is not None:
-        etks = child.findall(".//{*}ETK")
-    if not etks:
-        message = ""
-        if status is not None:
-            message = " ".join(t.strip() for t in status.itertext() if t.strip())
-        raise MalformedResponseError(
-            f"ETK depot has no ETK for {identifier_type}={value}"
-            + (f" (application {application_id})" if application_id else "")
-            + (f": {message}" if message else ""),
-            code="ETK_NOT_FOUND",
-            origin="EtkDepot",
-        )
-    try:
-        der = base64.b64decode("".join(etks[0].itertext()), validate=False)
-    except ValueError:
-        raise MalformedResponseError("ETK depot answered a non-base64 ETK", code="ETK_MALFORMED") from None
-    return Etk.parse(der)
+    """The first ETK :func:`fetch_etks` finds (unverified: see :meth:`Etk.verify_for`)."""
+    return fetch_etks(soap, url, identifier_type, value, application_id=application_id, run=run)[0]

@@ -31,7 +31,10 @@ NS_AUTH = "http://docs.oasis-open.org/wsfed/authorization/200706"
 AUTH_DIALECT = "http://docs.oasis-open.org/wsfed/authorization/200706/authclaims"
 TOKEN_TYPE_SAML11 = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"
 REQUEST_ISSUE = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue"
-KEY_TYPE_PUBLIC = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/PublicKey"
+# The eHealth STS takes the KeyType spelled without the hyphen in "wstrust" (the WS-Trust 1.3 URI has one):
+# it is what both reference clients send and the only spelling the real STS is known to accept.
+KEY_TYPE_PUBLIC = "http://docs.oasis-open.org/ws-sx/wstrust/200512/PublicKey"
+KEY_TYPE_PUBLIC_OASIS = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/PublicKey"  # WS-Trust 1.3 spelling
 ACTION_WSTRUST = "urn:be:fgov:ehealth:sts:protocol:v1:RequestSecurityToken"
 ACTION_LEGACY = "urn:be:fgov:ehealth:sts:protocol:v1:RequestSecureToken"
 ACTION_CHALLENGE = "urn:be:fgov:ehealth:sts:protocol:v1:Challenge"

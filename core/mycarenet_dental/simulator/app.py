@@ -223,14 +223,21 @@ class SimulatorApp:
 _STATUS_LINES = {code: f"{code} {HTTP_STATUS_CODES[code].upper()}" for code in (200, 400, 404, 413, 500, 502, 503)}
 
 
+#: ``[simulator] switches``: let the STS also take the WS-Trust 1.3 KeyType spelling (``…/ws-trust/…``).
+SWITCH_STS_OASIS_KEY_TYPE = "sts.accept_oasis_key_type"
+
+
 def core_routes() -> list[SimulatorRoute]:
     """The eHealth side the core hosts: STS (WS-Trust and legacy) and the ETK depot."""
 
     def sts(request: SimRequest) -> SimResponse:
         from .sts import handle_sts_request
 
+        trust = request.state.trust
+        if request.state.switches.extra.get(SWITCH_STS_OASIS_KEY_TYPE) and not trust.accept_oasis_key_type:
+            trust = attrs.evolve(trust, accept_oasis_key_type=True)
         return SimResponse(handle_sts_request(request.body, soap_action=request.soap_action,
-                                              trust=request.state.trust, now=request.state.now()))
+                                              trust=trust, now=request.state.now()))
 
     def etk(request: SimRequest) -> SimResponse:
         from .etk_depot import handle_etk_request

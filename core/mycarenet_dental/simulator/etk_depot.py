@@ -1,21 +1,22 @@
 """Simulated eHealth ETK depot (``/EtkDepot/v1``, unsecured SOAP): publishes MyCareNet's ETK and others.
 
-Request ``GetEtkRequest/SearchCriteria/Identifier/{Type, Value, ApplicationID}``; answer
-``GetEtkResponse`` with ``Status`` and ``ETK`` (base64 DER), or a status saying nothing matched.
+Request ``GetEtkRequest/SearchCriteria/Identifier/{Type, Value, ApplicationID}``. The answer follows the
+official depot schema (``ehealth-etkdepot-schema-protocol-1_0.xsd``): ``GetEtkResponse`` (eHealth commons
+1.0 ``ResponseType``: ``Id`` and a commons-core ``Status`` with unqualified ``Code``/``Message``), then
+``GivenSearchCriteria`` and either one ``ETK`` (base64 DER) or, when a query without ApplicationID only
+matches ETKs published with one, one ``MatchingEtk`` per ETK naming its full identifier.
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from ..errors import MalformedResponseError
 from ..security.etk import ETKDEPOT_CORE_NS, ETKDEPOT_NS
-from ..security.saml import format_time
 from ..xmlsafe import parse_xml
 from .wss_check import SimSoapFault
 
@@ -34,6 +35,14 @@ def _norm(identifier_type: str, value: str) -> tuple[str, str]:
     return t, v
 
 
+def _identifier(parent: etree._Element, id_type: str, value: str, app: str | None) -> None:
+    ident = etree.SubElement(parent, f"{{{ETKDEPOT_NS}}}Identifier")
+    etree.SubElement(ident, f"{{{ETKDEPOT_NS}}}Type").text = id_type
+    etree.SubElement(ident, f"{{{ETKDEPOT_NS}}}Value").text = value
+    if app:
+        etree.SubElement(ident, f"{{{ETKDEPOT_NS}}}ApplicationID").text = app
+
+
 def handle_etk_request(body: bytes, *, trust: SimTrust) -> bytes:
     """Answer one GetEtk request with the full SOAP response envelope."""
     try:
@@ -50,26 +59,37 @@ def handle_etk_request(body: bytes, *, trust: SimTrust) -> bytes:
     id_type = ident.findtext(f"{{{ETKDEPOT_NS}}}Type") or ""
     value = ident.findtext(f"{{{ETKDEPOT_NS}}}Value") or ""
     app = (ident.findtext(f"{{{ETKDEPOT_NS}}}ApplicationID") or "").strip() or None
-    wanted = (*_norm(id_type, value), app)
-    found = None
-    for (t, v, a), der in trust.etks.items():
-        if _norm(t, v) == wanted[:2] and (a or None) == app:
-            found = der
-            break
+    wanted = _norm(id_type, value)
+    candidates = [(t, v, a or None, der) for (t, v, a), der in trust.etks.items() if _norm(t, v) == wanted]
+    if app is not None:
+        candidates = [c for c in candidates if (c[2] or "").upper() == app.upper()]
+    elif any(c[2] is None for c in candidates):
+        candidates = [c for c in candidates if c[2] is None]
+    # UNSURE: when the real depot answers MatchingEtk. Here: a query without ApplicationID gets the ETK
+    # published without one when there is one, else MatchingEtk naming every ETK published with one (each
+    # then fetched with its ApplicationID, as the official connector follows them up).
+    matching = app is None and bool(candidates) and candidates[0][2] is not None
     out = etree.Element(f"{{{NS_SOAP}}}Envelope", nsmap={"soapenv": NS_SOAP})
     out_body = etree.SubElement(out, f"{{{NS_SOAP}}}Body")
-    resp = etree.SubElement(out_body, f"{{{ETKDEPOT_NS}}}GetEtkResponse",
-                            nsmap={"etk": ETKDEPOT_NS, "core": ETKDEPOT_CORE_NS})
+    resp = etree.SubElement(out_body, f"{{{ETKDEPOT_NS}}}GetEtkResponse", nsmap={"etk": ETKDEPOT_NS})
     resp.set("Id", "_" + uuid.uuid4().hex)
-    resp.set("IssueInstant", format_time(datetime.now(timezone.utc)))
-    status = etree.SubElement(resp, f"{{{ETKDEPOT_CORE_NS}}}Status")
-    code = etree.SubElement(status, f"{{{ETKDEPOT_CORE_NS}}}Code")
-    if found is None:
+    status = etree.SubElement(resp, f"{{{ETKDEPOT_CORE_NS}}}Status", nsmap={"core": ETKDEPOT_CORE_NS})
+    code = etree.SubElement(status, "Code")  # unqualified: commons core 1.0 has no elementFormDefault
+    msg = etree.SubElement(status, "Message")
+    msg.set("Lang", "EN")
+    if not candidates:
+        # UNSURE: the real depot's "nothing found" rendering; a non-200 status is what the official connector
+        # reports as ETK_NOT_FOUND.
         code.text = "404"
-        msg = etree.SubElement(status, f"{{{ETKDEPOT_CORE_NS}}}Message")
-        msg.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
         msg.text = f"No ETK found for {wanted[0]}={wanted[1]}" + (f" application {app}" if app else "")
+        return etree.tostring(out, encoding="UTF-8", xml_declaration=True)
+    code.text = "200"
+    msg.text = "OK"
+    given = etree.SubElement(resp, f"{{{ETKDEPOT_NS}}}GivenSearchCriteria")
+    _identifier(given, id_type.strip(), value.strip(), app)
+    if not matching:
+        etree.SubElement(resp, f"{{{ETKDEPOT_NS}}}ETK").text = base64.b64encode(candidates[0][3]).decode()
     else:
-        code.text = "200"
-        etree.SubElement(resp, f"{{{ETKDEPOT_NS}}}ETK").text = base64.b64encode(found).decode()
+        for t, v, a, _ in sorted(candidates, key=lambda c: (c[2] or "")):
+            _identifier(etree.SubElement(resp, f"{{{ETKDEPOT_NS}}}MatchingEtk"), t, v, a)
     return etree.tostring(out, encoding="UTF-8", xml_declaration=True)

@@ -32,6 +32,8 @@ from ..security.sts import (
     ACTION_CHALLENGE,
     ACTION_LEGACY,
     ACTION_WSTRUST,
+    KEY_TYPE_PUBLIC,
+    KEY_TYPE_PUBLIC_OASIS,
     NS_AUTH,
     NS_WST,
     REQUEST_ISSUE,
@@ -81,6 +83,10 @@ class SimTrust:
     # MyCareNet's authentication key signs its answers (outer ETEE signature, XAdES); None for an old PKI folder
     mycarenet_auth_cert: x509.Certificate | None = attrs.field(default=None, repr=False)
     mycarenet_auth_key: PrivateKeyTypes | None = attrs.field(default=None, repr=False)
+    # The real STS is only known to accept KeyType ".../ws-sx/wstrust/200512/PublicKey" (no hyphen);
+    # the WS-Trust 1.3 spelling ".../ws-sx/ws-trust/200512/PublicKey" is accepted only behind this switch.
+    # UNSURE: whether the production STS also takes the hyphenated URI; no reference client sends it.
+    accept_oasis_key_type: bool = False
 
     @classmethod
     def load(cls, pki_dir: Path, **overrides: object) -> SimTrust:
@@ -181,7 +187,7 @@ def _cert_from(el: etree._Element | None) -> x509.Certificate | None:
         return None
 
 
-def _parse_wstrust(rst: etree._Element) -> _Request:
+def _parse_wstrust(rst: etree._Element, *, accept_oasis_key_type: bool = False) -> _Request:
     W = NS_WST
     token_type = (rst.findtext(f"{{{W}}}TokenType") or "").strip()
     request_type = (rst.findtext(f"{{{W}}}RequestType") or "").strip()
@@ -192,8 +198,9 @@ def _parse_wstrust(rst: etree._Element) -> _Request:
         raise SimSoapFault("SOA-03007", "Renew is not supported by the simulator: request a new token (Issue)")
     if request_type != REQUEST_ISSUE:
         raise SimSoapFault("SOA-03007", f"Unsupported RequestType {request_type or '(none)'}")
-    if not key_type.endswith("/PublicKey"):
-        raise SimSoapFault("SOA-03007", "KeyType must be PublicKey (holder-of-key)")
+    accepted = (KEY_TYPE_PUBLIC, KEY_TYPE_PUBLIC_OASIS) if accept_oasis_key_type else (KEY_TYPE_PUBLIC,)
+    if key_type not in accepted:
+        raise SimSoapFault("SOA-03007", f"Unsupported KeyType {key_type or '(none)'}: expected {KEY_TYPE_PUBLIC}")
     cert = _cert_from(rst.find(f"{{{W}}}UseKey//{{{xmldsig.NS_DS}}}X509Certificate"))
     if cert is None:
         raise SimSoapFault("SOA-03007", "UseKey must carry the holder-of-key certificate")
@@ -486,7 +493,7 @@ def handle_sts_request(body: bytes, *, soap_action: str, trust: SimTrust, now: d
     trust.check_certificate(bst_cert, now)
     # 5. body
     if child.tag == f"{{{NS_WST}}}RequestSecurityToken":
-        request = _parse_wstrust(child)
+        request = _parse_wstrust(child, accept_oasis_key_type=trust.accept_oasis_key_type)
         differ = request.hok_cert != bst_cert
         # UNSURE when the real STS challenges (auth-crypto §2.4): configurable, default when the keys differ.
         if trust.challenge == "always" or (differ and trust.challenge == "when-keys-differ"):

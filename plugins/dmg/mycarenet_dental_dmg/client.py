@@ -87,12 +87,14 @@ def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day:
     settings = ctx.config.section(SERVICE)
     quality = str(settings.get("gmf_quality", route_b.DEFAULT_QUALITY))
     dentist = ctx.config.require_dentist()
-    common_input = commons.common_input_for(ctx, exchange, quality=quality)
+    # UNSURE: dmg.md gives the id as <NIHII>.<reference>; the reference connector's DMG references are numeric
+    # and serve as InputReference and KMEHR id suffix at once: 14 digits here.
+    common_input = commons.common_input_for(ctx, exchange, quality=quality,
+                                            input_reference=commons.new_input_reference(digits_only=True))
     author = kmehr.HcParty.person(kind=route_b.HCPARTY_FOR_QUALITY.get(quality, "persdentist"),
                                   nihii=dentist.nihii, ssin=dentist.ssin, familyname=dentist.name or None)
-    now = ctx.now().replace(tzinfo=None)
-    request = route_b.kmehr_request(author=author, patient_ssin=ssin, reference_date=day, now=now,
-                                    nihii=dentist.nihii)
+    request = route_b.kmehr_request(author=author, patient_ssin=ssin, reference_date=day, now=ctx.now(),
+                                    nihii=dentist.nihii, input_reference=common_input.input_reference or "")
     body = route_b.consult_request(common_input=common_input, request=request, patient_ssin=ssin,
                                    reference_date=day)
     if common_input.input_reference:

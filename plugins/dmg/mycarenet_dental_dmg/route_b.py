@@ -18,6 +18,7 @@ import attrs
 from lxml import etree
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.mycarenet import commons, kmehr
+from mycarenet_dental.timeutil import belgian_wall_clock
 from mycarenet_dental.xmlsafe import parse_xml
 
 from .model import DmgHolder, HolderKind, infer_kind
@@ -55,10 +56,14 @@ class GmfAnswer:
 
 
 def kmehr_request(*, author: kmehr.HcParty, patient_ssin: str, reference_date: date, now: datetime,
-                  nihii: str) -> kmehr.RetrieveTransactionRequest:
-    """The KMEHR request record for the ``gmd`` transaction on ``reference_date``."""
-    header = kmehr.RequestHeader(id=kmehr.new_request_id(nihii, now), author=(author,), date=now.date(),
-                                 time=now.time().replace(microsecond=0, tzinfo=None))
+                  nihii: str, input_reference: str) -> kmehr.RetrieveTransactionRequest:
+    """The KMEHR request record for the ``gmd`` transaction on ``reference_date``.
+
+    Its id is ``<NIHII11>.<InputReference>`` (MyCareNet answers 155 when the suffix differs); date and
+    time are the Belgian wall clock."""
+    local = belgian_wall_clock(now)
+    header = kmehr.RequestHeader(id=kmehr.request_id_for(nihii, input_reference), author=(author,),
+                                 date=local.date(), time=local.time().replace(microsecond=0))
     return kmehr.RetrieveTransactionRequest(
         header=header, patient=kmehr.PatientSelector(ssin=patient_ssin),
         transaction=kmehr.TransactionSelect(cd=TRANSACTION, begindate=reference_date))

@@ -111,7 +111,10 @@ def handle_gmf(request: SimRequest) -> SimResponse:
 
 
 def _naive(now: datetime) -> datetime:
-    return now.replace(tzinfo=None)
+    """The insurer's wall clock: KMEHR date/time are Belgian local time, without zone."""
+    from mycarenet_dental.timeutil import belgian_wall_clock
+
+    return belgian_wall_clock(now)
 
 
 def _check(request: SimRequest, kreq: Any, parsed: Any, caller: Any, nihii: str, quality: str | None,
@@ -122,6 +125,9 @@ def _check(request: SimRequest, kreq: Any, parsed: Any, caller: Any, nihii: str,
     from mycarenet_dental.mycarenet import kmehr
 
     tx = kreq.transaction
+    if not kmehr.request_id_consistent(kreq.header.id, parsed.common_input.input_reference):
+        return None, "155", "the request id is inconsistent: its suffix is not CommonInput/InputReference", \
+            kmehr.REQUEST_ID_XPATH
     if tx.kind != "gmd" or tx.cd.s != "CD-TRANSACTION-MYCARENET":
         return None, "130", f"transaction {tx.kind!r} is not allowed here (gmd expected)", \
             kmehr.TRANSACTION_XPATH + "/cd"

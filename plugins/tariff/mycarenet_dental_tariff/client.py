@@ -24,6 +24,7 @@ from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.exchange import Exchange, Trigger
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin, parse_patient
 from mycarenet_dental.mycarenet import answers, commons, kmehr
+from mycarenet_dental.timeutil import belgian_date, belgian_wall_clock
 
 from . import catalogue
 from .model import (
@@ -151,7 +152,7 @@ def build_kmehr_request(query: TariffQuery, *, author: kmehr.HcParty, now: dt.da
         patient = kmehr.PatientSelector(ssin=query.patient.value)
     else:
         patient = kmehr.PatientSelector(insurer=query.patient.mutuality.value, membership=query.patient.number)
-    local = now.astimezone()
+    local = belgian_wall_clock(now)  # KMEHR request date/time: Belgian wall clock, as the insurers read it
     header = kmehr.RequestHeader(id=request_id, author=[author], date=local.date(), time=local.time())
     transaction = kmehr.TransactionSelect(
         cd=_TARIFF_CD, author=[author], items=items)
@@ -355,8 +356,12 @@ class TariffClient:
         """(body, KMEHR request id, InputReference)."""
         now = now or self.ctx.now()
         dentist = self.ctx.config.require_dentist()
-        request_id = kmehr.new_request_id(dentist.nihii, now)
-        common_input = commons.common_input_for(self.ctx, exchange, quality=QUALITY)
+        # UNSURE: tariff.md gives the id as <NIHII11>.<timestamp-ref>; both reference connectors use a numeric
+        # reference, so the InputReference (= the id suffix) is 14 digits here.
+        common_input = commons.common_input_for(self.ctx, exchange, quality=QUALITY,
+                                                input_reference=commons.new_input_reference(digits_only=True))
+        # the KMEHR request id suffix is the InputReference (MyCareNet answers 155 otherwise)
+        request_id = kmehr.request_id_for(dentist.nihii, common_input.input_reference or "")
         blob_request = build_kmehr_request(query, author=self.author(), now=now, request_id=request_id)
         body = build_body(common_input, query, blob_request, now=now)
         return body, request_id, common_input.input_reference or ""
@@ -364,7 +369,7 @@ class TariffClient:
     def send(self, query: TariffQuery, exchange: Exchange, *, run: ExchangeRun | None = None,
              check_dates: bool = True) -> TariffResult:
         if check_dates:
-            check_service_date(query.service_date, self.ctx.now().astimezone().date())
+            check_service_date(query.service_date, belgian_date(self.ctx.now()))
         answers.preflight(self.ctx, SERVICE)
         body, request_id, input_reference = self.build(query, exchange)
         if run is not None:
@@ -404,7 +409,7 @@ def consult_tariff(ctx: Context, patient: str | Ssin | RegistrationNumber, servi
     contact is refused by rule R35. Raises :class:`TariffBusinessError` for insurer errors 100–175,
     :class:`TariffValidationError` / ``InvalidIdentifierError`` before sending, ``RuleRefusal``.
     """
-    today = ctx.now().astimezone().date()
+    today = belgian_date(ctx.now())
     query = make_query(patient, services, service_date=service_date or today, justification=justification)
     if check_dates:
         check_service_date(query.service_date, today)

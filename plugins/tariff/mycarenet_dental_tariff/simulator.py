@@ -20,6 +20,7 @@ from mycarenet_dental.mycarenet import commons, kmehr
 from mycarenet_dental.security import xades
 from mycarenet_dental.simulator.app import SimRequest, SimResponse
 from mycarenet_dental.simulator.population import InsurabilityPeriod, SimPatient
+from mycarenet_dental.timeutil import belgian_date, belgian_wall_clock
 
 from . import catalogue, engine
 from .client import NS_TARIFICATION, RESPONSE_ROOT, SOAP_ACTION, months_back
@@ -82,7 +83,7 @@ def _header(kreq: kmehr.RetrieveTransactionRequest | None, now: dt.datetime) -> 
         return kreq.header
     # the request could not be read: echo an empty shell (UNSURE what the real service echoes)
     return kmehr.RequestHeader(id="unknown", author=[kmehr.HcParty.person(kind="persdentist", nihii="00000000000")],
-                               date=now.date(), time=now.time())
+                               date=belgian_wall_clock(now).date(), time=belgian_wall_clock(now).time())
 
 
 def _answer(request: SimRequest, kreq: kmehr.RetrieveTransactionRequest | None, insurer: str | None,
@@ -90,6 +91,7 @@ def _answer(request: SimRequest, kreq: kmehr.RetrieveTransactionRequest | None, 
             transactions: list[kmehr.Transaction] | None = None) -> kmehr.RetrieveTransactionResponse:
     number = request.state.count("tariff:responses")
     code = insurer or "000"  # UNSURE: author of an answer given before the insurer is known
+    now = belgian_wall_clock(now)  # KMEHR date/time: the insurer's (Belgian) wall clock
     return kmehr.RetrieveTransactionResponse(
         id=f"{code}.{now:%Y%m%d%H%M%S}{number:06d}", author=[kmehr.HcParty.insurer(code)], date=now.date(),
         time=now.time(), request=_header(kreq, now), complete=not errors, errors=errors or [], patient=patient,
@@ -136,7 +138,7 @@ def _find_patient(request: SimRequest, kreq: kmehr.RetrieveTransactionRequest, r
 def _process(request: SimRequest, send: commons.SendRequest, kreq: kmehr.RetrieveTransactionRequest,
              now: dt.datetime) -> kmehr.RetrieveTransactionResponse:
     errors = _Errors()
-    today = now.astimezone().date()
+    today = belgian_date(now)
     tx = kreq.transaction
     table = engine.default_table()
     cp = send.common_input.origin.care_provider
@@ -146,6 +148,8 @@ def _process(request: SimRequest, send: commons.SendRequest, kreq: kmehr.Retriev
     # quality consistent with the NIHII (3 = dentist). UNSURE: code 140 for a wrong quality.
     if cp.nihii.zfill(11)[0] == "3" and (cp.quality or "") != "dentist":
         errors.add("140", "/RetrieveTransactionRequest/request/author", f"quality {cp.quality!r}")
+    if not kmehr.request_id_consistent(kreq.header.id, send.common_input.input_reference):
+        errors.add("155", kmehr.REQUEST_ID_XPATH, "the request id suffix is not CommonInput/InputReference")
     author = _nihii(kreq.header.author)
     if author is None or author.zfill(11) != cp.nihii.zfill(11):
         errors.add("155", "/RetrieveTransactionRequest/request/author/hcparty[1]/id[1]",
@@ -276,7 +280,8 @@ def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, i
             refusal.append(kmehr.Content(date=outcome.because_of_date))
         items.append(kmehr.Item(cd=_ITEM_CODES["refusal"], contents=refusal))
     return kmehr.Transaction(cd=_TARIFF_CD,
-                             author=[kmehr.HcParty.insurer(insurer)], date=now.date(), time=now.time(), items=items)
+                             author=[kmehr.HcParty.insurer(insurer)], date=belgian_wall_clock(now).date(),
+                             time=belgian_wall_clock(now).time(), items=items)
 
 
 SOAP_ACTIONS = (SOAP_ACTION,)
