@@ -9,6 +9,7 @@ and read it with :meth:`Config.section`.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -105,6 +106,7 @@ class Config:
     rules_disabled: tuple[str, ...] = ()
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    total_timeout: float = 60.0
     trace_dir: Path | None = None
     token_cache: Path | None = None
     trust_anchor: Path | None = None
@@ -171,6 +173,16 @@ def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"[{name}] must be a table", location=name)
     return value
+
+
+def _deadline_seconds(timeouts: Mapping[str, Any]) -> float:
+    """``[timeouts] total``: the overall deadline of one exchange (all attempts), in seconds."""
+    value = _get(timeouts, "total", (int, float), "[timeouts]", 60.0)
+    if isinstance(value, bool) or not math.isfinite(value) or not 0 < value <= 3600:
+        raise ConfigError(f"[timeouts] total must be a number of seconds in (0, 3600], not {value!r}",
+                          location="timeouts.total",
+                          hint="the deadline bounds one exchange with the remote service, retries included")
+    return float(value)
 
 
 def load_config(path: Path | str | None = None, *, profile: str | None = None) -> Config:
@@ -267,6 +279,7 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
         rules_disabled=tuple(_get(rules, "disabled", list, "[rules]", [])),
         connect_timeout=float(_get(timeouts, "connect", (int, float), "[timeouts]", 10.0)),
         read_timeout=float(_get(timeouts, "read", (int, float), "[timeouts]", 30.0)),
+        total_timeout=_deadline_seconds(timeouts),
         token_cache=_path(base, _get(sec, "token_cache", str, "[security]")),
         trust_anchor=_path(base, _get(sec, "trust_anchor", str, "[security]")),
         raw=dict(data),
