@@ -18,6 +18,10 @@ Why these pieces on top of the library:
 * **Bounds** — status and header lines are bounded by ``http.client`` (64 KiB a line, 100 headers); the
   body is read in chunks by the caller against its own limit; ``Content-Encoding`` gzip/deflate is
   decoded here with a cap on the output of each step (no decompression bomb).
+
+A caller's ``Session`` keeps its proxies, headers and auth; its stock adapters are replaced by ours. An
+adapter of the caller's own class is kept as it is: verification is still forced on (with the configured
+CA file), but the deadline can then only shorten its per-read timeouts, not cut its sockets.
 """
 
 from __future__ import annotations
@@ -143,7 +147,8 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="mycarenet-http-deadline", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][2] is deadline:  # only an earlier wake-up needs the thread's attention
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
