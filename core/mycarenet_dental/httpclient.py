@@ -67,7 +67,7 @@ class HttpFailure(Exception):
 class Deadline:
     """The end of one exchange (all its attempts); :meth:`fire` cuts the sockets the exchange is using."""
 
-    __slots__ = ("seconds", "expires", "fired", "_done", "_lock", "_socks", "_dups")
+    __slots__ = ("seconds", "expires", "fired", "_done", "_lock", "_socks", "_dups", "_outer")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -77,6 +77,7 @@ class Deadline:
         self._lock = threading.Lock()
         self._socks: list[tuple[Any, socket.socket]] = []
         self._dups: list[socket.socket] = []
+        self._outer: Deadline | None = None
 
     def remaining(self) -> float:
         return self.expires - time.monotonic()
@@ -117,11 +118,13 @@ class Deadline:
 
     def __enter__(self) -> Deadline:
         _WATCHDOG.arm(self)
+        # an exchange inside another one (a token fetched while a service call is being prepared)
+        self._outer = getattr(_current, "deadline", None)
         _current.deadline = self
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _current.deadline = None
+        _current.deadline = self._outer
         self.finish()
 
 
@@ -375,8 +378,8 @@ class HttpClient:
 
 
 def _failure(exc: BaseException, deadline: Deadline | None, *, reading: bool) -> HttpFailure:
-    if deadline is not None and deadline.fired:
-        return HttpFailure("deadline", exc)
+    if deadline is not None and (deadline.fired or deadline.remaining() <= 0):
+        return HttpFailure("deadline", exc)  # also a read timeout cut short to the deadline
     if isinstance(exc, requests.exceptions.SSLError) or (isinstance(exc, urllib3.exceptions.SSLError)
                                                           and not reading):
         return HttpFailure("tls", exc)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import requests.adapters
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -470,3 +471,84 @@ def test_a_callers_session_is_used(serve) -> None:
     session.headers["X-Vendor"] = "acme"
     assert _post(HttpClient(session=session), server.url) == (200, b"ok")
     assert b"X-Vendor: acme\r\n" in server.requests[0]
+
+
+def test_a_nested_exchange_gives_the_outer_deadline_back(serve) -> None:
+    """A token fetched while a service call is prepared runs its own exchange; the service call's
+    deadline must still cut the service call afterwards."""
+    quick = serve(lambda c, r: c.sendall(_answer(b"token")) or True)
+    slow = serve(_slowloris_body)
+    client = HttpClient()
+    started = time.monotonic()
+    with pytest.raises(HttpFailure) as info, Deadline(1.0) as outer:
+        with Deadline(5) as inner:
+            assert _post(client, quick.url, deadline=inner) == (200, b"token")
+        _post(client, slow.url, read_timeout=1.5, deadline=outer)
+    assert info.value.kind == "deadline" and time.monotonic() - started < 1.5
+
+
+def test_https_through_a_callers_proxy_keeps_the_pinned_ca(serve, tls_pki) -> None:
+    ctx, ca, other = tls_pki
+    target = serve(lambda c, r: c.sendall(_answer(b"via proxy")) or True, ctx)
+    listener = socket.create_server(("127.0.0.1", 0))
+    tunnels: list[bytes] = []
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def proxy() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                head += conn.recv(1)
+            tunnels.append(head.split(b"\r\n", 1)[0])
+            host, port = head.split()[1].decode().rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)))
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=pipe, args=(conn, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+
+    threading.Thread(target=proxy, daemon=True).start()
+    proxies = {"https": f"http://127.0.0.1:{listener.getsockname()[1]}"}
+    try:
+        assert _post(HttpClient(ca_file=ca, proxies=proxies), target.url) == (200, b"via proxy")
+        assert [t.rsplit(b" ", 1)[0] for t in tunnels] == [f"CONNECT 127.0.0.1:{target.port}".encode()]
+        with pytest.raises(HttpFailure) as info:  # through the proxy, another CA is still refused
+            _post(HttpClient(ca_file=other, proxies=proxies), target.url)
+        assert info.value.kind == "tls"
+    finally:
+        listener.close()
+
+
+def test_a_callers_own_adapter_is_kept_with_verification_forced(serve, tls_pki) -> None:
+    ctx, ca, other = tls_pki
+    server = serve(lambda c, r: c.sendall(_answer(b"ok")) or True, ctx)
+
+    class VendorAdapter(requests.adapters.HTTPAdapter):
+        used = 0
+
+        def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+            VendorAdapter.used += 1
+            return super().send(request, **kwargs)
+
+    session = requests.Session()
+    session.verify = False
+    session.mount("https://", VendorAdapter())
+    assert _post(HttpClient(ca_file=ca, session=session), server.url) == (200, b"ok")
+    with pytest.raises(HttpFailure) as info:
+        _post(HttpClient(ca_file=other, session=session), server.url)
+    assert info.value.kind == "tls" and VendorAdapter.used == 2
