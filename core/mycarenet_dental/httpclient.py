@@ -98,14 +98,13 @@ class Deadline:
             _cut(sock)
 
     def fire(self) -> None:
-        with self._lock:
+        with self._lock:  # under the lock: once finish() has returned, nothing of this exchange is cut
             if self._done:
                 return
             self.fired = True
-            socks = list(self._socks)
-        for conn, sock in socks:
-            if getattr(conn, "_mcn_deadline", None) is self:  # not since taken over by another exchange
-                _cut(sock)
+            for conn, sock in self._socks:
+                if getattr(conn, "_mcn_deadline", None) is self:  # not since taken over by another exchange
+                    _cut(sock)
 
     def finish(self) -> None:
         """The exchange is over: the watchdog must no longer touch its (possibly pooled) connections."""
