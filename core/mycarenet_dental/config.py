@@ -108,6 +108,7 @@ class Config:
     rules_disabled: tuple[str, ...] = ()
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    total_timeout: float = 60.0
     trace_dir: Path | None = None
     token_cache: Path | None = None
     trust_anchor: Path | None = None
@@ -327,6 +328,16 @@ _CORE_TABLES = frozenset({"dentist", "executor", "keystore", "licence", "endpoin
                           "rules", "timeouts", "security"})
 
 
+def _deadline_seconds(timeouts: Mapping[str, Any]) -> float:
+    """``[timeouts] total``: the overall deadline of one exchange (all attempts), in seconds."""
+    value = _get(timeouts, "total", (int, float), "[timeouts]", 60.0)
+    if isinstance(value, bool) or not math.isfinite(value) or not 0 < value <= 3600:
+        raise ConfigError(f"[timeouts] total must be a number of seconds in (0, 3600], not {value!r}",
+                          location="timeouts.total",
+                          hint="the deadline bounds one exchange with the remote service, retries included")
+    return float(value)
+
+
 def load_config(path: Path | str | None = None, *, profile: str | None = None) -> Config:
     """Load and validate the configuration (file from ``path``, ``$MYCARENET_DENTAL_CONFIG`` or none)."""
     path = path or os.environ.get(ENV_CONFIG)
@@ -433,5 +444,6 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
                                       "[security] trust_anchor"),
         etk_trust_anchor=pem_certificates(_path(base, _get(sec, "etk_trust_anchor", str, "[security]")),
                                           "[security] etk_trust_anchor"),
+        total_timeout=_deadline_seconds(timeouts),
         raw=dict(data),
     )

@@ -251,7 +251,8 @@ class Context:
 
             mask = [p for p in (self.config.licence_password(),) if p]
             self._soap = SoapClient(ca_file=self.config.endpoints.ca_file, timeout=self.config.read_timeout,
-                                    connect_timeout=self.config.connect_timeout, trace_dir=self.config.trace_dir,
+                                    connect_timeout=self.config.connect_timeout,
+                                    deadline=self.config.total_timeout, trace_dir=self.config.trace_dir,
                                     mask=mask)
         return self._soap
 

@@ -1,16 +1,17 @@
-"""SOAP 1.1 client over :mod:`.http11` (persistent keep-alive connections and one TLS context per client)
-with the eHealth error model.
+"""SOAP 1.1 client over :mod:`.httpclient` (``requests``, pinned TLS, one deadline per exchange) with the
+eHealth error model.
 
-TLS verification is always on (``ca_file`` adds a private CA such as the simulator's; it never disables
-checks). Retries happen only for idempotent operations, on network failures, timeouts, HTTP 502/503/504
-and ``SOA-02002``, with exponential backoff. Responses are size-bounded and parsed with the safe parser.
-SOAP faults and eHealth ``SystemError``/``BusinessError`` details become typed errors with code, origin and
-FR/NL/EN text from ``data/soa_codes.json``. ``trace_dir`` receives the exact bytes of each exchange
-(files 0600) with the configured secrets masked.
+TLS verification is always on (``ca_file`` replaces the default bundle with a private CA such as the
+simulator's; it never disables checks). Each :meth:`SoapClient.call` has one overall deadline
+(``deadline`` seconds, all attempts and back-off included) on top of the per-read ``timeout``. Retries
+happen only for idempotent operations, on network failures, timeouts, HTTP 502/503/504 and ``SOA-02002``,
+with exponential backoff, inside the deadline; the HTTP layer itself never re-sends a request. Responses
+are size-bounded and parsed with the safe parser; MTOM/XOP answers (``multipart/related``) are accepted
+and their attachments inlined. SOAP faults and eHealth ``SystemError``/``BusinessError`` details become
+typed errors with code, origin and FR/NL/EN text from ``data/soa_codes.json``. ``trace_dir`` receives the
+exact bytes of each exchange (files 0600) with the configured secrets masked.
 
-The HTTP layer is our own lean HTTP/1.1 client (:mod:`.http11`): ``requests`` cost 3-4 ms of Python per
-call and urllib3/http.client about 1.5 ms, for nothing a SOAP POST needs. A ``requests.Session`` (or
-``proxies``) given to the constructor is still honoured through ``requests``.
+A ``requests.Session`` given to the constructor (proxies, auth, adapters) is used for every call.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import itertools
 import json
 import os
 import re
-import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 from lxml import etree
 
+from . import mtom
 from .errors import (
     BusinessError,
     MalformedResponseError,
@@ -40,7 +41,7 @@ from .errors import (
     SoapFaultError,
     TransportError,
 )
-from .http11 import ConnectionPool, HttpFailure
+from .httpclient import Deadline, HttpClient, HttpFailure, Response
 from .xmlsafe import parse_xml
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ class SoapClient:
         ca_file: Path | None = None,
         timeout: float = 30,
         connect_timeout: float = 10,
+        deadline: float = 60,
         max_response_bytes: int = 10 * 1024 * 1024,
         retries: int = 2,
         backoff: float = 0.2,
@@ -153,22 +155,16 @@ class SoapClient:
         self.ca_file = Path(ca_file) if ca_file else None
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self.deadline = deadline
         self.max_response_bytes = max_response_bytes
         self.retries = max(0, retries)
         self.backoff = backoff
         self.trace_dir = Path(trace_dir) if trace_dir else None
         self._mask = [m for m in mask if m]
-        self._session: requests.Session | None = None
-        if session is not None or proxies:
-            import requests
-
-            self._session = session or requests.Session()
-            # No proxy/CA surprises from the environment: the CA file and proxies are explicit settings.
-            self._session.trust_env = False
-            if proxies:
-                self._session.proxies.update(proxies)
-        self._pool: ConnectionPool | None = None
-        self._pool_lock = threading.Lock()
+        self._session = session
+        self._proxies = dict(proxies or {})
+        self._http: HttpClient | None = None
+        self._http_lock = threading.Lock()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self.calls = 0
@@ -213,35 +209,43 @@ class SoapClient:
         run: RunLike | None = None,
         headers_extra: Sequence[etree._Element] = (),
     ) -> SoapReply:
-        """Send one SOAP request and return the reply, or raise a typed error."""
+        """Send one SOAP request and return the reply, or raise a typed error.
+
+        The whole exchange — every attempt and the back-off between them — ends by ``self.deadline``."""
         with self._lock:
             seq = next(self._counter)
         attempts = 1 + (self.retries if idempotent else 0)
         last: Exception | None = None
-        for attempt in range(attempts):
-            if attempt:
-                delay = self.backoff * (2 ** (attempt - 1))
-                _disturb(run, "retry", f"attempt {attempt + 1}/{attempts} after {delay:.2f}s: {last}")
-                time.sleep(delay)
-            envelope = envelope_for(body, [_copy(h) for h in headers_extra])
-            data = security.apply(envelope, run=run) if security is not None else etree.tostring(
-                envelope, encoding="UTF-8", xml_declaration=False
-            )
-            try:
-                return self._once(url, soap_action, data, seq=seq, run=run, attempt=attempt + 1)
-            except (TransportError, SoapFaultError) as exc:
-                last = exc
-                if not idempotent or attempt == attempts - 1 or not _retryable(exc):
-                    raise
+        with Deadline(self.deadline) as deadline:
+            for attempt in range(attempts):
+                if attempt:
+                    delay = self.backoff * (2 ** (attempt - 1))
+                    if deadline.remaining() <= delay:  # no time left for another try: the last error stands
+                        assert last is not None
+                        raise last
+                    _disturb(run, "retry", f"attempt {attempt + 1}/{attempts} after {delay:.2f}s: {last}")
+                    time.sleep(delay)
+                envelope = envelope_for(body, [_copy(h) for h in headers_extra])
+                data = security.apply(envelope, run=run) if security is not None else etree.tostring(
+                    envelope, encoding="UTF-8", xml_declaration=False
+                )
+                try:
+                    return self._once(url, soap_action, data, seq=seq, run=run, attempt=attempt + 1,
+                                      deadline=deadline)
+                except (TransportError, SoapFaultError) as exc:
+                    last = exc
+                    if not idempotent or attempt == attempts - 1 or not _retryable(exc):
+                        raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, url: str, soap_action: str, data: bytes, *, seq: int, run: RunLike | None,
-              attempt: int = 1) -> SoapReply:
+              attempt: int = 1, deadline: Deadline | None = None) -> SoapReply:
         self._trace(seq, soap_action or url, "request", data, attempt)
         self.calls += 1
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
         try:
-            resp = self._post(url, data, headers)
+            resp = self._http_client().post(url, data, headers, connect_timeout=self.connect_timeout,
+                                            read_timeout=self.timeout, deadline=deadline)
         except HttpFailure as failure:
             exc = failure.cause
             if failure.kind == "tls":
@@ -251,6 +255,8 @@ class SoapClient:
                     code="TLS", origin=_host(url),
                     hint="check the endpoint URL (host name) and the configured CA file; verification is never disabled",
                 ) from None
+            if failure.kind == "deadline":
+                raise self._deadline_passed(url, run) from None
             if failure.kind == "timeout":
                 _disturb(run, "timeout", f"{_host(url)}: {_short(exc)}")
                 raise RemoteTimeoutError(
@@ -274,7 +280,13 @@ class SoapClient:
                 raise TransportError(f"HTTP {status} from {_host(url)}", code=f"HTTP_{status}", origin=_host(url))
             raise MalformedResponseError(f"HTTP {status} from {_host(url)} with an empty body", origin=_host(url))
         try:
-            envelope = parse_xml(raw, max_bytes=self.max_response_bytes, what=f"response from {_host(url)}")
+            content_type = resp.header("Content-Type")
+            if mtom.is_mtom(content_type):
+                # the XML is the root part; ``raw`` stays the exact bytes of that part (signatures cover it)
+                envelope, raw = mtom.unpack(content_type or "", raw, max_bytes=self.max_response_bytes,
+                                            origin=_host(url))
+            else:
+                envelope = parse_xml(raw, max_bytes=self.max_response_bytes, what=f"response from {_host(url)}")
         except MalformedResponseError as exc:
             _disturb(run, "bad_response", exc.message)
             if status in RETRY_HTTP:
@@ -303,49 +315,31 @@ class SoapClient:
 
     # -- HTTP -----------------------------------------------------------------------------------
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        """Built once per client: TLS >= 1.2, no compression, certificate and host name verification always
-        on; the CA file replaces the default bundle, exactly as ``requests`` did with ``verify=<ca file>``."""
-        if self.ca_file is not None:
-            cafile = str(self.ca_file)
-        else:
-            import certifi  # the bundle ``requests`` used by default
-
-            cafile = certifi.where()
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.options |= ssl.OP_NO_COMPRESSION
-        context.load_verify_locations(cafile=cafile)
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.check_hostname = True
-        return context
-
-    def _connections(self) -> ConnectionPool:
-        pool = self._pool
-        if pool is None:
-            with self._pool_lock:
-                if self._pool is None:
-                    self._pool = ConnectionPool(self._ssl_context())
-                pool = self._pool
-        return pool
+    def _http_client(self) -> HttpClient:
+        """Built on first use (one TLS context and one connection pool per client)."""
+        http = self._http
+        if http is None:
+            with self._http_lock:
+                if self._http is None:
+                    self._http = HttpClient(ca_file=self.ca_file, session=self._session, proxies=self._proxies)
+                http = self._http
+        return http
 
     def close(self) -> None:
         """Close the pooled connections (a later call opens new ones)."""
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.clear()
-        if self._session is not None:
-            self._session.close()
+        with self._http_lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
 
-    def _post(self, url: str, data: bytes, headers: dict[str, str]) -> _Response:
-        if self._session is not None:
-            return _post_requests(self._session, url, data, headers, timeout=(self.connect_timeout, self.timeout),
-                                  verify=str(self.ca_file) if self.ca_file else True)
-        return self._connections().post(url, data, headers, connect_timeout=self.connect_timeout,
-                                        read_timeout=self.timeout)
+    def _deadline_passed(self, url: str, run: RunLike | None) -> RemoteTimeoutError:
+        _disturb(run, "timeout", f"{_host(url)}: no complete answer within the deadline of {self.deadline:g}s")
+        return RemoteTimeoutError(
+            f"no complete answer from {_host(url)} within the deadline of {self.deadline:g}s for the exchange",
+            origin=_host(url), hint="the service is slow or misbehaving; try again later",
+        )
 
-    def _read_bounded(self, resp: _Response, url: str, run: RunLike | None) -> bytes:
+    def _read_bounded(self, resp: Response, url: str, run: RunLike | None) -> bytes:
         declared = resp.header("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
             _disturb(run, "bad_response", f"response of {declared} bytes exceeds the bound")
@@ -366,6 +360,8 @@ class SoapClient:
                     )
                 chunks.append(chunk)
         except HttpFailure as failure:
+            if failure.kind == "deadline":
+                raise self._deadline_passed(url, run) from None
             if failure.kind == "timeout":
                 _disturb(run, "timeout", f"{_host(url)}: read timed out")
                 raise RemoteTimeoutError(f"the answer from {_host(url)} stalled for more than {self.timeout:g}s",
@@ -472,51 +468,3 @@ def _serialised_forms(secret: str) -> tuple[bytes, ...]:
         text = rest[: rest.rindex(b"</m>")]
         forms.update({attr, text})
     return tuple(sorted((f for f in forms if f), key=len, reverse=True))
-
-
-# --- HTTP layer -----------------------------------------------------------------------------------------
-
-class _Response(Protocol):
-    status: int
-
-    def header(self, name: str) -> str | None: ...
-    def chunks(self, size: int) -> Any: ...
-    def close(self) -> None: ...
-
-
-class _RequestsResponse:
-    def __init__(self, resp: requests.Response) -> None:
-        self._resp = resp
-        self.status = resp.status_code
-
-    def header(self, name: str) -> str | None:
-        return self._resp.headers.get(name)
-
-    def chunks(self, size: int) -> Any:
-        import requests
-
-        try:
-            yield from self._resp.iter_content(size)
-        except requests.exceptions.Timeout as exc:
-            raise HttpFailure("timeout", exc) from None
-        except requests.exceptions.RequestException as exc:
-            raise HttpFailure("broken", exc) from None
-
-    def close(self) -> None:
-        self._resp.close()
-
-
-def _post_requests(session: requests.Session, url: str, data: bytes, headers: dict[str, str], *,
-                   timeout: tuple[float, float], verify: str | bool) -> _RequestsResponse:
-    import requests
-
-    try:
-        resp = session.post(url, data=data, headers=headers, timeout=timeout, verify=verify, stream=True,
-                            allow_redirects=False)
-    except requests.exceptions.SSLError as exc:
-        raise HttpFailure("tls", exc) from None
-    except requests.exceptions.Timeout as exc:
-        raise HttpFailure("timeout", exc) from None
-    except requests.exceptions.RequestException as exc:
-        raise HttpFailure("connection", exc) from None
-    return _RequestsResponse(resp)

@@ -85,11 +85,48 @@ def test_blob_default_encoding_is_deflate_and_hash_checked() -> None:
         c.parse_blob(el)
 
 
-def test_blob_not_deflate_refused() -> None:
+@pytest.mark.parametrize("packing", ["raw", "zlib", "gzip", "none"])
+def test_blob_labelled_deflate_accepts_raw_zlib_gzip_and_uncompressed(packing: str) -> None:
+    """Issue 12.7: senders label zlib/gzip streams, or bytes they never compressed, as deflate."""
+    import gzip
+
+    content = b"<x>payload</x>" * 20
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = {"raw": comp.compress(content) + comp.flush(), "zlib": zlib.compress(content),
+            "gzip": gzip.compress(content), "none": content}[packing]
     el = etree.Element("Detail", ContentType="text/xml", ContentEncoding="deflate")
-    el.text = base64.b64encode(b"not deflated at all").decode()
-    with pytest.raises(MalformedResponseError):
+    el.text = base64.b64encode(data).decode()
+    el.set("HashValue", base64.b64encode(hashlib.sha256(content).digest()).decode())
+    blob = c.parse_blob(el)
+    assert blob.content == content
+    assert blob.content_encoding == ("none" if packing == "none" else "deflate")
+    # an uncompressed blob is still hash-checked: the fallback is no way around integrity
+    el.text = base64.b64encode(data.replace(b"payload", b"payl0ad") if packing == "none" else data[:-3]).decode()
+    with pytest.raises(MalformedResponseError) as info:
         c.parse_blob(el)
+    assert info.value.code == "BLOB_HASH"
+
+
+@pytest.mark.parametrize("packing", ["raw", "zlib", "gzip"])
+def test_blob_bombs_stop_at_the_bound(packing: str) -> None:
+    import gzip
+
+    content = b"\0" * 5_000_000
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = {"raw": comp.compress(content) + comp.flush(), "zlib": zlib.compress(content, 9),
+            "gzip": gzip.compress(content)}[packing]
+    el = etree.Element("Detail", ContentType="text/xml", ContentEncoding="deflate")
+    el.text = base64.b64encode(data).decode()
+    with pytest.raises(MalformedResponseError) as info:
+        c.parse_blob(el, max_bytes=1_000_000)
+    assert info.value.code == "BLOB_TOO_LARGE"
+
+
+def test_request_blob_not_deflated_is_refused_on_the_insurer_side() -> None:
+    """The simulator stays strict on what a client posts: a request labelled deflate must be compressed."""
+    with pytest.raises(MalformedResponseError) as info:
+        c.inflate_blob(b"not deflated at all", max_bytes=1000, uncompressed_ok=False)
+    assert info.value.code == "BLOB_ENCODING"
 
 
 class _Cfg:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from click.testing import CliRunner
 from mycarenet_dental.cli.main import build_cli
 from mycarenet_dental_billing.outbox import Outbox, SendingState, read_answer
@@ -44,7 +45,10 @@ def _visits(ctx, number: int, person, n_visits: int, lines_per_visit: int, start
     return invoices
 
 
-def test_month_of_practice(env, tmp_path):
+@pytest.mark.parametrize("mtom", [False, True], ids=["inline", "mtom"])
+def test_month_of_practice(env, tmp_path, mtom):
+    """Once with the insurer's answers inline, once as MTOM/XOP attachments (issue 12.8)."""
+    env.state.switches.extra["billing.mtom"] = mtom
     ctx = new_context(env, tmp_path)
     outbox = Outbox(ctx)
     invoices = (
@@ -59,6 +63,7 @@ def test_month_of_practice(env, tmp_path):
     assert not built.refused_lines
     assert sorted((s.oa, s.lines) for s in built.sendings) == [("100", 21), ("300", 15), ("500", 10)]
     statuses = outbox.settle(max_polls=6)
+    assert (env.state.counters.get("billing.gets_mtom", 0) > 0) == mtom  # the answers really came that way
     by_oa = {s.oa: s for s in statuses}
     assert {s.state for s in statuses} == {SendingState.SETTLED}
     assert all(s.received for s in statuses)

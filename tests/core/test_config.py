@@ -69,3 +69,19 @@ def test_keystore_password_from_environment(monkeypatch: pytest.MonkeyPatch) -> 
         cfg.keystore_password()
     monkeypatch.setenv("MY_KS_PW", "pw")
     assert cfg.keystore_password() == "pw"
+
+
+def test_total_deadline_default_and_validation() -> None:
+    assert config_from_mapping({}).total_timeout == 60.0
+    assert config_from_mapping({"timeouts": {"total": 5}}).total_timeout == 5.0
+    for bad in (0, -1, float("inf"), float("nan"), 10_000, True, "60"):
+        with pytest.raises(ConfigError) as info:
+            config_from_mapping({"timeouts": {"total": bad}})
+        assert (info.value.location or "").endswith("total")
+
+
+def test_the_context_gives_the_deadline_to_the_soap_client(tmp_path: Path) -> None:
+    from mycarenet_dental.context import Context
+
+    cfg = config_from_mapping({"timeouts": {"total": 7.5}, "storage": {"path": str(tmp_path / "s.sqlite")}})
+    assert Context(cfg).soap.deadline == 7.5

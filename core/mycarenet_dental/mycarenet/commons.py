@@ -13,7 +13,7 @@ Three flavours differ only in namespaces and a few attributes, described by :cla
 Client side: :func:`common_input_for` (from a :class:`~mycarenet_dental.context.Context` and an
 :class:`~mycarenet_dental.exchange.Exchange`), :func:`build_request`, :func:`parse_response`.
 Simulator side: :func:`parse_request`, :func:`build_response`, :func:`licence_fault`.
-Blobs: :func:`make_blob` / :func:`blob_element` / :func:`parse_blob` (base64, raw deflate, SHA-256 hash).
+Blobs: :func:`make_blob` / :func:`blob_element` / :func:`parse_blob` (base64, deflate/zlib/gzip, SHA-256 hash).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ __all__ = [
     "GMF", "V2", "V3", "Blob", "CareProvider", "CommonInput", "CommonOutput", "CommonsFlavour", "Origin",
     "Party", "Routing", "SendRequest", "SendResponse", "Status", "blob_element", "build_request",
     "build_response", "common_input_for", "licence_fault", "make_blob", "new_input_reference", "parse_blob",
-    "parse_request", "parse_response", "xs_datetime",
+    "inflate_blob", "parse_request", "parse_response", "xs_datetime",
 ]
 
 
@@ -258,13 +258,30 @@ def _deflate(data: bytes) -> bytes:
     return comp.compress(data) + comp.flush()
 
 
-def _inflate(data: bytes, max_bytes: int) -> bytes:
-    dec = zlib.decompressobj(-15)
-    out = dec.decompress(data, max_bytes + 1)
-    if len(out) > max_bytes or dec.unconsumed_tail:
-        raise MalformedResponseError(f"blob inflates beyond {max_bytes} bytes", code="BLOB_TOO_LARGE",
-                                     origin="mycarenet.commons")
-    return out
+def inflate_blob(data: bytes, *, max_bytes: int, uncompressed_ok: bool = True) -> tuple[bytes, bool]:
+    """(content, was it compressed) of a Blob labelled ``deflate``: raw deflate (what the spec says), zlib
+    or gzip (what some senders produce), each accepted only when the stream ends exactly at the end of
+    the data; the output is capped at ``max_bytes`` (no decompression bomb).
+
+    UNSURE: bytes that are none of the three are taken as they are (``uncompressed_ok``), as the eHealth
+    connector tolerates a Blob labelled deflate that was never compressed; the Blob's ``HashValue``, when
+    given, still has to match.
+    """
+    for wbits in (-15, 15, 31):
+        dec = zlib.decompressobj(wbits)
+        try:
+            out = dec.decompress(data, max_bytes + 1)
+        except zlib.error:
+            continue
+        if len(out) > max_bytes:
+            raise MalformedResponseError(f"blob inflates beyond {max_bytes} bytes", code="BLOB_TOO_LARGE",
+                                         origin="mycarenet.commons")
+        if dec.eof and not dec.unused_data:
+            return out, True
+    if uncompressed_ok:
+        return data, False
+    raise MalformedResponseError("blob says deflate but is not deflate, zlib or gzip data", code="BLOB_ENCODING",
+                                 origin="mycarenet.commons", location="Detail")
 
 
 def make_blob(content: bytes, *, content_type: str = "text/xml", encoding: str = "none", id: str | None = None,
@@ -305,9 +322,11 @@ def _b64_attribute(el: etree._Element, name: str, code: str) -> bytes | None:
         raise MalformedResponseError(f"blob {name} is not base64", code=code, origin="mycarenet.commons") from None
 
 
-def parse_blob(el: etree._Element, *, check_hash: bool = True, max_bytes: int = 20 * 1024 * 1024) -> Blob:
+def parse_blob(el: etree._Element, *, check_hash: bool = True, max_bytes: int = 20 * 1024 * 1024,
+               uncompressed_ok: bool = True) -> Blob:
     """Decode a ``Detail`` element: base64, then inflate when ``ContentEncoding`` is deflate (the
-    schema default when the attribute is absent), then check ``HashValue`` when present."""
+    schema default when the attribute is absent; see :func:`inflate_blob`), then check ``HashValue`` when
+    present. ``content_encoding`` of the result says whether the bytes really were compressed."""
     encoding = (el.get("ContentEncoding") or "deflate").strip().lower()
     if encoding not in ("none", "deflate"):
         raise MalformedResponseError(f"unsupported blob ContentEncoding {encoding!r}", code="BLOB_ENCODING",
@@ -318,11 +337,8 @@ def parse_blob(el: etree._Element, *, check_hash: bool = True, max_bytes: int = 
         raise MalformedResponseError("blob is not valid base64", code="BLOB_BASE64", origin="mycarenet.commons",
                                      location="Detail") from None
     if encoding == "deflate":
-        try:
-            content = _inflate(raw, max_bytes)
-        except zlib.error:
-            raise MalformedResponseError("blob says deflate but is not raw deflate data", code="BLOB_ENCODING",
-                                         origin="mycarenet.commons", location="Detail") from None
+        content, compressed = inflate_blob(raw, max_bytes=max_bytes, uncompressed_ok=uncompressed_ok)
+        encoding = "deflate" if compressed else "none"
     else:
         content = raw
     hash_value = _b64_attribute(el, "HashValue", "BLOB_HASH")
@@ -542,7 +558,7 @@ def parse_request(flavour: CommonsFlavour, el: etree._Element) -> SendRequest:
     return SendRequest(root=el.tag, id=el.get("Id"), issue_instant=el.get("IssueInstant"),
                        common_input=parse_common_input(flavour, ci),
                        routing=parse_routing(flavour, routing) if routing is not None else None,
-                       blob=parse_blob(detail), xades=xades)
+                       blob=parse_blob(detail, uncompressed_ok=False), xades=xades)
 
 
 def build_response(flavour: CommonsFlavour, root: str, *, common_output: CommonOutput, blob: Blob,

@@ -271,7 +271,7 @@ def parse_known_content(data: bytes) -> KnownContent:
                                      origin="memberdata") from None
     encoding = (bc.get("ContentEncoding") or "none").lower()
     if encoding == "deflate":
-        payload = commons._inflate(payload, 20 * 1024 * 1024)
+        payload = commons.inflate_blob(payload, max_bytes=20 * 1024 * 1024)[0]
     return KnownContent(business=payload, reply_to_etk=reply_etk or None,
                         content_type=bc.get("ContentType") or "application/octet-stream",
                         content_encoding=encoding, id=bc.get("id"), xades=xades_b)

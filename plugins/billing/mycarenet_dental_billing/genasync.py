@@ -26,6 +26,7 @@ import attrs
 from lxml import etree
 from mycarenet_dental.config import https_url
 from mycarenet_dental.errors import MalformedResponseError, SecurityError, UsageError
+from mycarenet_dental.mycarenet.commons import inflate_blob
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -76,18 +77,9 @@ def deflate_raw(data: bytes) -> bytes:
 
 
 def inflate(data: bytes, *, max_bytes: int = MAX_INFLATED) -> bytes:
-    """Inflate a Blob: raw deflate first, then zlib, then gzip (as [TK] does); bounded in size."""
-    for wbits in (-15, 15, 31):
-        d = zlib.decompressobj(wbits)
-        try:
-            out = d.decompress(data, max_bytes + 1)
-        except zlib.error:
-            continue
-        if len(out) > max_bytes:
-            raise MalformedResponseError(f"inflated Blob exceeds {max_bytes} bytes", code="BLOB_TOO_LARGE")
-        if d.eof:
-            return out
-    raise MalformedResponseError("the Blob is not deflate/zlib/gzip compressed data", code="BLOB_ENCODING")
+    """Inflate a Blob that must be compressed (raw deflate, zlib or gzip; bounded in size): what the
+    insurer side requires of a posted file. Answers are read leniently, see :func:`_blob_content`."""
+    return inflate_blob(data, max_bytes=max_bytes, uncompressed_ok=False)[0]
 
 
 def sha256_b64(data: bytes) -> str:
@@ -324,7 +316,8 @@ def _blob_content(detail: etree._Element) -> bytes:
     encoding = (detail.get("ContentEncoding") or "deflate").lower()
     if encoding in ("", "none", "identity"):
         return raw
-    return inflate(raw)
+    # the same helper as every other MyCareNet Blob: deflate/zlib/gzip, or not compressed after all
+    return inflate_blob(raw, max_bytes=MAX_INFLATED)[0]
 
 
 def parse_message(el: etree._Element, *, verify_hash: bool = True) -> ReceivedMessage:

@@ -22,6 +22,8 @@ Switches (``request.state.switches.extra``), for the outbox tests:
 * ``billing.refusal_threshold_pct`` (default 5): refused lines above it refuse the sending (920099);
 * ``billing.throttle``: the next n ``get`` calls are refused with the "Not enough time" fault;
 * ``billing.async_tack`` (default on): queue an asynchronous delivery TAck for each post;
+* ``billing.mtom``: ``get`` answers in MTOM/XOP (``multipart/related``), each message's Blob a binary
+  MIME part referenced by ``xop:Include``, as real deployments do above the connector's XOP threshold;
 * ``billing.platform_dedupe`` (default on): the platform recognises a re-post of the same file under
   the same InputReference; off, the insurer sees it and refuses it as a duplicate (920999, 3011 = 40).
 
@@ -41,6 +43,7 @@ import unicodedata
 from typing import Any
 
 import attrs
+from mycarenet_dental import mtom
 from mycarenet_dental.simulator.app import SimRequest, SimResponse
 
 from .genasync import (
@@ -308,6 +311,8 @@ def _get(request: SimRequest, body: Any, nihii: str) -> SimResponse:
     msg_include, msg_max = query(msg_query)
     tack_include, tack_max = query(tack_query)
     names = set((msg_query.findtext(ga("MessageNames")) or "").split()) if msg_query is not None else set()
+    mtom_on = bool(_switch(request, "mtom", False))
+    attachments: dict[str, bytes] = {}
     with request.state.lock:
         box = state.mailbox(nihii)
         box.gets += 1
@@ -335,8 +340,14 @@ def _get(request: SimRequest, body: Any, nihii: str) -> SimResponse:
         detail.set("Id", "msg-" + item.reference)
         from .genasync import deflate_raw
 
-        detail.text = base64.b64encode(deflate_raw(item.content)).decode("ascii")
-        etree.SubElement(m, ga("Xades-t")).text = _xades(request, deflate_raw(item.content), "msg-" + item.reference)
+        payload = deflate_raw(item.content)
+        if mtom_on:
+            cid = f"msg-{item.reference}@mycarenet.sim"
+            attachments[cid] = payload
+            etree.SubElement(detail, f"{{{mtom.NS_XOP}}}Include", nsmap={"xop": mtom.NS_XOP}).set("href", f"cid:{cid}")
+        else:
+            detail.text = base64.b64encode(payload).decode("ascii")
+        etree.SubElement(m, ga("Xades-t")).text = _xades(request, payload, "msg-" + item.reference)
     for item in tacks:
         t = etree.SubElement(ret, ga("TAckResponse"))
         tack_el = _tack_element(item, tag=ga("TAck"))
@@ -346,7 +357,12 @@ def _get(request: SimRequest, body: Any, nihii: str) -> SimResponse:
     request.state.count("billing.gets")
     if _drop(request, "get"):
         return _lost()
-    return request.soap_response(response)
+    answer = request.soap_response(response)
+    if not mtom_on:
+        return answer
+    request.state.count("billing.gets_mtom")
+    content_type, body = mtom.pack(answer.body, attachments)
+    return SimResponse(body, content_type=content_type)
 
 
 def _xades(request: SimRequest, signed: bytes, blob_id: str) -> str:
