@@ -175,6 +175,28 @@ def test_blocking_error_refuses_the_sending_920099(env, tmp_path):
     assert any(e.letter == "B" and e.code.endswith("9902") for e in answer.errors)
 
 
+def test_zone_18_000_is_refused_920099_b101810(env, tmp_path):
+    """Issue 12.1: what we used to write (ET10 Z18 = 000) is refused as the real insurers do."""
+    from mycarenet_dental_billing.efact.controls import record_control_text
+
+    ctx = new_context(env, tmp_path)
+    outbox, sending, content = _built(ctx)
+    text = content.decode("ascii")
+    r10 = 67 + 160
+    assert text[r10 + 84:r10 + 87] == "001"  # the configured dentist's code (NIHII ...001)
+    record = text[r10:r10 + 84] + "000" + text[r10 + 87:r10 + 348]
+    old = text[:r10] + record + record_control_text(record + "00") + text[r10 + 350:]
+    outbox._update(sending.id, state=SendingState.POSTING)  # by hand: the outbox refuses it locally
+    GenAsyncClient(ctx).post(sending.input_reference, old.encode("ascii"), oa="100")
+    outbox.poll()
+    status = outbox.get(sending.id)
+    assert status.state is SendingState.REFUSED and status.answer_type == "920099"
+    assert status.refusal_type == "01"
+    msg = ctx.storage.query_one("SELECT content FROM billing_message WHERE message_type = '920099'")
+    answer = read_answer(bytes(msg["content"]))
+    assert [(e.letter, e.code) for e in answer.errors] == [("B", "101810")]
+
+
 def test_billing_office_sends_for_the_dentist(env, tmp_path):
     from click.testing import CliRunner
     from mycarenet_dental.cli.main import build_cli

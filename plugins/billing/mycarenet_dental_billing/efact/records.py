@@ -221,7 +221,8 @@ RECORD10 = _layout("10", RECORD_LENGTH, [
     ("11", 51, 51, "N", R), ("12", 52, 52, "N", R),
     ("13", 53, 55, "N", "billing content"), ("14", 56, 67, "N", "third-party payer number"),
     ("15", 68, 79, "N", "CIN accreditation number"), ("16", 80, 80, "N", R), ("17", 81, 84, "N", R),
-    # UNSURE: zone 18 = profession code of the invoicing third party ([IC]/[PB]); reserve in [TK] 2023.
+    # zone 18 = profession code of the invoicing third party ([IC]/[PB]; reserve in [TK] 2023): refused
+    # as 000 from 2024-04-01 (B101810). UNSURE: value table; we write the NIHII qualification code.
     ("18", 85, 87, "N", "profession code of the invoicing third party"),
     ("19", 88, 99, "N", R), ("20", 100, 106, "N", R), ("21", 107, 107, "N", R),
     ("22", 108, 112, "N", "invoicing year"), ("23", 113, 114, "N", "invoicing month"),

@@ -40,6 +40,7 @@ from .controls import CIN_TEST_FILE_OFFSET, ChecksumMode, control_offset, mod97,
 from .model import (
     FDI_TEETH,
     INPUT_TYPES,
+    PROFESSION_CODE_REQUIRED_FROM,
     SUPPORT_TYPES,
     IdentityCheck,
     Invoice,
@@ -90,6 +91,8 @@ class ValidationOptions:
     # UNSURE: date from which an ET52 is mandatory for dentists (efact.md §2.9); off by default.
     require_identity_check: bool = False
     allowed_third_party_exceptions: frozenset[str] = frozenset("0123456789N")
+    # files created from this date on need a profession code in ET10 Z18 (B101810); None: never checked.
+    profession_code_required_from: dt.date | None = PROFESSION_CODE_REQUIRED_FROM
 
 
 class EfactRejectedLocally(UsageError):
@@ -418,6 +421,10 @@ class _Validator:
         if self.creation is None:
             self.add("102503", rec, "25-26", z["25-26"])
         else:
+            required_from = self.o.profession_code_required_from
+            if z["18"] == "000" and required_from is not None and self.creation >= required_from:
+                # the insurers refuse the whole sending without the third party's profession code
+                self.add("101810", rec, "18", z["18"])
             self.latest_service = self.creation
             self.oldest_service = self.creation - dt.timedelta(days=2 * 365 + 1)
         year, month = int(z["22"]) if z["22"].isdigit() else 0, int(z["23"]) if z["23"].isdigit() else 0
