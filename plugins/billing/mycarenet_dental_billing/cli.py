@@ -295,7 +295,8 @@ def demo_invoices(context: Context) -> list[Any]:
         per_patient.setdefault(entry.patient, []).append(ServiceLine(
             code=code, date=dt.date.fromisoformat(day), reimbursement=int(data.get("reimbursement_cents") or 0),
             patient_share=int(data.get("patient_share_cents") or 0), provider=provider,
-            tooth=data.get("tooth") if isinstance(data.get("tooth"), int) else None))
+            tooth=data.get("tooth") if isinstance(data.get("tooth"), int) else None,
+            related_code=str(data["related"]) if data.get("related") else None))
     invoices = []
     number = int(context.now().strftime("%y%m%d")) * 1000
     for n, (ssin, lines) in enumerate(sorted(per_patient.items()), start=1):

@@ -51,6 +51,8 @@ i.e. exit code 2: nothing was sent. Example (every key not marked optional is re
       }]
     }
 
+``related_code`` is the related service (CD-NIHDI-RELATEDSERVICE) the tariff consultation used: record 50
+zones 17-18, repeated in record 51 zones 17-18 when the line has a ``commitment``.
 (The ``#`` comments are documentation only; JSON has no comments.) :func:`sending_to_json` is the
 exact inverse, so ``load_sending(sending_to_json(s)) == s``.
 """

@@ -936,9 +936,12 @@ class Outbox:
 
 
 def _with_commitment(line: Any, consulted: Any) -> Any:
-    """Record 51 from the tariff consultation's payment commitment when the line has none (R40)."""
+    """Record 51 from the tariff consultation's payment commitment when the line has none (R40), and
+    the related service the consultation priced when the line names none (ET50/ET51 zones 17-18)."""
     from .efact.model import Commitment
 
+    if consulted is not None and line.related_code is None and getattr(consulted, "related", None):
+        line = attrs.evolve(line, related_code=consulted.related)
     if line.commitment is not None or consulted is None or not consulted.commitment:
         return line
     communicated = dt.date.fromisoformat(str(consulted.consulted_at)[:10])

@@ -585,6 +585,19 @@ class SendingReader:
                                                 communicated=_date(t[320:328], f"record {rec.index} ET51 Z55"))
                     except UsageError as e:
                         raise EfactFormatError(f"record {rec.index} (ET51): {e.message}") from e
+                related = t[80:87]  # zones 17-18: the dentist's related service, repeated from the record 50
+                if related != "0000000":
+                    line_related = trusted.related_code if trusted is not None else pending.get(  # type: ignore[union-attr]
+                        "related_code")
+                    if not (related.isdigit() and related.isascii()) or (
+                            line_related is not None and line_related != related):
+                        where = f"record {rec.index} (ET51) zone 17-18"
+                        raise EfactFormatError(f"{where}: related service {related!r} is not the record 50's "
+                                               f"{line_related or '0000000'!r}", location=where)
+                    if trusted is not None:
+                        object.__setattr__(trusted, "related_code", related)  # not yet handed out
+                    else:
+                        pending["related_code"] = related  # type: ignore[index]
                 if trusted is not None:
                     object.__setattr__(trusted, "commitment", commitment)  # not yet handed out
                 else:

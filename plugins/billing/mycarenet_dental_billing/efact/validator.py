@@ -682,7 +682,7 @@ class _Validator:
             return False
         seq = int(t[2:8])
         t50 = raw50[1]
-        if (seq != self.prev_seq + 1 or t[9:24] != t50[9:24] or t[67:79] != t50[67:79] or t[87:99] != t50[87:99]
+        if (seq != self.prev_seq + 1 or t[9:24] != t50[9:24] or t[67:79] != t50[67:79] or t[80:99] != t50[80:99]
                 or t[35:48] != t20[35:48] or t[127:137] != t20[127:137] or not t[212:260].strip()
                 or _date(t[320:328]) is None):
             return False
@@ -785,6 +785,14 @@ class _Validator:
         z = _PICK51(rec.text)
         self.inv_records += 1
         self._same_as_50(rec, (("4", "4"), ("5", "5"), ("15", "15"), ("19", "19")))
+        r50 = self.r50
+        related = rec.text[80:87]
+        if r50 is not None and related != r50.text[80:87]:
+            # zones 17-18 repeat the line's related service for a dentist ([IC]); other professions
+            # leave them zero. UNSURE: the insurers' code for a mismatch (511712 from the generic "12").
+            dentist = self.r10 is not None and self.r10["14"][1] == "3"
+            if dentist or related != "0000000":
+                self.add("511712", rec, "17-18", related)
         r20 = self.r20 or {}
         if z["8a-8b"] != r20.get("8a-8b"):
             self.add("510812", rec, "8a-8b", z["8a-8b"])
