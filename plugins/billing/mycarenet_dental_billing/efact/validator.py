@@ -11,7 +11,8 @@ reserved, sign, forbidden characters), record control digits (strict by default)
 and sequence numbers, repeated zones against ET20/ET10, totals and control numbers of ET80, ET90,
 ET95 and ET96, identifiers (SSIN, NIHII, IBAN, BCE check digits), dates (future, limitation
 period, invoiced month), teeth (FDI, required for configured codes), sign rules and credit
-notes, record 51/52 consistency. Business rules that need the insurer's files (insurability,
+notes, record 51/52 consistency (record 51 repeats its line's related service, 511712), the
+third party's profession code (ET10 Z18 ``000`` refused from 2024-04-01, B101810). Business rules that need the insurer's files (insurability,
 nomenclature entitlement, history) are the simulator's job, not this module's.
 
 Speed: the records of an invoice (20, 50, 51, 80) first go through a fast path on the raw text
