@@ -275,6 +275,8 @@ class EfactReader:
                 else:
                     yield kind, index, text
                 index += 1
+            block = ""  # let go of this block before reading the next: one block in memory, not two
+            translated = None
 
     def _check_control(self, kind: str, index: int, text: str) -> None:
         stored_text = text[348:350]
