@@ -110,7 +110,7 @@ def sendings(draw: st.DrawFn) -> Sending:
         test=draw(st.booleans()), contact_last_name=draw(text), contact_first_name=draw(st.text(ALNUM, max_size=24)),
         contact_phone=draw(st.none() | st.just("0471123456")), file_reference=draw(st.text(ALNUM, max_size=13)),
         sender_reference=draw(text), iban_b=iban_b, bic_b="GKCCBEBB" if iban_b else "",
-        profession_code=draw(st.sampled_from(["000", "003"])), format_version=draw(st.sampled_from([1, 2])),
+        profession_code=draw(st.sampled_from([None, "001", "007"])), format_version=draw(st.sampled_from([1, 2])),
         summary_invoice_number=draw(st.none() | st.integers(0, 10**12 - 1)),
     )
     return Sending(header, invs)

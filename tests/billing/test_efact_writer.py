@@ -56,7 +56,7 @@ def test_record_10_and_90() -> None:
     _, recs = records_of(simple_text())
     r10, r90 = recs[0], recs[-3]
     assert _at(r10, 1, 8) == "10000001" and _at(r10, 10, 16) == "9991999" and _at(r10, 33, 35) == "005"
-    assert _at(r10, 53, 55) == "040" and _at(r10, 56, 67) == "0" + DENTIST and _at(r10, 85, 87) == "000"
+    assert _at(r10, 53, 55) == "040" and _at(r10, 56, 67) == "0" + DENTIST and _at(r10, 85, 87) == "001"
     assert _at(r10, 108, 112) == "02026" and _at(r10, 113, 114) == "10" and _at(r10, 120, 127) == "20261102"
     assert _at(r10, 167, 177) == "GEBABEBB   " and _at(r10, 179, 212).rstrip() == "BE68539007547034"
     assert _at(r90, 1, 2) == "90" and _at(r90, 33, 35) == "005" and _at(r90, 56, 67) == "0" + DENTIST

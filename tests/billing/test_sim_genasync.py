@@ -33,6 +33,7 @@ from tests.billing.flow_fixtures import (  # noqa: F401  (fixtures)
     LUCAS,
     consulted_invoice,
     env,
+    make_invoice,
     new_context,
     receipts,
     sim_env,
@@ -173,6 +174,57 @@ def test_blocking_error_refuses_the_sending_920099(env, tmp_path):
     msg = ctx.storage.query_one("SELECT content FROM billing_message WHERE message_type = '920099'")
     answer = read_answer(bytes(msg["content"]))
     assert any(e.letter == "B" and e.code.endswith("9902") for e in answer.errors)
+
+
+def test_zone_18_000_is_refused_920099_b101810(env, tmp_path):
+    """Issue 12.1: what we used to write (ET10 Z18 = 000) is refused as the real insurers do."""
+    from mycarenet_dental_billing.efact.controls import record_control_text
+
+    ctx = new_context(env, tmp_path)
+    outbox, sending, content = _built(ctx)
+    text = content.decode("ascii")
+    r10 = 67 + 160
+    assert text[r10 + 84:r10 + 87] == "001"  # the configured dentist's code (NIHII ...001)
+    record = text[r10:r10 + 84] + "000" + text[r10 + 87:r10 + 348]
+    old = text[:r10] + record + record_control_text(record + "00") + text[r10 + 350:]
+    outbox._update(sending.id, state=SendingState.POSTING)  # by hand: the outbox refuses it locally
+    GenAsyncClient(ctx).post(sending.input_reference, old.encode("ascii"), oa="100")
+    outbox.poll()
+    status = outbox.get(sending.id)
+    assert status.state is SendingState.REFUSED and status.answer_type == "920099"
+    assert status.refusal_type == "01"
+    msg = ctx.storage.query_one("SELECT content FROM billing_message WHERE message_type = '920099'")
+    answer = read_answer(bytes(msg["content"]))
+    assert [(e.letter, e.code) for e in answer.errors] == [("B", "101810")]
+
+
+def test_record_51_without_the_related_service_is_refused(env, tmp_path):
+    """Issue 12.3: the related service the consultation priced reaches record 51; zeros (what we used
+    to write) are refused by the simulated insurer on that line (R511712)."""
+    from mycarenet_dental_billing.efact.controls import record_control_text
+
+    ctx = new_context(env, tmp_path)
+    day = today() - dt.timedelta(days=1)
+    ctx.log.record(exchange_id="related-1", kind="tariff.consultation", service="tariff", status="ok",
+                   patient=LUCAS.ssin, data={"patient": LUCAS.ssin, "code": "301011", "service_date": day.isoformat(),
+                                             "tooth": 36, "related": "301033", "status": "priced",
+                                             "commitment": "COMMIT-1", "line": 1, "line_count": 1})
+    outbox = Outbox(ctx)
+    inv = make_invoice(1, LUCAS, [("301011", day, 36, 2500)], provider=ctx.config.require_dentist().nihii)
+    (sending,) = outbox.build([inv]).sendings
+    text = outbox.file(sending.id).decode("ascii")
+    r50, r51 = 227 + 2 * 350, 227 + 3 * 350
+    assert text[r51:r51 + 2] == "51" and text[r51 + 80:r51 + 87] == text[r50 + 80:r50 + 87] == "0301033"
+    record = text[r51:r51 + 80] + "0000000" + text[r51 + 87:r51 + 348]
+    old = text[:r51] + record + record_control_text(record + "00") + text[r51 + 350:]
+    outbox._update(sending.id, state=SendingState.POSTING)  # by hand: the outbox refuses it locally
+    GenAsyncClient(ctx).post(sending.input_reference, old.encode("ascii"), oa="100")
+    outbox.poll()
+    status = outbox.get(sending.id)
+    assert status.state is SendingState.REFUSED and status.answer_type == "920099"
+    assert status.refusal_type == "02"  # the only line refused: more than 5 % of the lines
+    msg = ctx.storage.query_one("SELECT content FROM billing_message WHERE message_type = '920099'")
+    assert [(e.letter, e.code) for e in read_answer(bytes(msg["content"])).errors] == [("R", "511712")]
 
 
 def test_billing_office_sends_for_the_dentist(env, tmp_path):

@@ -111,7 +111,8 @@ def validate_command(ctx: Context, file: Path, as_json: bool) -> None:
     """Run the insurer's checks on a 920000 FILE locally (exit 1 if the insurer would refuse it)."""
     from .efact.validator import ValidationOptions, validate
 
-    findings = validate(file.read_bytes(), ValidationOptions(today=ctx.now().date()))
+    with file.open("rb") as stream:  # streamed: flat memory whatever the file's size
+        findings = validate(stream, ValidationOptions(today=ctx.now().date()))
     refusing = [f for f in findings if f.letter in ("B", "F", "R")]
     emit({"file": str(file), "findings": [{"code": f.code, "letter": f.letter, "record": f.record_type,
                                             "sequence": f.sequence, "zone": f.zone, "en": f.messages.en,
@@ -204,14 +205,15 @@ def status_command(ctx: Context, sending: str | None, as_json: bool) -> None:
 @pass_context
 def parse_command(ctx: Context, file: Path, as_json: bool) -> None:
     """Read a 920000 (totals, controls) or an insurer answer (codes, amounts, payment references)."""
-    data = file.read_bytes()
-    if data[:6] == b"920000":
-        from .efact.reader import read_sending
+    with file.open("rb") as stream:
+        is_invoice_file = stream.read(6) == b"920000"
+    if is_invoice_file:
+        from .efact.reader import scan_sending
 
-        parsed = read_sending(data)
-        s = parsed.sending
-        info = {"message": "920000", "sending_number": s.header.sending_number, "union": s.federation,
-                "period": s.header.period, "invoices": len(s.invoices), "lines": s.line_count,
+        with file.open("rb") as stream:  # streamed: flat memory whatever the file's size
+            parsed = scan_sending(stream)
+        info = {"message": "920000", "sending_number": parsed.header.sending_number, "union": parsed.federation,
+                "period": parsed.header.period, "invoices": parsed.invoices, "lines": parsed.lines,
                 "total_a": parsed.total_a, "total_b": parsed.total_b, "sending_control": parsed.sending_control,
                 "warnings": [w.message for w in parsed.warnings]}
         emit(info, as_json, lambda: print_table(["field", "value"], [[k, v] for k, v in info.items()],
@@ -219,7 +221,7 @@ def parse_command(ctx: Context, file: Path, as_json: bool) -> None:
         return
     from .outbox import read_answer
 
-    answer = read_answer(data)
+    answer = read_answer(file.read_bytes())
     emit(answer, as_json, lambda: (
         click.echo(f"{file.name}: {answer.type} for reference {answer.reference}"
                    + (f", refusal type {answer.refusal_type}" if answer.refusal_type else "")
@@ -294,7 +296,8 @@ def demo_invoices(context: Context) -> list[Any]:
         per_patient.setdefault(entry.patient, []).append(ServiceLine(
             code=code, date=dt.date.fromisoformat(day), reimbursement=int(data.get("reimbursement_cents") or 0),
             patient_share=int(data.get("patient_share_cents") or 0), provider=provider,
-            tooth=data.get("tooth") if isinstance(data.get("tooth"), int) else None))
+            tooth=data.get("tooth") if isinstance(data.get("tooth"), int) else None,
+            related_code=str(data["related"]) if data.get("related") else None))
     invoices = []
     number = int(context.now().strftime("%y%m%d")) * 1000
     for n, (ssin, lines) in enumerate(sorted(per_patient.items()), start=1):

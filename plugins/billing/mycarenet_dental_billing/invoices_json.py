@@ -19,7 +19,8 @@ i.e. exit code 2: nothing was sent. Example (every key not marked optional is re
         "contact": {"last_name": "Dupont", "first_name": "Anne", "phone": "0471123456"},   # optional
         "file_reference": "F12", "sender_reference": "PRACTICE-2026-12",                    # optional
         "account_b": {"iban": "...", "bic": "..."},                                         # optional
-        "profession_code": "000", "format_version": 2, "summary_invoice_number": 1          # optional
+        "profession_code": "001",               # optional ET10 Z18: default the third party's NIHII qualification
+        "format_version": 2, "summary_invoice_number": 1                                    # optional
       },
       "invoices": [{
         "number": 260000000001,                 # 12 digits max, unique
@@ -50,6 +51,8 @@ i.e. exit code 2: nothing was sent. Example (every key not marked optional is re
       }]
     }
 
+``related_code`` is the related service (CD-NIHDI-RELATEDSERVICE) the tariff consultation used: record 50
+zones 17-18, repeated in record 51 zones 17-18 when the line has a ``commitment``.
 (The ``#`` comments are documentation only; JSON has no comments.) :func:`sending_to_json` is the
 exact inverse, so ``load_sending(sending_to_json(s)) == s``.
 """
@@ -231,7 +234,7 @@ def _header(o: _Obj) -> SendingHeader:
                   file_reference=ascii_text(o.str("file_reference", "")),
                   sender_reference=ascii_text(o.str("sender_reference", "")),
                   iban_b=b.str("iban", "").replace(" ", "").upper(), bic_b=b.str("bic", "").upper(),
-                  profession_code=o.str("profession_code", "000"), billing_content=o.str("billing_content", "040"),
+                  profession_code=o.str("profession_code") if o.has("profession_code") else None, billing_content=o.str("billing_content", "040"),
                   format_version=o.int("format_version", 2),
                   summary_invoice_number=o.int("summary_invoice_number") if o.has("summary_invoice_number") else None)
 

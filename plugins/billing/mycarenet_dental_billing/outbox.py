@@ -302,7 +302,7 @@ class BillingSettings:
     contact_last_name: str = ""
     contact_first_name: str = ""
     contact_phone: str | None = None
-    profession_code: str = "000"
+    profession_code: str | None = None  # ET10 Z18; None: the third party's qualification code
     max_files_per_union_per_day: int = 1
     poll_max: int = 100
 
@@ -324,12 +324,28 @@ class BillingSettings:
         if not bce:
             raise ConfigError("the practice's enterprise number (BCE/KBO) is not configured (insurer error 102710)",
                               location="[billing] bce", hint="add bce = \"0123456789\" to [billing]")
+        profession = _profession_code(ctx, section.get("profession_code"))
         return cls(iban=str(iban).replace(" ", ""), bic=str(bic), bce=str(bce).replace(".", "").replace(" ", ""),
                    contact_last_name=str(section.get("contact_last_name", "")),
                    contact_first_name=str(section.get("contact_first_name", "")),
                    contact_phone=str(phone) if phone else None,
-                   profession_code=str(section.get("profession_code", "000")),
+                   profession_code=profession,
                    max_files_per_union_per_day=limit, poll_max=int(section.get("poll_max", 100)))
+
+
+def _profession_code(ctx: Context, configured: object) -> str | None:
+    """``[billing] profession_code`` (ET10 Z18): 3 digits, not 000; default the dentist's own code."""
+    from .efact.model import check_profession_code, default_profession_code
+
+    value = configured
+    if value is None:
+        if ctx.config.dentist is None:  # nothing to bill for yet; building requires the dentist anyway
+            return None
+        value = default_profession_code(ctx.config.dentist.nihii)
+    try:
+        return check_profession_code(value, where="[billing] profession_code")
+    except UsageError as e:
+        raise ConfigError(e.message, code="CONFIG", location="[billing] profession_code", hint=e.hint) from None
 
 
 _SIM_BCE = f"{12345674:08d}{97 - 12345674 % 97:02d}"  # a test enterprise number (valid check digits)
@@ -920,9 +936,12 @@ class Outbox:
 
 
 def _with_commitment(line: Any, consulted: Any) -> Any:
-    """Record 51 from the tariff consultation's payment commitment when the line has none (R40)."""
+    """Record 51 from the tariff consultation's payment commitment when the line has none (R40), and
+    the related service the consultation priced when the line names none (ET50/ET51 zones 17-18)."""
     from .efact.model import Commitment
 
+    if consulted is not None and line.related_code is None and getattr(consulted, "related", None):
+        line = attrs.evolve(line, related_code=consulted.related)
     if line.commitment is not None or consulted is None or not consulted.commitment:
         return line
     communicated = dt.date.fromisoformat(str(consulted.consulted_at)[:10])

@@ -45,11 +45,18 @@ class ConsultedLine:
     status: str
     commitment: str | None
     consulted_at: str
+    related: str | None = None  # the related service (CD-NIHDI-RELATEDSERVICE) the consultation priced
 
 
 def _code6(code: object) -> str:
     text = str(code or "").strip()
     return text[-6:] if len(text) == 7 and text.startswith("0") else text
+
+
+def _related(value: object) -> str | None:
+    """The consultation's related service as the invoice line takes it (6 or 7 digits), else None."""
+    text = str(value or "").strip()
+    return text if len(text) in (6, 7) and text.isdigit() and text.isascii() and text.strip("0") else None
 
 
 def _date(value: object) -> dt.date | None:
@@ -87,7 +94,7 @@ def consulted_lines(ctx: Context, patient: str) -> list[ConsultedLine]:
             out.append(ConsultedLine(patient=patient, code=code, date=day,
                                      tooth=int(tooth) if isinstance(tooth, int) else None,
                                      status=str(line.get("status") or ""), commitment=line.get("commitment"),
-                                     consulted_at=entry.recorded_at))
+                                     consulted_at=entry.recorded_at, related=_related(line.get("related"))))
     return out
 
 

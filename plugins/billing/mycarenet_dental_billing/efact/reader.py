@@ -55,6 +55,8 @@ from .model import (
     _trusted_commitment,
     _trusted_invoice,
     _trusted_service_line,
+    check_destination_order,
+    federation_of,
     ssin_is_valid,
 )
 
@@ -137,11 +139,33 @@ class RawRecord:
         return rl.RESPONSE_TAIL.parse(self.text[rl.RECORD_LENGTH:])
 
 
-def _as_text_stream(source: str | bytes | TextIO | BinaryIO) -> TextIO:
-    if isinstance(source, str):
-        return io.StringIO(source)
-    if isinstance(source, bytes | bytearray | memoryview):
-        return io.StringIO(bytes(source).decode("latin-1"))
+class _SliceReader:
+    """``read(n)`` over text or bytes already in memory, one slice at a time.
+
+    ``io.StringIO(text)`` keeps its own copy at 4 bytes per character and ``bytes.decode`` a second
+    whole copy: ~5× the file on top of the caller's. Slicing keeps only the current block (bytes
+    are decoded block by block as Latin-1, like a file), so reading adds flat memory.
+    """
+
+    __slots__ = ("_data", "_pos", "_decode")
+
+    def __init__(self, data: str | bytes | bytearray | memoryview) -> None:
+        self._data = data
+        self._pos = 0
+        self._decode = not isinstance(data, str)
+
+    def read(self, size: int | None = -1) -> str:
+        start = self._pos
+        total = len(self._data)
+        end = total if size is None or size < 0 else min(start + size, total)
+        self._pos = end
+        chunk = self._data[start:end]
+        return str(chunk, "latin-1") if self._decode else chunk  # type: ignore[arg-type, return-value]
+
+
+def _as_text_stream(source: str | bytes | TextIO | BinaryIO) -> TextIO | _SliceReader:
+    if isinstance(source, str | bytes | bytearray | memoryview):
+        return _SliceReader(source)
     if isinstance(source, io.TextIOBase):
         return source  # type: ignore[return-value]
     return io.TextIOWrapper(source, encoding="latin-1", newline="")  # type: ignore[arg-type]
@@ -251,6 +275,8 @@ class EfactReader:
                 else:
                     yield kind, index, text
                 index += 1
+            block = ""  # let go of this block before reading the next: one block in memory, not two
+            translated = None
 
     def _check_control(self, kind: str, index: int, text: str) -> None:
         stored_text = text[348:350]
@@ -561,6 +587,19 @@ class SendingReader:
                                                 communicated=_date(t[320:328], f"record {rec.index} ET51 Z55"))
                     except UsageError as e:
                         raise EfactFormatError(f"record {rec.index} (ET51): {e.message}") from e
+                related = t[80:87]  # zones 17-18: the dentist's related service, repeated from the record 50
+                if related != "0000000":
+                    line_related = trusted.related_code if trusted is not None else pending.get(  # type: ignore[union-attr]
+                        "related_code")
+                    if not (related.isdigit() and related.isascii()) or (
+                            line_related is not None and line_related != related):
+                        where = f"record {rec.index} (ET51) zone 17-18"
+                        raise EfactFormatError(f"{where}: related service {related!r} is not the record 50's "
+                                               f"{line_related or '0000000'!r}", location=where)
+                    if trusted is not None:
+                        object.__setattr__(trusted, "related_code", related)  # not yet handed out
+                    else:
+                        pending["related_code"] = related  # type: ignore[index]
                 if trusted is not None:
                     object.__setattr__(trusted, "commitment", commitment)  # not yet handed out
                 else:
@@ -636,6 +675,54 @@ def read_sending(source: str | bytes | TextIO | BinaryIO, *,
         invoice_controls=tuple(sr.invoice_controls), sending_control=_int(sr.r90["98"], "ET90 Z98"),
         total_a=_amount(sr.r90["19"], "ET90 Z19"), total_b=_amount(sr.r90["15"], "ET90 Z15"),
         warnings=tuple(sr.warnings), records=sr.records,
+    )
+
+
+@attrs.frozen
+class SendingScan:
+    """What :func:`scan_sending` learns from a 920000 without keeping its invoices."""
+
+    header: SendingHeader
+    federation: str
+    invoices: int
+    lines: int
+    total_a: int  # ET90 Z19
+    total_b: int  # ET90 Z15
+    sending_control: int  # ET90 Z98 as stored
+    warnings: tuple[ReadWarning, ...]
+    records: int  # numbered records 10…90
+
+
+def scan_sending(source: str | bytes | TextIO | BinaryIO, *,
+                 checksum_mode: ChecksumMode = ChecksumMode.TOLERANT) -> SendingScan:
+    """Read a whole 920000 as :func:`read_sending` does (same checks, same errors), in flat memory.
+
+    Each invoice is built, checked and dropped: only counts and the destination order are kept,
+    so a file of any size reads in the memory of one invoice (``billing parse``).
+    """
+    sr = SendingReader(source, checksum_mode=checksum_mode)
+    invoices = lines = 0
+    first: str | None = None
+    previous: str | None = None
+    for invoice in sr.invoices():
+        destination = invoice.destination
+        if previous is not None and destination != previous:
+            try:
+                check_destination_order((previous, destination))
+            except UsageError as e:
+                raise EfactFormatError(f"920000 does not form a valid sending: {e.message}",
+                                       location=e.location) from e
+        first = first or destination
+        previous = destination
+        invoices += 1
+        lines += len(invoice.lines)
+    assert sr.r90 is not None and sr.file_total is not None
+    if first is None:
+        raise EfactFormatError("920000 does not form a valid sending: sending has no invoice", location="invoices")
+    return SendingScan(
+        header=sr.header(), federation=federation_of(first), invoices=invoices, lines=lines,
+        total_a=_amount(sr.r90["19"], "ET90 Z19"), total_b=_amount(sr.r90["15"], "ET90 Z15"),
+        sending_control=_int(sr.r90["98"], "ET90 Z98"), warnings=tuple(sr.warnings), records=sr.records,
     )
 
 

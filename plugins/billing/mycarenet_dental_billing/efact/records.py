@@ -221,7 +221,8 @@ RECORD10 = _layout("10", RECORD_LENGTH, [
     ("11", 51, 51, "N", R), ("12", 52, 52, "N", R),
     ("13", 53, 55, "N", "billing content"), ("14", 56, 67, "N", "third-party payer number"),
     ("15", 68, 79, "N", "CIN accreditation number"), ("16", 80, 80, "N", R), ("17", 81, 84, "N", R),
-    # UNSURE: zone 18 = profession code of the invoicing third party ([IC]/[PB]); reserve in [TK] 2023.
+    # zone 18 = profession code of the invoicing third party ([IC]/[PB]; reserve in [TK] 2023): refused
+    # as 000 from 2024-04-01 (B101810). UNSURE: value table; we write the NIHII qualification code.
     ("18", 85, 87, "N", "profession code of the invoicing third party"),
     ("19", 88, 99, "N", R), ("20", 100, 106, "N", R), ("21", 107, 107, "N", R),
     ("22", 108, 112, "N", "invoicing year"), ("23", 113, 114, "N", "invoicing month"),
@@ -307,8 +308,10 @@ RECORD51 = _layout("51", RECORD_LENGTH, [
     ("8a-8b", 36, 48, "N", "beneficiary identification"), ("9", 49, 49, "N", R), ("10", 50, 50, "N", R),
     ("11", 51, 51, "N", R), ("12", 52, 52, "N", R), ("13", 53, 55, "N", R), ("14", 56, 67, "N", R),
     ("15", 68, 79, "N", "care provider"), ("16", 80, 80, "N", R),
-    # UNSURE: [IC] puts a dentist's related code in zones 17/18; we keep them reserve (zeros).
-    ("17", 81, 84, "N", R), ("18", 85, 87, "N", R),
+    # zones 17 (4) + 18 (3): the dentist's related service (CD-NIHDI-RELATEDSERVICE), the same 7 digits
+    # as record 50 zones 17-18 ([IC] writes the 6-digit code's first 3 digits in 17, its last 3 in 18);
+    # reserve (zeros) in [TK] and for other professions.
+    ("17-18", 81, 87, "N", "related service (dentists)"),
     ("19", 88, 99, "S", "insurance intervention"), ("20", 100, 106, "N", R), ("21", 107, 107, "N", R),
     ("22", 108, 112, "N", R), ("23", 113, 114, "N", R), ("24", 115, 119, "N", R), ("25", 120, 126, "N", R),
     ("26", 127, 127, "N", R), ("27", 128, 137, "N", "CT1/CT2"), ("28", 138, 162, "N", R),

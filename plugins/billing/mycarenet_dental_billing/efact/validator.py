@@ -11,7 +11,8 @@ reserved, sign, forbidden characters), record control digits (strict by default)
 and sequence numbers, repeated zones against ET20/ET10, totals and control numbers of ET80, ET90,
 ET95 and ET96, identifiers (SSIN, NIHII, IBAN, BCE check digits), dates (future, limitation
 period, invoiced month), teeth (FDI, required for configured codes), sign rules and credit
-notes, record 51/52 consistency. Business rules that need the insurer's files (insurability,
+notes, record 51/52 consistency (record 51 repeats its line's related service, 511712), the
+third party's profession code (ET10 Z18 ``000`` refused from 2024-04-01, B101810). Business rules that need the insurer's files (insurability,
 nomenclature entitlement, history) are the simulator's job, not this module's.
 
 Speed: the records of an invoice (20, 50, 51, 80) first go through a fast path on the raw text
@@ -40,6 +41,7 @@ from .controls import CIN_TEST_FILE_OFFSET, ChecksumMode, control_offset, mod97,
 from .model import (
     FDI_TEETH,
     INPUT_TYPES,
+    PROFESSION_CODE_REQUIRED_FROM,
     SUPPORT_TYPES,
     IdentityCheck,
     Invoice,
@@ -90,6 +92,8 @@ class ValidationOptions:
     # UNSURE: date from which an ET52 is mandatory for dentists (efact.md §2.9); off by default.
     require_identity_check: bool = False
     allowed_third_party_exceptions: frozenset[str] = frozenset("0123456789N")
+    # files created from this date on need a profession code in ET10 Z18 (B101810); None: never checked.
+    profession_code_required_from: dt.date | None = PROFESSION_CODE_REQUIRED_FROM
 
 
 class EfactRejectedLocally(UsageError):
@@ -418,6 +422,10 @@ class _Validator:
         if self.creation is None:
             self.add("102503", rec, "25-26", z["25-26"])
         else:
+            required_from = self.o.profession_code_required_from
+            if z["18"] == "000" and required_from is not None and self.creation >= required_from:
+                # the insurers refuse the whole sending without the third party's profession code
+                self.add("101810", rec, "18", z["18"])
             self.latest_service = self.creation
             self.oldest_service = self.creation - dt.timedelta(days=2 * 365 + 1)
         year, month = int(z["22"]) if z["22"].isdigit() else 0, int(z["23"]) if z["23"].isdigit() else 0
@@ -675,7 +683,7 @@ class _Validator:
             return False
         seq = int(t[2:8])
         t50 = raw50[1]
-        if (seq != self.prev_seq + 1 or t[9:24] != t50[9:24] or t[67:79] != t50[67:79] or t[87:99] != t50[87:99]
+        if (seq != self.prev_seq + 1 or t[9:24] != t50[9:24] or t[67:79] != t50[67:79] or t[80:99] != t50[80:99]
                 or t[35:48] != t20[35:48] or t[127:137] != t20[127:137] or not t[212:260].strip()
                 or _date(t[320:328]) is None):
             return False
@@ -778,6 +786,14 @@ class _Validator:
         z = _PICK51(rec.text)
         self.inv_records += 1
         self._same_as_50(rec, (("4", "4"), ("5", "5"), ("15", "15"), ("19", "19")))
+        r50 = self.r50
+        related = rec.text[80:87]
+        if r50 is not None and related != r50.text[80:87]:
+            # zones 17-18 repeat the line's related service for a dentist ([IC]); other professions
+            # leave them zero. UNSURE: the insurers' code for a mismatch (511712 from the generic "12").
+            dentist = self.r10 is not None and self.r10["14"][1] == "3"
+            if dentist or related != "0000000":
+                self.add("511712", rec, "17-18", related)
         r20 = self.r20 or {}
         if z["8a-8b"] != r20.get("8a-8b"):
             self.add("510812", rec, "8a-8b", z["8a-8b"])

@@ -92,7 +92,7 @@ _R20_FIELDS = ("2:d", "7:s", "8a-8b:s", "9:d", "10:d", "11:d", "14:s", "16:d", "
 _R50_FIELDS = ("2:d", "3:d", "4:s", "5:s", "6a-6b:s", "7:s", "8a-8b:s", "9:d", "11:d", "12:d", "14:s", "15:s",
                "16:d", "17-18:s", "19:d", "20-21:s", "22:d", "23:d", "24-25:s", "26:d", "27:d", "28:s", "29:d",
                "30-31:d", "32:s", "33:d", "34:d", "35:d", "36-37:s", "49:s")
-_R51_FIELDS = ("2:d", "4:s", "5:s", "8a-8b:s", "15:s", "19:d", "27:s", "42-45:s", "55:s")
+_R51_FIELDS = ("2:d", "4:s", "5:s", "8a-8b:s", "15:s", "17-18:s", "19:d", "27:s", "42-45:s", "55:s")
 _R52_FIELDS = ("2:d", "3:d", "4:s", "5:s", "6a-6b:s", "8a-8b:s", "9:s", "10:s", "11:d", "12-13:s", "15:s",
                "16:s", "17:d", "18:d")
 _R80_FIELDS = ("2:d", "7:s", "8a-8b:s", "9:d", "10:d", "14:s", "15:s", "17:d", "18:s", "19:s", "20-21:s",
@@ -392,7 +392,8 @@ class EfactWriter:
                 seq += 1
                 n_records += 1
                 codes += icode
-                v51 = (seq, code, sdate, pid, prov, r19, ct, c.number, _date(c.communicated, dates))
+                v51 = (seq, code, sdate, pid, prov, ln.related_code or _ZERO7, r19, ct, c.number,
+                       _date(c.communicated, dates))
                 body = t51 % v51
                 if len(body) != 348 or not body.isascii():
                     self._diagnose(body, rl.RECORD51, v51)
