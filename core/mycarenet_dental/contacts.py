@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
-from .audit import utc_ms
 from .errors import NoContactError, UsageError
 from .registrations import TableSpec
 from .storage import Storage
+from .timeutil import utc_ms
 
 TABLES = TableSpec(
     name="core.contacts",

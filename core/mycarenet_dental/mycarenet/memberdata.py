@@ -28,7 +28,7 @@ import attrs
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
-from ..timeutil import belgian_date, belgian_wall_clock, from_belgian, xs_local_datetime
+from ..timeutil import belgian_date, from_belgian, parse_belgian_wall_clock, parse_datetime, xs_local
 from . import answers, commons
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,29 +84,6 @@ SUB_INPUT_ERROR = "urn:be:cin:nippin:SAML:status:InputError"
 SUB_PARTIAL = "urn:be:cin:nippin:SAML:status:PartialAnswer"
 SUB_INTERNAL = "urn:be:cin:nippin:SAML:status:InternalError"
 ISSUER_MYCARENET = "urn:be:cin:nippin:aa"
-
-
-def _xs_local(value: datetime | date) -> str:
-    """The SAML dateTime form of real traffic: Belgian local time, no zone, seconds precision (all 21
-    recorded insurer answers in shared/conformance/memberdata write it so); a naive value is already local."""
-    if isinstance(value, datetime):
-        return xs_local_datetime(value)
-    return value.isoformat()
-
-
-def _parse_dt(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    t = text.strip()
-    try:
-        if t.endswith("Z"):
-            t = t[:-1] + "+00:00"
-        value = datetime.fromisoformat(t)
-    except ValueError:
-        return None
-    # naive Belgian wall clock: a zoned value (freehealth writes one) is brought to Belgian time, so that
-    # "2026-03-02T00:00:00+01:00" stays 2 March and is not read as 1 March 23:00 UTC
-    return belgian_wall_clock(value)
 
 
 # -- request records -----------------------------------------------------------------------------
@@ -189,7 +166,7 @@ def build_attribute_query(query: AttributeQuery) -> etree._Element:
                          nsmap={"samlp": NS_SAMLP, "saml": NS_SAML, "ext": NS_EXT, "xsi": NS_XSI})
     root.set("ID", query.id)
     root.set("Version", "2.0")
-    root.set("IssueInstant", _xs_local(query.issue_instant))
+    root.set("IssueInstant", xs_local(query.issue_instant))
     issuer = etree.SubElement(root, f"{{{NS_SAML}}}Issuer")
     issuer.set("Format", query.issuer_format)
     issuer.text = query.issuer
@@ -211,8 +188,8 @@ def build_attribute_query(query: AttributeQuery) -> etree._Element:
     data = etree.SubElement(conf, f"{{{NS_SAML}}}SubjectConfirmationData")
     # UNSURE: NotOnOrAfter = the day after the last requested day (exclusive bound, as SAML defines it);
     # real samples only show whole-day bounds.
-    data.set("NotBefore", _xs_local(datetime.combine(query.start, time())))
-    data.set("NotOnOrAfter", _xs_local(datetime.combine(query.end + timedelta(days=1), time())))
+    data.set("NotBefore", xs_local(datetime.combine(query.start, time())))
+    data.set("NotOnOrAfter", xs_local(datetime.combine(query.end + timedelta(days=1), time())))
     return root
 
 
@@ -411,8 +388,8 @@ def parse_saml_response(root: etree._Element) -> MdaResponse:
             if advice is not None else None,
             name_id=(name_id.text or "").strip() if name_id is not None else None,
             name_id_format=name_id.get("Format") if name_id is not None else None,
-            not_before=_parse_dt(scd.get("NotBefore")) if scd is not None else None,
-            not_on_or_after=_parse_dt(scd.get("NotOnOrAfter")) if scd is not None else None,
+            not_before=parse_belgian_wall_clock(scd.get("NotBefore")) if scd is not None else None,
+            not_on_or_after=parse_belgian_wall_clock(scd.get("NotOnOrAfter")) if scd is not None else None,
             facets=_parse_facets(advice) if advice is not None else (), attributes=attributes))
     return MdaResponse(id=root.get("ID"), in_response_to=root.get("InResponseTo"),
                        issuer=(root.findtext(f"{{{NS_SAML}}}Issuer") or "").strip() or None,
@@ -871,7 +848,7 @@ def check_issue_instant(text: str | None, *, now: datetime, max_skew: timedelta)
     ``max_skew`` away from ``now`` (INVALID_ISSUE_INSTANT, simulator-only: see ERROR_CODES)."""
     raw = (text or "").strip()
     try:
-        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+        value = parse_datetime(raw)
     except ValueError:
         raise QueryRejected("INVALID_ISSUE_INSTANT", message=f"IssueInstant {raw!r} is not an xs:dateTime") from None
     moment = from_belgian(value)
@@ -1019,7 +996,7 @@ def validate_query(root: etree._Element, *, input_reference: str | None, care_pr
         raise QueryRejected("EMPTY_STARTDATE")
     if not noa:
         raise QueryRejected("EMPTY_ENDDATE")
-    start_dt, end_dt = _parse_dt(nb), _parse_dt(noa)
+    start_dt, end_dt = parse_belgian_wall_clock(nb), parse_belgian_wall_clock(noa)
     if start_dt is None:
         raise QueryRejected("EMPTY_STARTDATE", message="NotBefore is not a date")
     if end_dt is None:
@@ -1063,7 +1040,7 @@ def build_saml_response(*, in_response_to: str, issuer: str, now: datetime, stat
                                 "xsi": NS_XSI, "xs": NS_XS})
     root.set("ID", "_" + str(uuid.uuid4()))
     root.set("InResponseTo", in_response_to)
-    root.set("IssueInstant", _xs_local(now))
+    root.set("IssueInstant", xs_local(now))
     root.set("Version", "2.0")
     etree.SubElement(root, f"{{{NS_SAML}}}Issuer").text = issuer
     st = etree.SubElement(root, f"{{{NS_SAMLP}}}Status")
@@ -1111,7 +1088,7 @@ def build_assertion(spec: AssertionSpec, *, issuer: str, query: ParsedQuery, fac
     s = NS_SAML
     a = etree.Element(f"{{{s}}}Assertion")
     a.set("ID", "_" + str(uuid.uuid4()))
-    a.set("IssueInstant", _xs_local(now))
+    a.set("IssueInstant", xs_local(now))
     a.set("Version", "2.0")
     etree.SubElement(a, f"{{{s}}}Issuer").text = issuer
     subject = etree.SubElement(a, f"{{{s}}}Subject")
@@ -1125,8 +1102,8 @@ def build_assertion(spec: AssertionSpec, *, issuer: str, query: ParsedQuery, fac
     end = min(spec.end or query.end, query.end)
     if end < start:  # closed before / starts later than the window: the window stays inside the question
         start = end = min(start, query.end)
-    data.set("NotBefore", _xs_local(datetime.combine(start, time())))
-    data.set("NotOnOrAfter", _xs_local(datetime.combine(end + timedelta(days=1), time())))
+    data.set("NotBefore", xs_local(datetime.combine(start, time())))
+    data.set("NotOnOrAfter", xs_local(datetime.combine(end + timedelta(days=1), time())))
     advice = etree.SubElement(a, f"{{{s}}}Advice")
     advice.set(f"{{{NS_XSI}}}type", "ext:AdviceType")
     etree.SubElement(advice, f"{{{NS_EXT}}}AssertionType").text = spec.assertion_type

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from mycarenet_dental.cli import FiniteRange, emit, json_option, pass_context, print_table
+from mycarenet_dental.timeutil import iso_date, yymmdd
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -274,8 +275,6 @@ def run_demo_step(context: Context) -> None:
 
 def demo_invoices(context: Context) -> list[Any]:
     """The day's invoices: one per patient, from the priced lines of the recorded tariff consultations."""
-    import datetime as dt
-
     from mycarenet_dental.simulator.population import base_population
 
     from .efact.model import Invoice, ServiceLine, destination_for
@@ -294,12 +293,12 @@ def demo_invoices(context: Context) -> list[Any]:
             continue
         seen.add((entry.patient, code, day))
         per_patient.setdefault(entry.patient, []).append(ServiceLine(
-            code=code, date=dt.date.fromisoformat(day), reimbursement=int(data.get("reimbursement_cents") or 0),
+            code=code, date=iso_date(day), reimbursement=int(data.get("reimbursement_cents") or 0),
             patient_share=int(data.get("patient_share_cents") or 0), provider=provider,
             tooth=data.get("tooth") if isinstance(data.get("tooth"), int) else None,
             related_code=str(data["related"]) if data.get("related") else None))
     invoices = []
-    number = int(context.now().strftime("%y%m%d")) * 1000
+    number = int(yymmdd(context.now())) * 1000
     for n, (ssin, lines) in enumerate(sorted(per_patient.items()), start=1):
         person = people.get(ssin)
         if person is None or not person.periods:

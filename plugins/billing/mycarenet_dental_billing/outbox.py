@@ -48,6 +48,7 @@ from mycarenet_dental.errors import (
     UsageError,
 )
 from mycarenet_dental.registrations import TableSpec
+from mycarenet_dental.timeutil import parse_datetime, utc_ms_offset, xs_date
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -355,7 +356,7 @@ _SIM_BCE = f"{12345674:08d}{97 - 12345674 % 97:02d}"  # a test enterprise number
 
 
 def _now_text(ctx: Context) -> str:
-    return ctx.now().astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return utc_ms_offset(ctx.now())
 
 
 def _errors_json(errors: Iterable[RecordError]) -> str:
@@ -646,7 +647,7 @@ class Outbox:
             if status.state is not SendingState.POSTING:
                 return status
             wait = _repost_after(self.ctx)
-            last = dt.datetime.fromisoformat(status.updated_at)
+            last = parse_datetime(status.updated_at)
             if wait and self.ctx.now() - last < wait:
                 return status  # too early to conclude the file never arrived; poll again later
         if status.state not in (SendingState.VALIDATED, SendingState.FAILED, SendingState.POSTING):
@@ -944,7 +945,7 @@ def _with_commitment(line: Any, consulted: Any) -> Any:
         line = attrs.evolve(line, related_code=consulted.related)
     if line.commitment is not None or consulted is None or not consulted.commitment:
         return line
-    communicated = dt.date.fromisoformat(str(consulted.consulted_at)[:10])
+    communicated = xs_date(str(consulted.consulted_at))
     return attrs.evolve(line, commitment=Commitment(number=str(consulted.commitment)[:48],
                                                     communicated=communicated))
 

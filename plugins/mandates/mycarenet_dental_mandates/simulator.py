@@ -19,10 +19,11 @@ from typing import Any
 
 from mycarenet_dental.errors import InvalidIdentifierError
 from mycarenet_dental.simulator.authz import MandateDecision, SenderId
+from mycarenet_dental.timeutil import belgian_date
 
 from .io import RegisterDocument, read_file
 from .model import Mandate, PartyId
-from .register import MandateRegister, belgian_date
+from .register import MandateRegister
 from .rules import mandated_service
 
 SWITCH = "mandates"
