@@ -11,9 +11,9 @@ import pytest
 from mycarenet_dental.config import config_from_mapping
 from mycarenet_dental.context import Context
 from mycarenet_dental.plugins import PluginManager, make_plugin_manager
+from mycarenet_dental.shared_folder import shared_dir as find_shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 # A dentist with valid numbers (the simulator PKI's dentist).
 DENTIST_NIHII = "31234592001"
@@ -30,9 +30,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not SHARED.is_dir():
+    found = find_shared_dir()
+    if found is None:
         pytest.skip("../shared is not present beside the project")
-    return SHARED
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from mycarenet_dental.mycarenet import memberdata as md
+from mycarenet_dental.shared_folder import shared_path
 from mycarenet_dental.simulator.population import base_population
 from mycarenet_dental.timeutil import parse_belgian_wall_clock, xs_local_datetime
 from mycarenet_dental_assurability.client import consult_insurability, insurability_facet
 from mycarenet_dental_assurability.errors import InsurabilityRefused
 from mycarenet_dental_assurability.model import ContactType, RequestType
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "memberdata"
+CONFORMANCE = shared_path("conformance", "memberdata")
 ZONELESS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
 PATIENT = base_population()[0].ssin
 

@@ -15,7 +15,6 @@ from mycarenet_dental.storage import Storage
 from mycarenet_dental_billing.efact.model import Invoice, ServiceLine, destination_for
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 
 PEOPLE = {p.last_name: p for p in base_population()}
 LUCAS = PEOPLE["Janssens"]  # 116 → union 100

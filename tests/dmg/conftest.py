@@ -10,8 +10,9 @@ import attrs
 import pytest
 from mycarenet_dental.context import Context
 from mycarenet_dental.hookspec import hookimpl
+from mycarenet_dental.shared_folder import shared_path
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = shared_path()
 
 
 class _MemberDataRoute:
