@@ -1,0 +1,174 @@
+"""Convention rules hold when several processes of one practice ask at the same moment (issue 15.12).
+
+R34/R35 (once per contact) and the burst limits (R37-burst, R42-burst) used to read the store and
+then send: N processes released together all read "not yet" and all sent. The check and its
+reservation are now one write transaction. Real processes are raced through a file barrier against
+the TLS simulator, and the requests are counted where they land: at the simulated insurer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.storage import Storage
+
+from tests.racing import race
+
+PEOPLE = base_population()
+REGULAR = PEOPLE[0].ssin
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    pytest.importorskip("mycarenet_dental_assurability")
+    pytest.importorskip("mycarenet_dental_tariff")
+    pytest.importorskip("mycarenet_dental_dmg")
+    from mycarenet_dental.testing import SimEnv
+
+    env = SimEnv.start(tmp_path_factory.mktemp("race-sim"))
+    yield env
+    env.stop()
+
+
+def _contact(sim: Any, db: Path, patient: str) -> str:
+    ctx = sim.context(storage=Storage(db))
+    try:
+        return ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+    finally:
+        ctx.close()
+
+
+def _setup(sim: Any, db: Path, extra: str = "") -> str:
+    return f"""
+from mycarenet_dental.context import Context
+from mycarenet_dental.errors import RuleRefusal
+from mycarenet_dental.storage import Storage
+ctx = Context.from_config({str(sim.config_path)!r}, storage=Storage({str(db)!r}))
+ctx.storage
+{extra}
+"""
+
+
+def _requests(sim: Any, path: str) -> int:
+    return int(sim.state.counters.get(f"requests:{path}", 0))
+
+
+@pytest.mark.parametrize("n", [2, 8])
+def test_r34_insurability_once_per_contact_under_race(sim: Any, tmp_path: Path, n: int) -> None:
+    from mycarenet_dental.mycarenet.memberdata import PATH
+
+    db = tmp_path / "practice.sqlite"
+    contact = _contact(sim, db, REGULAR)
+    before = _requests(sim, PATH)
+    body = f"""
+from mycarenet_dental_assurability import consult_insurability
+try:
+    answer = consult_insurability(ctx, {REGULAR!r}, contact_id={contact!r})
+    result = {{"fresh": not any(x.code == "R34" for x in answer.notices)}}
+except RuleRefusal as exc:
+    result = {{"refused": exc.rule_id, "message": exc.reason}}
+"""
+    outcomes = race(tmp_path / "race", n, _setup(sim, db), body, env=sim.env)
+    assert all(code == 0 for code, _, _ in outcomes), [err for _, _, err in outcomes]
+    results = [r for _, r, _ in outcomes]
+    assert _requests(sim, PATH) - before == 1, results  # one request reached the insurer
+    assert sum(1 for r in results if r.get("fresh")) == 1
+    others = [r for r in results if not r.get("fresh")]
+    # the others were refused while it was in flight, or got the answer it kept on the contact
+    assert all(r.get("refused") == "R34" or r.get("fresh") is False for r in others), others
+    ctx = sim.context(storage=Storage(db))
+    assert ctx.storage.query("SELECT * FROM rule_reservation") == []  # released by the outcome
+    assert ctx.audit.verify().ok
+    ctx.close()
+
+
+def test_r35_tariff_once_per_contact_under_race(sim: Any, tmp_path: Path) -> None:
+    from mycarenet_dental_tariff.simulator import PATH
+
+    db = tmp_path / "practice.sqlite"
+    patient = PEOPLE[1].ssin
+    contact = _contact(sim, db, patient)
+    before = _requests(sim, PATH)
+    # each process asks another service, so the client cannot answer from the contact: R35 must refuse
+    body = f"""
+from mycarenet_dental_tariff import consult_tariff
+codes = ["301011", "302153:36", "304415:46", "302153:37", "304415:45", "302153:16"]
+try:
+    answer = consult_tariff(ctx, {patient!r}, [codes[{{k}}]], contact_id={contact!r})
+    result = {{"fresh": not answer.from_contact}}
+except RuleRefusal as exc:
+    result = {{"refused": exc.rule_id}}
+except Exception as exc:  # an insurer's business refusal still means the request went out
+    result = {{"sent": type(exc).__name__}}
+""".replace("{{k}}", "{k}")
+    outcomes = race(tmp_path / "race", 6, _setup(sim, db), body, env=sim.env)
+    assert all(code == 0 for code, _, _ in outcomes), [err for _, _, err in outcomes]
+    results = [r for _, r, _ in outcomes]
+    assert _requests(sim, PATH) - before == 1, results
+    assert sorted(r.get("refused", "sent") for r in results) == ["R35"] * 5 + ["sent"], results
+
+
+def test_r42_dmg_burst_limit_under_race(sim: Any, tmp_path: Path) -> None:
+    """Limit 3 a minute, 8 processes at once for 8 patients: exactly 3 requests reach the insurer."""
+    from mycarenet_dental_dmg.plugin import GMF_PATH
+
+    db = tmp_path / "practice.sqlite"
+    patients = [p.ssin for p in PEOPLE[:8]]
+    contacts = [_contact(sim, db, p) for p in patients]
+    before = _requests(sim, GMF_PATH)
+    extra = """
+import attrs
+raw = dict(ctx.config.raw)
+raw["dmg"] = {"max_per_minute": 3, "route": "gmf"}
+ctx.config = attrs.evolve(ctx.config, raw=raw)
+"""
+    body = f"""
+from mycarenet_dental_dmg import consult_dmg
+patients, contacts = {patients!r}, {contacts!r}
+try:
+    consult_dmg(ctx, patients[{{k}}], contact_id=contacts[{{k}}])
+    result = "sent"
+except RuleRefusal as exc:
+    result = exc.rule_id
+except Exception as exc:  # an insurer refusal still means the request went out
+    result = "sent:" + type(exc).__name__
+""".replace("{{k}}", "{k}")
+    outcomes = race(tmp_path / "race", 8, _setup(sim, db, extra), body, env=sim.env)
+    results = [r for _, r, _ in outcomes]
+    assert all(code == 0 for code, _, _ in outcomes), [err for _, _, err in outcomes]
+    assert _requests(sim, GMF_PATH) - before == 3, results
+    assert sorted(r if r == "R42-burst" else "sent" for r in results) == ["R42-burst"] * 5 + ["sent"] * 3
+
+
+def test_reservation_of_a_dead_process_expires(make_context: Any) -> None:
+    """A process killed mid-exchange leaves its reservation; after [rules] reservation_ttl it is taken over."""
+    from mycarenet_dental import reservations
+
+    ctx = make_context()
+    ctx.storage  # migrate
+    now = dt.datetime.now(dt.timezone.utc)
+    ttl = dt.timedelta(seconds=120)
+    with ctx.storage.transaction() as conn:
+        assert reservations.take(conn, "R34", "assurability:c1", "dead", now=now - dt.timedelta(seconds=300),
+                                 ttl=ttl) is None
+    with ctx.storage.transaction() as conn:
+        held = reservations.take(conn, "R34", "assurability:c2", "live", now=now, ttl=ttl)
+        assert held is None
+        assert reservations.take(conn, "R34", "assurability:c2", "other", now=now, ttl=ttl).exchange_id == "live"
+        assert reservations.take(conn, "R34", "assurability:c1", "new", now=now, ttl=ttl) is None  # stale: taken
+    rows = {r["key"]: r["exchange_id"] for r in ctx.storage.query("SELECT * FROM rule_reservation")}
+    assert rows == {"assurability:c1": "new", "assurability:c2": "live"}
+
+
+def test_reservation_ttl_must_be_seconds(make_context: Any) -> None:
+    from mycarenet_dental import reservations
+    from mycarenet_dental.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reservation_ttl"):
+        reservations.ttl_of({"reservation_ttl": "soon"})
+    assert reservations.ttl_of({}).total_seconds() == reservations.DEFAULT_TTL_SECONDS
