@@ -150,7 +150,7 @@ def test_reservation_of_a_dead_process_expires(make_context: Any) -> None:
     from mycarenet_dental import reservations
 
     ctx = make_context()
-    ctx.storage  # migrate
+    assert ctx.storage is not None  # migrates
     now = dt.datetime.now(dt.timezone.utc)
     ttl = dt.timedelta(seconds=120)
     with ctx.storage.transaction() as conn:
