@@ -252,7 +252,9 @@ def main(argv: list[str] | None = None) -> None:
 
         pm = make_plugin_manager()
         cli = build_cli(pm)
-        cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
+        code = cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's Exit(n): click returns it when not standalone
+            sys.exit(code)
     except MyCareNetDentalError as exc:
         if as_json:
             print_json(exc.to_dict())
