@@ -248,7 +248,22 @@ class Context:
             self._audit_row("outcome", exchange, outcome=status, code=code, message=message,
                             detail={"references": outcome.references} if outcome.references else None)
             reservations.release(conn, exchange.id)  # the results are on record: the rules now see them
+        self._daily_checkpoint()
         self._finished(exchange, outcome)
+
+    def _daily_checkpoint(self) -> None:
+        """Sign the audit head at least once a day, while the keystore is open for the exchanges anyway."""
+        if self._security is None or getattr(self._security, "keystore", None) is None:
+            return
+        from .audit_checkpoint import CheckpointFile, Signer, path_from_config, sign_head
+
+        try:
+            checkpoints = CheckpointFile(path_from_config(self.config))
+            if checkpoints.due(self.now()):
+                sign_head(self.storage, checkpoints, Signer.from_keystore(self._security.keystore), reason="daily",
+                          now=self.now())
+        except (OSError, MyCareNetDentalError) as exc:  # never lose the exchange over it; say so in the trail
+            self.audit.append("checkpoint_failed", message=f"daily audit checkpoint not written: {exc}"[:300])
 
     def _finished(self, exchange: Exchange, outcome: Outcome) -> None:
         self.pm.hook.mycarenet_dental_exchange_finished(exchange=exchange, outcome=outcome, context=self)
