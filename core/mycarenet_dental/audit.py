@@ -190,9 +190,10 @@ class AuditLog:
         """Recompute the chain; report the first row edited, deleted, inserted or reordered, and any
         difference with the signed ``checkpoints`` (see :mod:`mycarenet_dental.audit_checkpoint`)."""
         cols = ", ".join(FIELDS)
-        rows = self.storage.iterate(f"SELECT {cols}, prev_hash, hash FROM audit ORDER BY seq", batch=20000)
-        return verify_rows(rows, lambda: self.storage.query_one("SELECT seq, hash FROM audit_head WHERE id = 1"),
-                           checkpoints)
+        with self.storage.transaction(immediate=False):  # one snapshot: rows and head seen at the same moment
+            rows = self.storage.iterate(f"SELECT {cols}, prev_hash, hash FROM audit ORDER BY seq", batch=20000)
+            return verify_rows(rows, lambda: self.storage.query_one("SELECT seq, hash FROM audit_head WHERE id = 1"),
+                               checkpoints)
 
     def export(self, fmt: str = "json", **filters: Any) -> str:
         """Export entries as JSON lines or CSV (for inspections, R10/R12)."""
@@ -297,10 +298,11 @@ def verify_store(path: Path | str, checkpoints: Sequence[Any] = ()) -> VerifyRes
         return _failed("TRUNCATED", f"{p} is truncated: {size} bytes, but its header announces {pages} pages of "
                        f"{page_size} bytes")
     try:
-        conn = sqlite3.connect(str(p), timeout=15)
+        conn = sqlite3.connect(str(p), timeout=15, isolation_level=None)
     except sqlite3.Error as exc:
         return _failed("CORRUPT", f"cannot open {p}: {exc}")
     try:
+        conn.execute("BEGIN")  # one read snapshot: the rows and the head of the same moment, writers go on
         check = conn.execute("PRAGMA quick_check").fetchall()
         if [tuple(r) for r in check] != [("ok",)]:
             return _failed("CORRUPT", f"{p} is damaged: {check[0][0]}")
@@ -320,4 +322,6 @@ def verify_store(path: Path | str, checkpoints: Sequence[Any] = ()) -> VerifyRes
             return _failed("NOT_A_DATABASE", f"{p} is not a database: {text}")
         return _failed("CORRUPT", f"{p} is damaged or truncated: {text}")
     finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         conn.close()

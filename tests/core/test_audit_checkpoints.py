@@ -374,3 +374,29 @@ def test_cli_damaged_store_exits_1_without_traceback(tmp_path: Path, pki: Any, c
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert json.loads(proc.stdout)["problem"] == problem
     assert (tmp_path / "practice.sqlite").read_bytes() == content  # verify created nothing
+
+
+def test_verify_while_another_process_writes(tmp_path: Path, trail: Any) -> None:
+    """Rows and head are read in one snapshot: a writer appending meanwhile is no false alarm."""
+    db, log = trail
+    for i in range(3000):
+        log.append("exchange", exchange_id=f"bulk{i}", service="tariff")
+    stop = tmp_path / "stop"
+    script = (f"import os, sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+              "from mycarenet_dental.audit import AuditLog\nfrom mycarenet_dental.storage import Storage\n"
+              f"log = AuditLog(Storage({str(db)!r}))\nn = 0\n"
+              f"while not os.path.exists({str(stop)!r}) and n < 20000:\n"
+              "    log.append('exchange', exchange_id=f'w{n}'); n += 1\n")
+    writer = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while log.storage.query_one("SELECT seq FROM audit_head")["seq"] <= 3025 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the writer is running
+        results = [verify_store(db) for _ in range(4)] + [log.verify() for _ in range(4)]
+    finally:
+        stop.touch()
+        writer.wait(30)
+    assert all(r.ok for r in results), [r.reason for r in results if not r.ok]
+    assert results[-1].rows > 3020  # the writer really wrote meanwhile
