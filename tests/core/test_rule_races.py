@@ -50,6 +50,7 @@ from mycarenet_dental.errors import RuleRefusal
 from mycarenet_dental.storage import Storage
 ctx = Context.from_config({str(sim.config_path)!r}, storage=Storage({str(db)!r}))
 ctx.storage
+ctx.security.token()  # log in before the barrier: the race is about the rule check, not the STS
 {extra}
 """
 
@@ -172,3 +173,35 @@ def test_reservation_ttl_must_be_seconds(make_context: Any) -> None:
     with pytest.raises(ConfigError, match="reservation_ttl"):
         reservations.ttl_of({"reservation_ttl": "soon"})
     assert reservations.ttl_of({}).total_seconds() == reservations.DEFAULT_TTL_SECONDS
+
+
+def test_r37_tariff_burst_limit_under_race(sim: Any, tmp_path: Path) -> None:
+    """The tariff burst rule (same factory as R42-burst): limit 2 a minute, 6 processes, 6 patients."""
+    from mycarenet_dental_tariff.simulator import PATH
+
+    db = tmp_path / "practice.sqlite"
+    patients = [p.ssin for p in PEOPLE[:6]]
+    contacts = [_contact(sim, db, p) for p in patients]
+    before = _requests(sim, PATH)
+    extra = """
+import attrs
+raw = dict(ctx.config.raw)
+raw["tariff"] = {"max_per_minute": 2}
+ctx.config = attrs.evolve(ctx.config, raw=raw)
+"""
+    body = f"""
+from mycarenet_dental_tariff import consult_tariff
+patients, contacts = {patients!r}, {contacts!r}
+try:
+    consult_tariff(ctx, patients[{{k}}], ["301011"], contact_id=contacts[{{k}}])
+    result = "sent"
+except RuleRefusal as exc:
+    result = exc.rule_id
+except Exception as exc:  # an insurer's business refusal still means the request went out
+    result = "sent:" + type(exc).__name__
+""".replace("{{k}}", "{k}")
+    outcomes = race(tmp_path / "race", 6, _setup(sim, db, extra), body, env=sim.env)
+    results = [r for _, r, _ in outcomes]
+    assert all(code == 0 for code, _, _ in outcomes), [err for _, _, err in outcomes]
+    assert _requests(sim, PATH) - before == 2, results
+    assert sorted(r if r == "R37-burst" else "sent" for r in results) == ["R37-burst"] * 4 + ["sent"] * 2
