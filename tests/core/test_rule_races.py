@@ -55,6 +55,20 @@ ctx.security.token()  # log in before the barrier: the race is about the rule ch
 """
 
 
+# A burst check that takes a moment after its count (a loaded disk, a big audit): with the check and
+# the exchange row in one transaction the others wait; with a read-then-write they all count 0.
+_SLOW_CHECK = """
+import time
+def _slow(check):
+    def slow(exchange, context):
+        verdict = check(exchange, context)
+        time.sleep(0.15)
+        return verdict
+    return slow
+ctx.__dict__["all_rules"] = [attrs.evolve(r, check=_slow(r.check)) if r.id == "{rule}" else r for r in ctx.all_rules]
+"""
+
+
 def _requests(sim: Any, path: str) -> int:
     return int(sim.state.counters.get(f"requests:{path}", 0))
 
@@ -127,7 +141,7 @@ import attrs
 raw = dict(ctx.config.raw)
 raw["dmg"] = {"max_per_minute": 3, "route": "gmf"}
 ctx.config = attrs.evolve(ctx.config, raw=raw)
-"""
+""" + _SLOW_CHECK.format(rule="R42-burst")
     body = f"""
 from mycarenet_dental_dmg import consult_dmg
 patients, contacts = {patients!r}, {contacts!r}
@@ -188,7 +202,7 @@ import attrs
 raw = dict(ctx.config.raw)
 raw["tariff"] = {"max_per_minute": 2}
 ctx.config = attrs.evolve(ctx.config, raw=raw)
-"""
+""" + _SLOW_CHECK.format(rule="R37-burst")
     body = f"""
 from mycarenet_dental_tariff import consult_tariff
 patients, contacts = {patients!r}, {contacts!r}
@@ -205,3 +219,33 @@ except Exception as exc:  # an insurer's business refusal still means the reques
     assert all(code == 0 for code, _, _ in outcomes), [err for _, _, err in outcomes]
     assert _requests(sim, PATH) - before == 2, results
     assert sorted(r if r == "R37-burst" else "sent" for r in results) == ["R37-burst"] * 4 + ["sent"] * 2
+
+
+def test_two_processes_saving_the_token_cache_at_once(sim: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each save goes through a temporary file of its own. They used to share one name: a second
+    process saving between the first one's write and rename made the first fail (FileNotFoundError)
+    — seen when racing logins above."""
+    import os
+
+    from mycarenet_dental.security import tokens
+
+    first = sim.context(storage=Storage(tmp_path / "a.sqlite"))
+    second = sim.context(storage=Storage(tmp_path / "b.sqlite"))
+    token = first.security.token()
+    real_replace = os.replace
+    interleaved = []
+
+    def replace(src: Any, dst: Any) -> None:
+        if not interleaved:  # the other process saves right now, between this one's write and rename
+            interleaved.append(src)
+            second.security.tokens._save(token)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(tokens.os, "replace", replace)
+    first.security.tokens._save(token)
+    assert interleaved
+    cache = Path(first.config.token_cache)
+    assert cache.stat().st_mode & 0o777 == 0o600 and not list(cache.parent.glob(cache.name + ".*tmp"))
+    first.close()
+    second.close()
