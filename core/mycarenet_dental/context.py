@@ -200,6 +200,8 @@ class Context:
                 if exchange.purpose:
                     detail["purpose"] = exchange.purpose
                 self._audit_row("exchange", exchange, outcome="sent", detail=detail or None)
+            else:
+                reservations.release(conn, exchange.id)  # a check alone sends nothing: it holds nothing
         return None
 
     def _refused(self, exchange: Exchange, refusal: RuleRefusal) -> None:

@@ -249,3 +249,20 @@ def test_two_processes_saving_the_token_cache_at_once(sim: Any, tmp_path: Path,
     assert cache.stat().st_mode & 0o777 == 0o600 and not list(cache.parent.glob(cache.name + ".*tmp"))
     first.close()
     second.close()
+
+
+def test_a_check_alone_holds_no_reservation(make_context: Any) -> None:
+    """``check_rules`` without an exchange (a dry run) must not block the contact afterwards."""
+    from mycarenet_dental.plugins import PluginManager
+
+    from tests.core.test_exchanges import PATIENT, FakeService
+
+    plugins = PluginManager().load(allow=["core-only"], extra=[("fakesvc", FakeService())])
+    ctx = make_context(plugins=plugins)
+    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    ctx.check_rules(ctx.new_exchange("fakesvc", "Consult", patient=PATIENT, contact_id=contact.id))
+    assert ctx.storage.query("SELECT * FROM rule_reservation") == []
+    with ctx.exchange(ctx.new_exchange("fakesvc", "Consult", patient=PATIENT, contact_id=contact.id)) as run:
+        assert len(ctx.storage.query("SELECT * FROM rule_reservation")) == 1  # held while in flight
+        run.keep("fakesvc.result", {"answer": 1})
+    assert ctx.storage.query("SELECT * FROM rule_reservation") == []
