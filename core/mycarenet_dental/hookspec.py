@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
         SimulatorRoute,
         TableSpec,
     )
-    from .simulator.app import SimState
-    from .simulator.population import PatientFacts, SimPatient
+    from .sim.app import SimState
+    from .sim.population import PatientFacts, SimPatient
 
 PROJECT = "mycarenet_dental"
 hookspec = pluggy.HookspecMarker(PROJECT)

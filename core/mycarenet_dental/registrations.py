@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .context import Context
     from .exchange import Exchange
-    from .simulator.app import SimRequest, SimResponse
+    from .sim.app import SimRequest, SimResponse
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:

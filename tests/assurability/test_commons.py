@@ -9,10 +9,10 @@ from datetime import date, datetime, timezone
 
 import pytest
 from lxml import etree
-from mycarenet_dental import schemas
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.exchange import Exchange, Party, PartyKind
-from mycarenet_dental.mycarenet import commons as c
+from mycarenet_dental.protocols import commons as c
+from mycarenet_dental.sim import schemas
 
 MDA = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1"
 TARIF = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1"

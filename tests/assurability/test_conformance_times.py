@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mycarenet_dental.mycarenet import memberdata as md
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental.timeutil import xs_local_datetime
 from mycarenet_dental_assurability.client import consult_insurability, insurability_facet
 from mycarenet_dental_assurability.errors import InsurabilityRefused

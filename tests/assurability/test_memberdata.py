@@ -8,8 +8,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 from lxml import etree
-from mycarenet_dental import schemas
-from mycarenet_dental.mycarenet import memberdata as md
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim import schemas
 from mycarenet_dental.xmlsafe import parse_xml
 from mycarenet_dental_assurability.client import insurability_facet, result_from_mda
 from mycarenet_dental_assurability.errors import InsurabilityRefused, InsurerUnavailable
@@ -263,7 +263,7 @@ class _Switches:
 
 class _State:
     def __init__(self) -> None:
-        from mycarenet_dental.simulator.population import build_population
+        from mycarenet_dental.sim.population import build_population
         from mycarenet_dental_assurability.simulator import population
 
         self.population = build_population(population())
@@ -272,8 +272,8 @@ class _State:
 
 def test_success_answer_validates_like_real_answers() -> None:
     """A full simulated answer (assertions included) against the official schemas."""
-    from mycarenet_dental.mycarenet import commons
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.protocols import commons
+    from mycarenet_dental.sim.population import base_population
 
     patient = base_population()[6]  # medical house member
     today = date.today()
@@ -303,8 +303,8 @@ def test_success_answer_validates_like_real_answers() -> None:
 def test_other_facets_absent_without_error() -> None:
     """insurability + palliativeStatus for a non-palliative person: no palliative assertion, no warning."""
     import mycarenet_dental_assurability.simulator  # noqa: F401  (registers the facets)
-    from mycarenet_dental.mycarenet import commons
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.protocols import commons
+    from mycarenet_dental.sim.population import base_population
 
     patient = base_population()[0]
     today = date.today()

@@ -10,9 +10,9 @@ import zlib
 
 import pytest
 from lxml import etree
-from mycarenet_dental import schemas
 from mycarenet_dental.config import config_from_mapping
 from mycarenet_dental.errors import ConfigError, MalformedResponseError, UsageError
+from mycarenet_dental.sim import schemas
 from mycarenet_dental_billing import genasync as ga
 from mycarenet_dental_billing.efact import response_writer as rw
 from mycarenet_dental_billing.efact.responses import Rejection

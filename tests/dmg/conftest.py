@@ -20,14 +20,14 @@ class _MemberDataRoute:
 
     @hookimpl
     def mycarenet_dental_simulator_routes(self) -> Iterator[Any]:
-        from mycarenet_dental.mycarenet import memberdata
+        from mycarenet_dental.protocols import memberdata
 
         yield memberdata.memberdata_route()
 
 
 def dmg_plugin_manager() -> Any:
-    from mycarenet_dental.mycarenet import memberdata
     from mycarenet_dental.plugins import make_plugin_manager
+    from mycarenet_dental.protocols import memberdata
 
     pm = make_plugin_manager()
     if not any(route.path == memberdata.PATH for _, route in pm.collect("mycarenet_dental_simulator_routes")):
@@ -38,7 +38,7 @@ def dmg_plugin_manager() -> Any:
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A running simulator (TLS on loopback) with every installed plugin, once per test module."""
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("dmg-sim"), pm=dmg_plugin_manager())
     yield env

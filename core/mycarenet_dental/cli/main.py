@@ -58,8 +58,8 @@ LAZY_HELP = {
 }
 
 CORE_LAZY = {
-    "simulator": "mycarenet_dental.cli.simulator_cmds:simulator_group",
-    "demo": "mycarenet_dental.cli.demo:demo_command",
+    "simulator": "mycarenet_dental.sim.cli:simulator_group",
+    "demo": "mycarenet_dental.sim.demo:demo_command",
     "login": "mycarenet_dental.cli.security_cmds:login_command",
     "security": "mycarenet_dental.cli.security_cmds:security_group",
 }

@@ -12,9 +12,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from lxml import etree
-from mycarenet_dental import schemas
-from mycarenet_dental.mycarenet import commons
+from mycarenet_dental.protocols import commons
 from mycarenet_dental.registrations import SimulatorRoute
+from mycarenet_dental.sim import schemas
 
 from . import genins as gi
 from .simulator import MAX_PERIODS, covering, general_situation, payment_approval
@@ -194,7 +194,7 @@ def _data(resp: etree._Element, patient: Any, start: date, end: date, rtype: str
 
 def handle_genins(request: Any) -> Any:
     """The simulated GenericInsurability endpoint."""
-    from mycarenet_dental.simulator.authz import authorize_care_provider
+    from mycarenet_dental.sim.authz import authorize_care_provider
 
     state = request.state
     caller = request.check_security()

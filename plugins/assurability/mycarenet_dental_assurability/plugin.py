@@ -56,7 +56,7 @@ def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
 
 @hookimpl
 def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
-    from mycarenet_dental.mycarenet.memberdata import memberdata_route
+    from mycarenet_dental.protocols.memberdata import memberdata_route
 
     from . import simulator  # noqa: F401  (registers the insurability facet)
     from .genins_sim import genins_routes

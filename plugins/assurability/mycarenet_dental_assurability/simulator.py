@@ -14,8 +14,8 @@ import hashlib
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-from mycarenet_dental.mycarenet import memberdata as md
-from mycarenet_dental.simulator.population import (
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim.population import (
     CareHolder,
     InsurabilityPeriod,
     PatientFacts,
@@ -220,7 +220,7 @@ def population(today: date | None = None) -> list[SimPatient | PatientFacts]:
 
 def union_members() -> dict[str, str]:
     """One SSIN per union 100–600/900 (for tests and the demo)."""
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.sim.population import base_population
 
     out: dict[str, str] = {}
     everyone = [p for p in base_population() + population() if isinstance(p, SimPatient)]

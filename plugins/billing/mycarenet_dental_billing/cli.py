@@ -276,7 +276,7 @@ def demo_invoices(context: Context) -> list[Any]:
     """The day's invoices: one per patient, from the priced lines of the recorded tariff consultations."""
     import datetime as dt
 
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.sim.population import base_population
 
     from .efact.model import Invoice, ServiceLine, destination_for
     from .rules import TARIFF_KIND

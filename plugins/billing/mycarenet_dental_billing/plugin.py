@@ -22,7 +22,7 @@ from mycarenet_dental.registrations import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
-    from mycarenet_dental.simulator.app import SimRequest, SimResponse
+    from mycarenet_dental.sim.app import SimRequest, SimResponse
 
 SERVICE = "billing"
 ACTIONS = ("urn:be:cin:nip:async:generic:post:msg", "urn:be:cin:nip:async:generic:get:query",

@@ -43,8 +43,8 @@ import unicodedata
 from typing import Any
 
 import attrs
-from mycarenet_dental import mtom
-from mycarenet_dental.simulator.app import SimRequest, SimResponse
+from mycarenet_dental.ehealth import mtom
+from mycarenet_dental.sim.app import SimRequest, SimResponse
 
 from .genasync import (
     ACTION_CONFIRM,
@@ -148,7 +148,7 @@ def handle(request: SimRequest) -> SimResponse:
     body = request.body_element
     if body is None:
         return request.fault("SOA-03003", "Message body is empty")
-    from mycarenet_dental import schemas
+    from mycarenet_dental.sim import schemas
 
     errors = schemas.validate("genasync", body)
     if errors:
@@ -166,7 +166,7 @@ def handle(request: SimRequest) -> SimResponse:
     nihii = (origin.findtext(f"{cm('CareProvider')}/{cm('Nihii')}/{cm('Value')}") or "").strip()
     if not nihii:
         return request.fault("SOA-03006", "Origin/CareProvider/Nihii/Value is required for eFact")
-    from mycarenet_dental.simulator.authz import authorize_care_provider
+    from mycarenet_dental.sim.authz import authorize_care_provider
 
     # The caller is the care provider, or a mandatary with a billing mandate in MyCareNet's register.
     authorize_care_provider(request, care_provider=nihii, service="billing", caller=caller)
@@ -262,7 +262,7 @@ def _check_xades(request: SimRequest, body: Any, blob: bytes) -> str | None:
     """XAdES-BES over the Blob: verifies, chains to the simulator CA, signed by the authenticated caller."""
     xades_el = body.find(ga("Xades-t"))
     try:
-        from mycarenet_dental.security import xades
+        from mycarenet_dental.ehealth import xades
     except ImportError:
         xades = None
     required = _switch(request, "require_xades", xades is not None)
@@ -368,7 +368,7 @@ def _get(request: SimRequest, body: Any, nihii: str) -> SimResponse:
 def _xades(request: SimRequest, signed: bytes, blob_id: str) -> str:
     """The Xades-t of a get answer part, signed with MyCareNet's key (UNSURE: XAdES-BES; the real insurers add
     a RFC 3161 timestamp — XAdES-T — from a TSA the simulator does not run)."""
-    from mycarenet_dental.security import xades
+    from mycarenet_dental.ehealth import xades
 
     signature = xades.sign_blob(signed, key=request.state.trust.answer_signer(), blob_id=blob_id,
                                 content_type="text/plain", now=request.state.now())

@@ -23,7 +23,7 @@ from .names import RESULT_KIND, SERVICE
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
-    from mycarenet_dental.simulator.app import SimRequest, SimResponse
+    from mycarenet_dental.sim.app import SimRequest, SimResponse
 
 GMF_PATH = "/GlobalMedicalFileConsultation/v1"
 GMF_ACTION = "urn:be:fgov:ehealth:globalmedicalfile:protocol:v1:ConsultGlobalMedicalFile"

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from .model import DmgHolder, belgian_today
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mycarenet_dental.simulator.app import SimRequest, SimResponse
-    from mycarenet_dental.simulator.population import CareHolder, SimPatient
+    from mycarenet_dental.sim.app import SimRequest, SimResponse
+    from mycarenet_dental.sim.population import CareHolder, SimPatient
 
 SWITCH_GMF_REFUSED = "dmg.gmf_refused_qualities"
 SWITCH_FACET_UNAUTHORIZED = "dmg.facet_unauthorized_qualities"
@@ -61,9 +61,9 @@ def two_years_back(today: date) -> date:
 
 def handle_gmf(request: SimRequest) -> SimResponse:
     """``ConsultGlobalMedicalFile``: validate like eHealth and the insurer, then answer the holder."""
-    from mycarenet_dental import schemas
     from mycarenet_dental.errors import MalformedResponseError
-    from mycarenet_dental.mycarenet import commons, kmehr
+    from mycarenet_dental.protocols import commons, kmehr
+    from mycarenet_dental.sim import schemas
     from mycarenet_dental.xmlsafe import parse_xml
 
     from . import route_b
@@ -122,7 +122,7 @@ def _check(request: SimRequest, kreq: Any, parsed: Any, caller: Any, nihii: str,
     """The insurer's business checks in the order of ``dmg.md`` §3; (patient, code, text, XPath)."""
     from mycarenet_dental.errors import InvalidIdentifierError
     from mycarenet_dental.identifiers import Ssin
-    from mycarenet_dental.mycarenet import kmehr
+    from mycarenet_dental.protocols import kmehr
 
     tx = kreq.transaction
     if not kmehr.request_id_consistent(kreq.header.id, parsed.common_input.input_reference):
@@ -177,7 +177,7 @@ def facet_unauthorized(state: Any, quality: str | None) -> bool:
 
 def build_facet(request: Any) -> Any:
     """MemberData facet builder: the holder's assertion, none when nobody holds the DMG."""
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.protocols import memberdata as md
 
     from .model import FACET
     from .route_a import ATTR_FIRST_NAME, ATTR_NAME, ATTR_NIHII
@@ -200,7 +200,7 @@ def build_facet(request: Any) -> Any:
 def register_facet() -> None:
     """Register the globalMedicalFile facet into the core MemberData simulator's registry (idempotent)."""
     try:
-        from mycarenet_dental.mycarenet import memberdata as md
+        from mycarenet_dental.protocols import memberdata as md
     except ImportError:  # pragma: no cover - core without the shared MemberData machinery
         return
     from .model import FACET, SERVICE

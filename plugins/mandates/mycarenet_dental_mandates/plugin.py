@@ -37,8 +37,8 @@ def mycarenet_dental_commands() -> Iterator[CommandSpec]:
 @hookimpl
 def mycarenet_dental_simulator_setup(state: Any) -> None:
     """The MyCareNet-side mandate register of this simulator, which every service handler consults
-    through ``mycarenet_dental.simulator.authz``."""
-    from mycarenet_dental.simulator.authz import CHECKER_KEY
+    through ``mycarenet_dental.sim.authz``."""
+    from mycarenet_dental.sim.authz import CHECKER_KEY
 
     from .simulator import SimMandateAuthority
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from mycarenet_dental import schemas
+from mycarenet_dental.ehealth import xades
 from mycarenet_dental.errors import InvalidIdentifierError
 from mycarenet_dental.identifiers import Ssin, Tooth
-from mycarenet_dental.mycarenet import commons, kmehr
-from mycarenet_dental.security import xades
-from mycarenet_dental.simulator.app import SimRequest, SimResponse
-from mycarenet_dental.simulator.population import InsurabilityPeriod, SimPatient
+from mycarenet_dental.protocols import commons, kmehr
+from mycarenet_dental.sim import schemas
+from mycarenet_dental.sim.app import SimRequest, SimResponse
+from mycarenet_dental.sim.population import InsurabilityPeriod, SimPatient
 from mycarenet_dental.timeutil import belgian_date, belgian_wall_clock
 
 from . import catalogue, engine

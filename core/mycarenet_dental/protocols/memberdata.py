@@ -34,8 +34,8 @@ from . import answers, commons
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
     from ..exchange import Exchange, ExchangeRun
-    from ..simulator.app import SimRequest, SimResponse
-    from ..simulator.population import SimPatient
+    from ..sim.app import SimRequest, SimResponse
+    from ..sim.population import SimPatient
 
 # -- names ---------------------------------------------------------------------------------------
 
@@ -478,7 +478,7 @@ def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: 
     query_bytes = etree.tostring(build_attribute_query(query), encoding="UTF-8")
     security = context.security
     if sealed:
-        from ..security import etee
+        from ..ehealth import etee
 
         reply_etk = _etk_raw(own_etk(context, exchange))
         inner = known_content(KnownContent(business=query_bytes, reply_to_etk=reply_etk))
@@ -510,7 +510,7 @@ def consult(context: Context, exchange: Exchange, run: ExchangeRun, *, subject: 
     sealed_response = bool(resp.blob.content_encryption)
     answers.require_sealed(sealed, sealed_response, service=service)
     if sealed_response:
-        from ..security import etee
+        from ..ehealth import etee
 
         try:
             unsealed = etee.unseal(resp.blob.content, recipient_keys=list(security.keystore.encryption_keys))
@@ -1178,15 +1178,15 @@ def io_of(patient: SimPatient, start: date, end: date) -> list[str]:
 
 
 def _mycarenet_key(trust: Any) -> Any:
-    from ..security.keystore import KeyEntry
+    from ..ehealth.keystore import KeyEntry
 
     return KeyEntry(alias="mycarenet", private_key=trust.mycarenet_enc_key, certificate=trust.mycarenet_enc_cert)
 
 
 def handle_memberdata(request: SimRequest, *, registry: FacetRegistry | None = None) -> SimResponse:
     """The simulated ``/MyCareNet/MemberData/v1`` (MyCareNet + the insurers behind it)."""
-    from .. import schemas
-    from ..simulator.authz import authorize_care_provider
+    from ..sim import schemas
+    from ..sim.authz import authorize_care_provider
     from ..xmlsafe import parse_xml
 
     registry = registry or FACETS
@@ -1204,7 +1204,7 @@ def handle_memberdata(request: SimRequest, *, registry: FacetRegistry | None = N
     if parsed.blob.content_encryption:
         if parsed.blob.content_encryption != ENCRYPTED_REQUEST:
             return request.fault("SOA-03007", f"unknown ContentEncryption {parsed.blob.content_encryption!r}")
-        from ..security import etee
+        from ..ehealth import etee
 
         try:
             unsealed = etee.unseal(parsed.blob.content, recipient_keys=[_mycarenet_key(state.trust)])
@@ -1236,8 +1236,8 @@ def handle_memberdata(request: SimRequest, *, registry: FacetRegistry | None = N
                    in_response_to=in_response_to)
     saml_bytes = etree.tostring(saml, encoding="UTF-8", xml_declaration=True)
     if reply_etk:
-        from ..security import etee
-        from ..security.etk import Etk
+        from ..ehealth import etee
+        from ..ehealth.etk import Etk
 
         inner = known_content(KnownContent(business=saml_bytes))
         # sealed by MyCareNet's authentication key (the outer signer of an ETEE message, auth-crypto.md §5.2)

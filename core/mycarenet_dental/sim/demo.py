@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 import click
 
+from ..cli import pass_context
 from ..errors import MyCareNetDentalError
-from . import pass_context
 
 
 @attrs.define
@@ -39,10 +39,10 @@ class DemoInfo:
 def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str, ...] = ()) -> int:
     """Run the demo; returns the number of failed steps."""
     from ..context import Context
-    from ..security.pki import generate_pki
-    from ..simulator.population import base_population
-    from ..simulator.server import SimulatorServer
-    from .simulator_cmds import LICENCE_USER, make_simulator, read_env_file, write_simulator_config
+    from .cli import LICENCE_USER, make_simulator, read_env_file, write_simulator_config
+    from .pki import generate_pki
+    from .population import base_population
+    from .server import SimulatorServer
 
     pki = generate_pki(workdir)
     # Start on a free port first, then write the config pointing at it.

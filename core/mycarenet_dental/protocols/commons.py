@@ -667,9 +667,9 @@ def accept_request(request: Any, flavour: CommonsFlavour, *, root: str, schema: 
     provider — itself, or a mandatary with a mandate in MyCareNet's register (SOA-01002). A
     failure raises the fault the host answers; success returns the parsed request.
     """
-    from .. import schemas
-    from ..simulator.authz import authorize_care_provider
-    from ..simulator.wss_check import SimSoapFault
+    from ..sim import schemas
+    from ..sim.authz import authorize_care_provider
+    from ..sim.wss_check import SimSoapFault
 
     caller = request.check_security()
     body = request.body_element
