@@ -141,9 +141,18 @@ def make_simulator(pm: Any, pki_dir: Path, *, clock: Any = None) -> Any:
     return app
 
 
-@click.group("simulator")
-def simulator_group() -> None:
-    """The offline twin of eHealth (STS, ETK depot) and MyCareNet (every installed service)."""
+@click.group("simulator", invoke_without_command=True)
+@click.pass_context
+def simulator_group(click_ctx: click.Context) -> None:
+    """The offline twin of eHealth (STS, ETK depot) and MyCareNet (every installed service).
+
+    Needs the ``simulator`` extra: pip install 'mycarenet-dental[simulator]'.
+    """
+    from . import require_extra
+
+    require_extra()
+    if click_ctx.invoked_subcommand is None:
+        click.echo(click_ctx.get_help())
 
 
 @simulator_group.command("pki")
@@ -192,9 +201,11 @@ def serve_command(ctx: Any, pki_dir: Path, host: str | None, port: int | None) -
 @pass_context
 def population_command(ctx: Any, as_json: bool) -> None:
     """List the simulator's test patients and the situations each one shows."""
+    from .plugins import make_sim_plugin_manager
     from .population import build_population
 
-    population = build_population(rec for _, rec in ctx.pm.collect("mycarenet_dental_simulator_population"))
+    sim_pm = make_sim_plugin_manager(ctx.pm)
+    population = build_population(rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_population"))
     patients = list(population)
     emit(patients, as_json, lambda: print_table(
         ["SSIN", "name", "born", "mutuality", "CT1/CT2", "situations"],

@@ -13,8 +13,9 @@ from typing import Any
 
 from lxml import etree
 from mycarenet_dental.protocols import commons
-from mycarenet_dental.registrations import SimulatorRoute
+from mycarenet_dental.sim import commons as commons_sim
 from mycarenet_dental.sim import schemas
+from mycarenet_dental.sim.registrations import SimulatorRoute
 
 from . import genins as gi
 from .simulator import MAX_PERIODS, covering, general_situation, payment_approval
@@ -210,7 +211,7 @@ def handle_genins(request: Any) -> Any:
     if errors:
         return request.fault("SOA-03006", "not XSD conformant: " + errors[0])
     ci = commons.parse_common_input(gi.FLAVOUR, body.find(_q("CommonInput", gi.NS_P)))
-    lic = commons.licence_fault(state, ci)
+    lic = commons_sim.licence_fault(state, ci)
     if lic is not None:
         return request.fault(*lic)
     if ci.origin.care_provider is None:

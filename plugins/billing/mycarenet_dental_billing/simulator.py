@@ -40,11 +40,14 @@ import hashlib
 import hmac
 import os
 import unicodedata
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from mycarenet_dental.ehealth import mtom
 from mycarenet_dental.sim.app import SimRequest, SimResponse
+from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
+from mycarenet_dental.sim.registrations import DemoStep, SimulatorRoute
 
 from .genasync import (
     ACTION_CONFIRM,
@@ -62,6 +65,9 @@ from .genasync import (
     inflate,
     sha256_b64,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
 
 DEFAULT_PATH = "/mycarenet-ws/async/generic/hcpfac"
 ENV_PATH = "MYCARENET_DENTAL_BILLING_SIM_PATH"
@@ -574,3 +580,23 @@ def _structured_communication(seed: int) -> str:
     digits = f"{base:010d}{check:02d}"
     return f"+++{digits[:3]}/{digits[3:7]}/{digits[7:]}+++"
 
+
+# -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
+    from .plugin import ACTIONS
+
+    yield SimulatorRoute(path=sim_path(), handler=handle, soap_actions=ACTIONS, name="MyCareNet GenericAsync eFact")
+
+
+def _demo(context: Context) -> None:
+    from .demo import run_demo_step
+
+    run_demo_step(context)
+
+
+@sim_hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    yield DemoStep(name="eFact: the day's visits billed through to settlement", run=_demo, order=80)

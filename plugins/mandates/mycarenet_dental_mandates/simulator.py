@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mycarenet_dental.errors import InvalidIdentifierError
 from mycarenet_dental.sim.authz import MandateDecision, SenderId
+from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
+from mycarenet_dental.sim.registrations import DemoStep
 
 from .io import RegisterDocument, read_file
 from .model import Mandate, PartyId
@@ -116,3 +118,24 @@ def install(state: Any) -> SimMandateAuthority:
     authority = SimMandateAuthority(state)
     state.plugin_state[CHECKER_KEY] = authority
     return authority
+
+
+# -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_setup(state: Any) -> None:
+    """The MyCareNet-side mandate register of this simulator, which every service handler consults
+    through ``mycarenet_dental.sim.authz``."""
+    install(state)
+
+
+def _demo(context: Any) -> None:
+    from .demo import run
+
+    run(context)
+
+
+@sim_hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    yield DemoStep(name="billing office working for the dentist under a mandate", order=60, run=_demo)

@@ -1,0 +1,148 @@
+"""The dependency rule of ``docs/architecture.md``, checked on the code (imports read with ``ast``,
+function-level and ``TYPE_CHECKING`` imports included):
+
+    kernel  <-  ehealth  <-  protocols  <-  plugins          sim beside, never imported by production
+
+* ehealth imports no protocols and no sim; protocols import no sim;
+* the kernel imports no ehealth/protocols/sim except through the seams listed in ``KERNEL_SEAMS``;
+* nothing reachable from a production entry point (kernel, each plugin's ``mycarenet_dental``
+  entry point) imports the sim package, a plugin's simulator side, or Werkzeug;
+* nothing in the core imports a plugin.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "core"
+KERNEL_ROOTS = ("mycarenet_dental.cli.main", "mycarenet_dental.context", "mycarenet_dental.plugins",
+                "mycarenet_dental.rules.builtin", "mycarenet_dental.cli.security_cmds")
+#: Where the kernel reaches ehealth on purpose (documented in docs/architecture.md, "Seams").
+KERNEL_SEAMS = {
+    ("mycarenet_dental.context", "mycarenet_dental.ehealth.session"),  # ctx.security: token, signing
+    ("mycarenet_dental.context", "mycarenet_dental.ehealth.transport"),  # ctx.transport: the SOAP client
+    ("mycarenet_dental.cli.security_cmds", "mycarenet_dental.ehealth.saml"),  # `login` shows the token
+    ("mycarenet_dental.cli.security_cmds", "mycarenet_dental.ehealth.verify"),  # `security verify`
+    ("mycarenet_dental.testing", "mycarenet_dental.sim.testing"),  # vendors' old name of SimEnv (tests only)
+}
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    bases = [CORE] + [d for d in (ROOT / "plugins").iterdir() if d.is_dir()]
+    for base in bases:
+        for path in base.glob("mycarenet_dental*/**/*.py"):
+            parts = path.relative_to(base).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+@cache
+def imports_of(module: str) -> frozenset[str]:
+    """Project modules (and ``werkzeug``) that ``module`` imports, anywhere in its body."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            names = [f"{target}.{a.name}" if f"{target}.{a.name}" in MODULES else target for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == "werkzeug":
+                out.add("werkzeug")
+                continue
+            while name and name not in MODULES:  # import of a name inside a module
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                out.add(name)
+    return frozenset(out)
+
+
+def closure(roots: list[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in MODULES:
+            continue
+        seen.add(module)
+        todo.extend(imports_of(module) - seen)
+    return seen | ({"werkzeug"} if any("werkzeug" in imports_of(m) for m in seen) else set())
+
+
+def layer(module: str) -> str:
+    if not module.startswith("mycarenet_dental."):
+        return "plugin" if module.startswith("mycarenet_dental_") else "kernel"
+    second = module.split(".")[1]
+    return second if second in ("ehealth", "protocols", "sim") else "kernel"
+
+
+def _violations(source_layer: str, forbidden: set[str]) -> list[tuple[str, str]]:
+    return sorted((m, dep) for m in MODULES if layer(m) == source_layer
+                  for dep in imports_of(m) if dep != "werkzeug" and layer(dep) in forbidden)
+
+
+def test_the_module_table_sees_every_layer() -> None:
+    assert {layer(m) for m in MODULES} == {"kernel", "ehealth", "protocols", "sim", "plugin"}
+    assert "mycarenet_dental.ehealth.session" in imports_of("mycarenet_dental.context")  # the walker reads imports
+
+
+def test_ehealth_imports_neither_protocols_nor_sim() -> None:
+    assert _violations("ehealth", {"protocols", "sim", "plugin"}) == []
+
+
+def test_protocols_import_no_sim() -> None:
+    assert _violations("protocols", {"sim", "plugin"}) == []
+
+
+def test_the_kernel_reaches_other_layers_only_through_the_listed_seams() -> None:
+    found = set(_violations("kernel", {"ehealth", "protocols", "sim", "plugin"}))
+    assert found - KERNEL_SEAMS == set(), "undocumented kernel -> layer import (add a seam to docs and KERNEL_SEAMS?)"
+    assert KERNEL_SEAMS - found == set(), "a listed seam is gone: remove it from KERNEL_SEAMS and the docs"
+
+
+def test_the_kernel_never_reaches_the_simulator_or_a_plugin() -> None:
+    reached = closure(list(KERNEL_ROOTS))
+    assert sorted(m for m in reached if layer(m) in ("sim", "plugin") or m == "werkzeug") == []
+
+
+SERVICE_EPS = sorted((ep.name, ep.value) for ep in entry_points(group="mycarenet_dental")
+                     if ep.dist and ep.dist.name != "mycarenet-dental")
+SIM_EPS = {ep.name: ep.value for ep in entry_points(group="mycarenet_dental.simulator")}
+
+
+@pytest.mark.parametrize(("name", "module"), SERVICE_EPS)
+def test_a_plugins_production_side_never_reaches_the_simulator(name: str, module: str) -> None:
+    if module not in MODULES:
+        pytest.skip(f"{module} is not in this checkout")
+    reached = closure([module])
+    assert "werkzeug" not in reached
+    assert sorted(m for m in reached if layer(m) == "sim") == []
+    if name in SIM_EPS:
+        assert SIM_EPS[name] not in reached, f"{name}'s production side imports its simulator side"
+
+
+def test_every_installed_service_plugin_has_a_simulator_side() -> None:
+    for name, _ in SERVICE_EPS:
+        if name in ("example-rule",):
+            continue
+        assert name in SIM_EPS, f"plugin {name} registers no `mycarenet_dental.simulator` entry point"
