@@ -128,3 +128,36 @@ def test_each_plugin_alone_runs_its_end_to_end_flow(plugin: str, tmp_path: Path)
     assert done.returncode == 0 and "step failed" not in out, out[-3000:]
     assert f"== {STEPS[plugin]}" in out and "chain intact" in out
     assert [name for name, step in STEPS.items() if name != plugin and f"== {step}" in out] == []
+
+
+NO_EXTRA_CLI = r"""
+import importlib.abc, sys
+
+class NoSimulatorExtra(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "werkzeug":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoSimulatorExtra())
+import importlib.util
+importlib.util.find_spec = (lambda real: lambda name, *a: None if name == "werkzeug" else real(name, *a))(
+    importlib.util.find_spec)
+from mycarenet_dental.cli.main import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("command", [["simulator"], ["simulator", "serve", "--pki", "."], ["demo"]])
+def test_without_the_extra_the_cli_works_and_the_simulator_says_how_to_get_it(command: list[str],
+                                                                           tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", NO_EXTRA_CLI, *args], capture_output=True, text=True,
+                              timeout=60, env=cli_env(), cwd=tmp_path)
+
+    helped = run("--help")
+    assert helped.returncode == 0 and "simulator" in helped.stdout and "tariff" in helped.stdout, helped.stderr
+    refused = run(*command)
+    out = refused.stdout + refused.stderr
+    assert refused.returncode == 2, out
+    assert "pip install 'mycarenet-dental[simulator]'" in out and "Traceback" not in out
