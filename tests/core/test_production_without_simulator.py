@@ -126,8 +126,14 @@ def test_each_plugin_alone_runs_its_end_to_end_flow(plugin: str, tmp_path: Path)
                           env=cli_env(MYCARENET_DENTAL_PLUGINS=plugin))
     out = done.stdout + done.stderr
     assert done.returncode == 0 and "step failed" not in out, out[-3000:]
-    assert f"== {STEPS[plugin]}" in out and "chain intact" in out
+    assert f"== {STEPS[plugin]}" in out and ("chain intact" in out or "chain empty" in out)
     assert [name for name, step in STEPS.items() if name != plugin and f"== {step}" in out] == []
+    if plugin == "billing":  # eFact alone: no tariff consultation recorded, so R36 keeps every line out
+        assert "nothing to bill in third-party payment (R36)" in out
+    elif plugin == "mandates":  # the register and R21 alone; the consulting services are absent
+        assert "mandate(s) mirrored to the simulated MyCareNet register" in out and "no plugin installed" in out
+    else:  # the plugin's exchanges really went through the simulator and were audited
+        assert "chain intact" in out
 
 
 NO_EXTRA_CLI = r"""

@@ -253,7 +253,7 @@ def audit_verify(ctx: Any, checkpoint_path: Path | None, no_sign: bool, as_json:
 
     signer = None
     if ctx.config.keystore_path is not None:
-        from ..security.keystore import Keystore
+        from ..ehealth.keystore import Keystore
 
         signer = Signer.from_keystore(Keystore.load(ctx.config.keystore_path,
                                                     ctx.config.keystore_password(prompt=True)))
