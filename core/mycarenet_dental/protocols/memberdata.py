@@ -8,10 +8,8 @@ Client side
     MyCareNet's ETK with a reply-to ETK), :func:`parse_saml_response` into generic :class:`Assertion`
     records, and :func:`consult` that runs one complete call inside an exchange.
 Simulator side
-    :func:`handle_memberdata` (the ``/MyCareNet/MemberData/v1`` handler: security, schema, licence,
-    unseal, validation in the spec's order with the real status/sub-status/detail codes, routing,
-    answers sealed back) and a small facet registry: a plugin adds a facet with
-    ``register_facet(FacetHandler(facet_id, build=..., dimensions=...))`` — no edit of this module.
+    in :mod:`mycarenet_dental.sim.memberdata` (the insurer side; a plugin adds a facet by yielding a
+    ``FacetHandler`` from the simulator hook ``mycarenet_dental_simulator_facets``).
 """
 
 from __future__ import annotations

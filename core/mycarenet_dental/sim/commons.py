@@ -1,24 +1,13 @@
-"""The insurer side of MyCareNet commons in the simulator (split from :mod:`mycarenet_dental.protocols.commons`,
-which keeps the client side; production never imports this module)."""
+"""The insurer side of the MyCareNet commons in the simulator: the front checks every simulated
+service runs (:func:`accept_request`) and the package licence check. The client side stays in
+:mod:`mycarenet_dental.protocols.commons`; production never imports this module."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import MalformedResponseError
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
-from ..protocols.commons import (
-    CommonInput,
-    CommonsFlavour,
-    SendRequest,
-    parse_request,
-)
-
-# ---------------------------------------------------------------------------------------------
-# simulator side
-# ---------------------------------------------------------------------------------------------
+from ..protocols.commons import CommonInput, CommonsFlavour, SendRequest, parse_request
 
 
 def licence_fault(state: Any, common_input: CommonInput) -> tuple[str, str] | None:

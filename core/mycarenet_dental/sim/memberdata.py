@@ -1,5 +1,8 @@
-"""The insurer side of MyCareNet memberdata in the simulator (split from :mod:`mycarenet_dental.protocols.memberdata`,
-which keeps the client side; production never imports this module)."""
+"""The insurer side of MyCareNet MemberData in the simulator: :func:`handle_memberdata` (security,
+schema, licence, unseal, validation in the spec's order with the real status/sub-status/detail
+codes, routing, answers sealed back) and the per-simulator :class:`FacetRegistry` filled from the
+``mycarenet_dental_simulator_facets`` hook. The client side stays in
+:mod:`mycarenet_dental.protocols.memberdata`; production never imports this module."""
 
 from __future__ import annotations
 
@@ -16,12 +19,6 @@ from lxml import etree
 
 from ..errors import MalformedResponseError
 from ..protocols import commons
-from ..sim import commons as commons_sim
-from ..timeutil import belgian_date, from_belgian
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .app import SimRequest, SimResponse
-    from .population import SimPatient
 from ..protocols.memberdata import (
     CONFIRMATION_METHOD,
     ENCRYPTED_REQUEST,
@@ -64,6 +61,12 @@ from ..protocols.memberdata import (
     known_content,
     parse_known_content,
 )
+from ..timeutil import belgian_date, from_belgian
+from . import commons as commons_sim
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .app import SimRequest, SimResponse
+    from .population import SimPatient
 
 # ================================================================================================
 # simulator side
