@@ -102,7 +102,9 @@ class PluginManager(pluggy.PluginManager):
             self.check_pending()
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"a plugin implements an unknown hook: {exc}",
-                                  hint=f"check the hook name against {self.specs.__name__}") from exc
+                                  hint=f"check the hook name against {self.specs.__name__} (the simulator's "
+                                       "hooks are in mycarenet_dental.sim.hookspec, loaded through the "
+                                       "entry-point group mycarenet_dental.simulator)") from exc
         self.services()  # refuse conflicts at load time
         return self
 

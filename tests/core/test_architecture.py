@@ -147,3 +147,34 @@ def test_every_installed_service_plugin_has_a_simulator_side() -> None:
         if name in ("example-rule",):
             continue
         assert name in SIM_EPS, f"plugin {name} registers no `mycarenet_dental.simulator` entry point"
+
+
+def test_a_simulator_hook_in_a_production_plugin_is_refused_with_the_way_out() -> None:
+    """The production manager does not know the simulator hooks: a plugin that still implements one in
+    its production module fails to load, and the hint names the simulator's hookspec and group."""
+    from mycarenet_dental.hookspec import hookimpl
+    from mycarenet_dental.plugins import PluginLoadError, PluginManager
+
+    class OldStyle:
+        @hookimpl
+        def mycarenet_dental_simulator_routes(self) -> list[object]:
+            return []
+
+    with pytest.raises(PluginLoadError) as info:
+        PluginManager().load(entrypoints=False, extra=[("old-style", OldStyle())])
+    assert "mycarenet_dental.sim.hookspec" in (info.value.hint or "")
+    assert "mycarenet_dental.simulator" in (info.value.hint or "")
+
+
+def test_the_simulator_manager_refuses_a_production_hook_in_a_simulator_side() -> None:
+    from mycarenet_dental.plugins import PluginLoadError
+    from mycarenet_dental.sim.hookspec import hookimpl
+    from mycarenet_dental.sim.plugins import make_sim_plugin_manager
+
+    class Confused:
+        @hookimpl
+        def mycarenet_dental_rules(self) -> list[object]:
+            return []
+
+    with pytest.raises(PluginLoadError):
+        make_sim_plugin_manager(extra=[("confused", Confused())])

@@ -51,8 +51,8 @@ class LazyGroup(click.Group):
 
 
 LAZY_HELP = {
-    "simulator": "The offline twin of eHealth and MyCareNet (pki, serve, population).",
-    "demo": "Run the day of a dental practice against the embedded simulator.",
+    "simulator": "The offline twin of eHealth and MyCareNet (pki, serve, population; extra 'simulator').",
+    "demo": "Run the day of a dental practice against the embedded simulator (extra 'simulator').",
     "login": "Get an eHealth token (STS) and show its subject, attributes and validity.",
     "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
 }
