@@ -50,6 +50,18 @@ MODULES = _modules()
 
 
 @cache
+def third_party_of(module: str) -> frozenset[str]:
+    """Top-level names of the non-project modules ``module`` imports (stdlib included)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+    return frozenset(n for n in out if not n.startswith("mycarenet_dental"))
+
+
+@cache
 def imports_of(module: str) -> frozenset[str]:
     """Project modules (and ``werkzeug``) that ``module`` imports, anywhere in its body."""
     path = MODULES[module]
@@ -178,3 +190,33 @@ def test_the_simulator_manager_refuses_a_production_hook_in_a_simulator_side() -
 
     with pytest.raises(PluginLoadError):
         make_sim_plugin_manager(extra=[("confused", Confused())])
+
+
+def _requirement_name(requirement: str) -> str:
+    import re
+
+    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_what_only_the_simulator_imports_is_in_the_simulator_extra_not_in_the_base_install() -> None:
+    """Werkzeug (and any server library the simulator adopts) ships with ``[simulator]`` only."""
+    from importlib.metadata import packages_distributions
+
+    from mycarenet_dental.config import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = {_requirement_name(r) for r in project["dependencies"]}
+    extra = {_requirement_name(r) for r in project["optional-dependencies"]["simulator"]}
+    production_roots = list(KERNEL_ROOTS) + [m for _, m in SERVICE_EPS if m in MODULES]
+    production = closure(production_roots)
+    sim_side = {m for m in MODULES if layer(m) == "sim"} | closure([m for m in SIM_EPS.values() if m in MODULES])
+    dists = packages_distributions()
+    used_by_production = {d.lower() for m in production if m != "werkzeug" for n in third_party_of(m)
+                          for d in dists.get(n, ())}
+    sim_only = {d.lower().replace("_", "-") for m in sim_side - production - {"werkzeug"} for n in third_party_of(m)
+                for d in dists.get(n, ())} - used_by_production - {"mycarenet-dental"}
+    sim_only = {d for d in sim_only if not d.startswith("mycarenet-dental")}
+    sim_only -= {"pytest"}  # sim/pytest_plugin.py runs only inside the vendor's own pytest
+    assert "werkzeug" in sim_only  # the check sees the simulator's own imports
+    assert sim_only & base == set(), f"simulator-only libraries in the base install: {sorted(sim_only & base)}"
+    assert sim_only - extra == set(), f"simulator libraries missing from the 'simulator' extra: {sorted(sim_only - extra)}"
