@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from mycarenet_dental import schemas, shared_folder
+from mycarenet_dental import shared_folder
+from mycarenet_dental.sim import schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 #: building a path to the shared folder by hand: ``/ "shared"``, ``"../shared"``, ``".." / "shared"``

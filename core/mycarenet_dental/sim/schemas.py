@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from .shared_folder import shared_candidates
+from ..shared_folder import shared_candidates
 
 ENV_XSD = "MYCARENET_DENTAL_XSD"
 
