@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,7 +137,7 @@ def test_requests_it_will_not_serve_get_a_status_and_a_close(server, request_byt
 
 def test_a_client_that_never_finishes_its_handshake_does_not_stop_others(server) -> None:
     srv, _ = server
-    silent = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(3)]  # TCP only, no ClientHello
+    silent = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(WORKERS + 2)]  # TCP only, no TLS
     try:
         started = time.monotonic()
         with _connect(server, timeout=3) as sock:
@@ -193,3 +195,10 @@ def test_ephemeral_port_loopback_only_and_busy_port(pki: Path) -> None:
             SimulatorServer(_echo, pki_dir=pki, port=srv.port)
     with pytest.raises(ConfigError, match="loopback"):
         SimulatorServer(_echo, pki_dir=pki, host="0.0.0.0", port=0)
+
+
+def test_a_server_never_stopped_does_not_keep_the_interpreter_alive(pki: Path) -> None:
+    code = ("import sys; from pathlib import Path; from mycarenet_dental.simulator.server import SimulatorServer; "
+            "SimulatorServer(lambda e, s: [], pki_dir=Path(sys.argv[1]), port=0).start(); print('up')")
+    done = subprocess.run([sys.executable, "-c", code, str(pki)], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0 and done.stdout.strip() == "up", done.stderr[-500:]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import sys
 import threading
 from io import BytesIO
 from pathlib import Path
@@ -90,9 +91,10 @@ class _Server(wsgi.Server):
         super().process_conn(conn)
 
     def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
-        """Cheroot writes to stderr; here, peers' failures (handshakes, resets) go to debug, errors of the
-        application to the simulator's log."""
-        log.log(level if level >= logging.ERROR else logging.DEBUG, "%s", msg, exc_info=traceback)
+        """Cheroot writes to stderr; here, peers' failures (TLS, resets, timeouts: a port scan, a client
+        that gives up) go to debug, errors of the application to the simulator's log."""
+        peer = isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError))
+        log.log(logging.DEBUG if peer or level < logging.ERROR else level, "%s", msg, exc_info=traceback)
 
 
 def _in_daemon_thread(function: Any) -> None:
