@@ -9,6 +9,9 @@ A plugin is a module (or object) registered in the entry-point group ``mycarenet
 and implements some of the hooks below with ``@hookimpl``. Registration hooks *yield* small typed
 records (:mod:`mycarenet_dental.registrations`) so that new fields never break a plugin. A hook
 name that is not listed here makes loading fail (``check_pending``), so a typo is caught at once.
+
+The insurer side of a plugin (simulator routes, population, MemberData facets, demo steps) has its
+own hooks in :mod:`mycarenet_dental.sim.hookspec`, loaded through a second entry-point group.
 """
 
 from __future__ import annotations
@@ -23,15 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .exchange import Exchange, Outcome
     from .registrations import (
         CommandSpec,
-        DemoStep,
         ResultKind,
         RuleSpec,
         ServiceSpec,
-        SimulatorRoute,
         TableSpec,
     )
-    from .simulator.app import SimState
-    from .simulator.population import PatientFacts, SimPatient
 
 PROJECT = "mycarenet_dental"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -120,70 +119,6 @@ def mycarenet_dental_result_kinds() -> Iterable[ResultKind]:
         def mycarenet_dental_result_kinds():
             yield ResultKind(name="tariff.consultation",
                              description="one line per service priced by the insurer")
-    """
-
-
-@hookspec
-def mycarenet_dental_simulator_routes() -> Iterable[SimulatorRoute]:
-    """Contribute the insurer side of a service to the simulator.
-
-    The handler receives a ``SimRequest`` (path, SOAPAction, raw body, simulator state) and returns
-    a ``SimResponse``; it should start with ``request.check_security()`` as the real service does.
-
-    Example::
-
-        def handle(request):
-            caller = request.check_security()
-            return request.soap_response(build_answer(request.body_element, caller))
-
-        @hookimpl
-        def mycarenet_dental_simulator_routes():
-            yield SimulatorRoute(path="/MyCareNet/Tarification/v1", handler=handle,
-                                 soap_actions=["urn:be:fgov:ehealth:mycarenet:tarification:"
-                                               "protocol:v1:TarificationConsult"])
-    """
-
-
-@hookspec
-def mycarenet_dental_simulator_setup(state: SimState) -> None:
-    """Prepare plugin state of one simulator, once, when its app is built (before any request).
-
-    Use it for insurer-side machinery other handlers consult, kept per simulator (not per process),
-    e.g. the MyCareNet mandate register.
-
-    Example::
-
-        @hookimpl
-        def mycarenet_dental_simulator_setup(state):
-            state.plugin_state["mandates.check"] = SimMandateAuthority(state)
-    """
-
-
-@hookspec
-def mycarenet_dental_simulator_population() -> Iterable[SimPatient | PatientFacts]:
-    """Extend the simulator's synthetic patient population.
-
-    Yield a ``SimPatient`` to add a patient, or a ``PatientFacts`` to add situations and facts
-    (keyed by name) to an existing one.
-
-    Example::
-
-        @hookimpl
-        def mycarenet_dental_simulator_population():
-            yield PatientFacts(ssin="85073003328", situations=("tariff: molar crown refused",),
-                               facts={"tariff.refuse": "frequency"})
-    """
-
-
-@hookspec
-def mycarenet_dental_demo_steps() -> Iterable[DemoStep]:
-    """Add a step to ``mycarenet-dental demo`` (the day of a dental practice on the simulator).
-
-    Example::
-
-        @hookimpl
-        def mycarenet_dental_demo_steps():
-            yield DemoStep(name="tariff consultation for the visit", order=30, run=_demo)
     """
 
 

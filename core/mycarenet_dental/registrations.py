@@ -16,7 +16,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .context import Context
     from .exchange import Exchange
-    from .simulator.app import SimRequest, SimResponse
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
@@ -89,27 +88,6 @@ class TableSpec:
     @property
     def version(self) -> int:
         return len(self.migrations)
-
-
-@attrs.frozen
-class SimulatorRoute:
-    """An insurer-side handler of the simulator, reached by ``path`` (and, when given, one of
-    ``soap_actions``). The handler receives a :class:`SimRequest` and returns a :class:`SimResponse`.
-    """
-
-    path: str
-    handler: Callable[[SimRequest], SimResponse]
-    soap_actions: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    name: str = ""
-
-
-@attrs.frozen
-class DemoStep:
-    """One step of ``mycarenet-dental demo`` (the day of a dental practice). Lower ``order`` runs first."""
-
-    name: str
-    run: Callable[[Context], None]
-    order: int = 100
 
 
 @attrs.frozen

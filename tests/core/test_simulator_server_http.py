@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from mycarenet_dental.errors import ConfigError
-from mycarenet_dental.security.pki import generate_pki
-from mycarenet_dental.simulator.server import WORKERS, SimulatorServer
+from mycarenet_dental.sim.pki import generate_pki
+from mycarenet_dental.sim.server import WORKERS, SimulatorServer
 
 MAX_BODY = 4096  # a small bound, so the over-size tests send little
 
@@ -198,7 +198,7 @@ def test_ephemeral_port_loopback_only_and_busy_port(pki: Path) -> None:
 
 
 def test_a_server_never_stopped_does_not_keep_the_interpreter_alive(pki: Path) -> None:
-    code = ("import sys; from pathlib import Path; from mycarenet_dental.simulator.server import SimulatorServer; "
+    code = ("import sys; from pathlib import Path; from mycarenet_dental.sim.server import SimulatorServer; "
             "SimulatorServer(lambda e, s: [], pki_dir=Path(sys.argv[1]), port=0).start(); print('up')")
     done = subprocess.run([sys.executable, "-c", code, str(pki)], capture_output=True, text=True, timeout=20)
     assert done.returncode == 0 and done.stdout.strip() == "up", done.stderr[-500:]

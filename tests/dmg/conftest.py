@@ -9,38 +9,16 @@ from typing import Any
 import attrs
 import pytest
 from mycarenet_dental.context import Context
-from mycarenet_dental.hookspec import hookimpl
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-
-
-class _MemberDataRoute:
-    """Test-only stand-in for the assurability plugin's MemberData route (route A needs the shared
-    MemberData simulator; the DMG plugin itself never registers that path)."""
-
-    @hookimpl
-    def mycarenet_dental_simulator_routes(self) -> Iterator[Any]:
-        from mycarenet_dental.mycarenet import memberdata
-
-        yield memberdata.memberdata_route()
-
-
-def dmg_plugin_manager() -> Any:
-    from mycarenet_dental.mycarenet import memberdata
-    from mycarenet_dental.plugins import make_plugin_manager
-
-    pm = make_plugin_manager()
-    if not any(route.path == memberdata.PATH for _, route in pm.collect("mycarenet_dental_simulator_routes")):
-        pm.register(_MemberDataRoute(), name="test-dmg-memberdata-route")
-    return pm
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A running simulator (TLS on loopback) with every installed plugin, once per test module."""
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
-    env = SimEnv.start(tmp_path_factory.mktemp("dmg-sim"), pm=dmg_plugin_manager())
+    env = SimEnv.start(tmp_path_factory.mktemp("dmg-sim"))
     yield env
     env.stop()
 

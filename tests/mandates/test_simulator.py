@@ -1,4 +1,4 @@
-"""The MyCareNet side: its own register (same JSON), consulted through ``mycarenet_dental.simulator.authz``."""
+"""The MyCareNet side: its own register (same JSON), consulted through ``mycarenet_dental.sim.authz``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from mycarenet_dental.simulator import authz
-from mycarenet_dental.simulator.app import SimState, build_app
-from mycarenet_dental.simulator.population import build_population
-from mycarenet_dental.simulator.wss_check import SimSoapFault
+from mycarenet_dental.sim import authz
+from mycarenet_dental.sim.app import SimState, build_app
+from mycarenet_dental.sim.population import build_population
+from mycarenet_dental.sim.wss_check import SimSoapFault
 from mycarenet_dental_mandates import MandateRegister, RegisterDocument, write_file
 from mycarenet_dental_mandates.simulator import DEFAULT_FILE, SWITCH, SimMandateAuthority, install
 

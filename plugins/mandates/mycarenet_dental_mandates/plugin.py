@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from mycarenet_dental.hookspec import hookimpl
-from mycarenet_dental.registrations import CommandSpec, DemoStep, RuleSpec, TableSpec
+from mycarenet_dental.registrations import CommandSpec, RuleSpec, TableSpec
 
 from .cli import mandates_group
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mycarenet_dental.context import Context
-
 
 
 @hookimpl
@@ -32,25 +27,3 @@ def mycarenet_dental_rules() -> Iterator[RuleSpec]:
 @hookimpl
 def mycarenet_dental_commands() -> Iterator[CommandSpec]:
     yield CommandSpec(name="mandates", command=mandates_group)
-
-
-@hookimpl
-def mycarenet_dental_simulator_setup(state: Any) -> None:
-    """The MyCareNet-side mandate register of this simulator, which every service handler consults
-    through ``mycarenet_dental.simulator.authz``."""
-    from mycarenet_dental.simulator.authz import CHECKER_KEY
-
-    from .simulator import SimMandateAuthority
-
-    state.plugin_state[CHECKER_KEY] = SimMandateAuthority(state)
-
-
-@hookimpl
-def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
-    yield DemoStep(name="billing office working for the dentist under a mandate", order=60, run=_demo)
-
-
-def _demo(context: Context) -> None:
-    from .demo import run
-
-    run(context)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mycarenet_dental.errors import InvalidIdentifierError
-from mycarenet_dental.simulator.authz import MandateDecision, SenderId
+from mycarenet_dental.sim.authz import MandateDecision, SenderId
+from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
+from mycarenet_dental.sim.registrations import DemoStep
 
 from .io import RegisterDocument, read_file
 from .model import Mandate, PartyId
@@ -30,7 +32,7 @@ DEFAULT_FILE = "mandates.json"
 
 
 class SimMandateAuthority:
-    """The mandate checker of one simulator (registered through ``mycarenet_dental.simulator.authz``)."""
+    """The mandate checker of one simulator (registered through ``mycarenet_dental.sim.authz``)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -48,7 +50,7 @@ class SimMandateAuthority:
         pki_dir = getattr(self.state, "pki_dir", None)
         if pki_dir is None:
             return None
-        from mycarenet_dental.cli.simulator_cmds import load_sim_settings
+        from mycarenet_dental.sim.cli import load_sim_settings
 
         configured = load_sim_settings(Path(pki_dir)).get("mandates")
         if configured:
@@ -111,8 +113,29 @@ class SimMandateAuthority:
 
 def install(state: Any) -> SimMandateAuthority:
     """Put this plugin's checker on a simulator state now (tests; the hook does it lazily otherwise)."""
-    from mycarenet_dental.simulator.authz import CHECKER_KEY
+    from mycarenet_dental.sim.authz import CHECKER_KEY
 
     authority = SimMandateAuthority(state)
     state.plugin_state[CHECKER_KEY] = authority
     return authority
+
+
+# -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_setup(state: Any) -> None:
+    """The MyCareNet-side mandate register of this simulator, which every service handler consults
+    through ``mycarenet_dental.sim.authz``."""
+    install(state)
+
+
+def _demo(context: Any) -> None:
+    from .demo import run
+
+    run(context)
+
+
+@sim_hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    yield DemoStep(name="billing office working for the dentist under a mandate", order=60, run=_demo)

@@ -20,8 +20,8 @@ import attrs
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
-from ..registrations import SimulatorRoute
 from .population import PatientFacts, Population, SimPatient, build_population
+from .registrations import SimulatorRoute
 
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 STS_PATHS = ("/IAM/SecurityTokenService/v1", "/IAM/Saml11TokenService/Legacy/v1")
@@ -41,8 +41,12 @@ class SimState:
     """Shared state of a running simulator: trust material, population, licences, counters."""
 
     def __init__(self, *, pki_dir: Path | None, population: Population, licences: Mapping[str, str] | None = None,
-                 clock: Callable[[], datetime] | None = None, profession_facets: Mapping[str, Any] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, profession_facets: Mapping[str, Any] | None = None,
+                 facets: Iterable[Any] = ()) -> None:
+        from .memberdata import FacetRegistry
+
         self.pki_dir = pki_dir
+        self.facets = FacetRegistry(facets)  # MemberData facets of the loaded plugins
         self.population = population
         self.licences = dict(licences or {})
         self._clock = clock
@@ -160,6 +164,7 @@ class SimulatorApp:
 
     def __init__(self, routes: Iterable[SimulatorRoute], state: SimState) -> None:
         self.state = state
+        self.sim_pm: Any = None  # the simulator plugin manager build_app loaded (demo steps, population)
         self.routes: dict[str, list[SimulatorRoute]] = {}
         for route in routes:
             self.routes.setdefault(route.path.rstrip("/"), []).append(route)
@@ -250,10 +255,24 @@ def core_routes() -> list[SimulatorRoute]:
 
 
 def build_app(pm: Any, *, pki_dir: Path | None, licences: Mapping[str, str] | None = None,
-              clock: Callable[[], datetime] | None = None) -> SimulatorApp:
-    """Assemble the simulator from the core routes and every plugin's routes and population."""
-    contributions: list[SimPatient | PatientFacts] = [rec for _, rec in pm.collect("mycarenet_dental_simulator_population")]
-    state = SimState(pki_dir=pki_dir, population=build_population(contributions), licences=licences, clock=clock)
-    routes = core_routes() + [rec for _, rec in pm.collect("mycarenet_dental_simulator_routes")]
-    pm.hook.mycarenet_dental_simulator_setup(state=state)
-    return SimulatorApp(routes, state)
+              clock: Callable[[], datetime] | None = None, sim_pm: Any = None) -> SimulatorApp:
+    """Assemble the simulator from the core routes and the simulator side of every loaded plugin.
+
+    ``pm`` is the production plugin manager: only the simulator sides of the plugins it loaded are
+    loaded (``sim_pm`` overrides that, e.g. in tests). MemberData is hosted whenever a plugin yields
+    a facet (insurability, DMG route A...), so any subset of plugins gets the endpoints it needs.
+    """
+    from .memberdata import memberdata_route
+    from .plugins import make_sim_plugin_manager
+
+    sim_pm = sim_pm if sim_pm is not None else make_sim_plugin_manager(pm)
+    contributions: list[SimPatient | PatientFacts] = [rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_population")]
+    facets = [rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_facets")]
+    state = SimState(pki_dir=pki_dir, population=build_population(contributions), licences=licences, clock=clock,
+                     facets=facets)
+    routes = core_routes() + ([memberdata_route()] if facets else [])
+    routes += [rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_routes")]
+    sim_pm.hook.mycarenet_dental_simulator_setup(state=state)
+    app = SimulatorApp(routes, state)
+    app.sim_pm = sim_pm
+    return app

@@ -1,4 +1,5 @@
-"""The core's own plugin: the eHealth login step of the demo."""
+"""The core's own simulator side: the eHealth login step of the demo (STS, ETK depot and the
+MemberData host are assembled by :func:`.app.build_app`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from .hookspec import hookimpl
 from .registrations import DemoStep
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .context import Context
+    from ..context import Context
 
 
 def _login(context: Context) -> None:

@@ -35,7 +35,7 @@ KEEP_ALIVE_LIMIT = 100  # open connections parked between requests; past it, ans
 SHUTDOWN_S = 2.0  # stop() waits this long for busy workers, then closes their sockets
 METHODS = ("GET", "POST")
 _TOO_LARGE = "Request Entity Too Large"  # how cheroot's chunked reader says the body passed the bound
-log = logging.getLogger("mycarenet_dental.simulator")
+log = logging.getLogger("mycarenet_dental.sim")
 
 
 def _plain(start_response: Any, status: str, text: bytes) -> list[bytes]:
