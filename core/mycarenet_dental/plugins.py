@@ -3,9 +3,12 @@
 - the built-in rules are registered through the same entry-point path as third-party plugins;
 - a hook name that the hookspec does not know makes loading fail (``check_pending``);
 - two plugins claiming the same service are refused with a message naming both;
-- allow/block lists come from the configuration or ``MYCARENET_DENTAL_PLUGINS``
-  (``"tariff,billing"`` allows only these; ``"-dmg"`` blocks one), matched on the entry-point
-  name or the distribution name;
+- allow/block lists come from the configuration (``[plugins] allow/block``) and from
+  ``MYCARENET_DENTAL_PLUGINS`` (``"tariff,billing"`` allows only these; ``"-dmg"`` blocks one),
+  matched on the entry-point name or the distribution name. Precedence: the environment can narrow
+  what the file allows, never widen it — a plugin blocked by either is not loaded, and when both
+  give an allow list a plugin must be in both (an administrator's block in the file cannot be undone
+  by a variable set in a shell). Built-in plugins ignore allow lists but can be blocked;
 - a third-party plugin that fails to import is reported and skipped (strict mode re-raises).
 """
 
@@ -73,17 +76,17 @@ class PluginManager(pluggy.PluginManager):
     def load(self, *, allow: Sequence[str] = (), block: Sequence[str] = (), entrypoints: bool = True,
              extra: Iterable[tuple[str, Any]] = (), strict: bool = False) -> PluginManager:
         env_allow, env_block = _split_env(os.environ.get(ENV_PLUGINS))
-        allow = list(allow) + env_allow
-        block = list(block) + env_block
+        allow_lists = [set(names) for names in (allow, env_allow) if names]
+        blocked = set(block) | set(env_block)
         if entrypoints:
             for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
                 dist = ep.dist.name if ep.dist else None
                 builtin = dist == CORE_DISTRIBUTION
                 names = {ep.name, dist or ""}
-                if names & set(block):
+                if names & blocked:
                     self.skipped.append((ep.name, "blocked"))
                     continue
-                if allow and not builtin and not names & set(allow):
+                if not builtin and not all(names & allowed for allowed in allow_lists):
                     self.skipped.append((ep.name, "not in the allow list"))
                     continue
                 self._load_entrypoint(ep, strict=strict or builtin)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import types
+from pathlib import Path
 
 import pytest
 from mycarenet_dental import hookspec
@@ -107,3 +110,108 @@ def test_failing_command_hook_is_left_out_but_failing_rules_hook_is_fatal() -> N
     assert any(name == "shaky" for name, _ in pm.skipped)
     with pytest.raises(PluginLoadError, match="rules module missing"):
         pm.collect("mycarenet_dental_rules")
+
+
+# -- property 4 of issue 13: the configuration's [plugins] lists govern the CLI ------------------
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from mycarenet_dental.cli.main import main
+
+    with pytest.raises(SystemExit) as info:
+        main(args)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+def _write_config(path: Path, plugins: str) -> Path:
+    path.write_text('profile = "simulator"\n'
+                    f'[storage]\npath = "{(path.parent / "store.sqlite").as_posix()}"\n'
+                    f"[plugins]\n{plugins}\n")
+    return path
+
+
+def _tariff_rule_ids() -> set[str]:
+    full = PluginManager().load()
+    return {spec.id for name, spec in full.collect("mycarenet_dental_rules") if name == "tariff"}
+
+
+def test_config_file_block_list_removes_the_plugin_from_the_cli(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A plugin blocked in the file: its command, its rules and its hooks are absent (the CLI used to
+    build the plugin manager before reading --config, so the block was ignored)."""
+    tariff_rules = _tariff_rule_ids()
+    assert tariff_rules, "the tariff plugin contributes rules in this install"
+    config = _write_config(tmp_path / "config.toml", 'block = ["tariff"]')
+    code, out, _ = _cli(["--config", str(config), "plugins", "--json"], capsys)
+    listed = json.loads(out)
+    assert code == 0
+    assert "tariff" not in {p["name"] for p in listed["plugins"]}
+    assert {"name": "tariff", "reason": "blocked"} in listed["skipped"]
+    code, out, _ = _cli(["--config", str(config), "rules", "--all", "--json"], capsys)
+    assert code == 0 and not tariff_rules & {r["id"] for r in json.loads(out)}
+    code, _, err = _cli(["--config", str(config), "tariff", "--help"], capsys)
+    assert code == 2 and "No such command 'tariff'" in err
+    # the same file through $MYCARENET_DENTAL_CONFIG, option spelled --config=PATH wins over it
+    code, out, _ = _cli([f"--config={config}", "plugins", "--json"], capsys)
+    assert "tariff" not in {p["name"] for p in json.loads(out)["plugins"]}
+
+
+def test_config_file_through_the_environment_and_allow_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    config = _write_config(tmp_path / "config.toml", 'allow = ["billing"]')
+    monkeypatch.setenv("MYCARENET_DENTAL_CONFIG", str(config))
+    code, out, _ = _cli(["plugins", "--json"], capsys)
+    names = {p["name"] for p in json.loads(out)["plugins"]}
+    assert code == 0 and "billing" in names and "builtin-rules" in names
+    assert not names & {"tariff", "dmg", "mandates", "assurability"}
+    code, _, err = _cli(["dmg", "--help"], capsys)
+    assert code == 2 and "No such command 'dmg'" in err
+
+
+def test_environment_narrows_the_file_never_widens_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Documented precedence: blocks from either source apply; two allow lists must both allow."""
+    config = _write_config(tmp_path / "config.toml", 'allow = ["tariff", "billing"]\nblock = ["dmg"]')
+    monkeypatch.setenv("MYCARENET_DENTAL_PLUGINS", "billing,dmg,mandates")
+    code, out, _ = _cli(["--config", str(config), "plugins", "--json"], capsys)
+    names = {p["name"] for p in json.loads(out)["plugins"]}
+    assert code == 0 and "billing" in names
+    assert not names & {"tariff", "dmg", "mandates"}
+    monkeypatch.setenv("MYCARENET_DENTAL_PLUGINS", "-billing")
+    code, out, _ = _cli(["--config", str(config), "plugins", "--json"], capsys)
+    names = {p["name"] for p in json.loads(out)["plugins"]}
+    assert "tariff" in names and "billing" not in names
+
+
+@pytest.mark.parametrize("text", ['[plugins]\nblock = "tariff"\n', "[plugins]\nallow = [1]\n",
+                                  'plugins = "tariff"\n'])
+def test_bad_plugin_lists_in_the_file_exit_2_without_traceback(tmp_path: Path, text: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    code, out, err = _cli(["--config", str(config), "plugins"], capsys)
+    assert code == 2
+    assert "[plugins]" in err and "Traceback" not in err + out
+
+
+def test_unreadable_config_file_exits_2_before_any_plugin_loads(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(["--config", str(tmp_path / "missing.toml"), "plugins"], capsys)
+    assert code == 2 and "not found" in err and "Traceback" not in err
+    (tmp_path / "bad.toml").write_text("[plugins\n")
+    code, out, _ = _cli(["--config", str(tmp_path / "bad.toml"), "plugins", "--json"], capsys)
+    assert code == 2 and json.loads(out)["code"] == "CONFIG" and "not valid TOML" in out
+
+
+def test_blocked_plugin_through_the_console_script(tmp_path: Path) -> None:
+    """The same through a real process (what a vendor's script runs)."""
+    import subprocess
+    import sys
+
+    config = _write_config(tmp_path / "config.toml", 'block = ["dmg"]')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MYCARENET_DENTAL_")}
+    proc = subprocess.run([sys.executable, "-m", "mycarenet_dental", "--config", str(config), "dmg", "--help"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2 and "No such command 'dmg'" in proc.stderr
