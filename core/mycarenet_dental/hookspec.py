@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
+    import datetime as dt
+
     from .context import Context
     from .exchange import Exchange, Outcome
+    from .mycarenet.memberdata import FacetHandler
     from .registrations import (
         CommandSpec,
         DemoStep,
@@ -31,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
         TableSpec,
     )
     from .simulator.app import SimState
+    from .simulator.authz import MandateDecision, SenderId
     from .simulator.population import PatientFacts, SimPatient
 
 PROJECT = "mycarenet_dental"
@@ -155,7 +159,42 @@ def mycarenet_dental_simulator_setup(state: SimState) -> None:
 
         @hookimpl
         def mycarenet_dental_simulator_setup(state):
-            state.plugin_state["mandates.check"] = SimMandateAuthority(state)
+            state.state_for("mandates", lambda: SimMandateAuthority(state))  # this plugin's own slot
+    """
+
+
+@hookspec(firstresult=True)
+def mycarenet_dental_simulator_mandate_check(state: SimState, sender: tuple[SenderId, ...], care_provider: str,
+                                             service: str, on: dt.date) -> MandateDecision | None:
+    """Decide, as MyCareNet does, whether ``sender`` may act for ``care_provider`` for ``service`` on ``on``.
+
+    Every insurer-side handler asks this (through ``simulator.authz.authorize_care_provider``) when the
+    authenticated caller is not the care provider itself. The first answer that is not ``None`` wins;
+    when no plugin answers, only the care provider itself is accepted (SOA-01002 otherwise).
+
+    Example::
+
+        @hookimpl
+        def mycarenet_dental_simulator_mandate_check(state, sender, care_provider, service, on):
+            register = state.state_for("mandates", lambda: load_register(state))
+            covered = register.covers(sender, care_provider, service, on)
+            return MandateDecision(covered, "" if covered else "no mandate in force")
+    """
+
+
+@hookspec
+def mycarenet_dental_simulator_facets() -> Iterable[FacetHandler]:
+    """Answer MemberData facets in the simulator (the insurer side of a MemberData consultation).
+
+    The simulator collects the handlers when it is built; a facet answered by two plugins is refused.
+    ``service`` on the handler names whose mandates cover the facet for a mandatary.
+
+    Example::
+
+        @hookimpl
+        def mycarenet_dental_simulator_facets():
+            yield FacetHandler(facet_id="urn:be:fgov:ehealth:mycarenet:memberdata:facet:globalMedicalFile",
+                               build=build_gmf_answer, service="dmg")
     """
 
 

@@ -57,16 +57,10 @@ def test_known_content_round_trip_and_schema() -> None:
     assert (back.business, back.reply_to_etk, back.content_encoding) == (b"<q/>", b"ETK", "deflate")
 
 
-class _Registry(md.FacetRegistry):
-    pass
-
-
-def _registry() -> md.FacetRegistry:
+def _registry() -> dict[str, md.FacetHandler]:
     from mycarenet_dental_assurability.simulator import INSURABILITY_FACET
 
-    reg = md.FacetRegistry()
-    reg.register(INSURABILITY_FACET)
-    return reg
+    return {INSURABILITY_FACET.facet_id: INSURABILITY_FACET}
 
 
 def _validate(el: etree._Element, **kw):
@@ -154,7 +148,8 @@ def test_a_plugin_can_add_a_facet_without_editing_the_module() -> None:
         return md.FacetAnswer(assertions=(md.AssertionSpec("urn:test:thing", (md.AttributeSpec("urn:test:a", "1"),)),))
 
     reg = _registry()
-    reg.register(md.FacetHandler("urn:test:facet", build=build, dimensions=(md.DimensionSpec("k", allowed=("v",)),)))
+    reg["urn:test:facet"] = md.FacetHandler("urn:test:facet", build=build,
+                                            dimensions=(md.DimensionSpec("k", allowed=("v",)),))
     f = md.Facet("urn:test:facet", (("k", "v"),))
     assert _validate(md.build_attribute_query(_query(facets=(f,))), registry=reg).facets == (f,)
     bad = md.Facet("urn:test:facet", (("k", "w"),))
@@ -302,9 +297,9 @@ def test_success_answer_validates_like_real_answers() -> None:
 
 def test_other_facets_absent_without_error() -> None:
     """insurability + palliativeStatus for a non-palliative person: no palliative assertion, no warning."""
-    import mycarenet_dental_assurability.simulator  # noqa: F401  (registers the facets)
     from mycarenet_dental.mycarenet import commons
     from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental_assurability.simulator import facets
 
     patient = base_population()[0]
     today = date.today()
@@ -313,7 +308,8 @@ def test_other_facets_absent_without_error() -> None:
     parsed = commons.SendRequest(root="x", id="_1", issue_instant=None, routing=None, blob=commons.make_blob(b""),
                                  common_input=commons.CommonInput(True, commons.Origin(
                                      None, "u", "p", care_provider=commons.CareProvider(NIHII)), input_reference="R123"))
-    el = md._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(), registry=md.FACETS,
+    el = md._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(),
+                    registry={handler.facet_id: handler for handler in facets()},
                     now=datetime.now(timezone.utc), in_response_to=q.id)
     resp = md.parse_saml_response(el)
     assert resp.success and not resp.partial

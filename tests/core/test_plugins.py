@@ -215,3 +215,46 @@ def test_blocked_plugin_through_the_console_script(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "mycarenet_dental", "--config", str(config), "dmg", "--help"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2 and "No such command 'dmg'" in proc.stderr
+
+
+# -- property 2 of issue 13: simulator couplings go through hooks -------------------------------
+
+
+def _sim_app(tmp_path: Path, *plugins: tuple[str, object]):  # type: ignore[no-untyped-def]
+    from mycarenet_dental.simulator.app import build_app
+
+    return build_app(PluginManager().load(entrypoints=False, extra=plugins), pki_dir=tmp_path)
+
+
+def test_memberdata_facets_come_from_the_hook_per_simulator(tmp_path: Path) -> None:
+    """Facets are collected per simulator from ``mycarenet_dental_simulator_facets``: a dmg-only
+    simulator hosts MemberData with the DMG facet only, whatever another simulator of the process holds
+    (a module-level registry filled at import leaked facets between simulators)."""
+    dmg = pytest.importorskip("mycarenet_dental_dmg.plugin")
+    assurability = pytest.importorskip("mycarenet_dental_assurability.plugin")
+    from mycarenet_dental.mycarenet import memberdata as md
+
+    both = _sim_app(tmp_path, ("assurability", assurability), ("dmg", dmg))
+    assert md.FACET_INSURABILITY in both.state.facets and len(both.state.facets) == 4
+    dmg_only = _sim_app(tmp_path, ("dmg", dmg))
+    from mycarenet_dental_dmg.model import FACET as GMF_FACET
+
+    assert list(dmg_only.state.facets) == [GMF_FACET]
+    assert md.PATH in dmg_only.routes  # MemberData is hosted because a plugin answers a facet
+    bare = _sim_app(tmp_path)
+    assert bare.state.facets == {} and md.PATH not in bare.routes
+    assert not hasattr(md, "register_facet") and not hasattr(md, "FACETS")
+
+
+def test_one_facet_answered_by_two_plugins_is_refused(tmp_path: Path) -> None:
+    from mycarenet_dental.mycarenet import memberdata as md
+
+    def _facet_plugin() -> types.SimpleNamespace:
+        @hookimpl
+        def mycarenet_dental_simulator_facets() -> list[object]:
+            return [md.FacetHandler("urn:test:facet", build=lambda request: md.FacetAnswer())]
+
+        return _plugin(mycarenet_dental_simulator_facets=mycarenet_dental_simulator_facets)
+
+    with pytest.raises(PluginConflictError, match="'one' and 'two'"):
+        _sim_app(tmp_path, ("one", _facet_plugin()), ("two", _facet_plugin()))

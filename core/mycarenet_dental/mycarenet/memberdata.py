@@ -10,15 +10,15 @@ Client side
 Simulator side
     :func:`handle_memberdata` (the ``/MyCareNet/MemberData/v1`` handler: security, schema, licence,
     unseal, validation in the spec's order with the real status/sub-status/detail codes, routing,
-    answers sealed back) and a small facet registry: a plugin adds a facet with
-    ``register_facet(FacetHandler(facet_id, build=..., dimensions=...))`` — no edit of this module.
+    answers sealed back). Facets are answered by :class:`FacetHandler` records that plugins yield from
+    the ``mycarenet_dental_simulator_facets`` hook (collected per simulator into ``SimState.facets``) —
+    no edit of this module, no registration at import.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -823,30 +823,8 @@ class FacetHandler:
     service: str = "assurability"  # the service whose mandates cover this facet (simulator authorisation)
 
 
-class FacetRegistry:
-    """Facets the simulated MemberData answers. Plugins register theirs at import of their simulator module."""
-
-    def __init__(self) -> None:
-        self._handlers: dict[str, FacetHandler] = {}
-        self._lock = threading.Lock()
-
-    def register(self, handler: FacetHandler) -> None:
-        with self._lock:
-            self._handlers[handler.facet_id] = handler
-
-    def get(self, facet_id: str) -> FacetHandler | None:
-        return self._handlers.get(facet_id)
-
-    def ids(self) -> tuple[str, ...]:
-        return tuple(self._handlers)
-
-
-FACETS = FacetRegistry()
-
-
-def register_facet(handler: FacetHandler) -> None:
-    """Add (or replace) a facet handler of the simulated MemberData."""
-    FACETS.register(handler)
+#: The facets a simulated MemberData answers, by facet id (``SimState.facets``).
+FacetRegistry = Mapping[str, FacetHandler]
 
 
 # -- validation in the order of insurability.md §3.2 ------------------------------------------------
@@ -1189,7 +1167,7 @@ def handle_memberdata(request: SimRequest, *, registry: FacetRegistry | None = N
     from ..simulator.authz import authorize_care_provider
     from ..xmlsafe import parse_xml
 
-    registry = registry or FACETS
+    registry = registry if registry is not None else request.state.facets
     state = request.state
     # the mandate check waits until the facets (hence the services) are known, after unsealing
     parsed = commons.accept_request(request, commons.V3, root=REQUEST_ROOT, schema="memberdata", service=None,

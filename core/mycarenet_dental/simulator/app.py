@@ -41,8 +41,13 @@ class SimState:
     """Shared state of a running simulator: trust material, population, licences, counters."""
 
     def __init__(self, *, pki_dir: Path | None, population: Population, licences: Mapping[str, str] | None = None,
-                 clock: Callable[[], datetime] | None = None, profession_facets: Mapping[str, Any] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, hook: Any = None,
+                 facets: Mapping[str, Any] | None = None) -> None:
         self.pki_dir = pki_dir
+        #: the plugin manager's hook relay: insurer-side decisions plugins take (e.g. the mandate check)
+        self.hook = hook
+        #: MemberData facet handlers by facet id, from ``mycarenet_dental_simulator_facets``
+        self.facets: Mapping[str, Any] = dict(facets or {})
         self.population = population
         self.licences = dict(licences or {})
         self._clock = clock
@@ -253,7 +258,27 @@ def build_app(pm: Any, *, pki_dir: Path | None, licences: Mapping[str, str] | No
               clock: Callable[[], datetime] | None = None) -> SimulatorApp:
     """Assemble the simulator from the core routes and every plugin's routes and population."""
     contributions: list[SimPatient | PatientFacts] = [rec for _, rec in pm.collect("mycarenet_dental_simulator_population")]
-    state = SimState(pki_dir=pki_dir, population=build_population(contributions), licences=licences, clock=clock)
+    state = SimState(pki_dir=pki_dir, population=build_population(contributions), licences=licences, clock=clock,
+                     hook=pm.hook, facets=collect_facets(pm))
     routes = core_routes() + [rec for _, rec in pm.collect("mycarenet_dental_simulator_routes")]
+    if state.facets:  # MemberData is hosted whenever an installed plugin answers a facet (any subset works)
+        from ..mycarenet.memberdata import PATH, memberdata_route
+
+        if not any(route.path.rstrip("/") == PATH.rstrip("/") for route in routes):
+            routes.append(memberdata_route())
     pm.hook.mycarenet_dental_simulator_setup(state=state)
     return SimulatorApp(routes, state)
+
+
+def collect_facets(pm: Any) -> dict[str, Any]:
+    """The MemberData facet handlers every plugin registers; one facet answered by two plugins is refused."""
+    from ..plugins import PluginConflictError
+
+    facets: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    for plugin, handler in pm.collect("mycarenet_dental_simulator_facets"):
+        if handler.facet_id in facets:
+            raise PluginConflictError(f"MemberData facet {handler.facet_id!r} is answered by two plugins: "
+                                      f"{owners[handler.facet_id]!r} and {plugin!r}")
+        facets[handler.facet_id], owners[handler.facet_id] = handler, plugin
+    return facets

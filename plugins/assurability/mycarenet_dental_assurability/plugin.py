@@ -56,13 +56,17 @@ def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
 
 @hookimpl
 def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
-    from mycarenet_dental.mycarenet.memberdata import memberdata_route
-
-    from . import simulator  # noqa: F401  (registers the insurability facet)
+    """GenericInsurability; MemberData is hosted by the simulator because this plugin answers facets."""
     from .genins_sim import genins_routes
 
-    yield memberdata_route()
     yield from genins_routes()
+
+
+@hookimpl
+def mycarenet_dental_simulator_facets() -> Iterator[Any]:
+    from .simulator import facets
+
+    yield from facets()
 
 
 @hookimpl

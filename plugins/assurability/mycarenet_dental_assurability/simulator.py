@@ -139,8 +139,6 @@ INSURABILITY_FACET = md.FacetHandler(
     service="assurability",
 )
 
-md.register_facet(INSURABILITY_FACET)
-
 
 def build_palliative(req: md.FacetRequest) -> md.FacetAnswer:
     """``palliativeStatus``: an assertion only for a palliative patient; none (and no error) otherwise."""
@@ -160,10 +158,15 @@ def build_chronic(req: md.FacetRequest) -> md.FacetAnswer:
         md.AttributeSpec(NS + "chronicCondition:year", str(y)) for y in years)),))
 
 
-# UNSURE (insurability.md §5): whether a dentist may ask these facets; the simulator answers them (as the
-# real service does for the professions that may), the client of this plugin never asks them.
-md.register_facet(md.FacetHandler(md.FACET_PALLIATIVE, build=build_palliative))
-md.register_facet(md.FacetHandler(md.FACET_CHRONIC, build=build_chronic))
+def facets() -> tuple[md.FacetHandler, ...]:
+    """The facets this plugin answers in the simulated MemberData (``mycarenet_dental_simulator_facets``).
+
+    UNSURE (insurability.md §5): whether a dentist may ask palliativeStatus and chronicCondition; the
+    simulator answers them (as the real service does for the professions that may), the client of this
+    plugin never asks them.
+    """
+    return (INSURABILITY_FACET, md.FacetHandler(md.FACET_PALLIATIVE, build=build_palliative),
+            md.FacetHandler(md.FACET_CHRONIC, build=build_chronic))
 
 
 # -- population ---------------------------------------------------------------------------------------
@@ -236,4 +239,4 @@ def population_records() -> Iterator[SimPatient | PatientFacts]:
     yield from population()
 
 
-__all__ = ["INSURABILITY_FACET", "CareHolder", "build_insurability", "population", "union_members"]
+__all__ = ["INSURABILITY_FACET", "CareHolder", "build_insurability", "facets", "population", "union_members"]

@@ -67,19 +67,17 @@ def _handle_gmf(request: SimRequest) -> SimResponse:
 
 @hookimpl
 def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
-    # Route A (MemberData) is served by the core's MemberData simulator; the facet answer is
-    # registered into its facet registry (see simulator.register_facet), not as a second route.
-    _register_facet()
     yield SimulatorRoute(path=GMF_PATH, handler=_handle_gmf, soap_actions=(GMF_ACTION,),
                          name="GlobalMedicalFileConsultation (DMG, route B)")
 
 
-def _register_facet() -> None:
-    try:
-        from .simulator import register_facet
-    except ImportError:  # pragma: no cover - the core MemberData machinery is not installed
-        return
-    register_facet()
+@hookimpl
+def mycarenet_dental_simulator_facets() -> Iterator[Any]:
+    """Route A: the globalMedicalFile facet, answered by the simulator's MemberData (hosted because
+    a plugin answers a facet), not by a second route."""
+    from .simulator import gmf_facet
+
+    yield gmf_facet()
 
 
 def _demo(context: Context) -> None:

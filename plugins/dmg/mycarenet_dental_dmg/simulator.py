@@ -197,13 +197,11 @@ def build_facet(request: Any) -> Any:
     return md.FacetAnswer(assertions=(md.AssertionSpec(FACET, attributes, start=holder.start, end=holder.end),))
 
 
-def register_facet() -> None:
-    """Register the globalMedicalFile facet into the core MemberData simulator's registry (idempotent)."""
-    try:
-        from mycarenet_dental.mycarenet import memberdata as md
-    except ImportError:  # pragma: no cover - core without the shared MemberData machinery
-        return
+def gmf_facet() -> Any:
+    """The globalMedicalFile facet handler of the simulated MemberData (``mycarenet_dental_simulator_facets``)."""
+    from mycarenet_dental.mycarenet import memberdata as md
+
     from .model import FACET, SERVICE
 
     # service="dmg": a mandatary's request is checked against dmg mandates, which cannot exist (R21).
-    md.register_facet(md.FacetHandler(facet_id=FACET, build=build_facet, service=SERVICE))
+    return md.FacetHandler(facet_id=FACET, build=build_facet, service=SERVICE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,6 @@ from .cli import mandates_group
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
-
 
 
 @hookimpl
@@ -36,13 +36,19 @@ def mycarenet_dental_commands() -> Iterator[CommandSpec]:
 
 @hookimpl
 def mycarenet_dental_simulator_setup(state: Any) -> None:
-    """The MyCareNet-side mandate register of this simulator, which every service handler consults
-    through ``mycarenet_dental.simulator.authz``."""
-    from mycarenet_dental.simulator.authz import CHECKER_KEY
+    """The MyCareNet-side mandate register of this simulator, made once when the simulator is built."""
+    from .simulator import install
 
-    from .simulator import SimMandateAuthority
+    install(state)
 
-    state.plugin_state[CHECKER_KEY] = SimMandateAuthority(state)
+
+@hookimpl
+def mycarenet_dental_simulator_mandate_check(state: Any, sender: tuple[tuple[str, str], ...], care_provider: str,
+                                             service: str, on: dt.date) -> Any:
+    """MyCareNet's check of a mandatary's request against this simulator's register (SOA-01002)."""
+    from .simulator import install
+
+    return install(state)(sender=sender, care_provider=care_provider, service=service, on=on)
 
 
 @hookimpl

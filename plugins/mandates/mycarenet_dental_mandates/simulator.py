@@ -26,11 +26,12 @@ from .register import MandateRegister, belgian_date
 from .rules import mandated_service
 
 SWITCH = "mandates"
+SLOT = "mandates"  # this plugin's slot in the simulator state (its entry-point name)
 DEFAULT_FILE = "mandates.json"
 
 
 class SimMandateAuthority:
-    """The mandate checker of one simulator (registered through ``mycarenet_dental.simulator.authz``)."""
+    """The mandate check of one simulator (answers ``mycarenet_dental_simulator_mandate_check``)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -110,9 +111,5 @@ class SimMandateAuthority:
 
 
 def install(state: Any) -> SimMandateAuthority:
-    """Put this plugin's checker on a simulator state now (tests; the hook does it lazily otherwise)."""
-    from mycarenet_dental.simulator.authz import CHECKER_KEY
-
-    authority = SimMandateAuthority(state)
-    state.plugin_state[CHECKER_KEY] = authority
-    return authority
+    """The mandate authority of a simulator, made on first use and kept in this plugin's slot of its state."""
+    return state.state_for(SLOT, lambda: SimMandateAuthority(state))  # type: ignore[no-any-return]
