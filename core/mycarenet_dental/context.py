@@ -101,12 +101,24 @@ class Context:
 
     @functools.cached_property
     def log(self) -> ExchangeLog:
-        return ExchangeLog(self.storage)
+        """Results other plugins read back; only kinds a loaded plugin declares can be recorded."""
+        return ExchangeLog(self.storage, kinds=frozenset(self.pm.result_kinds()))
 
     # -- plugins ---------------------------------------------------------------------------------
     @functools.cached_property
     def services(self) -> Mapping[str, ServiceSpec]:
         return {name: spec for name, (spec, _) in self.pm.services().items()}
+
+    def result_kinds_of(self, service: str) -> tuple[str, ...]:
+        """The result kinds declared by the plugin that provides ``service`` (empty when none is loaded).
+
+        How a plugin reads another's results without knowing its spelling, e.g. billing asks for
+        ``result_kinds_of("assurability")`` to find the insurability consultations.
+        """
+        provider = self.pm.services().get(service)
+        if provider is None:
+            return ()
+        return tuple(name for name, (_, plugin) in self.pm.result_kinds().items() if plugin == provider[1])
 
     @functools.cached_property
     def all_rules(self) -> list[RuleSpec]:
@@ -190,7 +202,7 @@ class Context:
     def exchange(self, exchange: Exchange) -> Iterator[ExchangeRun]:
         """Rules, then audit of the start, every disturbance and the outcome, then the finished hook."""
         self.check_rules(exchange)
-        run = ExchangeRun(exchange, self.audit)
+        run = ExchangeRun(exchange, self.audit, kinds=self.log.kinds)
         detail: dict[str, Any] = dict(exchange.details)  # non-clinical metadata by contract (R28)
         if exchange.purpose:
             detail["purpose"] = exchange.purpose

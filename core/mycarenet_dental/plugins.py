@@ -26,7 +26,7 @@ import pluggy
 
 from . import hookspec
 from .errors import ConfigError
-from .registrations import ServiceSpec
+from .registrations import ResultKind, ServiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,13 @@ class PluginConflictError(ConfigError):
 
 class PluginLoadError(ConfigError):
     default_code = "PLUGIN_LOAD"
+
+
+class UndeclaredResultKindError(PluginLoadError):
+    """A result kept in the exchange log under a kind no plugin declares (``mycarenet_dental_result_kinds``):
+    a reader asking by the declared kind would never find it."""
+
+    default_code = "RESULT_KIND"
 
 
 @attrs.frozen
@@ -99,6 +106,7 @@ class PluginManager(pluggy.PluginManager):
             raise PluginLoadError(f"a plugin implements an unknown hook: {exc}",
                                   hint="check the hook name against mycarenet_dental.hookspec") from exc
         self.services()  # refuse conflicts at load time
+        self.result_kinds()
         return self
 
     def _load_entrypoint(self, ep: EntryPoint, *, strict: bool) -> None:
@@ -145,6 +153,16 @@ class PluginManager(pluggy.PluginManager):
                 continue
             out.extend((impl.plugin_name, record) for record in records)
         return out
+
+    def result_kinds(self) -> dict[str, tuple[ResultKind, str]]:
+        """Every declared result kind with the plugin declaring it; one kind declared twice is refused."""
+        seen: dict[str, tuple[ResultKind, str]] = {}
+        for plugin_name, kind in self.collect("mycarenet_dental_result_kinds"):
+            if kind.name in seen and seen[kind.name][1] != plugin_name:
+                raise PluginConflictError(
+                    f"result kind {kind.name!r} is declared by two plugins: {seen[kind.name][1]!r} and {plugin_name!r}")
+            seen[kind.name] = (kind, plugin_name)
+        return seen
 
     def services(self) -> dict[str, tuple[ServiceSpec, str]]:
         seen: dict[str, tuple[ServiceSpec, str]] = {}
