@@ -67,7 +67,6 @@ class Context:
         self._clock = clock
         self._security: Any = None
         self._soap: SoapClient | None = None
-        self.extensions: dict[str, Any] = {}  # per-plugin objects cached for this context
 
     @classmethod
     def from_config(cls, path: Path | str | None = None, *, profile: str | None = None,

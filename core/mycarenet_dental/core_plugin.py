@@ -9,11 +9,11 @@ from .hookspec import hookimpl
 from .registrations import DemoStep
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .cli.demo import DemoInfo
     from .context import Context
 
 
-def _login(context: Context) -> None:
-    demo = context.extensions["demo"]
+def _login(context: Context, demo: DemoInfo) -> None:
     token = context.security.token()
     demo.echo(f"   eHealth STS token for {token.subject} valid until {token.not_on_or_after:%Y-%m-%d %H:%M} UTC")
 

@@ -222,7 +222,13 @@ def mycarenet_dental_simulator_population() -> Iterable[SimPatient | PatientFact
 def mycarenet_dental_demo_steps() -> Iterable[DemoStep]:
     """Add a step to ``mycarenet-dental demo`` (the day of a dental practice on the simulator).
 
+    ``run(context, demo)`` receives the demo's ``DemoInfo`` (patients of the day, open contact, ``echo``).
+
     Example::
+
+        def _demo(context, demo):
+            result = consult_tariff(context, demo.patient, ["301011"], contact_id=demo.contact_id)
+            demo.echo(f"   {len(result.lines)} line(s) priced")
 
         @hookimpl
         def mycarenet_dental_demo_steps():

@@ -14,6 +14,7 @@ import attrs
 if TYPE_CHECKING:  # pragma: no cover
     import click
 
+    from .cli.demo import DemoInfo
     from .context import Context
     from .exchange import Exchange
     from .simulator.app import SimRequest, SimResponse
@@ -105,10 +106,13 @@ class SimulatorRoute:
 
 @attrs.frozen
 class DemoStep:
-    """One step of ``mycarenet-dental demo`` (the day of a dental practice). Lower ``order`` runs first."""
+    """One step of ``mycarenet-dental demo`` (the day of a dental practice). Lower ``order`` runs first.
+
+    ``run(context, demo)`` gets the demo's :class:`~mycarenet_dental.cli.demo.DemoInfo` (simulator URL,
+    patients of the day, the open contact, ``echo``)."""
 
     name: str
-    run: Callable[[Context], None]
+    run: Callable[[Context, DemoInfo], None]
     order: int = 100
 
 

@@ -258,3 +258,32 @@ def test_one_facet_answered_by_two_plugins_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(PluginConflictError, match="'one' and 'two'"):
         _sim_app(tmp_path, ("one", _facet_plugin()), ("two", _facet_plugin()))
+
+
+CORE_SRC = Path(__file__).resolve().parents[2] / "core" / "mycarenet_dental"
+PLUGINS_SRC = Path(__file__).resolve().parents[2] / "plugins"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_called_by_the_core(name: str) -> None:
+    """A hook in the hookspec that nothing calls is a promise the framework does not keep."""
+    import re
+
+    call = re.compile(rf"""(\bhook\.{name}\(|collect\(\s*["']{name}["'])""")
+    callers = [p for p in CORE_SRC.rglob("*.py") if p.name != "hookspec.py" and call.search(p.read_text())]
+    assert callers, f"{name} is declared in hookspec.py but never called (pm.hook.{name}(...) or pm.collect)"
+
+
+def test_no_string_keyed_couplings_between_plugins_and_core() -> None:
+    """Plugins and the core meet through hooks only: no ``context.extensions[...]`` bag and no
+    ``plugin_state["other.thing"]`` lookups (a plugin keeps its own state with ``state_for``)."""
+    import re
+
+    from mycarenet_dental.context import Context
+
+    assert not hasattr(Context, "extensions") and "extensions" not in Context.__init__.__code__.co_names
+    pattern = re.compile(r"""(?<!cert)\.extensions(\[|\.get\()|plugin_state(\[|\.get\()\s*["'A-Z]""")
+    offenders = [f"{p.relative_to(p.parents[2])}:{i}" for root in (CORE_SRC, PLUGINS_SRC)
+                 for p in root.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if pattern.search(line)]
+    assert not offenders, offenders

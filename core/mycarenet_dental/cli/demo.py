@@ -2,8 +2,8 @@
 
 The core generates a test PKI in a temporary folder, starts the simulator on a free loopback
 port, logs the dentist in, opens a patient contact, then runs every installed plugin's demo
-steps in order (``mycarenet_dental_demo_steps``). Steps find what they need in
-``context.extensions["demo"]`` (a :class:`DemoInfo`).
+steps in order (``mycarenet_dental_demo_steps``). Each step is called with the context and a
+:class:`DemoInfo` (what the steps share).
 """
 
 from __future__ import annotations
@@ -63,16 +63,15 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
         regular, bim, child = patients[0], patients[1], patients[2]
         contact = ctx.contacts.open(regular.ssin, dentist=ctx.responsible().id, user_id=ctx.user_id)
         echo(f"== contact {contact.id} opened for {regular.first_name} {regular.last_name} ({regular.ssin})")
-        ctx.extensions["demo"] = DemoInfo(pki_dir=workdir, url=server.url, config_path=config,
-                                          mandatary_config_path=mandatary, patient=regular.ssin,
-                                          contact_id=contact.id, bim_patient=bim.ssin, child_patient=child.ssin,
-                                          echo=echo)
+        info = DemoInfo(pki_dir=workdir, url=server.url, config_path=config,
+                        mandatary_config_path=mandatary, patient=regular.ssin,
+                        contact_id=contact.id, bim_patient=bim.ssin, child_patient=child.ssin, echo=echo)
         steps = sorted((rec for _, rec in pm.collect("mycarenet_dental_demo_steps", tolerant=True)), key=lambda s: (s.order, s.name))
         failures = 0
         for step in [s for s in steps if not only or s.name in only]:
             echo(f"\n== {step.name}")
             try:
-                step.run(ctx)
+                step.run(ctx, info)
             except MyCareNetDentalError as exc:
                 failures += 1
                 echo(f"   step failed: {exc}")

@@ -249,11 +249,10 @@ def unattested_command(ctx: Context, days: int, as_json: bool) -> None:
 # --- the demo step ---------------------------------------------------------------------------------
 
 
-def run_demo_step(context: Context) -> None:
+def run_demo_step(context: Context, demo: Any) -> None:
     """End the day: bill the visits' tariff-consulted lines in eFact and follow them to settlement."""
     from .outbox import Outbox
 
-    demo = context.extensions["demo"]
     echo = demo.echo
     invoices = demo_invoices(context)
     outbox = Outbox(context)

@@ -80,12 +80,11 @@ def mycarenet_dental_simulator_facets() -> Iterator[Any]:
     yield gmf_facet()
 
 
-def _demo(context: Context) -> None:
+def _demo(context: Context, demo: Any) -> None:
     from mycarenet_dental.errors import SoapFaultError
 
     from .client import consult_dmg
 
-    demo: Any = context.extensions["demo"]
     demo.echo("   the dentist asks (explicit request) who holds the DMG, to send the examination report to the "
               "treating physician (art. 74); the patient agrees")
     try:

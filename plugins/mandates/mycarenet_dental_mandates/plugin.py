@@ -56,7 +56,7 @@ def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
     yield DemoStep(name="billing office working for the dentist under a mandate", order=60, run=_demo)
 
 
-def _demo(context: Context) -> None:
+def _demo(context: Context, demo: Any) -> None:
     from .demo import run
 
-    run(context)
+    run(context, demo)

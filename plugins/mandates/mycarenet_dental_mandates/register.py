@@ -439,13 +439,9 @@ def _action_for(reason: EndReason) -> str:
 
 
 def register_for(context: Any) -> MandateRegister:
-    """The register kept in a context's storage (cached on the context), dated in Belgian time."""
-    cached = context.extensions.get("mandates.register")
-    if cached is None:
-        cached = MandateRegister(context.storage, today=lambda: belgian_date(context.now()), audit=context.audit,
-                                 actor=context.executor().label() if _has_identity(context) else "")
-        context.extensions["mandates.register"] = cached
-    return cached
+    """The register kept in a context's storage, dated in Belgian time (a light view: made per call)."""
+    return MandateRegister(context.storage, today=lambda: belgian_date(context.now()), audit=context.audit,
+                           actor=context.executor().label() if _has_identity(context) else "")
 
 
 def _has_identity(context: Any) -> bool:
