@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -125,11 +124,6 @@ class PluginManager(pluggy.PluginManager):
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"plugin {ep.name!r} is invalid: {exc}") from exc
         self._dists[ep.name] = (ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
-
-    def register_module(self, name: str, module: str) -> None:
-        """Register a plugin module by import path (tests and embedding applications)."""
-        self.register(importlib.import_module(module), name=name)
-        self._dists[name] = (None, None)
 
     # -- what the plugins provide --------------------------------------------------------------
     def collect(self, hook_name: str, *, tolerant: bool = False) -> list[tuple[str, Any]]:

@@ -30,10 +30,7 @@ class DemoInfo:
     mandatary_config_path: Path
     patient: str  # the regular adult of the visit
     contact_id: str
-    bim_patient: str
-    child_patient: str
     echo: Any = print
-    notes: dict[str, Any] = attrs.field(factory=dict)
 
 
 def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str, ...] = ()) -> int:
@@ -60,12 +57,12 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
         echo(f"== simulator on {server.url}; practice of {pki.dentist_given_name} {pki.dentist_surname} "
              f"(NIHII {pki.dentist_nihii})")
         patients = base_population()
-        regular, bim, child = patients[0], patients[1], patients[2]
+        regular = patients[0]
         contact = ctx.contacts.open(regular.ssin, dentist=ctx.responsible().id, user_id=ctx.user_id)
         echo(f"== contact {contact.id} opened for {regular.first_name} {regular.last_name} ({regular.ssin})")
         info = DemoInfo(pki_dir=workdir, url=server.url, config_path=config,
                         mandatary_config_path=mandatary, patient=regular.ssin,
-                        contact_id=contact.id, bim_patient=bim.ssin, child_patient=child.ssin, echo=echo)
+                        contact_id=contact.id, echo=echo)
         steps = sorted((rec for _, rec in pm.collect("mycarenet_dental_demo_steps", tolerant=True)), key=lambda s: (s.order, s.name))
         failures = 0
         for step in [s for s in steps if not only or s.name in only]:

@@ -145,10 +145,6 @@ class SubjectRef:
         return cls(FORMAT_SSIN, ssin)
 
     @classmethod
-    def ssin_at_mutuality(cls, ssin: str, mutuality: str) -> SubjectRef:
-        return cls(FORMAT_SSIN_AT_MUT, f"{ssin}@{mutuality}")
-
-    @classmethod
     def registration(cls, number: str, mutuality: str) -> SubjectRef:
         return cls(FORMAT_REGNR_AT_MUT, f"{number}@{mutuality}")
 
@@ -838,10 +834,6 @@ def _mod97_ok(ssin: str) -> bool:
         return True
     except Exception:
         return False
-
-
-def _date_of(value: datetime | None) -> date | None:
-    return value.date() if value else None
 
 
 def check_issue_instant(text: str | None, *, now: datetime, max_skew: timedelta) -> None:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 from mycarenet_dental.mycarenet import memberdata as md
@@ -233,10 +232,6 @@ def union_members() -> dict[str, str]:
             if len(patient.periods) == 1 and period.end is None and union not in out:
                 out[union] = patient.ssin
     return dict(sorted(out.items()))
-
-
-def population_records() -> Iterator[SimPatient | PatientFacts]:
-    yield from population()
 
 
 __all__ = ["INSURABILITY_FACET", "CareHolder", "build_insurability", "facets", "population", "union_members"]

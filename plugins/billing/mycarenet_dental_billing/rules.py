@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -110,12 +110,6 @@ def consultation_for(consulted: Sequence[ConsultedLine], line: ServiceLine) -> C
         if item.code == code and item.date == line.date:
             return item
     return None
-
-
-def r36_missing(ctx: Context, patient: str, lines: Iterable[ServiceLine]) -> list[ServiceLine]:
-    """The lines of ``patient`` with no tariff consultation recorded (R36)."""
-    consulted = consulted_lines(ctx, patient)
-    return [line for line in lines if consultation_for(consulted, line) is None]
 
 
 def _r36_check(exchange: Exchange, context: Context) -> RuleCheck | None:

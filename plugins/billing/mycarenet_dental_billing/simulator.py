@@ -38,7 +38,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import os
 import unicodedata
 from typing import Any
 
@@ -63,17 +62,11 @@ from .genasync import (
     sha256_b64,
 )
 
-DEFAULT_PATH = "/mycarenet-ws/async/generic/hcpfac"
-ENV_PATH = "MYCARENET_DENTAL_BILLING_SIM_PATH"
 ISSUER = "urn:nip:issuer:io:mycarenet"  # UNSURE: issuer of the synchronous TAck (efact.md §1.5)
 # UNSURE: which of HCPFAC/HCPAFD/HCPVWR carries which answer (efact.md §1.9); configurable mapping.
 MESSAGE_NAMES = {"931000": "HCPFAC", "920999": "HCPVWR", "920099": "HCPVWR", "920098": "HCPFAC",
                  "920900": "HCPAFD"}
 INSURER_CONTACT = ("HELPDESK ELECFAC SIM", "MYCARENET", "0800123456")
-
-
-def sim_path() -> str:
-    return os.environ.get(ENV_PATH, DEFAULT_PATH)
 
 
 @attrs.define

@@ -86,9 +86,6 @@ TABLES = TableSpec(
     ],
 )
 
-#: History actions that end a mandate, by reason (the state-machine test checks each ended mandate has one).
-ENDING_ACTIONS = {"closed", "stopped", "terminated", "expired"}
-
 
 @attrs.frozen
 class AddResult:

@@ -23,7 +23,7 @@ from mycarenet_dental.simulator.population import InsurabilityPeriod, SimPatient
 from mycarenet_dental.timeutil import belgian_date, belgian_wall_clock
 
 from . import catalogue, engine
-from .client import NS_TARIFICATION, RESPONSE_ROOT, SOAP_ACTION, months_back
+from .client import NS_TARIFICATION, RESPONSE_ROOT, months_back
 
 PATH = "/MyCareNet/Tarification/v1"
 #: Justification values a dentist may send (echoed). UNSURE: 7 (G notion) is a GP case.
@@ -284,4 +284,3 @@ def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, i
                              time=belgian_wall_clock(now).time(), items=items)
 
 
-SOAP_ACTIONS = (SOAP_ACTION,)
