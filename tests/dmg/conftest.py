@@ -9,30 +9,15 @@ from typing import Any
 import attrs
 import pytest
 from mycarenet_dental.context import Context
-from mycarenet_dental.hookspec import hookimpl
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
 
-class _MemberDataRoute:
-    """Test-only stand-in for the assurability plugin's MemberData route (route A needs the shared
-    MemberData simulator; the DMG plugin itself never registers that path)."""
-
-    @hookimpl
-    def mycarenet_dental_simulator_routes(self) -> Iterator[Any]:
-        from mycarenet_dental.mycarenet import memberdata
-
-        yield memberdata.memberdata_route()
-
-
 def dmg_plugin_manager() -> Any:
-    from mycarenet_dental.mycarenet import memberdata
+    """Every installed plugin; route A needs no stand-in: the DMG facet makes the simulator host MemberData."""
     from mycarenet_dental.plugins import make_plugin_manager
 
-    pm = make_plugin_manager()
-    if not any(route.path == memberdata.PATH for _, route in pm.collect("mycarenet_dental_simulator_routes")):
-        pm.register(_MemberDataRoute(), name="test-dmg-memberdata-route")
-    return pm
+    return make_plugin_manager()
 
 
 @pytest.fixture(scope="module")

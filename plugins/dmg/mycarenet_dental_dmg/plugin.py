@@ -81,19 +81,12 @@ def mycarenet_dental_simulator_facets() -> Iterator[Any]:
 
 
 def _demo(context: Context, demo: Any) -> None:
-    from mycarenet_dental.errors import SoapFaultError
-
     from .client import consult_dmg
 
     demo.echo("   the dentist asks (explicit request) who holds the DMG, to send the examination report to the "
               "treating physician (art. 74); the patient agrees")
-    try:
-        result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True)
-    except SoapFaultError as exc:
-        if exc.code != "SOA-02001":  # only "no MemberData service in this simulator" falls back to route B
-            raise
-        demo.echo("   (no MemberData service in this simulator: asking GlobalMedicalFileConsultation instead)")
-        result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True, route="gmf")
+    # route A works on any simulator with this plugin: its facet makes the simulator host MemberData
+    result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True)
     if result.holder is None:
         demo.echo(f"   no DMG holder for {demo.patient}: the report goes to the patient")
     else:
