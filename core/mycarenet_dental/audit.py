@@ -2,7 +2,9 @@
 
 Append-only and hash-chained: each row's hash covers its sequence number, every field and the
 previous row's hash, and a one-row ``audit_head`` keeps the last sequence and hash, so an edited,
-deleted, inserted or reordered row — including the last one — breaks ``verify``. Rows hold
+deleted, inserted or reordered row — including the last one — breaks ``verify``. The chain alone
+does not stop someone who rewrites rows and recomputes it: signed checkpoints kept outside the
+database (:mod:`mycarenet_dental.audit_checkpoint`) do, for everything up to the latest one. Rows hold
 identifiers, codes and message references, never a clinical payload (R28): ``detail`` must be
 non-clinical metadata, and callers keep payloads out of it.
 """
@@ -13,8 +15,9 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -94,12 +97,26 @@ class AuditEntry:
 
 @attrs.frozen
 class VerifyResult:
-    """Outcome of ``verify``: ``ok`` or the first broken sequence number and why."""
+    """Outcome of ``verify``: ``ok``, or the first broken sequence number, what is wrong and why.
+
+    ``problem`` names the failure for scripts: EMPTY, MISSING, NOT_A_DATABASE, TRUNCATED, CORRUPT,
+    DROPPED, ENTRY_CHANGED, ENTRY_MISSING, CHAIN_BROKEN, HEAD_MISMATCH, ROWS_REMOVED, CHAIN_REWRITTEN,
+    BAD_CHECKPOINT_FILE, BAD_CHECKPOINT_SIGNATURE, UNKNOWN_SIGNER.
+    """
 
     ok: bool
     rows: int
     first_broken: int | None = None
     reason: str = ""
+    problem: str = ""
+    head: str = ""
+    checkpoint: Mapping[str, Any] | None = None  # the latest checkpoint the trail was checked against
+    signed: Mapping[str, Any] | None = None  # the checkpoint this verification wrote
+    warnings: tuple[str, ...] = ()
+
+
+def _failed(problem: str, reason: str, rows: int = 0, first_broken: int | None = None) -> VerifyResult:
+    return VerifyResult(False, rows, first_broken, reason, problem=problem)
 
 
 def _row_hash(prev: str, values: tuple[Any, ...]) -> str:
@@ -169,31 +186,14 @@ class AuditLog:
                 detail=json.loads(row["detail"]), hash=row["hash"],
             )
 
-    def verify(self) -> VerifyResult:
-        """Recompute the chain; report the first row edited, deleted, inserted or reordered."""
-        prev = GENESIS
-        expected_seq = 1
-        count = 0
+    def verify(self, checkpoints: Sequence[Any] = ()) -> VerifyResult:
+        """Recompute the chain; report the first row edited, deleted, inserted or reordered, and any
+        difference with the signed ``checkpoints`` (see :mod:`mycarenet_dental.audit_checkpoint`)."""
         cols = ", ".join(FIELDS)
-        for row in self.storage.iterate(f"SELECT {cols}, prev_hash, hash FROM audit ORDER BY seq", batch=20000):
-            seq = row[0]
-            if seq != expected_seq:
-                return VerifyResult(False, count, expected_seq,
-                                    f"entry {expected_seq} is missing (next entry is {seq})")
-            values = tuple(row[: len(FIELDS)])
-            if row[len(FIELDS)] != prev:
-                return VerifyResult(False, count, seq, f"entry {seq} does not follow entry {seq - 1}")
-            if _row_hash(prev, values) != row[len(FIELDS) + 1]:
-                return VerifyResult(False, count, seq, f"entry {seq} was changed after it was written")
-            prev = row[len(FIELDS) + 1]
-            expected_seq += 1
-            count += 1
-        head = self.storage.query_one("SELECT seq, hash FROM audit_head WHERE id = 1")
-        if head is not None and (int(head["seq"]) != count or head["hash"] != prev):
-            return VerifyResult(False, count, count + 1 if int(head["seq"]) > count else int(head["seq"]),
-                                f"the trail ends at entry {count} but {head['seq']} were written "
-                                "(entries were deleted at the end, or the head was edited)")
-        return VerifyResult(True, count)
+        with self.storage.transaction(immediate=False):  # one snapshot: rows and head seen at the same moment
+            rows = self.storage.iterate(f"SELECT {cols}, prev_hash, hash FROM audit ORDER BY seq", batch=20000)
+            return verify_rows(rows, lambda: self.storage.query_one("SELECT seq, hash FROM audit_head WHERE id = 1"),
+                               checkpoints)
 
     def export(self, fmt: str = "json", **filters: Any) -> str:
         """Export entries as JSON lines or CSV (for inspections, R10/R12)."""
@@ -209,3 +209,119 @@ class AuditLog:
             row["detail"] = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
             writer.writerow(row)
         return buf.getvalue()
+
+
+def verify_rows(rows: Iterable[Sequence[Any]], head_of: Callable[[], Any], checkpoints: Sequence[Any] = ()) -> VerifyResult:
+    """The chain check itself, over (FIELDS..., prev_hash, hash) rows in sequence order."""
+    want = {int(cp.seq) for cp in checkpoints}
+    hash_at: dict[int, str] = {0: GENESIS}
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    n = len(FIELDS)
+    for row in rows:
+        seq = row[0]
+        if seq != expected_seq:
+            return _failed("ENTRY_MISSING", f"entry {expected_seq} is missing (next entry is {seq})", count,
+                           expected_seq)
+        if row[n] != prev:
+            return _failed("CHAIN_BROKEN", f"entry {seq} does not follow entry {seq - 1}", count, seq)
+        if _row_hash(prev, tuple(row[:n])) != row[n + 1]:
+            return _failed("ENTRY_CHANGED", f"entry {seq} was changed after it was written", count, seq)
+        prev = row[n + 1]
+        if seq in want:
+            hash_at[seq] = prev
+        expected_seq += 1
+        count += 1
+    latest = None
+    if checkpoints:
+        ordered = sorted(checkpoints, key=lambda cp: (cp.seq, cp.line))
+        latest = ordered[-1]
+        if count < latest.seq:
+            what = "emptied" if count == 0 else f"cut after entry {count}"
+            return _failed("ROWS_REMOVED", f"the trail has {count} entries but the checkpoint signed {latest.at} covers "
+                           f"{latest.seq}: entries {count + 1}-{latest.seq} were removed (the trail was {what}, "
+                           "or the store replaced)", count, count + 1)
+        matched = 0
+        for cp in ordered:
+            if hash_at.get(cp.seq) == cp.hash:
+                matched = max(matched, cp.seq)
+                continue
+            return _failed("CHAIN_REWRITTEN", f"entry {cp.seq} does not match the checkpoint signed {cp.at}: entries "
+                           f"{matched + 1}-{cp.seq} were rewritten, removed or inserted and the chain recomputed",
+                           count, matched + 1)
+    head = head_of()
+    if head is None or int(head["seq"]) != count or head["hash"] != prev:
+        written = "no" if head is None else head["seq"]
+        return _failed("HEAD_MISMATCH", f"the trail ends at entry {count} but {written} were written "
+                       "(entries were deleted at the end, or the head was edited)", count,
+                       count + 1 if head is None or int(head["seq"]) > count else int(head["seq"]))
+    if count == 0:
+        return _failed("EMPTY", "the audit trail holds no entry: a practice that exchanged anything has been emptied "
+                       "(a brand-new installation has nothing to verify yet)")
+    warnings: tuple[str, ...] = ()
+    if latest is not None and count > latest.seq:
+        warnings = (f"entries {latest.seq + 1}-{count} were written after the latest checkpoint ({latest.at}): "
+                    "until the next one they are protected by the hash chain only",)
+    return VerifyResult(True, count, head=prev, checkpoint=latest.summary() if latest is not None else None,
+                        warnings=warnings)
+
+
+def verify_store(path: Path | str, checkpoints: Sequence[Any] = ()) -> VerifyResult:
+    """Verify the trail in the database file at ``path`` without creating or migrating anything.
+
+    An empty, truncated, garbage or audit-less file is a named failure, never "intact".
+    """
+    import sqlite3
+
+    p = Path(path)
+    if not p.exists():
+        return _failed("MISSING", f"there is no database at {p}")
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        return _failed("MISSING", f"cannot read {p}: {exc.strerror}")
+    if size == 0:
+        return _failed("EMPTY", f"{p} is empty (0 bytes): the store was truncated or replaced")
+    if not header.startswith(b"SQLite format 3\x00"):
+        return _failed("NOT_A_DATABASE", f"{p} is not a database (garbage or another kind of file)")
+    if len(header) < 100:
+        return _failed("TRUNCATED", f"{p} is truncated ({size} bytes, shorter than a database header)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    wal = Path(str(p) + "-wal")
+    no_wal = not wal.exists() or wal.stat().st_size == 0
+    if page_size < 512 or size % page_size or (no_wal and pages * page_size > size):
+        return _failed("TRUNCATED", f"{p} is truncated: {size} bytes, but its header announces {pages} pages of "
+                       f"{page_size} bytes")
+    try:
+        conn = sqlite3.connect(str(p), timeout=15, isolation_level=None)
+    except sqlite3.Error as exc:
+        return _failed("CORRUPT", f"cannot open {p}: {exc}")
+    try:
+        conn.execute("BEGIN")  # one read snapshot: the rows and the head of the same moment, writers go on
+        check = conn.execute("PRAGMA quick_check").fetchall()
+        if [tuple(r) for r in check] != [("ok",)]:
+            return _failed("CORRUPT", f"{p} is damaged: {check[0][0]}")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = [t for t in ("audit", "audit_head") if t not in tables]
+        if missing:
+            return _failed("DROPPED", f"the audit table{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                           f"{'are' if len(missing) > 1 else 'is'} missing from {p}: the trail was dropped")
+        conn.row_factory = sqlite3.Row
+        cols = ", ".join(FIELDS)
+        rows = conn.execute(f"SELECT {cols}, prev_hash, hash FROM audit ORDER BY seq")
+        return verify_rows(rows, lambda: conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone(),
+                           checkpoints)
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if "not a database" in text:
+            return _failed("NOT_A_DATABASE", f"{p} is not a database: {text}")
+        return _failed("CORRUPT", f"{p} is damaged or truncated: {text}")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()

@@ -21,6 +21,7 @@ import attrs
 
 from . import audit as audit_mod
 from . import contacts as contacts_mod
+from . import reservations
 from .audit import AuditLog
 from .config import Config, https_url, load_config
 from .contacts import Contacts, ExchangeLog
@@ -83,7 +84,7 @@ class Context:
         if self._storage is None:
             self._storage = Storage(self.config.storage_path)
         if not getattr(self._storage, "_mcn_migrated", False):
-            specs = [audit_mod.TABLES, contacts_mod.TABLES, RULE_SWITCH_TABLE]
+            specs = [audit_mod.TABLES, contacts_mod.TABLES, RULE_SWITCH_TABLE, reservations.TABLES]
             specs += [spec for _, spec in self.pm.collect("mycarenet_dental_tables")]
             self._storage.migrate(specs)
             self._storage._mcn_migrated = True  # type: ignore[attr-defined]
@@ -184,32 +185,62 @@ class Context:
 
     # -- the guard every exchange goes through --------------------------------------------------
     def check_rules(self, exchange: Exchange) -> None:
-        """Run the active rules; the first refusal is audited and raised as RuleRefusal."""
-        for rule in self.active_rules:
-            if rule.check is None or not applies(rule, exchange):
-                continue
-            verdict = rule.check(exchange, self)
-            if verdict is not None:
-                refusal = RuleRefusal(rule.id, rule.article, verdict.reason, hint=verdict.hint)
-                self._audit_row("refusal", exchange, outcome="refused", code=rule.id,
-                                message=f"{rule.article}: {verdict.reason}")
-                self._finished(exchange, Outcome(status="refused", finished_at=self.now(), code=rule.id,
-                                                 message=verdict.reason))
-                raise refusal
+        """Run the active rules; the first refusal is audited and raised as RuleRefusal.
+
+        The checks, the reservations they take and (through :meth:`exchange`) the exchange's first
+        audit row are one write transaction, so two processes cannot both pass a "once per contact"
+        or a burst check that only one of them should pass.
+        """
+        refusal = self._checked(exchange, start=False)
+        if refusal is not None:
+            self._refused(exchange, refusal)
+
+    def _checked(self, exchange: Exchange, *, start: bool) -> RuleRefusal | None:
+        with self.storage.transaction() as conn:
+            for rule in self.active_rules:
+                if rule.check is None or not applies(rule, exchange):
+                    continue
+                verdict = rule.check(exchange, self)
+                if verdict is not None:
+                    reservations.release(conn, exchange.id)  # taken by an earlier rule of this check
+                    self._audit_row("refusal", exchange, outcome="refused", code=rule.id,
+                                    message=f"{rule.article}: {verdict.reason}")
+                    return RuleRefusal(rule.id, rule.article, verdict.reason, hint=verdict.hint)
+            if start:
+                detail: dict[str, Any] = dict(exchange.details)  # non-clinical metadata by contract (R28)
+                if exchange.purpose:
+                    detail["purpose"] = exchange.purpose
+                # "started", not "sent": a configuration error (no keystore, bad URL...) can still stop the
+                # exchange before any byte leaves; the outcome row says what really happened.
+                self._audit_row("exchange", exchange, outcome="started", detail=detail or None)
+            else:
+                reservations.release(conn, exchange.id)  # a check alone sends nothing: it holds nothing
+        return None
+
+    def _refused(self, exchange: Exchange, refusal: RuleRefusal) -> None:
+        self._finished(exchange, Outcome(status="refused", finished_at=self.now(), code=refusal.rule_id,
+                                         message=refusal.reason))
+        raise refusal
+
+    def reserve(self, rule_id: str, key: str, exchange: Exchange) -> reservations.Holder | None:
+        """For a rule check: hold (rule_id, key) for this exchange until its outcome is recorded.
+
+        Returns the other exchange holding it, if any (the rule then refuses). Called inside the
+        check's write transaction, so the read and the reservation are one atomic step.
+        """
+        ttl = reservations.ttl_of(self.config.section("rules"))
+        with self.storage.transaction() as conn:
+            return reservations.take(conn, rule_id, key, exchange.id, now=self.now(), ttl=ttl)
 
     @contextmanager
     def exchange(self, exchange: Exchange) -> Iterator[ExchangeRun]:
         """Rules, then audit of the start, every disturbance and the outcome, then the finished hook."""
-        self.check_rules(exchange)
+        refusal = self._checked(exchange, start=True)
+        if refusal is not None:
+            self._refused(exchange, refusal)
         run = ExchangeRun(exchange, self.audit, kinds=self.log.kinds)
-        detail: dict[str, Any] = dict(exchange.details)  # non-clinical metadata by contract (R28)
-        if exchange.purpose:
-            detail["purpose"] = exchange.purpose
-        # "started", not "sent": a configuration error (no keystore, bad URL...) can still stop the
-        # exchange before any byte leaves; the outcome row says what really happened.
-        self._audit_row("exchange", exchange, outcome="started", detail=detail or None)
-        self.pm.hook.mycarenet_dental_exchange_started(exchange=exchange, context=self)
         try:
+            self.pm.hook.mycarenet_dental_exchange_started(exchange=exchange, context=self)
             yield run
         except MyCareNetDentalError as exc:
             status = _status_of(exc)
@@ -224,14 +255,30 @@ class Context:
     def _end(self, exchange: Exchange, run: ExchangeRun, status: str, code: str | None, message: str | None) -> None:
         outcome = Outcome(status=status, finished_at=self.now(), code=code, message=message,
                           references=dict(run.references), disturbances=tuple(run.disturbances))
-        with self.storage.transaction():  # the kept results and the outcome row: both or neither
+        with self.storage.transaction() as conn:  # the kept results and the outcome row: both or neither
             for kept in run.kept:
                 self.log.record(exchange_id=exchange.id, kind=kept.kind, service=exchange.service,
                                 status=kept.status, data=kept.data, patient=exchange.patient,
                                 contact_id=exchange.contact_id, retention=kept.retention)
             self._audit_row("outcome", exchange, outcome=status, code=code, message=message,
                             detail={"references": outcome.references} if outcome.references else None)
+            reservations.release(conn, exchange.id)  # the results are on record: the rules now see them
+        self._daily_checkpoint()
         self._finished(exchange, outcome)
+
+    def _daily_checkpoint(self) -> None:
+        """Sign the audit head at least once a day, while the keystore is open for the exchanges anyway."""
+        if self._security is None or getattr(self._security, "keystore", None) is None:
+            return
+        from .audit_checkpoint import CheckpointFile, Signer, path_from_config, sign_head
+
+        try:
+            checkpoints = CheckpointFile(path_from_config(self.config))
+            if checkpoints.due(self.now()):
+                sign_head(self.storage, checkpoints, Signer.from_keystore(self._security.keystore), reason="daily",
+                          now=self.now())
+        except (OSError, MyCareNetDentalError) as exc:  # never lose the exchange over it; say so in the trail
+            self.audit.append("checkpoint_failed", message=f"daily audit checkpoint not written: {exc}"[:300])
 
     def _finished(self, exchange: Exchange, outcome: Outcome) -> None:
         self.pm.hook.mycarenet_dental_exchange_finished(exchange=exchange, outcome=outcome, context=self)

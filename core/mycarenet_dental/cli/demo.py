@@ -73,9 +73,11 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
                 failures += 1
                 echo(f"   step failed: {exc}")
         verdict = ctx.audit.verify()
-        echo(f"\n== audit trail: {verdict.rows} entries, chain {'intact' if verdict.ok else 'BROKEN'}")
+        empty = verdict.problem == "EMPTY"  # the steps run (e.g. the office's alone) wrote nothing here
+        echo(f"\n== audit trail: {verdict.rows} entries, chain "
+             f"{'intact' if verdict.ok else 'empty' if empty else 'BROKEN: ' + verdict.reason}")
         ctx.close()
-        return failures + (0 if verdict.ok else 1)
+        return failures + (0 if verdict.ok or empty else 1)
     finally:
         server.stop()
 

@@ -238,14 +238,43 @@ def audit_list(ctx: Any, since: str | None, until: str | None, exchange_id: str 
 
 
 @audit_group.command("verify")
+@click.option("--checkpoints", "checkpoint_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Check against this checkpoint file (e.g. a backup) instead of [audit] checkpoints.")
+@click.option("--no-sign", is_flag=True, help="Do not write a new checkpoint (e.g. when checking a backup).")
 @json_option
 @pass_context
-def audit_verify(ctx: Any, as_json: bool) -> None:
-    """Check the hash chain; exits 1 and names the first broken entry if anything was altered."""
-    result = ctx.audit.verify()
-    emit(result, as_json, lambda: click.echo(
-        f"audit trail intact: {result.rows} entries" if result.ok
-        else f"audit trail BROKEN at entry {result.first_broken}: {result.reason}"))
+def audit_verify(ctx: Any, checkpoint_path: Path | None, no_sign: bool, as_json: bool) -> None:
+    """Check the trail against its signed checkpoints; exit 1 naming what is wrong.
+
+    When it is intact, the head is signed with the keystore's authentication key and appended to
+    the checkpoint file (kept outside the database: back it up, or print it).
+    """
+    from ..audit_checkpoint import CheckpointFile, Signer, check_trail, path_from_config
+
+    signer = None
+    if ctx.config.keystore_path is not None:
+        from ..security.keystore import Keystore
+
+        signer = Signer.from_keystore(Keystore.load(ctx.config.keystore_path,
+                                                    ctx.config.keystore_password(prompt=True)))
+    checkpoints = CheckpointFile(checkpoint_path or path_from_config(ctx.config))
+    result = check_trail(ctx.config.storage_path, checkpoints, signer, sign=not no_sign)
+
+    def human() -> None:
+        if result.ok:
+            click.echo(f"audit trail intact: {result.rows} entries")
+            if result.checkpoint:
+                click.echo(f"  matches the checkpoint of {result.checkpoint['at']} (entry {result.checkpoint['seq']})")
+            if result.signed:
+                click.echo(f"  new checkpoint: entry {result.signed['seq']}, head {result.signed['hash']} "
+                           f"-> {result.signed['file']}")
+        else:
+            where = f" at entry {result.first_broken}" if result.first_broken else ""
+            click.echo(f"audit trail BROKEN{where} [{result.problem}]: {result.reason}")
+        for warning in result.warnings:
+            click.echo(f"  warning: {warning}")
+
+    emit(result, as_json, human)
     if not result.ok:
         sys.exit(1)
 
@@ -338,9 +367,8 @@ def main(argv: list[str] | None = None) -> None:
         allow, block = load_plugin_lists(config_path_of(args))
         pm = make_plugin_manager(allow=allow, block=block)
         cli = build_cli(pm)
-        # with standalone_mode=False click *returns* the code of a ``raise click.exceptions.Exit(n)``
         code = cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
-        if isinstance(code, int) and code:
+        if isinstance(code, int) and code:  # a command's Exit(n): click returns it when not standalone
             sys.exit(code)
     except MyCareNetDentalError as exc:
         if as_json:

@@ -27,7 +27,13 @@ def applies(rule: RuleSpec, exchange: Exchange) -> bool:
 
 
 def once_per_contact(rule_id: str, article: str, service: str, *, title: str = "") -> RuleSpec:
-    """A second network consultation in one contact is refused unless every earlier one failed."""
+    """A second network consultation in one contact is refused unless every earlier one failed.
+
+    The check reserves (rule, contact) for the exchange it allows, in the same transaction as its
+    read (see :mod:`mycarenet_dental.reservations`): a consultation of the same contact started by
+    another process at the same moment is refused as "in progress" until the first one's outcome is
+    recorded — then its kept result, or its failure, decides.
+    """
 
     def check(exchange: Exchange, context: Context) -> RuleCheck | None:
         if exchange.contact_id is None:
@@ -38,6 +44,13 @@ def once_per_contact(rule_id: str, article: str, service: str, *, title: str = "
                 f"{service} was already consulted in contact {exchange.contact_id}; "
                 "the result kept on the contact is to be used",
                 hint="a new consultation is allowed only after a failed one, or in a new contact",
+            )
+        holder = context.reserve(rule_id, f"{service}:{exchange.contact_id}", exchange)
+        if holder is not None:
+            return RuleCheck(
+                f"a {service} consultation for contact {exchange.contact_id} is already in progress "
+                f"(exchange {holder.exchange_id[:12]}, started {holder.taken_at})",
+                hint="wait for its answer: it is kept on the contact and used again",
             )
         return None
 
@@ -63,7 +76,9 @@ def burst_limit(rule_id: str, article: str, service: str, *, per_minute_key: str
                 title: str = "") -> RuleSpec:
     """Refuse more than N exchanges of one service by one executor within a minute (a systematic run).
 
-    ``per_minute_key`` names the setting in the plugin's config table (``[service] key = N``).
+    ``per_minute_key`` names the setting in the plugin's config table (``[service] key = N``). The
+    count and the exchange row it counts are written in one transaction by the core, so N processes
+    starting at once cannot all slip under the limit.
     """
 
     def check(exchange: Exchange, context: Context) -> RuleCheck | None:

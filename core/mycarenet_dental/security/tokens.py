@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import threading
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,9 @@ class TokenCache:
             if token.signer_certificate is not None
             else None,
         }
-        tmp = self.persist_path.with_name(self.persist_path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # a name of its own: processes of one practice logging in at once each replace the cache whole
+        tmp = self.persist_path.with_name(f"{self.persist_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(payload, fh)
         os.chmod(tmp, 0o600)

@@ -142,8 +142,32 @@ TABLES = TableSpec(
         );
         CREATE INDEX billing_message_unconfirmed ON billing_message(confirmed_at)
         """,
+        # 15.13: the invoice's identity is claimed under a unique key in the transaction that files
+        # the sending, so two processes billing the same invoice cannot both file it. Existing
+        # databases: every invoice of a live sending is claimed by its first sending.
+        """
+        CREATE TABLE billing_invoice (
+            third_party TEXT NOT NULL,
+            invoice_number INTEGER NOT NULL,
+            sending_id TEXT NOT NULL REFERENCES billing_sending(id),
+            PRIMARY KEY (third_party, invoice_number)
+        );
+        CREATE INDEX billing_invoice_sending ON billing_invoice(sending_id);
+        INSERT OR IGNORE INTO billing_invoice(third_party, invoice_number, sending_id)
+            SELECT s.third_party, l.invoice_number, l.sending_id
+            FROM billing_line l JOIN billing_sending s ON s.id = l.sending_id
+            WHERE s.state NOT IN ('refused', 'invalid')
+            GROUP BY s.third_party, l.invoice_number, l.sending_id
+            ORDER BY MIN(s.created_at), MIN(s.sending_number)
+        """,
     ],
 )
+
+# UNSURE: the insurer's uniqueness scope of an invoice number (error 202420) is not spelled out; an
+# invoice is identified here by (third-party payer, invoice number) — stricter than per insurer or per
+# period, and the same key the duplicate check always used. A sending refused by the insurer or
+# found invalid locally gives its invoices back (they may be billed again).
+_RELEASING_STATES = ("refused", "invalid")
 
 
 class SendingState(str, enum.Enum):
@@ -369,6 +393,15 @@ def _errors_from_json(text: str | None) -> tuple[RecordError, ...]:
     return tuple(out)
 
 
+def _duplicate_lines(inv: Invoice, billed: Any) -> list[RefusedLine]:
+    where = (f"sending {billed['sending_number']:03d} (union {billed['oa']}, InputReference "
+             f"{billed['input_reference']}, {billed['state']})")
+    return [RefusedLine("DUPLICATE", inv.number, inv.patient_id, line.code[-6:], line.date,
+                        f"invoice {inv.number} is already billed in {where}: not sent again",
+                        "a corrected invoice needs a new number; see `mycarenet-dental billing status`")
+            for line in inv.lines]
+
+
 def _status(row: Any) -> SendingStatus:
     return SendingStatus(
         id=row["id"], oa=row["oa"], year=row["year"], sending_number=row["sending_number"],
@@ -469,17 +502,16 @@ class Outbox:
         from .rules import consultation_for, consulted_lines
 
         invoices = list(invoices)
+        third_party = self.ctx.config.require_dentist().nihii
         refused: list[RefusedLine] = []
         kept: list[Invoice] = []
         consulted_cache: dict[str, Any] = {}
         for done, inv in enumerate(invoices, start=1):
             if progress is not None:
                 progress(done, len(invoices))
-            if self._invoice_already_sent(inv.number):
-                for line in inv.lines:
-                    refused.append(RefusedLine("DUPLICATE", inv.number, inv.patient_id, line.code[-6:], line.date,
-                                               f"invoice {inv.number} is already in a sending that was not refused",
-                                               "give corrected invoices a new number"))
+            billed = self._billed_in(self.storage, third_party, inv.number)
+            if billed is not None:
+                refused.extend(_duplicate_lines(inv, billed))
                 continue
             lines = list(inv.lines)
             if check_r36:
@@ -504,16 +536,37 @@ class Outbox:
         settings = BillingSettings.from_context(self.ctx) if kept else None
         for fed, group in split_by_federation(kept).items():
             assert settings is not None
-            filed.append(self._file_sending(fed, group, settings))
+            status = self._file_sending(fed, group, settings, refused)
+            if status is not None:
+                filed.append(status)
         return BuildResult(sendings=tuple(filed), refused_lines=tuple(refused))
 
-    def _invoice_already_sent(self, number: int) -> bool:
-        row = self.storage.query_one(
-            "SELECT 1 FROM billing_line l JOIN billing_sending s ON s.id = l.sending_id "
-            "WHERE l.invoice_number = ? AND s.state NOT IN ('refused', 'invalid') LIMIT 1", (number,))
-        return row is not None
+    @staticmethod
+    def _billed_in(db: Any, third_party: str, number: int) -> Any:
+        """The live sending that holds this invoice (number, union, state...), or None."""
+        return db.execute(
+            "SELECT s.id, s.sending_number, s.oa, s.input_reference, s.state FROM billing_invoice b "
+            "JOIN billing_sending s ON s.id = b.sending_id WHERE b.third_party = ? AND b.invoice_number = ? "
+            f"AND s.state NOT IN {_RELEASING_STATES!r}", (third_party, number)).fetchone()
 
-    def _file_sending(self, oa: str, invoices: Sequence[Invoice], settings: BillingSettings) -> SendingStatus:
+    def _claim(self, conn: Any, third_party: str, invoices: Sequence[Invoice],
+               refused: list[RefusedLine]) -> list[Invoice]:
+        """Inside the filing transaction: the invoices nobody else billed; the others are refused."""
+        free = []
+        for inv in invoices:
+            billed = self._billed_in(conn, third_party, inv.number)
+            if billed is not None:
+                refused.extend(_duplicate_lines(inv, billed))
+                continue
+            # a claim left by a refused or invalid sending is given back
+            conn.execute("DELETE FROM billing_invoice WHERE third_party = ? AND invoice_number = ?",
+                         (third_party, inv.number))
+            free.append(inv)
+        return free
+
+    def _file_sending(self, oa: str, invoices: Sequence[Invoice], settings: BillingSettings,
+                      refused: list[RefusedLine]) -> SendingStatus | None:
+        """One sending for one union, its invoices claimed atomically; None when all were billed meanwhile."""
         from .efact.model import Sending, SendingHeader
         from .efact.writer import to_bytes
 
@@ -523,6 +576,9 @@ class Outbox:
         now = _now_text(self.ctx)
         sid = uuid.uuid4().hex[:16]
         with self.storage.transaction() as conn:
+            invoices = self._claim(conn, third_party, invoices, refused)
+            if not invoices:
+                return None
             day_count = conn.execute(
                 "SELECT COUNT(*) FROM billing_sending WHERE third_party = ? AND oa = ? AND day = ? "
                 "AND state != 'invalid'", (third_party, oa, today.isoformat())).fetchone()[0]
@@ -557,6 +613,9 @@ class Outbox:
                  header.period, len(sending.invoices), sending.line_count,
                  sum(inv.total_a for inv in sending.invoices), data, hashlib.sha256(data).hexdigest(), now, now))
             self._file_lines(conn, sid, sending, data)
+            # the unique key is the guarantee: a claim taken without this transaction's check still fails here
+            conn.executemany("INSERT INTO billing_invoice(third_party, invoice_number, sending_id) VALUES (?,?,?)",
+                             [(third_party, inv.number, sid) for inv in sending.invoices])
         return self.get(sid)
 
     def _file_lines(self, conn: Any, sid: str, sending: Sending, data: bytes) -> None:
