@@ -8,9 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from mycarenet_dental.config import config_from_mapping
 from mycarenet_dental.context import Context
 from mycarenet_dental.plugins import PluginManager, make_plugin_manager
+
+# CI replays the same examples on every run (a red CI must be reproducible and not depend on luck);
+# a developer's run explores new ones (HYPOTHESIS_PROFILE=ci to replay CI's).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") or os.environ.get("HYPOTHESIS_PROFILE") == "ci":
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

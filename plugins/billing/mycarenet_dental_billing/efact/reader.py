@@ -881,7 +881,7 @@ def _invoice(z: dict[str, str], lines: list[ServiceLine], index: int) -> Invoice
 
 def _header(s200: dict[str, str], s300: dict[str, str], r10: dict[str, str],
             first95: Bordereau | None) -> SendingHeader:
-    reference = int(s200["204"])
+    reference = _int(s200["204"], "S200 Z204")
     try:
         h = SendingHeader(
             sending_number=_int(r10["7"], "ET10 Z7"), third_party=r10["14"][1:],
