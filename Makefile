@@ -23,7 +23,7 @@ system-deps:
 	  else echo "warning: xmlsec1 missing and not root; its tests will be skipped"; fi; }
 
 $(STAMP): $(PY) pyproject.toml $(PLUGINS) tests/example_plugin/pyproject.toml
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,simulator]'
 	@for p in $(dir $(PLUGINS)) tests/example_plugin/; do echo "installing $$p"; $(PIP) install -q --no-deps -e $$p || exit 1; done
 	$(PIP) check >/dev/null || $(PIP) check
 	touch $(STAMP)

@@ -25,9 +25,9 @@ def crypto_floor(ctx: Any, n: int = 30) -> float:
     """Thread CPU seconds of seal + unseal + one signature, on payloads of the consultation's size."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-    from mycarenet_dental.mycarenet.memberdata import mycarenet_etk
-    from mycarenet_dental.security import etee
-    from mycarenet_dental.security.etk import Etk
+    from mycarenet_dental.ehealth import etee
+    from mycarenet_dental.ehealth.etk import Etk
+    from mycarenet_dental.protocols.memberdata import mycarenet_etk
 
     keystore = ctx.security.keystore
     key = keystore.authentication.private_key
@@ -51,7 +51,7 @@ def crypto_floor(ctx: Any, n: int = 30) -> float:
 
 
 def run(env: Any, n: int) -> tuple[float, float, float, float]:
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.sim.population import base_population
     from mycarenet_dental_assurability import consult_insurability
 
     patient = base_population()[0].ssin
@@ -71,7 +71,7 @@ def run(env: Any, n: int) -> tuple[float, float, float, float]:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     with tempfile.TemporaryDirectory(prefix="bench-assurability-") as tmp:
         env = SimEnv.start_process(Path(tmp))  # the insurer is another process, as in production

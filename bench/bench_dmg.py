@@ -33,8 +33,8 @@ def crypto_floor(ctx: Any, n: int = 30) -> float:
     """Thread CPU seconds of one seal + one unseal + one signature (the dentist's keys, MyCareNet's ETK)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-    from mycarenet_dental.mycarenet import memberdata
-    from mycarenet_dental.security import etee
+    from mycarenet_dental.ehealth import etee
+    from mycarenet_dental.protocols import memberdata
 
     security = ctx.security
     sender = security.keystore.authentication
@@ -55,7 +55,7 @@ def crypto_floor(ctx: Any, n: int = 30) -> float:
 
 
 def run_route(env: Any, route: str, n: int, floor: float | None) -> tuple[float, float, float]:
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.sim.population import base_population
     from mycarenet_dental_dmg.client import consult_dmg
 
     patient = base_population()[0].ssin
@@ -68,7 +68,7 @@ def run_route(env: Any, route: str, n: int, floor: float | None) -> tuple[float,
 
 
 def main() -> None:
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 60
     with tempfile.TemporaryDirectory(prefix="bench-dmg-") as tmp:

@@ -18,16 +18,16 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from lxml import etree
-from mycarenet_dental.security import saml
-from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.pki import generate_pki
-from mycarenet_dental.security.saml import SamlToken
-from mycarenet_dental.security.sts import StsClient
-from mycarenet_dental.security.tokens import TokenCache
-from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
-from mycarenet_dental.simulator.sts import SimTrust, build_assertion, handle_sts_request
-from mycarenet_dental.simulator.wss_check import check_service_request
-from mycarenet_dental.transport import SoapReply, envelope_for
+from mycarenet_dental.ehealth import saml
+from mycarenet_dental.ehealth.keystore import Keystore
+from mycarenet_dental.ehealth.saml import SamlToken
+from mycarenet_dental.ehealth.sts import StsClient
+from mycarenet_dental.ehealth.tokens import TokenCache
+from mycarenet_dental.ehealth.transport import SoapReply, envelope_for
+from mycarenet_dental.ehealth.wssecurity import HolderOfKeySecurity
+from mycarenet_dental.sim.pki import generate_pki
+from mycarenet_dental.sim.sts import SimTrust, build_assertion, handle_sts_request
+from mycarenet_dental.sim.wss_check import check_service_request
 from mycarenet_dental.xmlsafe import parse_xml
 
 

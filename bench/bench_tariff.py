@@ -54,7 +54,7 @@ def signature_floor(ctx: Any, n: int = 50) -> float:
 
 
 def run(env: Any, n: int) -> tuple[float, float, float]:
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.sim.population import base_population
     from mycarenet_dental_tariff.client import consult_tariff
 
     patient = base_population()[0].ssin
@@ -73,7 +73,7 @@ def run(env: Any, n: int) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     with tempfile.TemporaryDirectory(prefix="bench-tariff-") as tmp:

@@ -39,7 +39,7 @@ from .rules import applies
 from .storage import Storage
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .transport import SoapClient
+    from .ehealth.transport import SoapClient
 
 RULE_SWITCH_TABLE = TableSpec(
     name="core.rules",
@@ -305,7 +305,7 @@ class Context:
     @property
     def soap(self) -> SoapClient:
         if self._soap is None:
-            from .transport import SoapClient
+            from .ehealth.transport import SoapClient
 
             mask = [p for p in (self.config.licence_password(),) if p]
             self._soap = SoapClient(ca_file=self.config.endpoints.ca_file, timeout=self.config.read_timeout,
@@ -318,7 +318,7 @@ class Context:
     def security(self) -> Any:
         """The eHealth security session (keystore, token cache, holder-of-key signing, ETKs)."""
         if self._security is None:
-            from .security.session import SecuritySession
+            from .ehealth.session import SecuritySession
 
             if self.config.keystore_path is None:
                 raise ConfigError("no keystore configured", location="[keystore] path",

@@ -72,9 +72,15 @@ def _split_env(value: str | None) -> tuple[list[str], list[str]]:
 class PluginManager(pluggy.PluginManager):
     """pluggy's manager with loading policy, conflict checks and reporting."""
 
+    #: the pluggy project, its hook specifications and the entry-point group (the simulator's
+    #: manager, :class:`mycarenet_dental.sim.plugins.SimPluginManager`, sets its own)
+    project: str = hookspec.PROJECT
+    specs: Any = hookspec
+    group: str = GROUP
+
     def __init__(self) -> None:
-        super().__init__(hookspec.PROJECT)
-        self.add_hookspecs(hookspec)
+        super().__init__(self.project)
+        self.add_hookspecs(self.specs)
         self._dists: dict[str, tuple[str | None, str | None]] = {}
         self.skipped: list[tuple[str, str]] = []
 
@@ -85,7 +91,7 @@ class PluginManager(pluggy.PluginManager):
         allow_lists = [set(names) for names in (allow, env_allow) if names]
         blocked = set(block) | set(env_block)
         if entrypoints:
-            for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+            for ep in sorted(entry_points(group=self.group), key=lambda e: e.name):
                 dist = ep.dist.name if ep.dist else None
                 builtin = dist == CORE_DISTRIBUTION
                 names = {ep.name, dist or ""}
@@ -95,6 +101,8 @@ class PluginManager(pluggy.PluginManager):
                 if not builtin and not all(names & allowed for allowed in allow_lists):
                     self.skipped.append((ep.name, "not in the allow list"))
                     continue
+                if not builtin and not self._wanted(ep):
+                    continue
                 self._load_entrypoint(ep, strict=strict or builtin)
         for name, plugin in extra:
             self.register(plugin, name=name)
@@ -103,10 +111,16 @@ class PluginManager(pluggy.PluginManager):
             self.check_pending()
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"a plugin implements an unknown hook: {exc}",
-                                  hint="check the hook name against mycarenet_dental.hookspec") from exc
+                                  hint=f"check the hook name against {self.specs.__name__} (the simulator's "
+                                       "hooks are in mycarenet_dental.sim.hookspec, loaded through the "
+                                       "entry-point group mycarenet_dental.simulator)") from exc
         self.services()  # refuse conflicts at load time
         self.result_kinds()
         return self
+
+    def _wanted(self, ep: EntryPoint) -> bool:
+        """A further condition on a third-party entry point (the simulator's manager: its plugin is loaded)."""
+        return True
 
     def _load_entrypoint(self, ep: EntryPoint, *, strict: bool) -> None:
         if self.has_plugin(ep.name):

@@ -14,10 +14,8 @@ import attrs
 if TYPE_CHECKING:  # pragma: no cover
     import click
 
-    from .cli.demo import DemoInfo
     from .context import Context
     from .exchange import Exchange
-    from .simulator.app import SimRequest, SimResponse
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
@@ -90,30 +88,6 @@ class TableSpec:
     @property
     def version(self) -> int:
         return len(self.migrations)
-
-
-@attrs.frozen
-class SimulatorRoute:
-    """An insurer-side handler of the simulator, reached by ``path`` (and, when given, one of
-    ``soap_actions``). The handler receives a :class:`SimRequest` and returns a :class:`SimResponse`.
-    """
-
-    path: str
-    handler: Callable[[SimRequest], SimResponse]
-    soap_actions: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    name: str = ""
-
-
-@attrs.frozen
-class DemoStep:
-    """One step of ``mycarenet-dental demo`` (the day of a dental practice). Lower ``order`` runs first.
-
-    ``run(context, demo)`` gets the demo's :class:`~mycarenet_dental.cli.demo.DemoInfo` (simulator URL,
-    patients of the day, the open contact, ``echo``)."""
-
-    name: str
-    run: Callable[[Context, DemoInfo], None]
-    order: int = 100
 
 
 @attrs.frozen

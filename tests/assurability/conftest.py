@@ -15,7 +15,7 @@ CONFORMANCE = SHARED / "conformance" / "memberdata"
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A running simulator (TLS, loopback) with every installed plugin; stopped after the module."""
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("assurability-sim"))
     try:

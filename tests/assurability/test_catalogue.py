@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mycarenet_dental.mycarenet.memberdata import ERROR_CODES
+from mycarenet_dental.sim.memberdata import ERROR_CODES
 from mycarenet_dental_assurability.errors import catalogue, error_for
 
 GENINS_CODES = ("10", "11", "12", "21", "23", "30", "31", "32", "40", "42", "43", "44", "99")

@@ -9,10 +9,11 @@ from datetime import date, datetime, timezone
 
 import pytest
 from lxml import etree
-from mycarenet_dental import schemas
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.exchange import Exchange, Party, PartyKind
-from mycarenet_dental.mycarenet import commons as c
+from mycarenet_dental.protocols import commons as c
+from mycarenet_dental.sim import commons as c_sim
+from mycarenet_dental.sim import schemas
 
 MDA = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1"
 TARIF = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1"
@@ -162,6 +163,6 @@ def test_licence_fault() -> None:
         def check_licence(self, u: str, p: str) -> bool:
             return (u, p) == ("user", "s3cret")
 
-    assert c.licence_fault(State(), _ci()) is None
+    assert c_sim.licence_fault(State(), _ci()) is None
     bad = c.CommonInput(is_test=True, origin=c.Origin(None, "user", "wrong"))
-    assert c.licence_fault(State(), bad)[0] == "INVALID_LICENSE"
+    assert c_sim.licence_fault(State(), bad)[0] == "INVALID_LICENSE"

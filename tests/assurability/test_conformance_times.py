@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mycarenet_dental.mycarenet import memberdata as md
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim import memberdata as md_sim
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental.timeutil import xs_local_datetime
 from mycarenet_dental_assurability.client import consult_insurability, insurability_facet
 from mycarenet_dental_assurability.errors import InsurabilityRefused
@@ -56,16 +57,16 @@ def test_zoned_period_bounds_are_read_as_belgian_days() -> None:
 def test_simulator_reads_issue_instant_as_belgian_time() -> None:
     now = datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc)
     skew = timedelta(minutes=30)
-    md.check_issue_instant("2026-07-01T12:00:00", now=now, max_skew=skew)  # Belgian local: the present
-    md.check_issue_instant("2026-07-01T10:00:00Z", now=now, max_skew=skew)  # zoned: taken as written
-    with pytest.raises(md.QueryRejected) as info:
-        md.check_issue_instant("2026-07-01T10:00:00", now=now, max_skew=skew)  # UTC without zone: 2 h ago
+    md_sim.check_issue_instant("2026-07-01T12:00:00", now=now, max_skew=skew)  # Belgian local: the present
+    md_sim.check_issue_instant("2026-07-01T10:00:00Z", now=now, max_skew=skew)  # zoned: taken as written
+    with pytest.raises(md_sim.QueryRejected) as info:
+        md_sim.check_issue_instant("2026-07-01T10:00:00", now=now, max_skew=skew)  # UTC without zone: 2 h ago
     assert info.value.code == "INVALID_ISSUE_INSTANT"
 
 
 def test_simulated_answers_write_belgian_local_time() -> None:
     now = datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc)
-    el = md.build_saml_response(in_response_to="_R1", issuer=md.ISSUER_MYCARENET, now=now, status=md.STATUS_SUCCESS)
+    el = md_sim.build_saml_response(in_response_to="_R1", issuer=md.ISSUER_MYCARENET, now=now, status=md.STATUS_SUCCESS)
     assert el.get("IssueInstant") == "2026-07-01T12:00:00" == xs_local_datetime(now)
 
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from mycarenet_dental.errors import InvalidIdentifierError, NoContactError, RuleRefusal
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental_assurability import consult_insurability
 from mycarenet_dental_assurability.errors import InsurabilityRefused, InsurerUnavailable
 from mycarenet_dental_assurability.simulator import population, union_members
@@ -88,7 +88,7 @@ def test_hospitalised_and_mismatch(ctx, contact_for) -> None:
 
 def test_medical_house(ctx, contact_for) -> None:
     r = _consult(ctx, contact_for, BASE[6].ssin)
-    from mycarenet_dental.simulator.population import MEDICAL_HOUSE
+    from mycarenet_dental.sim.population import MEDICAL_HOUSE
 
     assert r.medical_house.nihii == MEDICAL_HOUSE.nihii and r.medical_house.start == MEDICAL_HOUSE.start
     assert set(r.medical_house.kinds) == {"Medical", "Kine", "Nurse"}
@@ -251,8 +251,8 @@ def test_cli_json_every_population_case(sim, contact_for, capsys, label: str, ss
 
 def test_sent_request_validates_body_and_blob(ctx, contact_for, monkeypatch) -> None:
     """The MemberData request as it leaves the client: body (commons v3) and clear blob (AttributeQuery)."""
-    from mycarenet_dental import schemas
-    from mycarenet_dental.mycarenet import commons
+    from mycarenet_dental.protocols import commons
+    from mycarenet_dental.sim import schemas
     from mycarenet_dental.xmlsafe import parse_xml
 
     if schemas.schema("memberdata") is None:

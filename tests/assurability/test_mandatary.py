@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental_assurability import consult_insurability
 
 pytest.importorskip("mycarenet_dental_mandates", reason="the mandates plugin registers mandates")

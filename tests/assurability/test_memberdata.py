@@ -8,8 +8,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 from lxml import etree
-from mycarenet_dental import schemas
-from mycarenet_dental.mycarenet import memberdata as md
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim import memberdata as md_sim
+from mycarenet_dental.sim import schemas
 from mycarenet_dental.xmlsafe import parse_xml
 from mycarenet_dental_assurability.client import insurability_facet, result_from_mda
 from mycarenet_dental_assurability.errors import InsurabilityRefused, InsurerUnavailable
@@ -57,21 +58,27 @@ def test_known_content_round_trip_and_schema() -> None:
     assert (back.business, back.reply_to_etk, back.content_encoding) == (b"<q/>", b"ETK", "deflate")
 
 
-def _registry() -> dict[str, md.FacetHandler]:
+class _Registry(md_sim.FacetRegistry):
+    pass
+
+
+def _registry() -> md_sim.FacetRegistry:
     from mycarenet_dental_assurability.simulator import INSURABILITY_FACET
 
-    return {INSURABILITY_FACET.facet_id: INSURABILITY_FACET}
+    reg = md_sim.FacetRegistry()
+    reg.register(INSURABILITY_FACET)
+    return reg
 
 
 def _validate(el: etree._Element, **kw):
     args = dict(input_reference="R123", care_provider_nihii=NIHII, quality="dentist", registry=_registry(),
                 today=date(2026, 11, 25))
     args.update(kw)
-    return md.validate_query(el, **args)
+    return md_sim.validate_query(el, **args)
 
 
 def _code(el: etree._Element, **kw) -> str:
-    with pytest.raises(md.QueryRejected) as exc:
+    with pytest.raises(md_sim.QueryRejected) as exc:
         _validate(el, **kw)
     return exc.value.code
 
@@ -143,13 +150,12 @@ def test_validation_codes_in_spec_order() -> None:
 def test_a_plugin_can_add_a_facet_without_editing_the_module() -> None:
     calls = []
 
-    def build(req: md.FacetRequest) -> md.FacetAnswer:
+    def build(req: md_sim.FacetRequest) -> md_sim.FacetAnswer:
         calls.append(req.facet.id)
-        return md.FacetAnswer(assertions=(md.AssertionSpec("urn:test:thing", (md.AttributeSpec("urn:test:a", "1"),)),))
+        return md_sim.FacetAnswer(assertions=(md_sim.AssertionSpec("urn:test:thing", (md_sim.AttributeSpec("urn:test:a", "1"),)),))
 
     reg = _registry()
-    reg["urn:test:facet"] = md.FacetHandler("urn:test:facet", build=build,
-                                            dimensions=(md.DimensionSpec("k", allowed=("v",)),))
+    reg.register(md_sim.FacetHandler("urn:test:facet", build=build, dimensions=(md_sim.DimensionSpec("k", allowed=("v",)),)))
     f = md.Facet("urn:test:facet", (("k", "v"),))
     assert _validate(md.build_attribute_query(_query(facets=(f,))), registry=reg).facets == (f,)
     bad = md.Facet("urn:test:facet", (("k", "w"),))
@@ -157,7 +163,7 @@ def test_a_plugin_can_add_a_facet_without_editing_the_module() -> None:
 
 
 def test_rejection_response_shape_and_schema() -> None:
-    el = md.rejection_response(md.QueryRejected("INVALID_INSS_FORMAT"), in_response_to="_R1",
+    el = md_sim.rejection_response(md_sim.QueryRejected("INVALID_INSS_FORMAT"), in_response_to="_R1",
                                now=datetime(2026, 11, 25, 9))
     if schemas.schema("memberdata-blob") is not None:
         # UNSURE (insurability.md §1.1): no XSD exists for urn:be:cin:types:v1, so the Fault's xsi:type cannot
@@ -242,7 +248,7 @@ def test_conformance_two_periods_ct_change() -> None:
 
 
 def test_unknown_code_surfaces_verbatim() -> None:
-    el = md.build_saml_response(in_response_to="_x", issuer=md.ISSUER_MYCARENET, now=datetime(2026, 1, 1),
+    el = md_sim.build_saml_response(in_response_to="_x", issuer=md.ISSUER_MYCARENET, now=datetime(2026, 1, 1),
                                 status=md.STATUS_REQUESTER, sub_status=md.SUB_QUERY_ERROR,
                                 fault=md.MdaFault("INPUT_ERROR", "MYCARENET",
                                                   details=(md.FaultDetail("BRAND_NEW_CODE", message="new thing"),)))
@@ -258,7 +264,7 @@ class _Switches:
 
 class _State:
     def __init__(self) -> None:
-        from mycarenet_dental.simulator.population import build_population
+        from mycarenet_dental.sim.population import build_population
         from mycarenet_dental_assurability.simulator import population
 
         self.population = build_population(population())
@@ -267,8 +273,8 @@ class _State:
 
 def test_success_answer_validates_like_real_answers() -> None:
     """A full simulated answer (assertions included) against the official schemas."""
-    from mycarenet_dental.mycarenet import commons
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.protocols import commons
+    from mycarenet_dental.sim.population import base_population
 
     patient = base_population()[6]  # medical house member
     today = date.today()
@@ -278,7 +284,7 @@ def test_success_answer_validates_like_real_answers() -> None:
                                  blob=commons.make_blob(b""),
                                  common_input=commons.CommonInput(True, commons.Origin(
                                      None, "u", "p", care_provider=commons.CareProvider(NIHII)), input_reference="R123"))
-    el = md._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(), registry=_registry(),
+    el = md_sim._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(), registry=_registry(),
                     now=datetime.now(timezone.utc), in_response_to=q.id)
     if schemas.schema("memberdata-blob") is None:
         pytest.skip("official schemas absent")
@@ -297,8 +303,8 @@ def test_success_answer_validates_like_real_answers() -> None:
 
 def test_other_facets_absent_without_error() -> None:
     """insurability + palliativeStatus for a non-palliative person: no palliative assertion, no warning."""
-    from mycarenet_dental.mycarenet import commons
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.protocols import commons
+    from mycarenet_dental.sim.population import base_population
     from mycarenet_dental_assurability.simulator import facets
 
     patient = base_population()[0]
@@ -308,8 +314,7 @@ def test_other_facets_absent_without_error() -> None:
     parsed = commons.SendRequest(root="x", id="_1", issue_instant=None, routing=None, blob=commons.make_blob(b""),
                                  common_input=commons.CommonInput(True, commons.Origin(
                                      None, "u", "p", care_provider=commons.CareProvider(NIHII)), input_reference="R123"))
-    el = md._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(),
-                    registry={handler.facet_id: handler for handler in facets()},
+    el = md_sim._answer(md.build_attribute_query(q), parsed=parsed, caller=None, state=_State(), registry=md_sim.FacetRegistry(facets()),
                     now=datetime.now(timezone.utc), in_response_to=q.id)
     resp = md.parse_saml_response(el)
     assert resp.success and not resp.partial

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from lxml import etree
 from mycarenet_dental.errors import BusinessError, MyCareNetDentalError, SoapFaultError
-from mycarenet_dental.mycarenet import commons
-from mycarenet_dental.mycarenet import memberdata as md
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.protocols import commons
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental_assurability import consult_insurability
 from mycarenet_dental_assurability.errors import InsurerUnavailable
 
@@ -22,7 +22,7 @@ def _raw_call(ctx, body: etree._Element, action: str = md.SOAP_ACTION, path: str
 
 
 def test_schema_invalid_body_is_soa_03006(ctx) -> None:
-    from mycarenet_dental import schemas
+    from mycarenet_dental.sim import schemas
 
     if schemas.schema("memberdata") is None:
         pytest.skip("the official schemas (../shared/xsd) are not on this machine")
@@ -40,7 +40,7 @@ def test_wrong_soap_action_is_soa_03005(ctx) -> None:
 
 
 def test_invalid_licence(sim, ctx, contact_for) -> None:
-    from mycarenet_dental.cli.simulator_cmds import LICENCE_USER
+    from mycarenet_dental.sim.cli import LICENCE_USER
 
     good = sim.state.licences[LICENCE_USER]
     sim.state.licences[LICENCE_USER] = good + "-changed"
@@ -99,8 +99,8 @@ def test_genins_flat_not_offered(ctx) -> None:
 
 
 def test_genins_request_validates(ctx) -> None:
-    from mycarenet_dental import schemas
     from mycarenet_dental.identifiers import RegistrationNumber
+    from mycarenet_dental.sim import schemas
     from mycarenet_dental_assurability import genins
     from mycarenet_dental_assurability.model import ContactType, Period, RequestType
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mycarenet_dental.simulator.population import SimPatient, base_population
+from mycarenet_dental.sim.population import SimPatient, base_population
 from mycarenet_dental.storage import Storage
 from mycarenet_dental_billing.efact.model import Invoice, ServiceLine, destination_for
 
@@ -29,9 +29,9 @@ ARNE = PEOPLE["Peeters"]  # 900
 @pytest.fixture(scope="module")
 def sim_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One simulator over TLS for the whole module (PKI generation is the slow part)."""
-    session = pytest.importorskip("mycarenet_dental.security.session")
+    session = pytest.importorskip("mycarenet_dental.ehealth.session")
     del session
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("billing-sim"))
     yield env

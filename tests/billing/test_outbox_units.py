@@ -10,9 +10,9 @@ import zlib
 
 import pytest
 from lxml import etree
-from mycarenet_dental import schemas
 from mycarenet_dental.config import config_from_mapping
 from mycarenet_dental.errors import ConfigError, MalformedResponseError, UsageError
+from mycarenet_dental.sim import schemas
 from mycarenet_dental_billing import genasync as ga
 from mycarenet_dental_billing.efact import response_writer as rw
 from mycarenet_dental_billing.efact.responses import Rejection
@@ -153,12 +153,12 @@ def test_r36_matches_code_and_date_in_both_log_shapes():
 
 
 def test_plugin_declares_the_billing_service():
-    from mycarenet_dental_billing import plugin
+    from mycarenet_dental_billing import plugin, simulator
 
     (spec,) = list(plugin.mycarenet_dental_services())
     assert (spec.name, spec.annex, spec.mandatable, spec.consultation) == ("billing", "Annex 4", True, False)
-    (route,) = list(plugin.mycarenet_dental_simulator_routes())
+    (route,) = list(simulator.mycarenet_dental_simulator_routes())
     assert route.path == "/mycarenet-ws/async/generic/hcpfac" and len(route.soap_actions) == 3
     assert {r.id for r in plugin.mycarenet_dental_rules()} == {"R31", "R36", "R39"}
-    (step,) = list(plugin.mycarenet_dental_demo_steps())
+    (step,) = list(simulator.mycarenet_dental_demo_steps())
     assert step.order == 80

@@ -11,8 +11,8 @@ import hashlib
 import hmac
 
 import pytest
-from mycarenet_dental import schemas
 from mycarenet_dental.errors import SoapFaultError
+from mycarenet_dental.sim import schemas
 from mycarenet_dental_billing.genasync import (
     ACTION_GET,
     ACTION_POST,
@@ -110,7 +110,7 @@ def test_tampered_content_fails_hash_check(env, tmp_path):
 
 
 def test_xades_must_cover_the_blob(env, tmp_path):
-    xades = pytest.importorskip("mycarenet_dental.security.xades")
+    xades = pytest.importorskip("mycarenet_dental.ehealth.xades")
     ctx = new_context(env, tmp_path)
     _, sending, content = _built(ctx)
     key = ctx.security.keystore.authentication
@@ -125,7 +125,7 @@ def test_xades_must_cover_the_blob(env, tmp_path):
 
 
 def test_wrong_destination_and_no_security(env, tmp_path):
-    xades = pytest.importorskip("mycarenet_dental.security.xades")
+    xades = pytest.importorskip("mycarenet_dental.ehealth.xades")
     ctx = new_context(env, tmp_path)
     _, sending, content = _built(ctx)
     signature = xades.sign_blob(deflate_raw(content), key=ctx.security.keystore.authentication)
@@ -252,7 +252,7 @@ def test_billing_office_sends_for_the_dentist(env, tmp_path):
 
 
 def test_unparseable_file_gets_failure_tack(env, tmp_path):
-    xades = pytest.importorskip("mycarenet_dental.security.xades")
+    xades = pytest.importorskip("mycarenet_dental.ehealth.xades")
     ctx = new_context(env, tmp_path)
     blob = b"not an efact file"
     tack = _raw_post(ctx, "BOGUS1", blob,
@@ -265,7 +265,7 @@ def test_unparseable_file_gets_failure_tack(env, tmp_path):
 
 
 def test_production_flag_on_a_test_file_is_refused_920999(env, tmp_path):
-    xades = pytest.importorskip("mycarenet_dental.security.xades")
+    xades = pytest.importorskip("mycarenet_dental.ehealth.xades")
     ctx = new_context(env, tmp_path)
     outbox, sending, content = _built(ctx)
     origin = GenAsyncClient(ctx).origin()

@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from mycarenet_dental import schemas
+from mycarenet_dental.ehealth.etk import ETKDEPOT_NS
+from mycarenet_dental.ehealth.sts import NS_WST
 from mycarenet_dental.errors import MyCareNetDentalError
-from mycarenet_dental.mycarenet import commons
-from mycarenet_dental.mycarenet import memberdata as md
-from mycarenet_dental.security.etk import ETKDEPOT_NS
-from mycarenet_dental.security.sts import NS_WST
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.protocols import commons
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim import schemas
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental.xmlsafe import parse_xml
 
 from tests.billing.flow_fixtures import LUCAS, consulted_invoice, today
@@ -61,7 +61,7 @@ def real_deviations(schema: str) -> frozenset[str]:
 def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, list[tuple[str, int, bytes]]]]:
     if not schemas.available():
         pytest.skip("official schemas (../shared/xsd) not available")
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("conformance-sim"))
     recorded: list[tuple[str, int, bytes]] = []
@@ -90,7 +90,7 @@ def _attempt(call: Any) -> None:
 
 def _drive(env: Any, tmp: Any) -> None:
     import attrs
-    from mycarenet_dental.security.sts import StsClient
+    from mycarenet_dental.ehealth.sts import StsClient
     from mycarenet_dental.storage import Storage
     from mycarenet_dental_assurability.client import consult_insurability
     from mycarenet_dental_billing.genasync import GenAsyncClient
@@ -152,7 +152,7 @@ def _checks(body: etree._Element, env: Any) -> list[tuple[str, etree._Element]]:
         reply = commons.parse_response(commons.V3, body)
         content = reply.blob.content
         if reply.blob.content_encryption:
-            from mycarenet_dental.security import etee
+            from mycarenet_dental.ehealth import etee
 
             keys = list(env.context().security.keystore.encryption_keys)
             content = md.parse_known_content(etee.unseal(content, recipient_keys=keys).content).business

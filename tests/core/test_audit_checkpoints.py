@@ -28,21 +28,21 @@ from tests.conftest import cli_env
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from mycarenet_dental.security.pki import generate_pki
+    from mycarenet_dental.sim.pki import generate_pki
 
     return generate_pki(tmp_path_factory.mktemp("audit-pki"), key_type="ec")
 
 
 @pytest.fixture(scope="module")
 def signer(pki: Any) -> Signer:
-    from mycarenet_dental.security.keystore import Keystore
+    from mycarenet_dental.ehealth.keystore import Keystore
 
     return Signer.from_keystore(Keystore.load(pki.dentist_p12, pki.keystore_password))
 
 
 def _attacker() -> Signer:
     """Someone who made a key and a certificate of their own, with the dentist's name on it."""
-    from mycarenet_dental.security.pki import DENTIST_SSIN, issue, new_key, person_subject
+    from mycarenet_dental.sim.pki import DENTIST_SSIN, issue, new_key, person_subject
 
     key = new_key("ec256")
     cert = issue(person_subject(DENTIST_SSIN, "Anne SIMULAAR"), key.public_key(), issuer=None, issuer_key=key,
@@ -279,7 +279,7 @@ def test_deleted_checkpoint_file_is_caught_by_its_backup(tmp_path: Path, trail: 
 
 def test_checkpoint_of_a_renewed_certificate_is_still_trusted(tmp_path: Path, trail: Any, pki: Any,
                                                               signer: Signer) -> None:
-    from mycarenet_dental.security.pki import issue, load_pem_cert, load_pem_key, new_key
+    from mycarenet_dental.sim.pki import issue, load_pem_cert, load_pem_key, new_key
 
     db, log = trail
     assert check_trail(db, _cps(tmp_path), signer).ok
@@ -303,8 +303,8 @@ def test_without_a_key_nothing_is_signed_and_it_says_so(tmp_path: Path, trail: A
 
 
 def test_daily_checkpoint_after_an_exchange(make_context: Any, pki: Any) -> None:
+    from mycarenet_dental.ehealth.keystore import Keystore
     from mycarenet_dental.plugins import PluginManager
-    from mycarenet_dental.security.keystore import Keystore
 
     from tests.core.test_exchanges import PATIENT, FakeService
 

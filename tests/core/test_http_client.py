@@ -20,10 +20,10 @@ import requests.adapters
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from mycarenet_dental.ehealth.httpclient import Deadline, HttpClient, HttpFailure
+from mycarenet_dental.ehealth.transport import SoapClient
 from mycarenet_dental.errors import RemoteTimeoutError, TransportError
-from mycarenet_dental.httpclient import Deadline, HttpClient, HttpFailure
-from mycarenet_dental.security.pki import issue, new_key
-from mycarenet_dental.transport import SoapClient
+from mycarenet_dental.sim.pki import issue, new_key
 
 Script = Callable[[socket.socket, bytes], bool]  # (connection, request bytes) -> keep the connection open?
 

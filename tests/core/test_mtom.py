@@ -8,9 +8,9 @@ import socket
 
 import pytest
 from lxml import etree
-from mycarenet_dental import mtom
+from mycarenet_dental.ehealth import mtom
+from mycarenet_dental.ehealth.transport import SoapClient
 from mycarenet_dental.errors import MalformedResponseError
-from mycarenet_dental.transport import SoapClient
 
 from tests.core.test_http_client import serve  # noqa: F401  (fixture)
 

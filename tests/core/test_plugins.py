@@ -13,17 +13,20 @@ from mycarenet_dental import hookspec
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.plugins import PluginConflictError, PluginLoadError, PluginManager
 from mycarenet_dental.registrations import ServiceSpec
+from mycarenet_dental.sim import hookspec as sim_hookspec
 
 HOOKS = [name for name in dir(hookspec) if name.startswith("mycarenet_dental_")]
+SIM_HOOKS = [name for name in dir(sim_hookspec) if name.startswith("mycarenet_dental_")]
+ALL_HOOKS = [(hookspec, name) for name in HOOKS] + [(sim_hookspec, name) for name in SIM_HOOKS]
 
 
 def _plugin(**hooks: object) -> types.SimpleNamespace:
     return types.SimpleNamespace(**hooks)
 
 
-@pytest.mark.parametrize("name", HOOKS)
-def test_every_hook_is_documented_with_an_example(name: str) -> None:
-    doc = inspect.getdoc(getattr(hookspec, name)) or ""
+@pytest.mark.parametrize(("spec", "name"), ALL_HOOKS)
+def test_every_hook_is_documented_with_an_example(spec: types.ModuleType, name: str) -> None:
+    doc = inspect.getdoc(getattr(spec, name)) or ""
     assert len(doc.splitlines()[0]) > 10, f"{name} has no summary line"
     assert "Example::" in doc and "@hookimpl" in doc, f"{name} has no example"
 
@@ -32,7 +35,7 @@ def test_hooks_are_listed_in_the_plugin_guide() -> None:
     from pathlib import Path
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "plugin-guide.md").read_text()
-    missing = [h for h in HOOKS if h not in guide]
+    missing = [h for _, h in ALL_HOOKS if h not in guide]
     assert not missing, f"hooks missing from docs/plugin-guide.md: {missing}"
 
 
@@ -221,36 +224,41 @@ def test_blocked_plugin_through_the_console_script(tmp_path: Path) -> None:
 
 
 def _sim_app(tmp_path: Path, *plugins: tuple[str, object]):  # type: ignore[no-untyped-def]
-    from mycarenet_dental.simulator.app import build_app
+    """A simulator with only the given simulator sides (no entry points)."""
+    from mycarenet_dental.sim.app import build_app
+    from mycarenet_dental.sim.plugins import SimPluginManager
 
-    return build_app(PluginManager().load(entrypoints=False, extra=plugins), pki_dir=tmp_path)
+    sim_pm = SimPluginManager().load(entrypoints=False, extra=plugins)
+    return build_app(PluginManager().load(entrypoints=False), pki_dir=tmp_path, sim_pm=sim_pm)
 
 
 def test_memberdata_facets_come_from_the_hook_per_simulator(tmp_path: Path) -> None:
     """Facets are collected per simulator from ``mycarenet_dental_simulator_facets``: a dmg-only
     simulator hosts MemberData with the DMG facet only, whatever another simulator of the process holds
     (a module-level registry filled at import leaked facets between simulators)."""
-    dmg = pytest.importorskip("mycarenet_dental_dmg.plugin")
-    assurability = pytest.importorskip("mycarenet_dental_assurability.plugin")
-    from mycarenet_dental.mycarenet import memberdata as md
-
-    both = _sim_app(tmp_path, ("assurability", assurability), ("dmg", dmg))
-    assert md.FACET_INSURABILITY in both.state.facets and len(both.state.facets) == 4
-    dmg_only = _sim_app(tmp_path, ("dmg", dmg))
+    dmg = pytest.importorskip("mycarenet_dental_dmg.simulator")
+    assurability = pytest.importorskip("mycarenet_dental_assurability.simulator")
+    from mycarenet_dental.protocols import memberdata as md
+    from mycarenet_dental.sim import memberdata as md_sim
     from mycarenet_dental_dmg.model import FACET as GMF_FACET
 
-    assert list(dmg_only.state.facets) == [GMF_FACET]
+    both = _sim_app(tmp_path, ("assurability", assurability), ("dmg", dmg))
+    assert md.FACET_INSURABILITY in both.state.facets.ids() and len(both.state.facets.ids()) == 4
+    dmg_only = _sim_app(tmp_path, ("dmg", dmg))
+    assert dmg_only.state.facets.ids() == (GMF_FACET,)
     assert md.PATH in dmg_only.routes  # MemberData is hosted because a plugin answers a facet
     bare = _sim_app(tmp_path)
-    assert bare.state.facets == {} and md.PATH not in bare.routes
-    assert not hasattr(md, "register_facet") and not hasattr(md, "FACETS")
+    assert bare.state.facets.ids() == () and md.PATH not in bare.routes
+    for module in (md, md_sim):
+        assert not hasattr(module, "register_facet") and not hasattr(module, "FACETS")
 
 
 def test_one_facet_answered_by_two_plugins_is_refused(tmp_path: Path) -> None:
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.sim import memberdata as md
+    from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
 
     def _facet_plugin() -> types.SimpleNamespace:
-        @hookimpl
+        @sim_hookimpl
         def mycarenet_dental_simulator_facets() -> list[object]:
             return [md.FacetHandler("urn:test:facet", build=lambda request: md.FacetAnswer())]
 
@@ -264,9 +272,10 @@ CORE_SRC = Path(__file__).resolve().parents[2] / "core" / "mycarenet_dental"
 PLUGINS_SRC = Path(__file__).resolve().parents[2] / "plugins"
 
 
-@pytest.mark.parametrize("name", HOOKS)
-def test_every_hook_is_called_by_the_core(name: str) -> None:
-    """A hook in the hookspec that nothing calls is a promise the framework does not keep."""
+@pytest.mark.parametrize(("spec", "name"), ALL_HOOKS)
+def test_every_hook_is_called_by_the_core(spec: types.ModuleType, name: str) -> None:
+    """A hook in a hookspec (production or simulator) that nothing calls is a promise the framework
+    does not keep."""
     import re
 
     call = re.compile(rf"""(\bhook\.{name}\(|collect\(\s*["']{name}["'])""")

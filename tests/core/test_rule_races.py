@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental.storage import Storage
 
 from tests.racing import race
@@ -75,7 +75,7 @@ def _requests(sim: Any, path: str) -> int:
 
 @pytest.mark.parametrize("n", [2, 8])
 def test_r34_insurability_once_per_contact_under_race(sim: Any, tmp_path: Path, n: int) -> None:
-    from mycarenet_dental.mycarenet.memberdata import PATH
+    from mycarenet_dental.protocols.memberdata import PATH
 
     db = tmp_path / "practice.sqlite"
     contact = _contact(sim, db, REGULAR)
@@ -228,7 +228,7 @@ def test_two_processes_saving_the_token_cache_at_once(sim: Any, tmp_path: Path,
     — seen when racing logins above."""
     import os
 
-    from mycarenet_dental.security import tokens
+    from mycarenet_dental.ehealth import tokens
 
     first = sim.context(storage=Storage(tmp_path / "a.sqlite"))
     second = sim.context(storage=Storage(tmp_path / "b.sqlite"))

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 from mycarenet_dental.identifiers import Ssin
-from mycarenet_dental.registrations import SimulatorRoute
-from mycarenet_dental.simulator.app import SimResponse, SimState, SimulatorApp
-from mycarenet_dental.simulator.population import build_population
+from mycarenet_dental.sim.app import SimResponse, SimState, SimulatorApp
+from mycarenet_dental.sim.population import build_population
+from mycarenet_dental.sim.registrations import SimulatorRoute
 from werkzeug.test import Client
 
 from tests.conftest import cli_env

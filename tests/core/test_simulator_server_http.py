@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mycarenet_dental.security.pki import generate_pki
-from mycarenet_dental.simulator.server import SimulatorServer
+from mycarenet_dental.sim.pki import generate_pki
+from mycarenet_dental.sim.server import SimulatorServer
 
 
 def _echo(environ: dict, start_response):  # a WSGI app: echoes method, path and body

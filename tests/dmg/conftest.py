@@ -13,19 +13,12 @@ from mycarenet_dental.context import Context
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
 
-def dmg_plugin_manager() -> Any:
-    """Every installed plugin; route A needs no stand-in: the DMG facet makes the simulator host MemberData."""
-    from mycarenet_dental.plugins import make_plugin_manager
-
-    return make_plugin_manager()
-
-
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A running simulator (TLS on loopback) with every installed plugin, once per test module."""
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
-    env = SimEnv.start(tmp_path_factory.mktemp("dmg-sim"), pm=dmg_plugin_manager())
+    env = SimEnv.start(tmp_path_factory.mktemp("dmg-sim"))
     yield env
     env.stop()
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental_dmg import DmgRefusedError, consult_dmg, route_b
 
 PATIENT = base_population()[0].ssin

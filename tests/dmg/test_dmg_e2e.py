@@ -11,7 +11,7 @@ import attrs
 import pytest
 from mycarenet_dental.errors import MyCareNetDentalError, NoContactError, RuleRefusal
 from mycarenet_dental.exchange import Trigger
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental_dmg import DmgRefusedError, HolderKind, consult_dmg
 from mycarenet_dental_dmg.simulator import SWITCH_FACET_UNAUTHORIZED, SWITCH_GMF_REFUSED
 
@@ -117,7 +117,7 @@ def test_insurer_side_refuses_a_mandatary_too(dmg_context: Any, route: str) -> N
 @pytest.mark.parametrize(("route", "schema_name"), [("memberdata", "memberdata"), ("gmf", "gmf")])
 def test_sent_envelopes_validate(sim: Any, tmp_path: Path, route: str, schema_name: str) -> None:
     """The exact bytes sent (trace) carry a body valid against the official schema."""
-    from mycarenet_dental import schemas
+    from mycarenet_dental.sim import schemas
     from mycarenet_dental.storage import Storage
     from mycarenet_dental.xmlsafe import parse_xml
 

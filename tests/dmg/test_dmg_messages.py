@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from mycarenet_dental import schemas
-from mycarenet_dental.mycarenet import commons, kmehr
+from mycarenet_dental.protocols import commons, kmehr
+from mycarenet_dental.sim import schemas
 from mycarenet_dental.xmlsafe import parse_xml
 from mycarenet_dental_dmg import route_b
 from mycarenet_dental_dmg.model import FACET, DmgHolder, DmgRefusedError, HolderKind
@@ -86,7 +86,7 @@ def test_route_b_refusals_validate(code: str) -> None:
 
 
 def test_route_a_query_validates() -> None:
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.protocols import memberdata as md
 
     blob_schema = _schema("memberdata-blob")
     query = md.AttributeQuery(id="_R1", issuer=DENTIST, subject=md.SubjectRef.ssin(PATIENT), facets=(md.Facet(FACET),),
@@ -104,7 +104,7 @@ def _conformance(name: str) -> bytes:
 
 
 def test_real_answer_medical_house() -> None:
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.protocols import memberdata as md
     from mycarenet_dental_dmg.route_a import read_response
 
     answer = read_response(md.parse_saml_response(parse_xml(_conformance("global-medical-file.xml"))))
@@ -114,7 +114,7 @@ def test_real_answer_medical_house() -> None:
 
 
 def test_real_answer_physician_among_other_facets() -> None:
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.protocols import memberdata as md
     from mycarenet_dental_dmg.route_a import read_response
 
     raw = _conformance("multi-facet-with-global-medical-file.xml")
@@ -124,7 +124,7 @@ def test_real_answer_physician_among_other_facets() -> None:
 
 
 def test_real_unauthorized_facet_is_a_typed_refusal() -> None:
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.protocols import memberdata as md
     from mycarenet_dental_dmg.route_a import read_response
 
     raw = _conformance("error-unauthorized-facet-care-path.xml")
@@ -134,7 +134,7 @@ def test_real_unauthorized_facet_is_a_typed_refusal() -> None:
 
 
 def test_holder_period_and_two_year_window() -> None:
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.sim.population import base_population
 
     patients = base_population()
     assert holder_on(patients[0], date(2026, 11, 25)) is not None
@@ -145,7 +145,7 @@ def test_holder_period_and_two_year_window() -> None:
 
 
 def test_facet_not_answered_is_not_no_holder() -> None:
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.protocols import memberdata as md
     from mycarenet_dental_dmg.route_a import read_response
 
     partial = md.MdaResponse(id="_r", in_response_to="_q", issuer="urn:be:cin:io:300", status=md.STATUS_SUCCESS,

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("mandates-sim"))
     try:
@@ -83,7 +83,7 @@ def _contact(ctx: Any, patient: str) -> str:
 
 
 def _regular() -> str:
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.sim.population import base_population
 
     return base_population()[0].ssin
 
@@ -145,7 +145,7 @@ def test_without_a_mandate_the_simulator_refuses_too(sim: Any, service: str, mon
             assert exc.code == "SOA-01002"
         else:
             pytest.fail(f"{plugin}'s simulator accepted a mandatary without mandate: its handler must call "
-                         "mycarenet_dental.simulator.authz.authorize_care_provider")
+                         "mycarenet_dental.sim.authz.authorize_care_provider")
         mandate = _give(sim, unguarded, service)
         try:
             consult(unguarded)  # same office, same simulator: accepted once the mandate is registered
@@ -168,8 +168,8 @@ def test_dmg_is_always_refused_for_a_mandatary(sim: Any, office: Any) -> None:
             office.check_rules(office.new_exchange("dmg", "ConsultGlobalMedicalFile", patient=_regular(),
                                                    contact_id=contact_id))
     assert info.value.rule_id in ("R21", "R21-dmg")
-    from mycarenet_dental.simulator import authz
-    from mycarenet_dental.simulator.wss_check import SimSoapFault
+    from mycarenet_dental.sim import authz
+    from mycarenet_dental.sim.wss_check import SimSoapFault
 
     with pytest.raises(SimSoapFault) as fault:
         authz.check_mandate(sim.state, sender=[("cbe", office.executor().cbe)],
@@ -178,8 +178,8 @@ def test_dmg_is_always_refused_for_a_mandatary(sim: Any, office: Any) -> None:
 
 
 def test_the_demo_step(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from mycarenet_dental.cli.demo import run_demo
     from mycarenet_dental.plugins import make_plugin_manager
+    from mycarenet_dental.sim.demo import run_demo
 
     lines: list[str] = []
     failures = run_demo(make_plugin_manager(), workdir=tmp_path_factory.mktemp("mandates-demo"), echo=lines.append,

@@ -23,7 +23,11 @@ def test_hooks(isolated_pm) -> None:  # type: ignore[no-untyped-def]
     assert tables[0].name == "mandates"
     commands = [c.name for name, c in isolated_pm.collect("mycarenet_dental_commands") if name == "mandates"]
     assert commands == ["mandates"]
-    steps = [s for name, s in isolated_pm.collect("mycarenet_dental_demo_steps") if name == "mandates"]
+    from mycarenet_dental.sim.plugins import make_sim_plugin_manager
+
+    assert not hasattr(isolated_pm.hook, "mycarenet_dental_demo_steps")  # a simulator hook, not production's
+    sim_pm = make_sim_plugin_manager(isolated_pm)
+    steps = [s for name, s in sim_pm.collect("mycarenet_dental_demo_steps") if name == "mandates"]
     assert steps[0].order == 60
 
 

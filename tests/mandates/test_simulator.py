@@ -1,4 +1,4 @@
-"""The MyCareNet side: its own register (same JSON), consulted through ``mycarenet_dental.simulator.authz``."""
+"""The MyCareNet side: its own register (same JSON), consulted through ``mycarenet_dental.sim.authz``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from mycarenet_dental.simulator import authz
-from mycarenet_dental.simulator.app import SimState, build_app
-from mycarenet_dental.simulator.population import build_population
-from mycarenet_dental.simulator.wss_check import SimSoapFault
+from mycarenet_dental.sim import authz
+from mycarenet_dental.sim.app import SimState, build_app
+from mycarenet_dental.sim.population import build_population
+from mycarenet_dental.sim.wss_check import SimSoapFault
 from mycarenet_dental_mandates import MandateRegister, RegisterDocument, write_file
 from mycarenet_dental_mandates.simulator import DEFAULT_FILE, SWITCH, SimMandateAuthority, install
 
@@ -23,11 +23,12 @@ DENTIST = SimpleNamespace(nihii=DENTIST_NIHII, ssin="85073003328", cbe=None)
 
 
 def _mandates_hook() -> object:
-    """The hook relay of a plugin manager holding only this plugin (what ``build_app`` gives the state)."""
-    import mycarenet_dental_mandates.plugin as plugin
-    from mycarenet_dental.plugins import make_plugin_manager
+    """The hook relay of a simulator plugin manager holding only this plugin's simulator side (what
+    ``build_app`` gives the state)."""
+    import mycarenet_dental_mandates.simulator as sim_side
+    from mycarenet_dental.sim.plugins import SimPluginManager
 
-    return make_plugin_manager(entrypoints=False, extra=[("mandates", plugin)]).hook
+    return SimPluginManager().load(entrypoints=False, extra=[("mandates", sim_side)]).hook
 
 
 @pytest.fixture
@@ -133,8 +134,8 @@ def test_the_simulator_day_decides(office_register: MandateRegister, tmp_path: P
 
 def test_another_plugin_can_answer_the_firstresult_mandate_check(tmp_path: Path) -> None:
     """The check is a hook: any plugin may implement it, the first answer wins, None means "no opinion"."""
-    from mycarenet_dental.hookspec import hookimpl
-    from mycarenet_dental.plugins import make_plugin_manager
+    from mycarenet_dental.sim.hookspec import hookimpl
+    from mycarenet_dental.sim.plugins import SimPluginManager
 
     class TariffOnly:
         @hookimpl
@@ -146,7 +147,7 @@ def test_another_plugin_can_answer_the_firstresult_mandate_check(tmp_path: Path)
         def mycarenet_dental_simulator_mandate_check(self, state, sender, care_provider, service, on):  # type: ignore[no-untyped-def]
             return None
 
-    pm = make_plugin_manager(entrypoints=False, extra=[("tariff-only", TariffOnly()), ("no-opinion", NoOpinion())])
+    pm = SimPluginManager().load(entrypoints=False, extra=[("tariff-only", TariffOnly()), ("no-opinion", NoOpinion())])
     state = SimState(pki_dir=tmp_path, population=build_population([]), clock=lambda: NOW, hook=pm.hook)
     authz.check_mandate(state, sender=[("cbe", OFFICE_CBE)], care_provider=DENTIST_NIHII, service="tariff")
     with pytest.raises(SimSoapFault) as info:

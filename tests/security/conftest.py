@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from mycarenet_dental.security.pki import PkiPaths, generate_pki
-from mycarenet_dental.simulator.etk_depot import handle_etk_request
-from mycarenet_dental.simulator.sts import SimTrust, handle_sts_request
-from mycarenet_dental.simulator.wss_check import (
+from mycarenet_dental.sim.etk_depot import handle_etk_request
+from mycarenet_dental.sim.pki import PkiPaths, generate_pki
+from mycarenet_dental.sim.sts import SimTrust, handle_sts_request
+from mycarenet_dental.sim.wss_check import (
     SimSoapFault,
     check_care_provider,
     check_service_request,

@@ -6,11 +6,11 @@ import functools
 from datetime import datetime, timedelta, timezone
 
 from lxml import etree
-from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.pki import PkiPaths
-from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
-from mycarenet_dental.simulator.sts import SimTrust, build_assertion
-from mycarenet_dental.transport import envelope_for
+from mycarenet_dental.ehealth.keystore import Keystore
+from mycarenet_dental.ehealth.transport import envelope_for
+from mycarenet_dental.ehealth.wssecurity import HolderOfKeySecurity
+from mycarenet_dental.sim.pki import PkiPaths
+from mycarenet_dental.sim.sts import SimTrust, build_assertion
 
 
 def body() -> etree._Element:
@@ -26,8 +26,8 @@ def now() -> datetime:
 def issue_token(trust: SimTrust, ks: Keystore, *, nihii: str, ssin: str, lifetime=timedelta(hours=1),
                 start: datetime | None = None, sts_key=None, sts_cert=None):
     """A token straight from the simulator's assertion builder (no network)."""
-    from mycarenet_dental.security import saml
-    from mycarenet_dental.security.saml import SamlToken
+    from mycarenet_dental.ehealth import saml
+    from mycarenet_dental.ehealth.saml import SamlToken
 
     start = start or now()
     t = trust

@@ -17,11 +17,14 @@ import attrs
 import pytest
 from cryptography import x509
 from lxml import etree
-from mycarenet_dental import schemas
+from mycarenet_dental.ehealth.etk import ETKDEPOT_NS, Etk, build_etk, build_get_etk_request
+from mycarenet_dental.ehealth.keystore import Keystore
+from mycarenet_dental.ehealth.session import SecuritySession
+from mycarenet_dental.ehealth.transport import SoapClient
 from mycarenet_dental.errors import SecurityError
-from mycarenet_dental.security.etk import ETKDEPOT_NS, Etk, build_etk, build_get_etk_request
-from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.pki import (
+from mycarenet_dental.sim import schemas
+from mycarenet_dental.sim.etk_depot import handle_etk_request
+from mycarenet_dental.sim.pki import (
     MYCARENET_APPLICATION,
     MYCARENET_CBE,
     issue,
@@ -30,9 +33,6 @@ from mycarenet_dental.security.pki import (
     new_key,
     organisation_subject,
 )
-from mycarenet_dental.security.session import SecuritySession
-from mycarenet_dental.simulator.etk_depot import handle_etk_request
-from mycarenet_dental.transport import SoapClient
 
 COMMONS_CORE_1_0 = "urn:be:fgov:ehealth:commons:1_0:core"
 MCN = ("CBE", MYCARENET_CBE, MYCARENET_APPLICATION)
@@ -188,7 +188,7 @@ def test_etk_verify_for_checks_owner_identity(pki: Any) -> None:
 
 def test_hostile_depot_nothing_sealed_or_sent(tmp_path: Any, other_pki: Any) -> None:
     """End to end: an insurability consultation with a hostile MyCareNet ETK stops before any send."""
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
     from mycarenet_dental_assurability import consult_insurability
 
     env = SimEnv.start(tmp_path / "sim")
@@ -201,7 +201,7 @@ def test_hostile_depot_nothing_sealed_or_sent(tmp_path: Any, other_pki: Any) -> 
         with pytest.raises(SecurityError) as info:
             consult_insurability(ctx, patient, contact_id=contact)
         assert info.value.code == "ETK_UNTRUSTED"
-        from mycarenet_dental.mycarenet import memberdata
+        from mycarenet_dental.protocols import memberdata
 
         assert state.counters.get(f"requests:{memberdata.PATH}", 0) == 0  # nothing reached MemberData
         assert state.counters.get("memberdata:requests", 0) == 0
@@ -227,7 +227,7 @@ def test_among_matching_etks_only_verified_ones_are_kept(sim: Any, tmp_path: Any
 
 def test_owner_chain_through_an_intermediate_ca_carried_in_the_etk() -> None:
     """As real ETKs: owner certificate from an intermediate CA (carried in the ETK), anchor = the root only."""
-    from mycarenet_dental.security.pki import person_subject
+    from mycarenet_dental.sim.pki import person_subject
 
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, cn)])

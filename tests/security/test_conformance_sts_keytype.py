@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from mycarenet_dental.ehealth import sts as sts_module
+from mycarenet_dental.ehealth.keystore import Keystore
+from mycarenet_dental.ehealth.sts import NS_WST, StsClient
+from mycarenet_dental.ehealth.transport import SoapClient
 from mycarenet_dental.errors import SoapFaultError
-from mycarenet_dental.security import sts as sts_module
-from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.sts import NS_WST, StsClient
-from mycarenet_dental.transport import SoapClient
 
 EHEALTH_KEY_TYPE = "http://docs.oasis-open.org/ws-sx/wstrust/200512/PublicKey"
 OASIS_KEY_TYPE = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/PublicKey"
@@ -53,8 +53,8 @@ def test_hyphenated_key_type_only_behind_the_switch(sim, monkeypatch):
 
 def test_hosted_simulator_switch(tmp_path, monkeypatch):
     """The hosted simulator reads ``[simulator] switches`` ``sts.accept_oasis_key_type``."""
-    from mycarenet_dental.simulator.app import SWITCH_STS_OASIS_KEY_TYPE
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.app import SWITCH_STS_OASIS_KEY_TYPE
+    from mycarenet_dental.sim.testing import SimEnv
 
     env = SimEnv.start(tmp_path)
     try:

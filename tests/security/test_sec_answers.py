@@ -20,14 +20,15 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from mycarenet_dental.mycarenet import answers, commons
-from mycarenet_dental.mycarenet import memberdata as md
-from mycarenet_dental.security import etee, pki, xades
-from mycarenet_dental.security.etk import Etk
-from mycarenet_dental.security.keystore import KeyEntry, Keystore
-from mycarenet_dental.simulator.app import SimResponse
-from mycarenet_dental.simulator.population import base_population
-from mycarenet_dental.simulator.sts import SimTrust
+from mycarenet_dental.ehealth import etee, xades
+from mycarenet_dental.ehealth.etk import Etk
+from mycarenet_dental.ehealth.keystore import KeyEntry, Keystore
+from mycarenet_dental.protocols import answers, commons
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim import pki
+from mycarenet_dental.sim.app import SimResponse
+from mycarenet_dental.sim.population import base_population
+from mycarenet_dental.sim.sts import SimTrust
 
 BASE = base_population()
 A, B = BASE[0].ssin, BASE[2].ssin  # two insured patients of the simulator
@@ -41,7 +42,7 @@ GMF_PATH = "/GlobalMedicalFileConsultation/v1"
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     sim = SimEnv.start(tmp_path_factory.mktemp("answers-sim"))
     try:

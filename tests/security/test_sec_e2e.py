@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from lxml import etree
-from mycarenet_dental.security import saml
-from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.sts import StsClient
-from mycarenet_dental.security.tokens import TokenCache
-from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
-from mycarenet_dental.transport import SoapClient
+from mycarenet_dental.ehealth import saml
+from mycarenet_dental.ehealth.keystore import Keystore
+from mycarenet_dental.ehealth.sts import StsClient
+from mycarenet_dental.ehealth.tokens import TokenCache
+from mycarenet_dental.ehealth.transport import SoapClient
+from mycarenet_dental.ehealth.wssecurity import HolderOfKeySecurity
 
 
 def _body() -> etree._Element:
@@ -82,7 +82,7 @@ def test_login_command_json(sim, tmp_path):
 
     from click.testing import CliRunner
     from mycarenet_dental.cli.security_cmds import login_command
-    from mycarenet_dental.security.session import SecuritySession
+    from mycarenet_dental.ehealth.session import SecuritySession
 
     class Ctx:
         pass
@@ -108,7 +108,7 @@ def test_login_command_json(sim, tmp_path):
 def test_wstrust_sign_challenge(sim, pki, tmp_path):
     """STS configured to always challenge: the client signs the challenge back and gets the token."""
     import attrs
-    from mycarenet_dental.simulator.sts import handle_sts_request
+    from mycarenet_dental.sim.sts import handle_sts_request
 
     trust = attrs.evolve(sim.app.trust, challenge="always")
 
@@ -120,14 +120,14 @@ def test_wstrust_sign_challenge(sim, pki, tmp_path):
         def call(self, url, action, body, *, security=None, idempotent=False, run=None, headers_extra=()):
             from datetime import datetime, timezone
 
-            from mycarenet_dental.transport import envelope_for
+            from mycarenet_dental.ehealth.transport import envelope_for
             from mycarenet_dental.xmlsafe import parse_xml
 
             self.actions.append(action)
             data = security.apply(envelope_for(body))
             raw = handle_sts_request(data, soap_action=action, trust=trust, now=datetime.now(timezone.utc))
             env = parse_xml(raw)
-            from mycarenet_dental.transport import SoapReply
+            from mycarenet_dental.ehealth.transport import SoapReply
 
             child = env.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")[0]
             return SoapReply(envelope=env, body_child=child, raw=raw, status=200)

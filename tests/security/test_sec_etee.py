@@ -6,11 +6,11 @@ import shutil
 import subprocess
 
 import pytest
+from mycarenet_dental.ehealth import etee
+from mycarenet_dental.ehealth.etk import Etk, fetch_etk
+from mycarenet_dental.ehealth.transport import SoapClient
 from mycarenet_dental.errors import MalformedResponseError, SecurityError
-from mycarenet_dental.security import etee
-from mycarenet_dental.security.etk import Etk, fetch_etk
-from mycarenet_dental.security.pki import load_pem_cert
-from mycarenet_dental.transport import SoapClient
+from mycarenet_dental.sim.pki import load_pem_cert
 
 from tests.security.sec_helpers import load_keystore
 
@@ -107,7 +107,7 @@ def test_etk_depot_fetch(sim, run):
 
 
 def test_session_etk_cache(sim, tmp_path):
-    from mycarenet_dental.security.session import SecuritySession
+    from mycarenet_dental.ehealth.session import SecuritySession
 
     soap = SoapClient(ca_file=sim.pki.ca, timeout=5)
     session = SecuritySession(keystore_path=sim.pki.dentist_p12, password=sim.pki.keystore_password,

@@ -8,10 +8,10 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from mycarenet_dental.security import saml
-from mycarenet_dental.security.wssecurity import NS_SOAP, NS_WSSE, NS_WSU, X509Security
-from mycarenet_dental.simulator.sts import SimTrust
-from mycarenet_dental.transport import envelope_for
+from mycarenet_dental.ehealth import saml
+from mycarenet_dental.ehealth.transport import envelope_for
+from mycarenet_dental.ehealth.wssecurity import NS_SOAP, NS_WSSE, NS_WSU, X509Security
+from mycarenet_dental.sim.sts import SimTrust
 
 from tests.security.sec_helpers import body, load_keystore, signed_envelope
 

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 from mycarenet_dental.config import config_from_mapping
+from mycarenet_dental.ehealth import saml
+from mycarenet_dental.ehealth.sts import load_trust
+from mycarenet_dental.ehealth.transport import SoapClient
 from mycarenet_dental.errors import ConfigError, MalformedResponseError, MyCareNetDentalError, SecurityError
-from mycarenet_dental.security import saml
-from mycarenet_dental.security.sts import load_trust
-from mycarenet_dental.transport import SoapClient
 from mycarenet_dental.xmlsafe import parse_xml
 
 from tests.security.sec_helpers import body, signed_envelope
@@ -82,7 +82,7 @@ def test_security_verify_with_malformed_certificate_reports_invalid(pki, trust, 
 
 @pytest.mark.parametrize("value", ["abc", "@@@@", "QUJD!"])
 def test_xades_t_not_base64_is_malformed_response(value):
-    from mycarenet_dental.mycarenet import commons as c
+    from mycarenet_dental.protocols import commons as c
 
     flavour = c.V3
     resp = c.build_response(flavour, "{urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1}MemberDataConsultationResponse",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from mycarenet_dental.security.keystore import Keystore, KeystoreError
-from mycarenet_dental.security.p12 import P12Entry, build_pkcs12
-from mycarenet_dental.security.pki import issue, load_pem_cert, load_pem_key, new_key, person_subject
+from mycarenet_dental.ehealth.keystore import Keystore, KeystoreError
+from mycarenet_dental.sim.p12 import P12Entry, build_pkcs12
+from mycarenet_dental.sim.pki import issue, load_pem_cert, load_pem_key, new_key, person_subject
 
 from tests.security.sec_helpers import now
 

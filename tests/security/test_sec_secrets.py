@@ -10,12 +10,12 @@ import stat
 import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
+from mycarenet_dental.ehealth.keystore import Keystore
+from mycarenet_dental.ehealth.sts import StsClient
+from mycarenet_dental.ehealth.tokens import TokenCache
+from mycarenet_dental.ehealth.transport import SoapClient
+from mycarenet_dental.ehealth.wssecurity import HolderOfKeySecurity
 from mycarenet_dental.errors import MyCareNetDentalError
-from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.sts import StsClient
-from mycarenet_dental.security.tokens import TokenCache
-from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
-from mycarenet_dental.transport import SoapClient
 
 from tests.security.sec_helpers import body
 

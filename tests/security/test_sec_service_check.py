@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from mycarenet_dental.ehealth.transport import SoapClient, envelope_for
+from mycarenet_dental.ehealth.wssecurity import HolderOfKeySecurity
 from mycarenet_dental.errors import SoapFaultError
-from mycarenet_dental.security.pki import new_key
-from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
-from mycarenet_dental.simulator.wss_check import SimSoapFault, check_care_provider, check_service_request
-from mycarenet_dental.transport import SoapClient, envelope_for
+from mycarenet_dental.sim.pki import new_key
+from mycarenet_dental.sim.wss_check import SimSoapFault, check_care_provider, check_service_request
 
 from tests.security.sec_helpers import issue_token, load_keystore, now, signed_envelope
 
@@ -82,7 +82,7 @@ def test_wrong_key(pki, trust):
 
 
 def test_assertion_from_unknown_sts(pki, trust):
-    from mycarenet_dental.security.pki import issue
+    from mycarenet_dental.sim.pki import issue
 
     key = new_key("rsa")
     cert = issue(trust.sts_cert.subject, key.public_key(), issuer=None, issuer_key=key, now=now(), days=10)
@@ -139,8 +139,8 @@ def test_refusal_reaches_client_as_typed_error(sim, run):
 def test_assertion_survives_envelope_declaring_saml_prefix(pki, trust):
     """auth-crypto §3.5: an ancestor declaring xmlns:saml must not re-prefix the spliced assertion."""
     from lxml import etree
-    from mycarenet_dental.security import saml
-    from mycarenet_dental.security.wssecurity import NS_SOAP
+    from mycarenet_dental.ehealth import saml
+    from mycarenet_dental.ehealth.wssecurity import NS_SOAP
 
     from tests.security.sec_helpers import body
 

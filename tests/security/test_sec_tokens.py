@@ -7,10 +7,10 @@ import stat
 from datetime import timedelta
 
 import pytest
+from mycarenet_dental.ehealth.keystore import Keystore
+from mycarenet_dental.ehealth.tokens import TokenCache
 from mycarenet_dental.errors import TransportError
-from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.pki import load_pem_cert
-from mycarenet_dental.security.tokens import TokenCache
+from mycarenet_dental.sim.pki import load_pem_cert
 
 from tests.security.sec_helpers import issue_token, now
 

@@ -8,6 +8,9 @@ import threading
 from datetime import timedelta
 
 import pytest
+from mycarenet_dental.ehealth.keystore import Keystore
+from mycarenet_dental.ehealth.sts import StsClient
+from mycarenet_dental.ehealth.transport import SoapClient
 from mycarenet_dental.errors import (
     MalformedResponseError,
     RemoteTimeoutError,
@@ -15,10 +18,7 @@ from mycarenet_dental.errors import (
     SoapFaultError,
     TransportError,
 )
-from mycarenet_dental.security.keystore import Keystore
-from mycarenet_dental.security.pki import issue, load_pem_cert, load_pem_key, new_key
-from mycarenet_dental.security.sts import StsClient
-from mycarenet_dental.transport import SoapClient
+from mycarenet_dental.sim.pki import issue, load_pem_cert, load_pem_key, new_key
 from werkzeug.serving import make_server
 
 from tests.security.sec_helpers import body, now
@@ -181,8 +181,8 @@ def test_client_refuses_untrusted_sts_signature(sim, other_pki):
 
 def test_fault_unknown_code_surfaces_verbatim():
     from lxml import etree
-    from mycarenet_dental.simulator.wss_check import soap_fault
-    from mycarenet_dental.transport import SoapClient as SC
+    from mycarenet_dental.ehealth.transport import SoapClient as SC
+    from mycarenet_dental.sim.wss_check import soap_fault
 
     fault = etree.fromstring(soap_fault("XYZ-123", "weird")).find(".//{*}Fault")
     err = SC()._fault(fault, "https://x", None)
@@ -192,7 +192,7 @@ def test_fault_unknown_code_surfaces_verbatim():
 def test_business_error_detail_maps_to_business_error():
     from lxml import etree
     from mycarenet_dental.errors import BusinessError
-    from mycarenet_dental.simulator.wss_check import soap_fault
+    from mycarenet_dental.sim.wss_check import soap_fault
 
     fault = etree.fromstring(soap_fault("INVALID_LICENSE", "bad licence", kind="BusinessError",
                                         origin="MyCareNet")).find(".//{*}Fault")

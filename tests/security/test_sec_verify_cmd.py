@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from mycarenet_dental.cli.security_cmds import security_group
-from mycarenet_dental.security import etee
-from mycarenet_dental.security.etk import Etk
-from mycarenet_dental.simulator.sts import SimTrust
+from mycarenet_dental.ehealth import etee
+from mycarenet_dental.ehealth.etk import Etk
+from mycarenet_dental.sim.sts import SimTrust
 
 from tests.security.sec_helpers import load_keystore, signed_envelope
 

@@ -13,15 +13,15 @@ import json
 
 import pytest
 from lxml import etree
+from mycarenet_dental.ehealth import saml
+from mycarenet_dental.ehealth.sts import ACTION_WSTRUST, StsClient
+from mycarenet_dental.ehealth.tokens import TokenCache, _fingerprint
+from mycarenet_dental.ehealth.transport import SoapReply, envelope_for
+from mycarenet_dental.ehealth.verify import verify_bytes
+from mycarenet_dental.ehealth.wssecurity import X509Security
 from mycarenet_dental.errors import MalformedResponseError, SecurityError
-from mycarenet_dental.security import saml
-from mycarenet_dental.security.sts import ACTION_WSTRUST, StsClient
-from mycarenet_dental.security.tokens import TokenCache, _fingerprint
-from mycarenet_dental.security.verify import verify_bytes
-from mycarenet_dental.security.wssecurity import X509Security
-from mycarenet_dental.simulator.sts import handle_sts_request
-from mycarenet_dental.simulator.wss_check import SimSoapFault, check_service_request
-from mycarenet_dental.transport import SoapReply, envelope_for
+from mycarenet_dental.sim.sts import handle_sts_request
+from mycarenet_dental.sim.wss_check import SimSoapFault, check_service_request
 from mycarenet_dental.xmlsafe import parse_xml
 
 from tests.security import wrapping_corpus as corpus
@@ -186,7 +186,7 @@ def test_comment_split_values_read_as_c14n_sees_them(pki, trust, bases):
 
 def test_comment_injected_assertion_keeps_a_valid_digest_but_is_refused(pki, trust, bases):
     """The STS signature alone does not see the comment: the refusal is the comment rule (SAML_COMMENT)."""
-    from mycarenet_dental.security import xmldsig
+    from mycarenet_dental.ehealth import xmldsig
 
     mutate = next(a for a in SAML_ATTACKS if a.name == "saml-comment-in-nihii").mutate
     el = parse_xml(mutate(bases["assertion"]))
@@ -200,7 +200,7 @@ def test_comment_injected_assertion_keeps_a_valid_digest_but_is_refused(pki, tru
 
 def test_signature_first_attack_keeps_signature_valid_and_reads_by_position(pki, trust, bases):
     """The ds:Object trick leaves the STS signature valid; the reader never takes values from it."""
-    from mycarenet_dental.security import xmldsig
+    from mycarenet_dental.ehealth import xmldsig
 
     mutate = next(a for a in SAML_ATTACKS if a.name == "saml-signature-first-with-object").mutate
     el = parse_xml(mutate(bases["assertion"]))
@@ -245,7 +245,7 @@ def test_wrapping_refusal_through_the_cli_exit_code(pki, trust, bases, tmp_path)
 def test_soap_attack_keeps_every_digest_and_the_signature_value_valid(attack, base, ctx):
     """The corpus is real: each moved element still matches its digest and the SignatureValue verifies,
     so only the position rules (one Body/Timestamp, signed in place) can refuse it."""
-    from mycarenet_dental.security import wss_verify
+    from mycarenet_dental.ehealth import wss_verify
 
     report = wss_verify.inspect(parse_xml(attack.mutate(ctx[base])), policy=wss_verify.WssPolicy(required=frozenset()))
     assert report.signature_report is not None and report.signature_report.ok
@@ -254,7 +254,7 @@ def test_soap_attack_keeps_every_digest_and_the_signature_value_valid(attack, ba
 
 def test_repeated_business_id_attributes_are_not_duplicate_ids(pki, trust, bases):
     """MemberData facets repeat lowercase ``id`` values: only a collision with a signed Id is refused."""
-    from mycarenet_dental.security.wssecurity import HolderOfKeySecurity
+    from mycarenet_dental.ehealth.wssecurity import HolderOfKeySecurity
 
     payload = etree.Element("{urn:test}Query")
     for facet in ("insurability", "chronic"):

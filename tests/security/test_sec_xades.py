@@ -5,9 +5,9 @@ from __future__ import annotations
 import zlib
 
 import pytest
+from mycarenet_dental.ehealth import xades
 from mycarenet_dental.errors import SecurityError
-from mycarenet_dental.security import xades
-from mycarenet_dental.security.pki import load_pem_cert
+from mycarenet_dental.sim.pki import load_pem_cert
 
 from tests.security.sec_helpers import load_keystore
 
@@ -45,7 +45,7 @@ def test_xml_content_is_canonicalised(pki):
 
 def test_generic_verifier_checks_signed_properties_digest(pki):
     from lxml import etree
-    from mycarenet_dental.security import xmldsig
+    from mycarenet_dental.ehealth import xmldsig
 
     key = load_keystore(pki.dentist_p12, pki.keystore_password).authentication
     sig = etree.fromstring(xades.sign_blob(b"data", key=key))

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 import attrs
 from lxml import etree
-from mycarenet_dental.security import saml, xmldsig
-from mycarenet_dental.security.wssecurity import NS_SOAP, NS_WSSE, NS_WSU
+from mycarenet_dental.ehealth import saml, xmldsig
+from mycarenet_dental.ehealth.wssecurity import NS_SOAP, NS_WSSE, NS_WSU
 
 S, DS = saml.NS_SAML, xmldsig.NS_DS
 BODY, HEADER = f"{{{NS_SOAP}}}Body", f"{{{NS_SOAP}}}Header"

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A running simulator (TLS on loopback) with every installed plugin."""
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     env = SimEnv.start(tmp_path_factory.mktemp("tariff-sim"))
     try:

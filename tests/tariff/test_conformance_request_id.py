@@ -10,8 +10,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from mycarenet_dental.mycarenet import commons, kmehr
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.protocols import commons, kmehr
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental.xmlsafe import parse_xml
 from mycarenet_dental_tariff import TariffBusinessError, TariffClient, make_query
 from mycarenet_dental_tariff.client import SOAP_ACTION, parse_answer

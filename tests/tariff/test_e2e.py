@@ -7,12 +7,12 @@ from typing import Any
 
 import attrs
 import pytest
-from mycarenet_dental import schemas
 from mycarenet_dental.errors import RuleRefusal
 from mycarenet_dental.exchange import Trigger
 from mycarenet_dental.identifiers import NomenclatureCode
-from mycarenet_dental.mycarenet import commons, kmehr
-from mycarenet_dental.simulator.population import base_population
+from mycarenet_dental.protocols import commons, kmehr
+from mycarenet_dental.sim import schemas
+from mycarenet_dental.sim.population import base_population
 from mycarenet_dental_tariff import (
     TariffBusinessError,
     TariffClient,

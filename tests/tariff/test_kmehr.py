@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from mycarenet_dental import schemas
-from mycarenet_dental.mycarenet import kmehr
+from mycarenet_dental.protocols import kmehr
+from mycarenet_dental.sim import schemas
 
 DENTIST = kmehr.HcParty.person(kind="persdentist", nihii="31234592001", ssin="85073003328", firstname="Anne",
                                familyname="Simulaar")

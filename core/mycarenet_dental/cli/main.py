@@ -51,15 +51,15 @@ class LazyGroup(click.Group):
 
 
 LAZY_HELP = {
-    "simulator": "The offline twin of eHealth and MyCareNet (pki, serve, population).",
-    "demo": "Run the day of a dental practice against the embedded simulator.",
+    "simulator": "The offline twin of eHealth and MyCareNet (pki, serve, population; extra 'simulator').",
+    "demo": "Run the day of a dental practice against the embedded simulator (extra 'simulator').",
     "login": "Get an eHealth token (STS) and show its subject, attributes and validity.",
     "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
 }
 
 CORE_LAZY = {
-    "simulator": "mycarenet_dental.cli.simulator_cmds:simulator_group",
-    "demo": "mycarenet_dental.cli.demo:demo_command",
+    "simulator": "mycarenet_dental.sim.cli:simulator_group",
+    "demo": "mycarenet_dental.sim.demo:demo_command",
     "login": "mycarenet_dental.cli.security_cmds:login_command",
     "security": "mycarenet_dental.cli.security_cmds:security_group",
 }
@@ -253,7 +253,7 @@ def audit_verify(ctx: Any, checkpoint_path: Path | None, no_sign: bool, as_json:
 
     signer = None
     if ctx.config.keystore_path is not None:
-        from ..security.keystore import Keystore
+        from ..ehealth.keystore import Keystore
 
         signer = Signer.from_keystore(Keystore.load(ctx.config.keystore_path,
                                                     ctx.config.keystore_password(prompt=True)))

@@ -45,7 +45,7 @@ def security_group() -> None:
 def _parse_at(value: str | None) -> datetime | None:
     if not value:
         return None
-    from ..security.saml import parse_time
+    from ..ehealth.saml import parse_time
 
     try:
         if len(value) == 10:
@@ -86,7 +86,7 @@ def verify_command(file: Path, trust_paths: tuple[Path, ...], at: str | None, ti
     Id; a resolvable signing key. Reports each reference and why one fails. Exit code 0 when everything
     verifies (verdict "valid"), 1 when something is refused, including a signing key that cannot be resolved.
     """
-    from ..security.verify import format_report, verify_bytes
+    from ..ehealth.verify import format_report, verify_bytes
 
     report = verify_bytes(file.read_bytes(), trust=_load_trust(trust_paths), at=_parse_at(at),
                           timestamp_only=timestamp_only)

@@ -40,7 +40,7 @@ from .model import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
-    from mycarenet_dental.mycarenet.memberdata import Assertion, MdaResponse
+    from mycarenet_dental.protocols.memberdata import Assertion, MdaResponse
 
 SERVICE = "assurability"
 RESULT_KIND = "assurability.consultation"
@@ -158,14 +158,14 @@ def _with_contact(result: InsurabilityResult, contact_id: str, now: datetime) ->
 
 
 def insurability_facet(request_type: RequestType, contact_type: ContactType) -> Any:
-    from mycarenet_dental.mycarenet.memberdata import FACET_INSURABILITY, Facet
+    from mycarenet_dental.protocols.memberdata import FACET_INSURABILITY, Facet
 
     return Facet(FACET_INSURABILITY, (("requestType", request_type.value), ("contactType", contact_type.value)))
 
 
 def _via_memberdata(ctx: Context, exchange: Any, run: Any, ident: Ssin | RegistrationNumber, period: Period,
                     request_type: RequestType, contact_type: ContactType, sealed: bool) -> InsurabilityResult:
-    from mycarenet_dental.mycarenet import memberdata
+    from mycarenet_dental.protocols import memberdata
 
     call = memberdata.consult(ctx, exchange, run, subject=memberdata.SubjectRef.for_patient(ident),
                               facets=[insurability_facet(request_type, contact_type)], start=period.start,
@@ -206,7 +206,7 @@ def _window(a: Assertion) -> tuple[date | None, date | None]:
 
 def raise_for_mda(response: MdaResponse) -> None:
     """Turn a refused MemberData answer into the typed error (first detail code, else the fault code)."""
-    from mycarenet_dental.mycarenet.memberdata import STATUS_RESPONDER, SUB_INTERNAL
+    from mycarenet_dental.protocols.memberdata import STATUS_RESPONDER, SUB_INTERNAL
 
     if response.success:
         return

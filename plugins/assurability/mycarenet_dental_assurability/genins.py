@@ -15,7 +15,7 @@ import attrs
 from lxml import etree
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin
-from mycarenet_dental.mycarenet import answers, commons
+from mycarenet_dental.protocols import answers, commons
 
 from .model import (
     ContactType,

@@ -1,19 +1,17 @@
 """Hook implementations of the insurability plugin. Light imports only (the CLI starts fast):
-heavy modules (lxml, the simulator, the client) are imported inside the hooks."""
+heavy modules (lxml, the client) are imported inside the hooks; the insurer side is in
+:mod:`.simulator`, loaded only by the simulator."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
-    DemoStep,
     ResultKind,
     RuleSpec,
     ServiceSpec,
-    SimulatorRoute,
 )
 
 SERVICE = ServiceSpec(
@@ -52,32 +50,3 @@ def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name="assurability.consultation",
                      description="insurability answer kept on the contact: status, insurer, CT1/CT2, "
                                  "third-party payment, period (no patient identity data)")
-
-
-@hookimpl
-def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
-    """GenericInsurability; MemberData is hosted by the simulator because this plugin answers facets."""
-    from .genins_sim import genins_routes
-
-    yield from genins_routes()
-
-
-@hookimpl
-def mycarenet_dental_simulator_facets() -> Iterator[Any]:
-    from .simulator import facets
-
-    yield from facets()
-
-
-@hookimpl
-def mycarenet_dental_simulator_population() -> Iterator[Any]:
-    from .simulator import population
-
-    yield from population()
-
-
-@hookimpl
-def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
-    from .cli import demo_step
-
-    yield DemoStep(name="insurability", run=demo_step, order=20)

@@ -1,7 +1,7 @@
 """Insurer side of the insurability service for the simulator.
 
-* the ``urn:be:cin:nippin:insurability`` facet of the simulated MemberData (registered in the core's facet
-  registry at import): patientData, one ``period`` assertion per coverage slice (max 5, then
+* the ``urn:be:cin:nippin:insurability`` facet of the simulated MemberData (yielded by
+  ``mycarenet_dental_simulator_facets``): patientData, one ``period`` assertion per coverage slice (max 5, then
   ONLY_FIVE_PERIODS_RETURNED), payment, generalSituation (closedBefore / startLater / changeDuring),
   hospitalisation (contactType=hospitalized, else MISMATCHED_CONTACTTYPE), medicalHouse;
 * the population the issue needs beyond the core's ``base_population()`` (dates relative to today);
@@ -11,10 +11,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import date, timedelta
 
-from mycarenet_dental.mycarenet import memberdata as md
-from mycarenet_dental.simulator.population import (
+from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.sim import memberdata as md_sim
+from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
+from mycarenet_dental.sim.population import (
     CareHolder,
     InsurabilityPeriod,
     PatientFacts,
@@ -22,6 +25,7 @@ from mycarenet_dental.simulator.population import (
     make_nihii,
     make_ssin,
 )
+from mycarenet_dental.sim.registrations import DemoStep, SimulatorRoute
 
 NS = "urn:be:cin:nippin:"
 MAX_PERIODS = 5
@@ -62,110 +66,108 @@ def general_situation(patient: SimPatient, start: date, end: date) -> tuple[str,
     return None
 
 
-def build_insurability(req: md.FacetRequest) -> md.FacetAnswer:
+def build_insurability(req: md_sim.FacetRequest) -> md_sim.FacetAnswer:
     """The insurability facet of one patient for the requested window."""
     patient, query, facet = req.patient, req.query, req.facet
     request_type = facet.dimension("requestType") or "information"
     contact_type = facet.dimension("contactType") or "other"
     if contact_type == "hospitalized" and patient.hospitalised_since is None:
-        raise md.QueryRejected("MISMATCHED_CONTACTTYPE", io=req.io)
+        raise md_sim.QueryRejected("MISMATCHED_CONTACTTYPE", io=req.io)
     S, D, B = "xs:string", "xs:date", "xs:boolean"
-    out: list[md.AssertionSpec] = []
+    out: list[md_sim.AssertionSpec] = []
     warnings: list[md.FaultDetail] = []
-    attrs_ = [md.AttributeSpec(NS + "careReceiver:name", patient.last_name, S),
-              md.AttributeSpec(NS + "careReceiver:firstName", patient.first_name, S),
-              md.AttributeSpec(NS + "careReceiver:birthDate", patient.birth_date.isoformat(), D),
-              md.AttributeSpec(NS + "careReceiver:gender", _gender(patient.sex), S),
-              md.AttributeSpec("urn:be:fgov:person:ssin", patient.ssin, S)]
+    attrs_ = [md_sim.AttributeSpec(NS + "careReceiver:name", patient.last_name, S),
+              md_sim.AttributeSpec(NS + "careReceiver:firstName", patient.first_name, S),
+              md_sim.AttributeSpec(NS + "careReceiver:birthDate", patient.birth_date.isoformat(), D),
+              md_sim.AttributeSpec(NS + "careReceiver:gender", _gender(patient.sex), S),
+              md_sim.AttributeSpec("urn:be:fgov:person:ssin", patient.ssin, S)]
     if patient.deceased is not None:
-        attrs_.append(md.AttributeSpec(NS + "careReceiver:deceasedDate", patient.deceased.isoformat(), D))
-    out.append(md.AssertionSpec(NS + "insurability:patientData", attrs_))
+        attrs_.append(md_sim.AttributeSpec(NS + "careReceiver:deceasedDate", patient.deceased.isoformat(), D))
+    out.append(md_sim.AssertionSpec(NS + "insurability:patientData", attrs_))
     slices = covering(patient, query.start, query.end)
     if len(slices) > MAX_PERIODS:
         slices = slices[-MAX_PERIODS:]
-        warnings.append(md.warning("ONLY_FIVE_PERIODS_RETURNED", io=req.io))
+        warnings.append(md_sim.warning("ONLY_FIVE_PERIODS_RETURNED", io=req.io))
     communication = req.now.date()
     for p in slices:
-        pattrs = [md.AttributeSpec(NS + "careReceiver:registrationNumber", p.registration_number, S),
-                  md.AttributeSpec(NS + "careReceiver:mutuality", p.mutuality, S),
-                  md.AttributeSpec(NS + "cb1", p.ct1, S), md.AttributeSpec(NS + "cb2", p.ct2, S),
-                  md.AttributeSpec(NS + "communicationDate", communication.isoformat(), D)]
+        pattrs = [md_sim.AttributeSpec(NS + "careReceiver:registrationNumber", p.registration_number, S),
+                  md_sim.AttributeSpec(NS + "careReceiver:mutuality", p.mutuality, S),
+                  md_sim.AttributeSpec(NS + "cb1", p.ct1, S), md_sim.AttributeSpec(NS + "cb2", p.ct2, S),
+                  md_sim.AttributeSpec(NS + "communicationDate", communication.isoformat(), D)]
         if request_type == "invoicing":
-            pattrs.append(md.AttributeSpec(NS + "paymentApproval", p.payment_approval or
+            pattrs.append(md_sim.AttributeSpec(NS + "paymentApproval", p.payment_approval or
                                            payment_approval(patient, p, query.end), S))
-        out.append(md.AssertionSpec(NS + "insurability:period", pattrs, start=p.start, end=p.end))
+        out.append(md_sim.AssertionSpec(NS + "insurability:period", pattrs, start=p.start, end=p.end))
     partial = patient.facts.get("memberdata.partial")
     reference = slices[-1] if slices else max(patient.periods, key=lambda p: p.start, default=None)
     if partial:
-        warnings.append(md.warning("MISSING_FACETS", message=str(partial)))
+        warnings.append(md_sim.warning("MISSING_FACETS", message=str(partial)))
     elif reference is not None:
-        out.append(md.AssertionSpec(NS + "insurability:payment", [
-            md.AttributeSpec(NS + "payment:byIO", "true" if reference.third_party_payment else "false", B)]))
+        out.append(md_sim.AssertionSpec(NS + "insurability:payment", [
+            md_sim.AttributeSpec(NS + "payment:byIO", "true" if reference.third_party_payment else "false", B)]))
     situation = general_situation(patient, query.start, query.end)
     if situation is not None:
         event, transfer = situation
-        out.append(md.AssertionSpec(NS + "insurability:generalSituation", [
-            md.AttributeSpec(NS + "generalSituation:event", event, S),
-            md.AttributeSpec(NS + "generalSituation:transfer:date", transfer.isoformat(), D)]))
+        out.append(md_sim.AssertionSpec(NS + "insurability:generalSituation", [
+            md_sim.AttributeSpec(NS + "generalSituation:event", event, S),
+            md_sim.AttributeSpec(NS + "generalSituation:transfer:date", transfer.isoformat(), D)]))
     if contact_type == "hospitalized" and patient.hospitalised_since is not None:
-        out.append(md.AssertionSpec(NS + "hospitalisation", [
-            md.AttributeSpec(NS + "hospitalisation:hospital:nihii11",
+        out.append(md_sim.AssertionSpec(NS + "hospitalisation", [
+            md_sim.AttributeSpec(NS + "hospitalisation:hospital:nihii11",
                              str(patient.facts.get("hospital_nihii", DEFAULT_HOSPITAL)), S),
-            md.AttributeSpec(NS + "hospitalisation:service", str(patient.facts.get("hospital_service",
+            md_sim.AttributeSpec(NS + "hospitalisation:service", str(patient.facts.get("hospital_service",
                                                                                    HOSPITAL_SERVICE)), S),
-            md.AttributeSpec(NS + "hospitalisation:admissionDate", patient.hospitalised_since.isoformat(), D)]))
+            md_sim.AttributeSpec(NS + "hospitalisation:admissionDate", patient.hospitalised_since.isoformat(), D)]))
     house = patient.medical_house
     if house is not None and (house.start is None or house.start <= query.end) and (
             house.end is None or house.end >= query.start):
         kinds = patient.facts.get("medical_house_kinds", ("Medical", "Kine", "Nurse"))
-        hattrs = [md.AttributeSpec(NS + "medicalHouse:type", k, S) for k in kinds]
+        hattrs = [md_sim.AttributeSpec(NS + "medicalHouse:type", k, S) for k in kinds]
         if house.start:
-            hattrs.append(md.AttributeSpec(NS + "medicalHouse:start", house.start.isoformat(), D))
-        hattrs.append(md.AttributeSpec(NS + "medicalHouse:nihii11", house.nihii, S))
-        out.append(md.AssertionSpec(NS + "medicalHouse", hattrs))
-    return md.FacetAnswer(assertions=out, warnings=warnings)
+            hattrs.append(md_sim.AttributeSpec(NS + "medicalHouse:start", house.start.isoformat(), D))
+        hattrs.append(md_sim.AttributeSpec(NS + "medicalHouse:nihii11", house.nihii, S))
+        out.append(md_sim.AssertionSpec(NS + "medicalHouse", hattrs))
+    return md_sim.FacetAnswer(assertions=out, warnings=warnings)
 
 
-INSURABILITY_FACET = md.FacetHandler(
+INSURABILITY_FACET = md_sim.FacetHandler(
     facet_id=md.FACET_INSURABILITY,
     build=build_insurability,
     dimensions=(
-        md.DimensionSpec("requestType", allowed=("information", "invoicing"), empty_code="EMPTY_REQUESTTYPE",
+        md_sim.DimensionSpec("requestType", allowed=("information", "invoicing"), empty_code="EMPTY_REQUESTTYPE",
                          unallowed_code="UNALLOWED_REQUESTTYPE"),
-        md.DimensionSpec("contactType", allowed=("other", "hospitalized"), empty_code="EMPTY_CONTACTTYPE",
+        md_sim.DimensionSpec("contactType", allowed=("other", "hospitalized"), empty_code="EMPTY_CONTACTTYPE",
                          unallowed_code="UNALLOWED_CONTACTTYPE"),
     ),
     service="assurability",
 )
 
 
-def build_palliative(req: md.FacetRequest) -> md.FacetAnswer:
+
+def build_palliative(req: md_sim.FacetRequest) -> md_sim.FacetAnswer:
     """``palliativeStatus``: an assertion only for a palliative patient; none (and no error) otherwise."""
     since = req.patient.facts.get("palliative_since")
     if not since:
-        return md.FacetAnswer()
-    return md.FacetAnswer(assertions=(md.AssertionSpec(NS + "palliativeStatus", (
-        md.AttributeSpec(NS + "palliativeStatus:startDate", str(since), "xs:date"),)),))
+        return md_sim.FacetAnswer()
+    return md_sim.FacetAnswer(assertions=(md_sim.AssertionSpec(NS + "palliativeStatus", (
+        md_sim.AttributeSpec(NS + "palliativeStatus:startDate", str(since), "xs:date"),)),))
 
 
-def build_chronic(req: md.FacetRequest) -> md.FacetAnswer:
+def build_chronic(req: md_sim.FacetRequest) -> md_sim.FacetAnswer:
     """``chronicCondition``: the years the status was granted (none: no assertion)."""
     years = req.patient.facts.get("chronic_condition_years", ())
     if not years:
-        return md.FacetAnswer()
-    return md.FacetAnswer(assertions=(md.AssertionSpec(NS + "chronicCondition", tuple(
-        md.AttributeSpec(NS + "chronicCondition:year", str(y)) for y in years)),))
+        return md_sim.FacetAnswer()
+    return md_sim.FacetAnswer(assertions=(md_sim.AssertionSpec(NS + "chronicCondition", tuple(
+        md_sim.AttributeSpec(NS + "chronicCondition:year", str(y)) for y in years)),))
 
 
-def facets() -> tuple[md.FacetHandler, ...]:
-    """The facets this plugin answers in the simulated MemberData (``mycarenet_dental_simulator_facets``).
-
-    UNSURE (insurability.md §5): whether a dentist may ask palliativeStatus and chronicCondition; the
-    simulator answers them (as the real service does for the professions that may), the client of this
-    plugin never asks them.
-    """
-    return (INSURABILITY_FACET, md.FacetHandler(md.FACET_PALLIATIVE, build=build_palliative),
-            md.FacetHandler(md.FACET_CHRONIC, build=build_chronic))
+# UNSURE (insurability.md §5): whether a dentist may ask these facets; the simulator answers them (as the
+# real service does for the professions that may), the client of this plugin never asks them.
+def facets() -> list[md_sim.FacetHandler]:
+    """The facets this plugin answers in the simulated MemberData."""
+    return [INSURABILITY_FACET, md_sim.FacetHandler(md.FACET_PALLIATIVE, build=build_palliative),
+            md_sim.FacetHandler(md.FACET_CHRONIC, build=build_chronic)]
 
 
 # -- population ---------------------------------------------------------------------------------------
@@ -222,7 +224,7 @@ def population(today: date | None = None) -> list[SimPatient | PatientFacts]:
 
 def union_members() -> dict[str, str]:
     """One SSIN per union 100–600/900 (for tests and the demo)."""
-    from mycarenet_dental.simulator.population import base_population
+    from mycarenet_dental.sim.population import base_population
 
     out: dict[str, str] = {}
     everyone = [p for p in base_population() + population() if isinstance(p, SimPatient)]
@@ -234,4 +236,31 @@ def union_members() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-__all__ = ["INSURABILITY_FACET", "CareHolder", "build_insurability", "facets", "population", "union_members"]
+# -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_facets() -> Iterator[md_sim.FacetHandler]:
+    yield from facets()
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
+    from .genins_sim import genins_routes
+
+    yield from genins_routes()
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_population() -> Iterator[SimPatient | PatientFacts]:
+    yield from population()
+
+
+@sim_hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    from .cli import demo_step
+
+    yield DemoStep(name="insurability", run=demo_step, order=20)
+
+
+__all__ = ["INSURABILITY_FACET", "CareHolder", "build_insurability", "population", "union_members"]

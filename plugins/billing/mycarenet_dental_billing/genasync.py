@@ -26,7 +26,7 @@ import attrs
 from lxml import etree
 from mycarenet_dental.config import https_url
 from mycarenet_dental.errors import MalformedResponseError, SecurityError, UsageError
-from mycarenet_dental.mycarenet.commons import inflate_blob
+from mycarenet_dental.protocols.commons import inflate_blob
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -404,7 +404,7 @@ def signed_parts(body_child: etree._Element) -> list[tuple[str, bytes, bytes | N
 def authenticate_get(ctx: Context, body_child: etree._Element | None, *, run: ExchangeRun | None = None) -> None:
     """Every message and TAck of a get is signed by an accepted insurer-side signer chaining to the eHealth
     trust anchors (core ``answers``; FH: ``genericasync.invoicing.mycarenet.get.response.neededxadeslevel=xadest``)."""
-    from mycarenet_dental.mycarenet import answers
+    from mycarenet_dental.protocols import answers
 
     if body_child is None:
         return
@@ -423,7 +423,7 @@ def sign_xades(blob: bytes, key: Any) -> bytes | None:
     """XAdES-BES over the Blob octets (``auth-crypto.md`` §5.5: the digest covers the inflated
     content), or None when the security layer has no XAdES module (``Xades-t`` is optional)."""
     try:
-        from mycarenet_dental.security import xades
+        from mycarenet_dental.ehealth import xades
     except ImportError:
         return None
     return bytes(xades.sign_blob(blob, key=key, blob_id=BLOB_ID, content_type=CONTENT_TYPE))
@@ -453,7 +453,7 @@ class GenAsyncClient:
         """Post one 920000 file to union ``oa``; returns the synchronous TAck (not a receipt: R39)."""
         if not (len(oa) == 3 and oa.isdigit()):
             raise UsageError(f"{oa!r} is not a 3-digit insurer (OA) code", location="oa")
-        from mycarenet_dental.mycarenet import answers
+        from mycarenet_dental.protocols import answers
 
         answers.require_pin(self.ctx, "billing")  # the post answer is a bare TAck: TLS only
         key = self.ctx.security.keystore.authentication
@@ -472,7 +472,7 @@ class GenAsyncClient:
         return tack
 
     def get(self, *, run: ExchangeRun | None = None, max_messages: int = 100, max_tacks: int = 100) -> GetResult:
-        from mycarenet_dental.mycarenet import answers
+        from mycarenet_dental.protocols import answers
 
         answers.preflight(self.ctx, "billing", signed=True)
         body = build_get(self.origin(), max_messages=max_messages, max_tacks=max_tacks)

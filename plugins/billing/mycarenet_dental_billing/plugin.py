@@ -8,21 +8,14 @@ lazily inside the hook bodies or the handlers, so the CLI starts fast.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
-    DemoStep,
     RuleSpec,
     ServiceSpec,
-    SimulatorRoute,
     TableSpec,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mycarenet_dental.context import Context
-    from mycarenet_dental.simulator.app import SimRequest, SimResponse
 
 SERVICE = "billing"
 ACTIONS = ("urn:be:cin:nip:async:generic:post:msg", "urn:be:cin:nip:async:generic:get:query",
@@ -56,28 +49,3 @@ def mycarenet_dental_commands() -> Iterator[CommandSpec]:
     from .cli import billing_group
 
     yield CommandSpec(name=SERVICE, command=billing_group)
-
-
-def _handle(request: SimRequest) -> SimResponse:
-    from .simulator import handle
-
-    return handle(request)
-
-
-@hookimpl
-def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
-    import os
-
-    path = os.environ.get("MYCARENET_DENTAL_BILLING_SIM_PATH", "/mycarenet-ws/async/generic/hcpfac")
-    yield SimulatorRoute(path=path, handler=_handle, soap_actions=ACTIONS, name="MyCareNet GenericAsync eFact")
-
-
-def _demo(context: Context) -> None:
-    from .cli import run_demo_step
-
-    run_demo_step(context)
-
-
-@hookimpl
-def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
-    yield DemoStep(name="eFact: the day's visits billed through to settlement", run=_demo, order=80)

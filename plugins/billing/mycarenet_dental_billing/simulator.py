@@ -38,12 +38,16 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import os
 import unicodedata
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from mycarenet_dental import mtom
-from mycarenet_dental.simulator.app import SimRequest, SimResponse
+from mycarenet_dental.ehealth import mtom
+from mycarenet_dental.sim.app import SimRequest, SimResponse
+from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
+from mycarenet_dental.sim.registrations import DemoStep, SimulatorRoute
 
 from .genasync import (
     ACTION_CONFIRM,
@@ -61,6 +65,17 @@ from .genasync import (
     inflate,
     sha256_b64,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
+
+DEFAULT_PATH = "/mycarenet-ws/async/generic/hcpfac"
+ENV_PATH = "MYCARENET_DENTAL_BILLING_SIM_PATH"
+
+
+def sim_path() -> str:
+    return os.environ.get(ENV_PATH, DEFAULT_PATH)
+
 
 ISSUER = "urn:nip:issuer:io:mycarenet"  # UNSURE: issuer of the synchronous TAck (efact.md §1.5)
 # UNSURE: which of HCPFAC/HCPAFD/HCPVWR carries which answer (efact.md §1.9); configurable mapping.
@@ -141,7 +156,7 @@ def handle(request: SimRequest) -> SimResponse:
     body = request.body_element
     if body is None:
         return request.fault("SOA-03003", "Message body is empty")
-    from mycarenet_dental import schemas
+    from mycarenet_dental.sim import schemas
 
     errors = schemas.validate("genasync", body)
     if errors:
@@ -159,7 +174,7 @@ def handle(request: SimRequest) -> SimResponse:
     nihii = (origin.findtext(f"{cm('CareProvider')}/{cm('Nihii')}/{cm('Value')}") or "").strip()
     if not nihii:
         return request.fault("SOA-03006", "Origin/CareProvider/Nihii/Value is required for eFact")
-    from mycarenet_dental.simulator.authz import authorize_care_provider
+    from mycarenet_dental.sim.authz import authorize_care_provider
 
     # The caller is the care provider, or a mandatary with a billing mandate in MyCareNet's register.
     authorize_care_provider(request, care_provider=nihii, service="billing", caller=caller)
@@ -255,7 +270,7 @@ def _check_xades(request: SimRequest, body: Any, blob: bytes) -> str | None:
     """XAdES-BES over the Blob: verifies, chains to the simulator CA, signed by the authenticated caller."""
     xades_el = body.find(ga("Xades-t"))
     try:
-        from mycarenet_dental.security import xades
+        from mycarenet_dental.ehealth import xades
     except ImportError:
         xades = None
     required = _switch(request, "require_xades", xades is not None)
@@ -361,7 +376,7 @@ def _get(request: SimRequest, body: Any, nihii: str) -> SimResponse:
 def _xades(request: SimRequest, signed: bytes, blob_id: str) -> str:
     """The Xades-t of a get answer part, signed with MyCareNet's key (UNSURE: XAdES-BES; the real insurers add
     a RFC 3161 timestamp — XAdES-T — from a TSA the simulator does not run)."""
-    from mycarenet_dental.security import xades
+    from mycarenet_dental.ehealth import xades
 
     signature = xades.sign_blob(signed, key=request.state.trust.answer_signer(), blob_id=blob_id,
                                 content_type="text/plain", now=request.state.now())
@@ -567,3 +582,23 @@ def _structured_communication(seed: int) -> str:
     digits = f"{base:010d}{check:02d}"
     return f"+++{digits[:3]}/{digits[3:7]}/{digits[7:]}+++"
 
+
+# -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
+    from .plugin import ACTIONS
+
+    yield SimulatorRoute(path=sim_path(), handler=handle, soap_actions=ACTIONS, name="MyCareNet GenericAsync eFact")
+
+
+def _demo(context: Context, demo: Any) -> None:
+    from .demo import run_demo_step
+
+    run_demo_step(context, demo)
+
+
+@sim_hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    yield DemoStep(name="eFact: the day's visits billed through to settlement", run=_demo, order=80)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mycarenet_dental.errors import ConfigError, UsageError
 from mycarenet_dental.exchange import ExchangeRun, Trigger
 from mycarenet_dental.identifiers import Ssin
-from mycarenet_dental.mycarenet import answers
+from mycarenet_dental.protocols import answers
 
 from .model import PURPOSE, RESULT_KIND, SERVICE, DmgRefusedError, DmgResult, Route, belgian_today
 
@@ -79,7 +79,7 @@ def _finish(result: DmgResult, exchange: Exchange, contact_id: str, consent: boo
 
 
 def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> DmgResult:
-    from mycarenet_dental.mycarenet import commons, kmehr
+    from mycarenet_dental.protocols import commons, kmehr
 
     from . import route_b
 
@@ -141,9 +141,9 @@ def _authenticate_gmf(ctx: Context, run: ExchangeRun, envelope: Any, response: A
 
 def _route_a(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> DmgResult:
     try:
-        from mycarenet_dental.mycarenet import memberdata  # noqa: F401
+        from mycarenet_dental.protocols import memberdata  # noqa: F401
     except ImportError:
-        raise UsageError("the MemberData route needs mycarenet_dental.mycarenet.memberdata (core)",
+        raise UsageError("the MemberData route needs mycarenet_dental.protocols.memberdata (core)",
                          code="DMG_ROUTE_UNAVAILABLE", hint="use --route gmf") from None
     from . import route_a
 

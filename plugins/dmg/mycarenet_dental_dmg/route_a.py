@@ -1,7 +1,7 @@
 """Route A: the MemberData facet ``urn:be:cin:nippin:globalMedicalFile`` (``dmg.md`` §2).
 
 The call itself (AttributeQuery, seal for MyCareNet, SOAP, unseal, SAML parsing) is the core's shared
-:mod:`mycarenet_dental.mycarenet.memberdata`; this module only asks the facet and reads its assertion:
+:mod:`mycarenet_dental.protocols.memberdata`; this module only asks the facet and reads its assertion:
 ``…:hcp:nihii11``, ``…:hcp:name`` and, for a physician, ``…:hcp:firstName``. No assertion = no holder.
 """
 
@@ -38,7 +38,7 @@ class FacetResult:
 
 def consult(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> FacetResult:
     """One MemberData consultation of the facet for ``day`` (sealed unless ``[dmg] sealed = false``)."""
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.protocols import memberdata as md
 
     sealed = bool(ctx.config.section(SERVICE).get("sealed", True))
     call = md.consult(ctx, exchange, run, subject=md.SubjectRef.ssin(ssin), facets=[md.Facet(FACET)], start=day,

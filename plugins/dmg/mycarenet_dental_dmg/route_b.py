@@ -2,7 +2,7 @@
 
 The SOAP body is ``ConsultGlobalMedicalFileRequest`` (the core's commons ``GMF`` flavour: eHealth
 commons 1.7); its plain ``Detail`` blob is a KMEHR ``RetrieveTransactionRequest`` (core
-:mod:`mycarenet_dental.mycarenet.kmehr`) selecting transaction ``gmd`` for a patient on a date. The
+:mod:`mycarenet_dental.protocols.kmehr`) selecting transaction ``gmd`` for a patient on a date. The
 answer's blob is a ``RetrieveTransactionResponse`` whose ``acknowledge`` lists refusals (codes 120,
 140, 145, 146...) and whose ``gmd`` transaction holds the ``gmdmanager`` item. This module only adds
 what is DMG-specific: the transaction code, the holder item and the reading of the answer.
@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 from lxml import etree
 from mycarenet_dental.errors import MalformedResponseError
-from mycarenet_dental.mycarenet import commons, kmehr
+from mycarenet_dental.protocols import commons, kmehr
 from mycarenet_dental.timeutil import belgian_wall_clock
 from mycarenet_dental.xmlsafe import parse_xml
 
@@ -182,7 +182,7 @@ def consult_response(*, request: commons.SendRequest | None, kmehr_element: etre
     blob = commons.make_blob(content, encoding="none")
     signature = None
     if signer is not None and content:
-        from mycarenet_dental.security import xades
+        from mycarenet_dental.ehealth import xades
 
         signature = xades.sign_blob(content, key=signer, blob_id=blob.id or "blob", content_type=blob.content_type,
                                     now=now)

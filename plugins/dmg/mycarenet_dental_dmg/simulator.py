@@ -6,7 +6,7 @@
   inconsistent with the envelope, 111/112 SSIN format/check digit, 140 profession refused (switch),
   100 missing date, 146 future date, 145 more than two years back, 120 unknown or not affiliated.
 * Route A — the ``globalMedicalFile`` facet of MemberData, answered by the core's MemberData simulator
-  through its facet registry (see :func:`facet_assertions`); ``UNAUTHORIZED_FACET`` per profession.
+  through the facet this module yields (``mycarenet_dental_simulator_facets``); ``UNAUTHORIZED_FACET`` per profession.
 
 Who holds the DMG comes from the core population (``SimPatient.dmg_holder``, with its period).
 
@@ -19,14 +19,19 @@ not documented; the protocol (Annex 5) grants dentists the right, so both defaul
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+
+from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
+from mycarenet_dental.sim.registrations import DemoStep, SimulatorRoute
 
 from .model import DmgHolder, belgian_today
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mycarenet_dental.simulator.app import SimRequest, SimResponse
-    from mycarenet_dental.simulator.population import CareHolder, SimPatient
+    from mycarenet_dental.context import Context
+    from mycarenet_dental.sim.app import SimRequest, SimResponse
+    from mycarenet_dental.sim.population import CareHolder, SimPatient
 
 SWITCH_GMF_REFUSED = "dmg.gmf_refused_qualities"
 SWITCH_FACET_UNAUTHORIZED = "dmg.facet_unauthorized_qualities"
@@ -61,15 +66,16 @@ def two_years_back(today: date) -> date:
 
 def handle_gmf(request: SimRequest) -> SimResponse:
     """``ConsultGlobalMedicalFile``: validate like eHealth and the insurer, then answer the holder."""
-    from mycarenet_dental import schemas
     from mycarenet_dental.errors import MalformedResponseError
-    from mycarenet_dental.mycarenet import commons, kmehr
+    from mycarenet_dental.protocols import commons, kmehr
+    from mycarenet_dental.sim import commons as commons_sim
+    from mycarenet_dental.sim import schemas
     from mycarenet_dental.xmlsafe import parse_xml
 
     from . import route_b
     from .model import SERVICE
 
-    parsed = commons.accept_request(request, commons.GMF, root=route_b.REQUEST_ROOT, schema="gmf",
+    parsed = commons_sim.accept_request(request, commons.GMF, root=route_b.REQUEST_ROOT, schema="gmf",
                                     service=SERVICE, operation="ConsultGlobalMedicalFile")
     caller = request.caller
     provider = parsed.common_input.origin.care_provider
@@ -122,7 +128,7 @@ def _check(request: SimRequest, kreq: Any, parsed: Any, caller: Any, nihii: str,
     """The insurer's business checks in the order of ``dmg.md`` §3; (patient, code, text, XPath)."""
     from mycarenet_dental.errors import InvalidIdentifierError
     from mycarenet_dental.identifiers import Ssin
-    from mycarenet_dental.mycarenet import kmehr
+    from mycarenet_dental.protocols import kmehr
 
     tx = kreq.transaction
     if not kmehr.request_id_consistent(kreq.header.id, parsed.common_input.input_reference):
@@ -177,31 +183,61 @@ def facet_unauthorized(state: Any, quality: str | None) -> bool:
 
 def build_facet(request: Any) -> Any:
     """MemberData facet builder: the holder's assertion, none when nobody holds the DMG."""
-    from mycarenet_dental.mycarenet import memberdata as md
+    from mycarenet_dental.sim import memberdata as md_sim
 
     from .model import FACET
     from .route_a import ATTR_FIRST_NAME, ATTR_NAME, ATTR_NIHII
 
     quality = getattr(request.caller, "quality", None)
     if facet_unauthorized(request.state, quality):
-        raise md.QueryRejected("UNAUTHORIZED_FACET", location=f'*:AttributeQuery/*:Extensions/*:Facet[@id="{FACET}"]',
+        raise md_sim.QueryRejected("UNAUTHORIZED_FACET", location=f'*:AttributeQuery/*:Extensions/*:Facet[@id="{FACET}"]',
                                message=f"Access rights are insufficient for a requested facet ({quality})")
     query = request.query
     holder = holder_on(request.patient, query.end) or holder_on(request.patient, query.start)
     request.state.count("dmg:facet")
     if holder is None:
-        return md.FacetAnswer()
-    attributes = [md.AttributeSpec(ATTR_NIHII, holder.nihii), md.AttributeSpec(ATTR_NAME, holder.name)]
+        return md_sim.FacetAnswer()
+    attributes = [md_sim.AttributeSpec(ATTR_NIHII, holder.nihii), md_sim.AttributeSpec(ATTR_NAME, holder.name)]
     if holder.first_name:
-        attributes.append(md.AttributeSpec(ATTR_FIRST_NAME, holder.first_name))
-    return md.FacetAnswer(assertions=(md.AssertionSpec(FACET, attributes, start=holder.start, end=holder.end),))
+        attributes.append(md_sim.AttributeSpec(ATTR_FIRST_NAME, holder.first_name))
+    return md_sim.FacetAnswer(assertions=(md_sim.AssertionSpec(FACET, attributes, start=holder.start, end=holder.end),))
 
 
-def gmf_facet() -> Any:
-    """The globalMedicalFile facet handler of the simulated MemberData (``mycarenet_dental_simulator_facets``)."""
-    from mycarenet_dental.mycarenet import memberdata as md
+# -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+@sim_hookimpl
+def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
+    # Route A (MemberData) is served by the core's MemberData host, which answers the facet below.
+    from .plugin import GMF_ACTION, GMF_PATH
+
+    yield SimulatorRoute(path=GMF_PATH, handler=handle_gmf, soap_actions=(GMF_ACTION,),
+                         name="GlobalMedicalFileConsultation (DMG, route B)")
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_facets() -> Iterator[Any]:
+    from mycarenet_dental.sim.memberdata import FacetHandler
 
     from .model import FACET, SERVICE
 
     # service="dmg": a mandatary's request is checked against dmg mandates, which cannot exist (R21).
-    return md.FacetHandler(facet_id=FACET, build=build_facet, service=SERVICE)
+    yield FacetHandler(facet_id=FACET, build=build_facet, service=SERVICE)
+
+
+def _demo(context: Context, demo: Any) -> None:
+    from .client import consult_dmg
+
+    demo.echo("   the dentist asks (explicit request) who holds the DMG, to send the examination report to the "
+              "treating physician (art. 74); the patient agrees")
+    result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True)
+    if result.holder is None:
+        demo.echo(f"   no DMG holder for {demo.patient}: the report goes to the patient")
+    else:
+        h = result.holder
+        demo.echo(f"   DMG held by {h.display_name} (NIHII {h.nihii}, {h.kind.value}) — the examination report "
+                  f"goes there (art. 74), patient agreement recorded; route {result.route.value}")
+
+
+@sim_hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    yield DemoStep(name="DMG holder for the report to the treating physician", run=_demo, order=45)

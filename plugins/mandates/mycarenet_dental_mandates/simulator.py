@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mycarenet_dental.errors import InvalidIdentifierError
-from mycarenet_dental.simulator.authz import MandateDecision, SenderId
+from mycarenet_dental.sim.authz import MandateDecision, SenderId
+from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
+from mycarenet_dental.sim.registrations import DemoStep
 
 from .io import RegisterDocument, read_file
 from .model import Mandate, PartyId
@@ -49,7 +51,7 @@ class SimMandateAuthority:
         pki_dir = getattr(self.state, "pki_dir", None)
         if pki_dir is None:
             return None
-        from mycarenet_dental.cli.simulator_cmds import load_sim_settings
+        from mycarenet_dental.sim.cli import load_sim_settings
 
         configured = load_sim_settings(Path(pki_dir)).get("mandates")
         if configured:
@@ -113,3 +115,30 @@ class SimMandateAuthority:
 def install(state: Any) -> SimMandateAuthority:
     """The mandate authority of a simulator, made on first use and kept in this plugin's slot of its state."""
     return state.state_for(SLOT, lambda: SimMandateAuthority(state))  # type: ignore[no-any-return]
+
+
+# -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_setup(state: Any) -> None:
+    """The MyCareNet-side mandate register of this simulator, made once when the simulator is built."""
+    install(state)
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_mandate_check(state: Any, sender: tuple[tuple[str, str], ...], care_provider: str,
+                                             service: str, on: dt.date) -> MandateDecision:
+    """MyCareNet's check of a mandatary's request against this simulator's register (SOA-01002)."""
+    return install(state)(sender=sender, care_provider=care_provider, service=service, on=on)
+
+
+def _demo(context: Any, demo: Any) -> None:
+    from .demo import run
+
+    run(context, demo)
+
+
+@sim_hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    yield DemoStep(name="billing office working for the dentist under a mandate", order=60, run=_demo)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.exchange import Exchange, Trigger
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin, parse_patient
-from mycarenet_dental.mycarenet import answers, commons, kmehr
+from mycarenet_dental.protocols import answers, commons, kmehr
 from mycarenet_dental.timeutil import belgian_date, belgian_wall_clock
 
 from . import catalogue

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
-    DemoStep,
     ResultKind,
     RuleSpec,
     ServiceSpec,
-    SimulatorRoute,
 )
 
 SERVICE = "tariff"
@@ -46,32 +43,3 @@ def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name="tariff.consultation",
                      description="one entry per service line priced or refused by the insurer (patient, code, "
                                  "service_date, tooth, status, fee/reimbursement/patient share in cents, commitment)")
-
-
-def _handle(request: Any) -> Any:
-    from .simulator import handle
-
-    return handle(request)
-
-
-@hookimpl
-def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
-    yield SimulatorRoute(path=PATH, handler=_handle, soap_actions=[SOAP_ACTION], name="MyCareNet Tarification")
-
-
-@hookimpl
-def mycarenet_dental_simulator_population() -> Iterator[Any]:
-    from .population import patients
-
-    yield from patients()
-
-
-def _demo(ctx: Any) -> None:
-    from .demo import run_demo_step
-
-    run_demo_step(ctx)
-
-
-@hookimpl
-def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
-    yield DemoStep(name="tariff consultation for the visit", order=30, run=_demo)

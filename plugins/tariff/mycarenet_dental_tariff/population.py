@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from mycarenet_dental.simulator.population import InsurabilityPeriod, PatientFacts, SimPatient, make_ssin
+from mycarenet_dental.sim.population import InsurabilityPeriod, PatientFacts, SimPatient, make_ssin
 
 #: A regular adult with a filling on tooth 36 forty days ago and a preventive exam 100 days ago.
 HISTORY_SSIN = make_ssin(date(1992, 3, 8), 142)

@@ -11,19 +11,23 @@ by :mod:`engine` (mixed priced / refused lines) with payment commitment numbers.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
-from mycarenet_dental import schemas
+from mycarenet_dental.ehealth import xades
 from mycarenet_dental.errors import InvalidIdentifierError
 from mycarenet_dental.identifiers import Ssin, Tooth
-from mycarenet_dental.mycarenet import commons, kmehr
-from mycarenet_dental.security import xades
-from mycarenet_dental.simulator.app import SimRequest, SimResponse
-from mycarenet_dental.simulator.population import InsurabilityPeriod, SimPatient
+from mycarenet_dental.protocols import commons, kmehr
+from mycarenet_dental.sim import commons as commons_sim
+from mycarenet_dental.sim import schemas
+from mycarenet_dental.sim.app import SimRequest, SimResponse
+from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
+from mycarenet_dental.sim.population import InsurabilityPeriod, SimPatient
+from mycarenet_dental.sim.registrations import DemoStep, SimulatorRoute
 from mycarenet_dental.timeutil import belgian_date, belgian_wall_clock
 
 from . import catalogue, engine
-from .client import NS_TARIFICATION, RESPONSE_ROOT, months_back
+from .client import NS_TARIFICATION, RESPONSE_ROOT, SOAP_ACTION, months_back
 
 PATH = "/MyCareNet/Tarification/v1"
 #: Justification values a dentist may send (echoed). UNSURE: 7 (G notion) is a GP case.
@@ -44,7 +48,7 @@ class _Errors:
 
 
 def handle(request: SimRequest) -> SimResponse:
-    send = commons.accept_request(request, commons.V2, root=f"{{{NS_TARIFICATION}}}TarificationConsultationRequest",
+    send = commons_sim.accept_request(request, commons.V2, root=f"{{{NS_TARIFICATION}}}TarificationConsultationRequest",
                                   schema="tarification", service="tariff", operation="TarificationConsultation")
     cp = send.common_input.origin.care_provider
     assert cp is not None  # accept_request refused a request without one
@@ -284,3 +288,27 @@ def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, i
                              time=belgian_wall_clock(now).time(), items=items)
 
 
+# -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
+    yield SimulatorRoute(path=PATH, handler=handle, soap_actions=(SOAP_ACTION,), name="MyCareNet Tarification")
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_population() -> Iterator[Any]:
+    from .population import patients
+
+    yield from patients()
+
+
+def _demo(ctx: Any, demo: Any) -> None:
+    from .demo import run_demo_step
+
+    run_demo_step(ctx, demo)
+
+
+@sim_hookimpl
+def mycarenet_dental_demo_steps() -> Iterator[DemoStep]:
+    yield DemoStep(name="tariff consultation for the visit", order=30, run=_demo)

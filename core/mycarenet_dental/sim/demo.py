@@ -2,8 +2,8 @@
 
 The core generates a test PKI in a temporary folder, starts the simulator on a free loopback
 port, logs the dentist in, opens a patient contact, then runs every installed plugin's demo
-steps in order (``mycarenet_dental_demo_steps``). Each step is called with the context and a
-:class:`DemoInfo` (what the steps share).
+steps in order (``mycarenet_dental_demo_steps``, a simulator hook). Each step is called with the
+context and a :class:`DemoInfo` (what the steps share).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 import click
 
+from ..cli import pass_context
 from ..errors import MyCareNetDentalError
-from . import pass_context
 
 
 @attrs.define
@@ -36,10 +36,10 @@ class DemoInfo:
 def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str, ...] = ()) -> int:
     """Run the demo; returns the number of failed steps."""
     from ..context import Context
-    from ..security.pki import generate_pki
-    from ..simulator.population import base_population
-    from ..simulator.server import SimulatorServer
-    from .simulator_cmds import LICENCE_USER, make_simulator, read_env_file, write_simulator_config
+    from .cli import LICENCE_USER, make_simulator, read_env_file, write_simulator_config
+    from .pki import generate_pki
+    from .population import base_population
+    from .server import SimulatorServer
 
     pki = generate_pki(workdir)
     # Start on a free port first, then write the config pointing at it.
@@ -63,7 +63,7 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
         info = DemoInfo(pki_dir=workdir, url=server.url, config_path=config,
                         mandatary_config_path=mandatary, patient=regular.ssin,
                         contact_id=contact.id, echo=echo)
-        steps = sorted((rec for _, rec in pm.collect("mycarenet_dental_demo_steps", tolerant=True)), key=lambda s: (s.order, s.name))
+        steps = sorted((rec for _, rec in app.sim_pm.collect("mycarenet_dental_demo_steps", tolerant=True)), key=lambda s: (s.order, s.name))
         failures = 0
         for step in [s for s in steps if not only or s.name in only]:
             echo(f"\n== {step.name}")
@@ -89,6 +89,9 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
 @pass_context
 def demo_command(ctx: Any, keep: Path | None, only: tuple[str, ...]) -> None:
     """Run the day of a dental practice against the embedded simulator."""
+    from . import require_extra
+
+    require_extra()
     if keep:
         keep.mkdir(parents=True, exist_ok=True)
         failures = run_demo(ctx.pm, workdir=keep, only=only)

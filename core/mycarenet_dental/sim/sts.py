@@ -24,11 +24,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from lxml import etree
 
-from ..errors import MalformedResponseError, SecurityError
-from ..security import saml, wss_verify, xmldsig
-from ..security.identity import identity_of
-from ..security.saml import NS_SAML, NS_SAMLP, format_time, parse_time
-from ..security.sts import (
+from ..ehealth import saml, wss_verify, xmldsig
+from ..ehealth.identity import identity_of
+from ..ehealth.saml import NS_SAML, NS_SAMLP, format_time, parse_time
+from ..ehealth.sts import (
     ACTION_CHALLENGE,
     ACTION_LEGACY,
     ACTION_WSTRUST,
@@ -39,8 +38,9 @@ from ..security.sts import (
     REQUEST_ISSUE,
     TOKEN_TYPE_SAML11,
 )
-from ..security.wss_verify import WssPolicy
-from ..security.wssecurity import NS_WSSE, NS_WSU
+from ..ehealth.wss_verify import WssPolicy
+from ..ehealth.wssecurity import NS_WSSE, NS_WSU
+from ..errors import MalformedResponseError, SecurityError
 from ..xmlsafe import parse_xml
 from .wss_check import SimSoapFault
 
@@ -119,7 +119,7 @@ class SimTrust:
     def answer_signer(self) -> Any:
         """The key MyCareNet signs its answers with: its authentication key (auth-crypto.md §5.2: the outer
         ETEE signature is the sender's authentication certificate), with the CA as chain."""
-        from ..security.keystore import KeyEntry
+        from ..ehealth.keystore import KeyEntry
 
         if self.mycarenet_auth_key is None or self.mycarenet_auth_cert is None:
             raise RuntimeError("the simulator PKI has no MyCareNet authentication key (regenerate it)")

@@ -231,7 +231,7 @@ def check_signer(context: Context, signer: x509.Certificate | None, *, service: 
 
 
 def _keyinfo_certificates(xades_bytes: bytes) -> list[x509.Certificate]:
-    from ..security import xmldsig
+    from ..ehealth import xmldsig
     from ..xmlsafe import parse_xml
 
     try:
@@ -249,7 +249,7 @@ def verify_xades(context: Context, service: str, *, content: bytes, signature: b
     Returns whether a signature was verified; raises :class:`AnswerRejected` when it is required and
     missing, or present and not valid (digest, value, chain, identity).
     """
-    from ..security import xades
+    from ..ehealth import xades
 
     if not signature:
         if xades_policy(context, service) == "required":

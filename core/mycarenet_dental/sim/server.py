@@ -23,7 +23,7 @@ from .app import MAX_REQUEST_BYTES
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_LINE = 65536
 MAX_HEADERS = 100
-log = logging.getLogger("mycarenet_dental.simulator")
+log = logging.getLogger("mycarenet_dental.sim")
 
 
 class _Handler(BaseHTTPRequestHandler):

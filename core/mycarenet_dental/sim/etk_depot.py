@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from ..ehealth.etk import ETKDEPOT_CORE_NS, ETKDEPOT_NS
 from ..errors import MalformedResponseError
-from ..security.etk import ETKDEPOT_CORE_NS, ETKDEPOT_NS
 from ..xmlsafe import parse_xml
 from .wss_check import SimSoapFault
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .etk import build_etk
+from ..ehealth.etk import build_etk
 from .p12 import P12Entry, build_pkcs12
 
 # Identities of the simulated world (valid check digits; see domain.md §1).

@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 from lxml import etree
 
-from . import mtom
-from .errors import (
+from ..errors import (
     BusinessError,
     MalformedResponseError,
     Messages,
@@ -41,8 +40,9 @@ from .errors import (
     SoapFaultError,
     TransportError,
 )
+from ..xmlsafe import parse_xml
+from . import mtom
 from .httpclient import Deadline, HttpClient, HttpFailure, Response
-from .xmlsafe import parse_xml
 
 if TYPE_CHECKING:
     import requests

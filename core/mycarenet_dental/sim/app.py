@@ -20,8 +20,8 @@ import attrs
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
-from ..registrations import SimulatorRoute
 from .population import PatientFacts, Population, SimPatient, build_population
+from .registrations import SimulatorRoute
 
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 STS_PATHS = ("/IAM/SecurityTokenService/v1", "/IAM/Saml11TokenService/Legacy/v1")
@@ -41,13 +41,13 @@ class SimState:
     """Shared state of a running simulator: trust material, population, licences, counters."""
 
     def __init__(self, *, pki_dir: Path | None, population: Population, licences: Mapping[str, str] | None = None,
-                 clock: Callable[[], datetime] | None = None, hook: Any = None,
-                 facets: Mapping[str, Any] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, facets: Iterable[Any] = (), hook: Any = None) -> None:
+        from .memberdata import FacetRegistry
+
         self.pki_dir = pki_dir
-        #: the plugin manager's hook relay: insurer-side decisions plugins take (e.g. the mandate check)
+        #: the simulator plugin manager's hook relay: decisions plugins take (e.g. the mandate check)
         self.hook = hook
-        #: MemberData facet handlers by facet id, from ``mycarenet_dental_simulator_facets``
-        self.facets: Mapping[str, Any] = dict(facets or {})
+        self.facets = FacetRegistry(facets)  # MemberData facets of the loaded plugins
         self.population = population
         self.licences = dict(licences or {})
         self._clock = clock
@@ -165,6 +165,7 @@ class SimulatorApp:
 
     def __init__(self, routes: Iterable[SimulatorRoute], state: SimState) -> None:
         self.state = state
+        self.sim_pm: Any = None  # the simulator plugin manager build_app loaded (demo steps, population)
         self.routes: dict[str, list[SimulatorRoute]] = {}
         for route in routes:
             self.routes.setdefault(route.path.rstrip("/"), []).append(route)
@@ -255,30 +256,39 @@ def core_routes() -> list[SimulatorRoute]:
 
 
 def build_app(pm: Any, *, pki_dir: Path | None, licences: Mapping[str, str] | None = None,
-              clock: Callable[[], datetime] | None = None) -> SimulatorApp:
-    """Assemble the simulator from the core routes and every plugin's routes and population."""
-    contributions: list[SimPatient | PatientFacts] = [rec for _, rec in pm.collect("mycarenet_dental_simulator_population")]
+              clock: Callable[[], datetime] | None = None, sim_pm: Any = None) -> SimulatorApp:
+    """Assemble the simulator from the core routes and the simulator side of every loaded plugin.
+
+    ``pm`` is the production plugin manager: only the simulator sides of the plugins it loaded are
+    loaded (``sim_pm`` overrides that, e.g. in tests). MemberData is hosted whenever a plugin yields
+    a facet (insurability, DMG route A...), so any subset of plugins gets the endpoints it needs.
+    """
+    from .memberdata import memberdata_route
+    from .plugins import make_sim_plugin_manager
+
+    sim_pm = sim_pm if sim_pm is not None else make_sim_plugin_manager(pm)
+    contributions: list[SimPatient | PatientFacts] = [rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_population")]
+    facets = collect_facets(sim_pm)
     state = SimState(pki_dir=pki_dir, population=build_population(contributions), licences=licences, clock=clock,
-                     hook=pm.hook, facets=collect_facets(pm))
-    routes = core_routes() + [rec for _, rec in pm.collect("mycarenet_dental_simulator_routes")]
-    if state.facets:  # MemberData is hosted whenever an installed plugin answers a facet (any subset works)
-        from ..mycarenet.memberdata import PATH, memberdata_route
-
-        if not any(route.path.rstrip("/") == PATH.rstrip("/") for route in routes):
-            routes.append(memberdata_route())
-    pm.hook.mycarenet_dental_simulator_setup(state=state)
-    return SimulatorApp(routes, state)
+                     facets=facets, hook=sim_pm.hook)
+    routes = core_routes() + ([memberdata_route()] if facets else [])
+    routes += [rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_routes")]
+    sim_pm.hook.mycarenet_dental_simulator_setup(state=state)
+    app = SimulatorApp(routes, state)
+    app.sim_pm = sim_pm
+    return app
 
 
-def collect_facets(pm: Any) -> dict[str, Any]:
-    """The MemberData facet handlers every plugin registers; one facet answered by two plugins is refused."""
+def collect_facets(sim_pm: Any) -> list[Any]:
+    """The MemberData facet handlers the loaded plugins yield; one facet answered by two plugins is refused."""
     from ..plugins import PluginConflictError
 
-    facets: dict[str, Any] = {}
     owners: dict[str, str] = {}
-    for plugin, handler in pm.collect("mycarenet_dental_simulator_facets"):
-        if handler.facet_id in facets:
+    facets = []
+    for plugin, handler in sim_pm.collect("mycarenet_dental_simulator_facets"):
+        if handler.facet_id in owners:
             raise PluginConflictError(f"MemberData facet {handler.facet_id!r} is answered by two plugins: "
                                       f"{owners[handler.facet_id]!r} and {plugin!r}")
-        facets[handler.facet_id], owners[handler.facet_id] = handler, plugin
+        owners[handler.facet_id] = plugin
+        facets.append(handler)
     return facets

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
+from ..cli import emit, json_option, pass_context, print_table
 from ..config import port_number, positive_number
 from ..errors import ConfigError
-from . import emit, json_option, pass_context, print_table
 
 LICENCE_USER = "mycarenet-dental-simulator"
 ENV_FILE = "keystore.env"
@@ -105,7 +105,7 @@ def read_env_file(pki_dir: Path) -> dict[str, str]:
 def generate(out: Path, *, key_type: str = "rsa", port: int = 8443) -> tuple[Any, Path]:
     import secrets
 
-    from ..security.pki import generate_pki
+    from .pki import generate_pki
 
     pki = generate_pki(out, key_type=key_type)
     config, _ = write_simulator_config(pki, out, port=port, licence_password=secrets.token_urlsafe(9))
@@ -126,7 +126,7 @@ def load_sim_settings(pki_dir: Path) -> dict[str, Any]:
 
 def make_simulator(pm: Any, pki_dir: Path, *, clock: Any = None) -> Any:
     """The simulator app for a PKI folder, with the licence of its ``keystore.env`` accepted."""
-    from ..simulator.app import build_app
+    from .app import build_app
 
     env = read_env_file(pki_dir)
     licences = {LICENCE_USER: env["MYCARENET_DENTAL_LICENCE_PASSWORD"]} if "MYCARENET_DENTAL_LICENCE_PASSWORD" in env else {}
@@ -141,9 +141,18 @@ def make_simulator(pm: Any, pki_dir: Path, *, clock: Any = None) -> Any:
     return app
 
 
-@click.group("simulator")
-def simulator_group() -> None:
-    """The offline twin of eHealth (STS, ETK depot) and MyCareNet (every installed service)."""
+@click.group("simulator", invoke_without_command=True)
+@click.pass_context
+def simulator_group(click_ctx: click.Context) -> None:
+    """The offline twin of eHealth (STS, ETK depot) and MyCareNet (every installed service).
+
+    Needs the ``simulator`` extra: pip install 'mycarenet-dental[simulator]'.
+    """
+    from . import require_extra
+
+    require_extra()
+    if click_ctx.invoked_subcommand is None:
+        click.echo(click_ctx.get_help())
 
 
 @simulator_group.command("pki")
@@ -170,7 +179,7 @@ def pki_command(out: Path, key_type: str, port: int, as_json: bool) -> None:
 @pass_context
 def serve_command(ctx: Any, pki_dir: Path, host: str | None, port: int | None) -> None:
     """Run the simulator in the foreground until interrupted."""
-    from ..simulator.server import SimulatorServer
+    from .server import SimulatorServer
 
     settings = load_sim_settings(pki_dir)
     host = host or str(settings.get("host", "127.0.0.1"))
@@ -192,9 +201,11 @@ def serve_command(ctx: Any, pki_dir: Path, host: str | None, port: int | None) -
 @pass_context
 def population_command(ctx: Any, as_json: bool) -> None:
     """List the simulator's test patients and the situations each one shows."""
-    from ..simulator.population import build_population
+    from .plugins import make_sim_plugin_manager
+    from .population import build_population
 
-    population = build_population(rec for _, rec in ctx.pm.collect("mycarenet_dental_simulator_population"))
+    sim_pm = make_sim_plugin_manager(ctx.pm)
+    population = build_population(rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_population"))
     patients = list(population)
     emit(patients, as_json, lambda: print_table(
         ["SSIN", "name", "born", "mutuality", "CT1/CT2", "situations"],

@@ -1,4 +1,5 @@
-"""The core's own plugin: the eHealth login step of the demo."""
+"""The core's own simulator side: the eHealth login step of the demo (STS, ETK depot and the
+MemberData host are assembled by :func:`.app.build_app`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from .hookspec import hookimpl
 from .registrations import DemoStep
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cli.demo import DemoInfo
-    from .context import Context
+    from ..context import Context
+    from .demo import DemoInfo
 
 
 def _login(context: Context, demo: DemoInfo) -> None:

@@ -21,8 +21,8 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from .errors import MalformedResponseError
-from .xmlsafe import parse_xml
+from ..errors import MalformedResponseError
+from ..xmlsafe import parse_xml
 
 NS_XOP = "http://www.w3.org/2004/08/xop/include"
 XOP_TYPE = "application/xop+xml"

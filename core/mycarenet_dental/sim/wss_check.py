@@ -18,10 +18,10 @@ import attrs
 from cryptography import x509
 from lxml import etree
 
+from ..ehealth import saml, wss_verify
+from ..ehealth.saml import SamlToken
+from ..ehealth.wss_verify import WssPolicy
 from ..errors import MalformedResponseError, SecurityError
-from ..security import saml, wss_verify
-from ..security.saml import SamlToken
-from ..security.wss_verify import WssPolicy
 from ..xmlsafe import parse_xml
 
 if TYPE_CHECKING:

@@ -1,1 +1,0 @@
-"""The offline twin of eHealth and MyCareNet: host, population, STS and the service handlers."""
