@@ -17,13 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     # called by a framework, not by our code
     "format_commands": "click.Group override (lists lazy commands in --help)",
-    "handle_one_request": "http.server handler override",
-    "log_message": "http.server handler override",
-    "handle_error": "socketserver override",
-    "exc_info": "WSGI start_response signature",
-    "disable_nagle_algorithm": "socketserver class setting",
-    "daemon_threads": "socketserver class setting",
-    "allow_reuse_address": "socketserver class setting",
+    "ssl_adapter": "cheroot server setting",
+    "max_request_header_size": "cheroot server setting",
+    "max_request_body_size": "cheroot server setting",
+    "keep_alive_conn_limit": "cheroot server setting",
+    "expiration_interval": "cheroot server setting",
     "row_factory": "sqlite3 connection setting",
     "cert_reqs": "urllib3 connection setting",
     "ca_certs": "urllib3 connection setting",
