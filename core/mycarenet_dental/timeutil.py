@@ -38,11 +38,6 @@ def _brussels() -> dt.tzinfo:
                           hint="install the 'tzdata' package (a dependency of mycarenet-dental)") from None
 
 
-def brussels() -> dt.tzinfo:
-    """The Europe/Brussels zone (system zoneinfo, else the ``tzdata`` package)."""
-    return _brussels()
-
-
 # --- UTC ------------------------------------------------------------------------------------------
 
 
