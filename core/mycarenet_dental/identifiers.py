@@ -25,7 +25,6 @@ __all__ = [
     "CT2_VALUES",
     "CURRENT_UNIONS",
     "DENTIST_QUALIFICATIONS",
-    "EFACT_NO_TOOTH",
     "FDI_TEETH",
     "PROFESSIONS",
     "UNIONS",
@@ -37,7 +36,6 @@ __all__ = [
     "RegistrationNumber",
     "Ssin",
     "Tooth",
-    "efact_tooth",
     "parse_patient",
 ]
 
@@ -555,9 +553,6 @@ FDI_TEETH: frozenset[int] = frozenset(
     | {10 * q + p for q in (5, 6, 7, 8) for p in range(1, 6)}
 )
 
-#: What eFact record 50 zone 29 carries when no tooth applies (FHC); not a tooth.
-EFACT_NO_TOOTH = "00"
-
 _TOOTH_EXPECTED = (
     "expected an FDI tooth number: 11–18, 21–28, 31–38, 41–48 (permanent) "
     "or 51–55, 61–65, 71–75, 81–85 (deciduous)"
@@ -625,11 +620,6 @@ class Tooth:
         return f"{self.value:02d}"
 
 
-def efact_tooth(tooth: Tooth | None) -> str:
-    """The 2-position eFact zone value: the tooth, or ``00`` when none applies."""
-    return EFACT_NO_TOOTH if tooth is None else str(tooth)
-
-
 # --------------------------------------------------------------------------------------------
 # CT1/CT2 — domain.md §1.5
 # --------------------------------------------------------------------------------------------
@@ -691,11 +681,6 @@ class CtCodes:
     def is_known(self) -> bool:
         """Both codes appear in the HL7BE code systems."""
         return self.ct1 in CT1_VALUES and self.ct2 in CT2_VALUES
-
-    @property
-    def efact_value(self) -> int:
-        """``CT1*1000 + CT2``, what eFact record 20 zone 27 carries."""
-        return int(self.ct1) * 1000 + int(self.ct2)
 
     def __str__(self) -> str:
         return f"{self.ct1}/{self.ct2}"

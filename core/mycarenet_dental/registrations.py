@@ -29,7 +29,10 @@ class ServiceSpec:
     ``annex`` is the annex of the 2016 protocol that governs it (R1, R2); ``mandatable`` says whether
     a mandatary may use it (Annex 1 §4: only insurability, tariff and billing); ``endpoints`` maps
     an endpoint key to its default path on the services host; ``consultation`` marks services
-    that need an open patient contact (R29: insurability, tariff, DMG).
+    that need an open patient contact (R29: insurability, tariff, DMG). ``answer_xades`` says whether
+    the real service signs its commons answers with XAdES: ``"required"`` (always signed: a missing
+    signature is refused) or ``"when-present"`` (normally unsigned, so TLS pinned to the configured CA
+    authenticates it; a signature that comes is verified). ``[security] answer_xades`` overrides it.
     """
 
     name: str
@@ -39,6 +42,8 @@ class ServiceSpec:
     endpoints: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""
     consultation: bool = False
+    answer_xades: str = attrs.field(default="when-present",
+                                    validator=attrs.validators.in_(("required", "when-present")))
 
 
 @attrs.frozen

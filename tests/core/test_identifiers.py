@@ -27,7 +27,6 @@ from mycarenet_dental.identifiers import (
     RegistrationNumber,
     Ssin,
     Tooth,
-    efact_tooth,
     parse_patient,
 )
 
@@ -432,8 +431,7 @@ def test_tooth_special_values() -> None:
         Tooth.parse(True)  # type: ignore[arg-type]
     with pytest.raises(InvalidIdentifierError):
         Tooth.parse(11.0)  # type: ignore[arg-type]
-    assert efact_tooth(None) == "00"
-    assert efact_tooth(Tooth.parse(" 36 ")) == "36"
+    assert str(Tooth.parse(" 36 ")) == "36"
     assert sorted([Tooth(85), Tooth(11)])[0] == Tooth(11)
 
 
@@ -443,7 +441,7 @@ def test_tooth_special_values() -> None:
 @pytest.mark.parametrize("text", ["110/110", "110-110", "110 110", "110110", " 110 / 110 "])
 def test_ct_forms(text: str) -> None:
     ct = CtCodes.parse(text)
-    assert (ct.ct1, ct.ct2, str(ct), ct.efact_value) == ("110", "110", "110/110", 110110)
+    assert (ct.ct1, ct.ct2, str(ct)) == ("110", "110", "110/110")
     assert not ct.is_bim
 
 

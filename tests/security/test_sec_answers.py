@@ -399,7 +399,7 @@ def test_tariff_in_response_to_mismatch_is_refused(env: Any, ctx: Any) -> None:
 def test_production_profile_accepts_an_unsigned_tariff_answer_but_not_a_bad_signature(ctx: Any) -> None:
     """The real Tarification service sends no XadesT (FH neededxadeslevel=none): TLS authenticates it."""
     trust = answers.answer_trust(ctx)
-    answers._TRUST[ctx] = attrs.evolve(trust, xades={**trust.xades, "tariff": answers.XADES_POLICY["tariff"]})
+    answers._TRUST[ctx] = attrs.evolve(trust, xades={**trust.xades, "tariff": ctx.services["tariff"].answer_xades})
     try:
         assert answers.verify_xades(ctx, "tariff", content=b"<a/>", signature=None, at=ctx.now()) is False
         with pytest.raises(answers.AnswerRejected) as info:

@@ -38,25 +38,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..exchange import ExchangeRun
 
 __all__ = [
-    "MYCARENET_CBE", "XADES_POLICY", "AnswerRejected", "AnswerTrust", "answer_trust", "cbe_of", "check_in_response_to",
+    "MYCARENET_CBE", "AnswerRejected", "AnswerTrust", "answer_trust", "cbe_of", "check_in_response_to",
     "check_patient", "check_period", "check_signer", "preflight", "require_pin", "require_sealed", "tls_only", "verify_chain", "verify_xades",
     "xades_policy",
 ]
 
 MYCARENET_CBE = "0820563481"
 
-#: Whether the real service signs the answer with XAdES (FH ``mycarenet.<project>.response.neededxadeslevel``):
-#: ``required`` — always signed; ``when-present`` — normally unsigned, verified when a signature comes.
-#: Answers without a XAdES element at all (GenericInsurability, clear MemberData) rely on TLS (README).
-XADES_POLICY: Mapping[str, str] = {
-    "tariff": "when-present",  # FH acpt/prod properties: mycarenet.mcn.tarification.response.neededxadeslevel=none
-    "dmg": "when-present",  # FH dmg ResponseObjectBuilderImpl: verifies XadesT only when present
-    "billing": "required",  # FH: genericasync.invoicing.mycarenet.get.response.neededxadeslevel=xadest
-}
-#: The simulator signs every commons answer it gives, so its profile requires the signature everywhere.
-# UNSURE: the real Tarification/GMF services do not sign (see XADES_POLICY); the simulator does, so that the
-# simulator profile exercises the whole verification. Configurable: [security] answer_xades = {tariff = "..."}.
-SIMULATOR_XADES_POLICY: Mapping[str, str] = {"tariff": "required", "dmg": "required", "billing": "required"}
+# Whether the real service signs its answers with XAdES is each plugin's fact: ServiceSpec.answer_xades
+# (FH ``mycarenet.<project>.response.neededxadeslevel``). Answers without a XAdES element at all
+# (GenericInsurability, clear MemberData) rely on TLS (README).
+# UNSURE: the real Tarification/GMF services do not sign; the simulator signs every commons answer, so its
+# profile requires the signature for every service, and exercises the whole verification.
+SIMULATOR_XADES = "required"
 
 
 class AnswerRejected(SecurityError):
@@ -116,7 +110,8 @@ def answer_trust(context: Context) -> AnswerTrust:
     signers = sec.get("answer_signers", [MYCARENET_CBE])
     if not isinstance(signers, list) or not all(isinstance(s, str) and s.isdigit() for s in signers):
         raise ConfigError("[security] answer_signers must be a list of CBE numbers", location="[security] answer_signers")
-    xades = dict(SIMULATOR_XADES_POLICY if profile == "simulator" else XADES_POLICY)
+    xades = {name: SIMULATOR_XADES if profile == "simulator" else spec.answer_xades
+             for name, spec in context.services.items()}
     override = sec.get("answer_xades", {})
     if not isinstance(override, Mapping) or not all(v in ("required", "when-present") for v in override.values()):
         raise ConfigError('[security] answer_xades maps a service to "required" or "when-present"',

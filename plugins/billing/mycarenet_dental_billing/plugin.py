@@ -26,6 +26,8 @@ ACTIONS = ("urn:be:cin:nip:async:generic:post:msg", "urn:be:cin:nip:async:generi
 def mycarenet_dental_services() -> Iterator[ServiceSpec]:
     yield ServiceSpec(name=SERVICE, title="eFact third-party-payment billing (GenericAsync HCPFAC)",
                       annex="Annex 4", mandatable=True, consultation=False,
+                      # FH: genericasync.invoicing.mycarenet.get.response.neededxadeslevel=xadest
+                      answer_xades="required",
                       endpoints={"hcpfac": "/mycarenet-ws/async/generic/hcpfac"},
                       description="920000 invoice files to the insurer unions, answers 931000/92009x/920999/920900")
 

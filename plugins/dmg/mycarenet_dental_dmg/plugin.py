@@ -27,6 +27,7 @@ MEMBERDATA_PATH = "/MyCareNet/MemberData/v1"
 def mycarenet_dental_services() -> Iterator[ServiceSpec]:
     yield ServiceSpec(name=SERVICE, title="DMG-right consultation (holder of the global medical file)",
                       annex="Annex 5", mandatable=False, consultation=True,
+                      answer_xades="when-present",  # FH dmg ResponseObjectBuilderImpl: XadesT verified when present
                       endpoints={"gmf": GMF_PATH, "memberdata": MEMBERDATA_PATH},
                       description="which physician or medical house holds the patient's DMG, for the art. 74 "
                                   "report of the examinations to the treating physician")

@@ -21,6 +21,8 @@ SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1:Tarificati
 def mycarenet_dental_services() -> Iterator[ServiceSpec]:
     yield ServiceSpec(name=SERVICE, title="Tariff consultation (MyCareNet Tarification, KMEHR)", annex="Annex 3",
                       mandatable=True, endpoints={"tarification": PATH}, consultation=True,
+                      # FH acpt/prod: mycarenet.mcn.tarification.response.neededxadeslevel=none
+                      answer_xades="when-present",
                       description="fee, reimbursement, patient share and payment commitment per dental service")
 
 
