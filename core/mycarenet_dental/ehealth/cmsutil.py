@@ -213,16 +213,3 @@ def ktri_recipients(der: bytes, *, what: str) -> list[tuple[bytes, int]]:
     except (ValueError, TypeError, KeyError):
         raise SecurityError(f"{what} does not contain EnvelopedData", code="ETEE_MALFORMED") from None
     return named
-
-
-def issued_by(cert: x509.Certificate, anchor: x509.Certificate) -> bool:
-    """Whether ``cert`` is ``anchor`` itself or directly signed by it (one step of a chain check)."""
-    if cert == anchor:
-        return True
-    if cert.issuer != anchor.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(anchor)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not issued by this anchor"
-        return False

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from ..errors import SecurityError
 from . import cmsutil
-from .cmsutil import issued_by
+from .chain import issued_by
 from .etk import Etk
 from .keystore import KeyEntry
 

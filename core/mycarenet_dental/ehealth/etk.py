@@ -16,7 +16,6 @@ from functools import lru_cache
 
 import attrs
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -24,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
-from . import cmsutil
+from . import chain, cmsutil
 from .identity import identity_of
 
 ETKDEPOT_NS = "urn:be:fgov:ehealth:etkdepot:1_0:protocol"
@@ -79,9 +78,9 @@ class Etk:
         if trust:
             signer = check.certificate
             assert signer is not None
-            if not chains_to(signer, trust, pool=self.certificates):
+            if not chain.chains_to(signer, trust, pool=self.certificates, max_depth=MAX_CHAIN):
                 raise SecurityError("ETK signer is not trusted", code="ETK_UNTRUSTED")
-        if self.auth_certificate is not None and not _issued_by(self.certificate, self.auth_certificate):
+        if self.auth_certificate is not None and not chain.signed_by(self.certificate, self.auth_certificate):
             raise SecurityError("ETK encryption certificate is not issued by its owner's key", code="ETK_PROXY")
         now = now or datetime.now(timezone.utc)
         if not (self.certificate.not_valid_before_utc <= now < self.certificate.not_valid_after_utc):
@@ -104,7 +103,7 @@ class Etk:
         owner = self.auth_certificate
         if owner is None:
             raise SecurityError("the ETK carries no owner certificate", code="ETK_PROXY")
-        if not chains_to(owner, trust, pool=self.certificates):
+        if not chain.chains_to(owner, trust, pool=self.certificates, max_depth=MAX_CHAIN):
             raise SecurityError("the ETK owner's certificate is not issued by a trusted CA", code="ETK_UNTRUSTED")
         if not (owner.not_valid_before_utc <= now < owner.not_valid_after_utc):
             raise SecurityError("the ETK owner's certificate is outside its validity period", code="ETK_EXPIRED")
@@ -126,45 +125,9 @@ def _norm_identifier(identifier_type: str, value: str) -> tuple[str, str]:
     return kind, v
 
 
-def chains_to(cert: x509.Certificate, trust: Sequence[x509.Certificate], *,
-              pool: Sequence[x509.Certificate] = (), depth: int = MAX_CHAIN) -> bool:
-    """Whether ``cert`` is an anchor, is issued by one, or is through CA certificates of ``pool``.
-
-    An intermediate taken from ``pool`` (the certificates the ETK itself carries, so attacker-chosen) must
-    be a CA: a leaf certificate a trusted CA issued to anyone cannot vouch for another identity.
-    """
-    if any(cmsutil.issued_by(cert, anchor) for anchor in trust):
-        return True
-    if depth <= 0:
-        return False
-    for candidate in pool:
-        if candidate == cert or candidate.subject != cert.issuer or not _is_ca(candidate):
-            continue
-        if _issued_by(cert, candidate) and chains_to(candidate, trust, pool=pool, depth=depth - 1):
-            return True
-    return False
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
 @lru_cache(maxsize=128)
 def _parse_cached(der: bytes) -> Etk:
     return Etk._parse(der)
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-        return True
-    except (ValueError, TypeError, InvalidSignature):
-        return False
 
 
 def build_etk(

@@ -14,13 +14,12 @@ from functools import lru_cache
 
 import attrs
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from lxml import etree
 
 from ..errors import MalformedCertificateError, SecurityError
 from ..timeutil import parse_utc, utc_ms
 from ..xmlsafe import parse_xml
-from . import xmldsig
+from . import chain, xmldsig
 
 NS_SAML = "urn:oasis:names:tc:SAML:1.0:assertion"
 NS_SAMLP = "urn:oasis:names:tc:SAML:1.0:protocol"
@@ -280,7 +279,7 @@ def verify_assertion_signature(
     if not trust:
         raise SecurityError("no trust anchor configured for STS assertions", code="SAML_TRUST",
                             hint="configure the STS certificate or its CA")
-    if not any(signer == anchor or _issued_by(signer, anchor) for anchor in trust):
+    if not any(chain.issued_by(signer, anchor) for anchor in trust):
         raise SecurityError(
             f"the assertion is signed by an untrusted certificate ({signer.subject.rfc4514_string()})",
             code="SAML_UNTRUSTED",
@@ -296,16 +295,6 @@ def verify_assertion_signature(
             hint="the assertion was altered (or re-serialised) after the STS signed it",
         )
     return signer
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-        return True
-    except (ValueError, TypeError, InvalidSignature):
-        return False
 
 
 _START = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?Assertion[\s>/]")

@@ -24,7 +24,7 @@ from ..errors import MalformedResponseError, SecurityError
 from ..timeutil import parse_utc, utc_ms
 from ..xmlsafe import parse_xml
 from . import xmldsig
-from .cmsutil import issued_by
+from .chain import issued_by
 from .keystore import KeyEntry
 from .saml import certificate_from_b64
 

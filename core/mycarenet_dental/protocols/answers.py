@@ -20,7 +20,6 @@ profile it defaults to ``[endpoints] ca_file`` (the test PKI's CA).
 from __future__ import annotations
 
 import base64
-import functools
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -31,6 +30,7 @@ import attrs
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from ..ehealth import chain
 from ..errors import ConfigError, MyCareNetDentalError, SecurityError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -139,54 +139,15 @@ def xades_policy(context: Context, service: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except Exception:  # noqa: BLE001 - any failure means "not issued by this certificate"
-        return False
-    return True
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
 def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
     return cert.not_valid_before_utc <= at < cert.not_valid_after_utc
-
-
-@functools.lru_cache(maxsize=64)
-def _path(leaf: x509.Certificate, anchors: tuple[x509.Certificate, ...], intermediates: tuple[x509.Certificate, ...],
-          max_depth: int) -> tuple[x509.Certificate, ...] | None:
-    """``leaf`` … anchor, each link's signature checked; None when no path. Signatures do not change with
-    time, so the path of a signer (the same few certificates answer every call) is built once."""
-    pool = [c for c in intermediates if c != leaf]
-    current, path = leaf, [leaf]
-    for _ in range(max_depth):
-        for anchor in anchors:
-            if current == anchor:
-                return tuple(path)
-            if _signed_by(current, anchor):
-                return (*path, anchor)
-        nxt = next((c for c in pool if _is_ca(c) and _signed_by(current, c)), None)
-        if nxt is None:
-            return None
-        pool.remove(nxt)
-        current = nxt
-        path.append(nxt)
-    return None
 
 
 def verify_chain(leaf: x509.Certificate, anchors: Sequence[x509.Certificate], *, at: datetime,
                  intermediates: Iterable[x509.Certificate] = (), service: str | None = None,
                  max_depth: int = 5) -> None:
     """``leaf`` → CA intermediates → one of ``anchors``, each signature checked, each valid at ``at``."""
-    path = _path(leaf, tuple(anchors), tuple(intermediates), max_depth)
+    path = chain.chain_path(leaf, anchors, intermediates, max_depth=max_depth)
     if path is None:
         raise AnswerRejected(f"the answer is signed by a certificate that does not chain to the configured eHealth "
                              f"trust anchors ({leaf.subject.rfc4514_string()}, issued by {leaf.issuer.rfc4514_string()})",
