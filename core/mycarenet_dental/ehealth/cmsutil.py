@@ -225,6 +225,11 @@ def _content_info(der: bytes, oid: bytes) -> tuple[int, int] | None:
 
 
 def _parse_fast(der: bytes) -> _FastSigner:
+    """Read the SignedData fields the verifier needs straight from the DER (``_NotFast``: use asn1crypto).
+
+    Long because: one linear walk over the DER of a SignedData, field after field in the order of RFC 5652;
+    any surprise falls back to asn1crypto (issue 13 property 6 removes this path).
+    """
     body = _content_info(der, _OID_SIGNED_DATA)
     if body is None:
         raise _NotFast

@@ -206,6 +206,13 @@ class SendingReader:
         return _header(self.s200, self.s300, self.r10, self.bordereaux[0] if self.bordereaux else None)
 
     def invoices(self) -> Iterator[Invoice]:
+        """Yield the typed invoices of the 920000 one at a time (memory stays flat).
+
+        Long because: the record loop is the hot path of bench/bench_efact.py (parse target 100,000 lines/s).
+        The state of the invoice being read (its head, the pending line, the fast-path line) lives in locals
+        of one loop; one call per record or per zone group costs measurably, so the loop stays whole and the
+        conversions it needs are the small memoised functions below.
+        """
         if self._done:
             raise EfactFormatError("invoices() can be iterated only once")
         self._done = True
