@@ -1,185 +1,146 @@
-"""Serve the simulator on loopback with TLS, in a thread or in the foreground.
+"""Serve the simulator on loopback with TLS, in a thread or in the foreground, on cheroot.
 
-Werkzeug's development server closes every connection, so each call would pay a new TLS
-handshake on both sides — nothing like eHealth, and the benchmarks would measure handshakes.
-This small threaded HTTP/1.1 server keeps connections alive, reads bodies by Content-Length
-(bounded), and calls the simulator's WSGI application.
+Why cheroot and not Werkzeug's server: Werkzeug 3.1 answers every request with ``Connection: close``
+whatever ``protocol_version`` says (each call would pay a new TLS handshake, nothing like eHealth),
+and it runs the TLS handshake in its accept loop without a timeout, so one client that connects and
+stays silent stops every other client. Cheroot (CherryPy's server) keeps HTTP/1.1 connections alive
+with idle connections parked in a selector, not in a thread, bounds header and body sizes, reads
+chunked bodies, and answers what it will not serve with a status (400, 413, 414, 501, 505). The one
+addition here is that the TLS handshake runs in the worker thread that reads the first request
+(bounded by ``TIMEOUT_S``), never in the accept loop.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
+import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+
+from cheroot import errors as cheroot_errors
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from ..errors import ConfigError
 from .app import MAX_REQUEST_BYTES
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-MAX_LINE = 65536
-MAX_HEADERS = 100
+MAX_HEADER_BYTES = 64 * 1024  # request line and all header lines together
+TIMEOUT_S = 30  # a socket read (handshake, request, body) and an idle keep-alive connection
+WORKERS = 16  # requests served at once; idle keep-alive connections take no worker
+KEEP_ALIVE_LIMIT = 100  # open connections parked between requests; past it, answers say Connection: close
+SHUTDOWN_S = 2.0  # stop() waits this long for busy workers, then closes their sockets
+METHODS = ("GET", "POST")
+_TOO_LARGE = "Request Entity Too Large"  # how cheroot's chunked reader says the body passed the bound
 log = logging.getLogger("mycarenet_dental.sim")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 30  # an idle keep-alive connection is closed after this
-    server: _TlsServer
-    lean_headers: dict[str, str]
+def _plain(start_response: Any, status: str, text: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(text)))])
+    return [text]
 
-    def setup(self) -> None:
-        super().setup()
+
+def _guard(app: Any) -> Any:
+    """Read a chunked body here, so that one past the bound gets 413 (cheroot then closes the connection)
+    and a malformed one 400, instead of an error inside the application; refuse methods the insurer
+    does not serve (501)."""
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("wsgi.input_terminated"):  # chunked: cheroot decodes it, bounded
+            try:
+                body = environ["wsgi.input"].read()
+            except ValueError:  # a chunk-size line that is not hexadecimal
+                return _plain(start_response, "400 Bad Request", b"bad chunked body")
+            except (cheroot_errors.MaxSizeExceeded, OSError) as exc:
+                if exc.args[:1] != (_TOO_LARGE,):  # a broken connection, not the bound
+                    raise
+                return _plain(start_response, "413 Content Too Large", b"request too large")
+            environ.update({"wsgi.input": BytesIO(body), "CONTENT_LENGTH": str(len(body)),
+                            "wsgi.input_terminated": False})
+        if environ["REQUEST_METHOD"] not in METHODS:
+            return _plain(start_response, "501 Not Implemented", b"method not supported")
+        return app(environ, start_response)
+
+    return guarded
+
+
+class _HandshakeInWorker(BuiltinSSLAdapter):
+    """Cheroot's TLS adapter, with the handshake left to the first read (in a worker thread, under the
+    socket timeout) instead of ``accept`` (in the one loop that serves every client)."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        super().__init__(str(cert), str(key))
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def wrap(self, sock: Any) -> tuple[ssl.SSLSocket, dict[str, str]]:
+        tls = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return tls, {"wsgi.url_scheme": "https", "HTTPS": "on"}
+
+
+class _Server(wsgi.Server):
+    def process_conn(self, conn: Any) -> None:
+        """A connection just accepted waits in the selector, as an idle keep-alive one does, until its
+        client sends (its ClientHello): a client that connects and stays silent holds no worker, and is
+        closed after ``TIMEOUT_S``. Cheroot would hand it to a worker at once."""
+        if conn.last_used is None:  # set by the connection manager's put(); None until then
+            self._connections.put(conn)
+            return
+        super().process_conn(conn)
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        """Cheroot writes to stderr; here, peers' failures (TLS, resets, timeouts: a port scan, a client
+        that gives up) go to debug, errors of the application to the simulator's log."""
+        peer = isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, TimeoutError))
+        log.log(logging.DEBUG if peer or level < logging.ERROR else level, "%s", msg, exc_info=traceback)
+
+
+def _in_daemon_thread(function: Any) -> None:
+    """Run ``function`` in a daemon thread and wait for it. Cheroot's worker threads are not daemons, but
+    a thread inherits its creator's flag: started from here, a server a caller forgets to stop cannot
+    keep the interpreter from exiting."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
         try:
-            self.connection.do_handshake()  # in this connection's thread, never in the accept loop
-        except (ssl.SSLError, OSError) as exc:
-            log.debug("TLS handshake failed: %s", exc)
-            self.close_connection = True
-            raise
+            function()
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
 
-    def handle_one_request(self) -> None:
-        """Read one request with a lean parser (``http.server`` parses headers through the ``email``
-        package, a third of a millisecond per call) and answer it."""
-        try:
-            line = self.rfile.readline(MAX_LINE + 1)
-        except (TimeoutError, OSError):
-            self.close_connection = True
-            return
-        if not line:
-            self.close_connection = True
-            return
-        parts = line.split()
-        if len(line) > MAX_LINE or len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
-            self._plain(400, b"bad request line")
-            return
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADERS + 1):
-            hline = self.rfile.readline(MAX_LINE + 1)
-            if hline in (b"\r\n", b"\n"):
-                break
-            name, sep, value = hline.decode("latin-1").partition(":")
-            if len(hline) > MAX_LINE or not hline.endswith(b"\n") or not sep or not name or name != name.strip():
-                self._plain(400, b"bad header line")
-                return
-            name = name.lower()
-            headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
-        else:
-            self._plain(431, b"too many header lines")
-            return
-        self.command, self.path = parts[0].decode("latin-1"), parts[1].decode("latin-1")
-        self.request_version = parts[2].decode("latin-1")
-        self.lean_headers = headers
-        connection = headers.get("connection", "").lower()
-        self.close_connection = "close" in connection or (
-            self.request_version == "HTTP/1.0" and "keep-alive" not in connection)
-        if self.command not in ("POST", "GET"):
-            self._plain(501, b"method not supported")
-            return
-        self._serve()
-
-    def _serve(self) -> None:
-        headers = self.lean_headers
-        if headers.get("transfer-encoding"):
-            self._plain(411, b"length required")
-            return
-        try:
-            length = int(headers.get("content-length") or 0)
-        except ValueError:
-            self._plain(400, b"bad content-length")
-            return
-        if length > MAX_REQUEST_BYTES or length < 0:
-            self._plain(413, b"request too large")
-            return
-        body = self.rfile.read(length)
-        path, _, query = self.path.partition("?")
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": self.command, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
-            "SERVER_NAME": self.server.server_address[0], "SERVER_PORT": str(self.server.server_address[1]),
-            "SERVER_PROTOCOL": self.request_version, "REMOTE_ADDR": self.client_address[0],
-            "CONTENT_LENGTH": str(length), "CONTENT_TYPE": headers.get("content-type", ""),
-            "wsgi.version": (1, 0), "wsgi.url_scheme": "https", "wsgi.input": BytesIO(body),
-            "wsgi.errors": BytesIO(), "wsgi.multithread": True, "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        for key, value in headers.items():
-            name = "HTTP_" + key.upper().replace("-", "_")
-            if name not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-                environ[name] = value
-        reply: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            reply[:] = [status, headers]
-            return lambda data: None
-
-        chunks = self.server.app(environ, start_response)
-        try:
-            data = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if callable(close):
-                close()
-        status, reply_headers = reply
-        head = [f"HTTP/1.1 {status}"]
-        for key, value in reply_headers:
-            if key.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
-                head.append(f"{key}: {value}")
-        head.append(f"Content-Length: {len(data)}")
-        if self.close_connection:
-            head.append("Connection: close")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
-
-    def _plain(self, code: int, text: bytes) -> None:
-        self.close_connection = True
-        reason = {400: "Bad Request", 411: "Length Required", 413: "Content Too Large", 431: "Request Header Fields "
-                  "Too Large", 501: "Not Implemented"}.get(code, "Error")
-        self.wfile.write(f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(text)}"
-                         f"\r\nConnection: close\r\n\r\n".encode("latin-1") + text)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
-        log.debug(format, *args)
-
-
-class _TlsServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], app: Any, context: ssl.SSLContext) -> None:
-        self.app = app
-        self._context = context
-        super().__init__(address, _Handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        return self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+    thread = threading.Thread(target=run, name="mcn-simulator-prepare", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 class SimulatorServer:
     """A running simulator. ``port=0`` picks a free port; ``url`` tells which."""
 
-    def __init__(self, app: Any, *, pki_dir: Path, host: str = "127.0.0.1", port: int = 8443) -> None:
+    def __init__(self, app: Any, *, pki_dir: Path, host: str = "127.0.0.1", port: int = 8443,
+                 max_body_bytes: int = MAX_REQUEST_BYTES) -> None:
         if host not in LOOPBACK:
             raise ConfigError(f"the simulator only listens on loopback, not {host!r}", location="--host")
         cert, key = pki_dir / "tls.pem", pki_dir / "tls-key.pem"
         if not cert.exists() or not key.exists():
             raise ConfigError(f"no TLS certificate in {pki_dir}", hint="run `mycarenet-dental simulator pki --out DIR`")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(str(cert), str(key))
         self.app = app
+        server = _Server((host, port), _guard(app), numthreads=WORKERS, server_name="mcn-simulator",
+                         timeout=TIMEOUT_S, shutdown_timeout=SHUTDOWN_S)
+        server.ssl_adapter = _HandshakeInWorker(cert, key)
+        server.max_request_header_size = MAX_HEADER_BYTES
+        server.max_request_body_size = max_body_bytes
+        server.keep_alive_conn_limit = KEEP_ALIVE_LIMIT
+        server.expiration_interval = 0.1  # how soon stop() is noticed, and idle connections expire
         try:
-            self._server = _TlsServer((host, port), app, context)
+            _in_daemon_thread(server.prepare)  # bind and listen now: the port is known, a busy port a ConfigError
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}", location="--port") from exc
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", location="--port") from exc
+        self._server = server
         self.host = host
-        self.port = self._server.server_address[1]
+        self.port = int(server.bind_addr[1])
         self._thread: threading.Thread | None = None
 
     @property
@@ -187,16 +148,18 @@ class SimulatorServer:
         return f"https://{self.host}:{self.port}"
 
     def start(self) -> SimulatorServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mcn-simulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve, name="mcn-simulator", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        try:
+            self._server.serve()
+        finally:
+            self._server.stop()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         if self._thread:
             self._thread.join(timeout=5)
 
