@@ -338,8 +338,8 @@ def _deadline_seconds(timeouts: Mapping[str, Any]) -> float:
     return float(value)
 
 
-def load_config(path: Path | str | None = None, *, profile: str | None = None) -> Config:
-    """Load and validate the configuration (file from ``path``, ``$MYCARENET_DENTAL_CONFIG`` or none)."""
+def _read_toml(path: Path | str | None) -> tuple[Mapping[str, Any], Path | None]:
+    """The parsed file from ``path`` or ``$MYCARENET_DENTAL_CONFIG`` (none: empty); typed errors only."""
     path = path or os.environ.get(ENV_CONFIG)
     data: Mapping[str, Any] = {}
     cfg_path: Path | None = None
@@ -358,7 +358,24 @@ def load_config(path: Path | str | None = None, *, profile: str | None = None) -
         except OSError as exc:  # a directory, no permission, an I/O error
             raise ConfigError(f"cannot read the configuration file {cfg_path}: {exc.strerror or exc}",
                               location="--config") from exc
+    return data, cfg_path
+
+
+def load_config(path: Path | str | None = None, *, profile: str | None = None) -> Config:
+    """Load and validate the configuration (file from ``path``, ``$MYCARENET_DENTAL_CONFIG`` or none)."""
+    data, cfg_path = _read_toml(path)
     return config_from_mapping(data, path=cfg_path, profile=profile)
+
+
+def load_plugin_lists(path: Path | str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``[plugins] allow`` and ``block`` of the configuration file, read before the plugins load.
+
+    Only this table is validated here: the plugin manager must exist before the CLI (whose commands
+    come from plugins) can run, while the rest of the file is validated when a command needs it.
+    """
+    data, _ = _read_toml(path)
+    pl = _table(data, "plugins")
+    return string_list(pl.get("allow", []), "[plugins] allow"), string_list(pl.get("block", []), "[plugins] block")
 
 
 def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, profile: str | None = None) -> Config:

@@ -69,7 +69,6 @@ class Context:
         self._clock = clock
         self._security: Any = None
         self._soap: SoapClient | None = None
-        self.extensions: dict[str, Any] = {}  # per-plugin objects cached for this context
 
     @classmethod
     def from_config(cls, path: Path | str | None = None, *, profile: str | None = None,
@@ -103,12 +102,24 @@ class Context:
 
     @functools.cached_property
     def log(self) -> ExchangeLog:
-        return ExchangeLog(self.storage)
+        """Results other plugins read back; only kinds a loaded plugin declares can be recorded."""
+        return ExchangeLog(self.storage, kinds=frozenset(self.pm.result_kinds()))
 
     # -- plugins ---------------------------------------------------------------------------------
     @functools.cached_property
     def services(self) -> Mapping[str, ServiceSpec]:
         return {name: spec for name, (spec, _) in self.pm.services().items()}
+
+    def result_kinds_of(self, service: str) -> tuple[str, ...]:
+        """The result kinds declared by the plugin that provides ``service`` (empty when none is loaded).
+
+        How a plugin reads another's results without knowing its spelling, e.g. billing asks for
+        ``result_kinds_of("assurability")`` to find the insurability consultations.
+        """
+        provider = self.pm.services().get(service)
+        if provider is None:
+            return ()
+        return tuple(name for name, (_, plugin) in self.pm.result_kinds().items() if plugin == provider[1])
 
     @functools.cached_property
     def all_rules(self) -> list[RuleSpec]:
@@ -228,7 +239,7 @@ class Context:
         refusal = self._checked(exchange, start=True)
         if refusal is not None:
             self._refused(exchange, refusal)
-        run = ExchangeRun(exchange, self.audit)
+        run = ExchangeRun(exchange, self.audit, kinds=self.log.kinds)
         try:
             self.pm.hook.mycarenet_dental_exchange_started(exchange=exchange, context=self)
             yield run

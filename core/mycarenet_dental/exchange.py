@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -118,9 +118,10 @@ class ExchangeRun:
     """Handed to the code that performs an exchange: records references and disturbances as they
     happen, so the audit can rebuild the timeline of one transmission (R8, R9)."""
 
-    def __init__(self, exchange: Exchange, audit: AuditLog) -> None:
+    def __init__(self, exchange: Exchange, audit: AuditLog, *, kinds: Collection[str] | None = None) -> None:
         self.exchange = exchange
         self._audit = audit
+        self._kinds = kinds  # the declared result kinds (None: not checked)
         self.references: dict[str, str] = {}
         self.disturbances: list[Disturbance] = []
         self.status: str | None = None
@@ -131,6 +132,11 @@ class ExchangeRun:
         the outcome row of the audit, in one transaction: a result is never on record without its outcome."""
         if retention not in ("keep", "contact"):
             raise ValueError("retention must be 'keep' or 'contact'")
+        if self._kinds is not None and kind not in self._kinds:
+            from .plugins import UndeclaredResultKindError
+
+            raise UndeclaredResultKindError(f"result kind {kind!r} is not declared by any loaded plugin",
+                                            hint="declare it with the mycarenet_dental_result_kinds hook")
         self.kept.append(KeptResult(kind=kind, data=dict(data), status=status, retention=retention))
 
     def reference(self, name: str, value: str) -> None:

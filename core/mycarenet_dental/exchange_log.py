@@ -5,7 +5,7 @@ through the core (R34-R36) without importing the plugin that recorded them. Rows
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,8 +42,9 @@ def _result(row: Any) -> RecordedResult:
 class ExchangeLog:
     """Results of exchanges that rules and other plugins read back through the core."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, *, kinds: Collection[str] | None = None) -> None:
         self.storage = storage
+        self.kinds = kinds  # the kinds plugins declare (``mycarenet_dental_result_kinds``); None: not checked
 
     def record(self, *, exchange_id: str, kind: str, service: str, status: str, data: Mapping[str, Any],
                patient: str | None = None, contact_id: str | None = None, retention: str = "keep",
@@ -52,6 +53,11 @@ class ExchangeLog:
         :meth:`ExchangeRun.keep <mycarenet_dental.exchange.ExchangeRun.keep>` instead."""
         if retention not in ("keep", "contact"):
             raise ValueError("retention must be 'keep' or 'contact'")
+        if self.kinds is not None and kind not in self.kinds:
+            from .plugins import UndeclaredResultKindError
+
+            raise UndeclaredResultKindError(f"result kind {kind!r} is not declared by any loaded plugin",
+                                            hint="declare it with the mycarenet_dental_result_kinds hook")
         cur = self.storage.execute(
             "INSERT INTO exchange_result(exchange_id, kind, service, patient, contact_id, status, recorded_at, "
             "retention, data) VALUES (?,?,?,?,?,?,?,?,?)",

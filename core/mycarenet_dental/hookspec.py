@@ -113,6 +113,10 @@ def mycarenet_dental_tables() -> Iterable[TableSpec]:
 def mycarenet_dental_result_kinds() -> Iterable[ResultKind]:
     """Declare kinds of results this plugin records in the exchange log for other plugins to read.
 
+    Only declared kinds can be kept (``run.keep``) or recorded; another plugin reads them by asking
+    ``context.result_kinds_of("<service>")`` for the kinds of the plugin providing that service, never
+    by guessing a spelling. One kind declared by two plugins is refused when the plugins load.
+
     Example::
 
         @hookimpl

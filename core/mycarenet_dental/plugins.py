@@ -3,15 +3,17 @@
 - the built-in rules are registered through the same entry-point path as third-party plugins;
 - a hook name that the hookspec does not know makes loading fail (``check_pending``);
 - two plugins claiming the same service are refused with a message naming both;
-- allow/block lists come from the configuration or ``MYCARENET_DENTAL_PLUGINS``
-  (``"tariff,billing"`` allows only these; ``"-dmg"`` blocks one), matched on the entry-point
-  name or the distribution name;
+- allow/block lists come from the configuration (``[plugins] allow/block``) and from
+  ``MYCARENET_DENTAL_PLUGINS`` (``"tariff,billing"`` allows only these; ``"-dmg"`` blocks one),
+  matched on the entry-point name or the distribution name. Precedence: the environment can narrow
+  what the file allows, never widen it — a plugin blocked by either is not loaded, and when both
+  give an allow list a plugin must be in both (an administrator's block in the file cannot be undone
+  by a variable set in a shell). Built-in plugins ignore allow lists but can be blocked;
 - a third-party plugin that fails to import is reported and skipped (strict mode re-raises).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -23,7 +25,7 @@ import pluggy
 
 from . import hookspec
 from .errors import ConfigError
-from .registrations import ServiceSpec
+from .registrations import ResultKind, ServiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,13 @@ class PluginConflictError(ConfigError):
 
 class PluginLoadError(ConfigError):
     default_code = "PLUGIN_LOAD"
+
+
+class UndeclaredResultKindError(PluginLoadError):
+    """A result kept in the exchange log under a kind no plugin declares (``mycarenet_dental_result_kinds``):
+    a reader asking by the declared kind would never find it."""
+
+    default_code = "RESULT_KIND"
 
 
 @attrs.frozen
@@ -79,17 +88,17 @@ class PluginManager(pluggy.PluginManager):
     def load(self, *, allow: Sequence[str] = (), block: Sequence[str] = (), entrypoints: bool = True,
              extra: Iterable[tuple[str, Any]] = (), strict: bool = False) -> PluginManager:
         env_allow, env_block = _split_env(os.environ.get(ENV_PLUGINS))
-        allow = list(allow) + env_allow
-        block = list(block) + env_block
+        allow_lists = [set(names) for names in (allow, env_allow) if names]
+        blocked = set(block) | set(env_block)
         if entrypoints:
             for ep in sorted(entry_points(group=self.group), key=lambda e: e.name):
                 dist = ep.dist.name if ep.dist else None
                 builtin = dist == CORE_DISTRIBUTION
                 names = {ep.name, dist or ""}
-                if names & set(block):
+                if names & blocked:
                     self.skipped.append((ep.name, "blocked"))
                     continue
-                if allow and not builtin and not names & set(allow):
+                if not builtin and not all(names & allowed for allowed in allow_lists):
                     self.skipped.append((ep.name, "not in the allow list"))
                     continue
                 if not builtin and not self._wanted(ep):
@@ -106,6 +115,7 @@ class PluginManager(pluggy.PluginManager):
                                        "hooks are in mycarenet_dental.sim.hookspec, loaded through the "
                                        "entry-point group mycarenet_dental.simulator)") from exc
         self.services()  # refuse conflicts at load time
+        self.result_kinds()
         return self
 
     def _wanted(self, ep: EntryPoint) -> bool:
@@ -129,11 +139,6 @@ class PluginManager(pluggy.PluginManager):
             raise PluginLoadError(f"plugin {ep.name!r} is invalid: {exc}") from exc
         self._dists[ep.name] = (ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
 
-    def register_module(self, name: str, module: str) -> None:
-        """Register a plugin module by import path (tests and embedding applications)."""
-        self.register(importlib.import_module(module), name=name)
-        self._dists[name] = (None, None)
-
     # -- what the plugins provide --------------------------------------------------------------
     def collect(self, hook_name: str, *, tolerant: bool = False) -> list[tuple[str, Any]]:
         """Flatten a registration hook's iterables into (plugin name, record) pairs.
@@ -156,6 +161,16 @@ class PluginManager(pluggy.PluginManager):
                 continue
             out.extend((impl.plugin_name, record) for record in records)
         return out
+
+    def result_kinds(self) -> dict[str, tuple[ResultKind, str]]:
+        """Every declared result kind with the plugin declaring it; one kind declared twice is refused."""
+        seen: dict[str, tuple[ResultKind, str]] = {}
+        for plugin_name, kind in self.collect("mycarenet_dental_result_kinds"):
+            if kind.name in seen and seen[kind.name][1] != plugin_name:
+                raise PluginConflictError(
+                    f"result kind {kind.name!r} is declared by two plugins: {seen[kind.name][1]!r} and {plugin_name!r}")
+            seen[kind.name] = (kind, plugin_name)
+        return seen
 
     def services(self) -> dict[str, tuple[ServiceSpec, str]]:
         seen: dict[str, tuple[ServiceSpec, str]] = {}

@@ -25,11 +25,6 @@ def _brussels() -> dt.tzinfo:
                           hint="install the 'tzdata' package (a dependency of mycarenet-dental)") from None
 
 
-def brussels() -> dt.tzinfo:
-    """The Europe/Brussels zone (system zoneinfo, else the ``tzdata`` package)."""
-    return _brussels()
-
-
 def belgian_date(moment: dt.datetime) -> dt.date:
     """The calendar day in Belgium at ``moment`` (a naive moment is taken as already Belgian)."""
     if moment.tzinfo is None:

@@ -84,6 +84,8 @@ def _broken(path: str, value: object) -> dict[str, Any]:
     ("invoices.0.type", "credit_note", UsageError, "invoices[0].previous"),
     ("invoices.0.lines.0.commitment", {"number": "", "date": "2026-10-05"}, UsageError,
      "invoices[0].lines[0].commitment.number"),
+    # a value outside a code list (an attrs validator) was a bare ValueError, found by the fuzz test
+    ("invoices.1.lines.0.identity_check.input_type", "0", UsageError, "invoices[1].lines[0].identity_check.input_type"),
 ])
 def test_errors_name_the_field(path: str, value: object, error: type[Exception], location: str) -> None:
     with pytest.raises(error) as info:

@@ -10,7 +10,7 @@ from mycarenet_dental.errors import BusinessError, ConfigError, NoContactError, 
 from mycarenet_dental.exchange import Trigger
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.plugins import PluginManager
-from mycarenet_dental.registrations import RuleSpec, ServiceSpec
+from mycarenet_dental.registrations import ResultKind, RuleSpec, ServiceSpec
 from mycarenet_dental.rules import burst_limit, explicit_request_only, not_mandatable, once_per_contact
 
 PATIENT = "85073003328"
@@ -31,6 +31,10 @@ class FakeService:
         yield explicit_request_only("R37", "Annex 3", {"fakesvc"})
         yield burst_limit("R37-burst", "Annex 3", "fakesvc", per_minute_key="max_per_minute", default=3)
         yield not_mandatable("R21-fake", "Annex 1 §4", {"fakesvc"})
+
+    @hookimpl
+    def mycarenet_dental_result_kinds(self) -> Iterator[ResultKind]:
+        yield ResultKind(name="fakesvc.result", description="the fake answer")
 
 
 @pytest.fixture

@@ -190,3 +190,20 @@ def _run(main: Any, argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def test_route_a_on_a_dmg_only_simulator(tmp_path: Path) -> None:
+    """With only the DMG plugin loaded, the simulator hosts MemberData because the plugin answers the
+    globalMedicalFile facet through ``mycarenet_dental_simulator_facets`` (before, MemberData came with
+    the insurability plugin only and route A answered SOA-02001)."""
+    from mycarenet_dental.plugins import PluginManager
+    from mycarenet_dental.sim.testing import SimEnv
+
+    pm = PluginManager().load(allow=["dmg"])
+    assert not pm.has_plugin("assurability")
+    with SimEnv.running(tmp_path / "sim", pm=pm) as env:
+        ctx = env.context(tables={"dmg": {"route": "memberdata"}})
+        result = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), consent=True)
+        assert result.route.value == "memberdata"
+        assert result.holder is not None and result.holder.nihii == GP_PATIENT.dmg_holder.nihii
+        ctx.close()

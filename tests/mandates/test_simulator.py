@@ -22,8 +22,23 @@ OFFICE = SimpleNamespace(nihii=None, ssin=None, cbe=OFFICE_CBE)
 DENTIST = SimpleNamespace(nihii=DENTIST_NIHII, ssin="85073003328", cbe=None)
 
 
+def _mandates_hook() -> object:
+    """The hook relay of a simulator plugin manager holding only this plugin's simulator side (what
+    ``build_app`` gives the state)."""
+    import mycarenet_dental_mandates.simulator as sim_side
+    from mycarenet_dental.sim.plugins import SimPluginManager
+
+    return SimPluginManager().load(entrypoints=False, extra=[("mandates", sim_side)]).hook
+
+
 @pytest.fixture
 def state(tmp_path: Path) -> SimState:
+    return SimState(pki_dir=tmp_path, population=build_population([]), clock=lambda: NOW, hook=_mandates_hook())
+
+
+@pytest.fixture
+def bare_state(tmp_path: Path) -> SimState:
+    """A simulator without any plugin that decides mandates."""
     return SimState(pki_dir=tmp_path, population=build_population([]), clock=lambda: NOW)
 
 
@@ -40,7 +55,8 @@ def _request(state: SimState, caller: object) -> SimpleNamespace:
 
 
 def test_no_checker_means_check_mandate_is_a_no_op_and_only_the_care_provider_passes(
-        state: SimState, monkeypatch: pytest.MonkeyPatch) -> None:
+        bare_state: SimState) -> None:
+    state = bare_state
     authz.check_mandate(state, sender=[("cbe", OFFICE_CBE)], care_provider=DENTIST_NIHII, service="tariff")
     authz.authorize_care_provider(_request(state, DENTIST), care_provider=DENTIST_NIHII, service="tariff")
     with pytest.raises(SimSoapFault) as info:
@@ -50,7 +66,11 @@ def test_no_checker_means_check_mandate_is_a_no_op_and_only_the_care_provider_pa
 
 def test_building_the_simulator_registers_the_checker(isolated_pm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     app = build_app(isolated_pm, pki_dir=tmp_path)
-    assert isinstance(authz.mandate_checker(app.state), SimMandateAuthority)
+    assert isinstance(install(app.state), SimMandateAuthority)
+    assert app.state.plugin_state == {"mandates": install(app.state)}  # its own slot, nothing else
+    decision = authz.decide_mandate(app.state, sender=[("cbe", OFFICE_CBE)], care_provider=DENTIST_NIHII,
+                                    service="tariff")
+    assert decision is not None and not decision.allowed
 
 
 def test_the_simulator_loads_mandates_json_from_the_pki_folder_and_reloads_it(
@@ -104,7 +124,7 @@ def test_the_switch_takes_a_document_a_register_or_a_path(state: SimState, offic
 
 def test_the_simulator_day_decides(office_register: MandateRegister, tmp_path: Path) -> None:
     early = SimState(pki_dir=tmp_path, population=build_population([]),
-                     clock=lambda: dt.datetime(2025, 12, 31, 12, 0, tzinfo=dt.timezone.utc))
+                     clock=lambda: dt.datetime(2025, 12, 31, 12, 0, tzinfo=dt.timezone.utc), hook=_mandates_hook())
     install(early).state.switches.extra[SWITCH] = office_register
     with pytest.raises(SimSoapFault):
         authz.check_mandate(early, sender=[("cbe", OFFICE_CBE)], care_provider=DENTIST_NIHII, service="tariff")
@@ -112,11 +132,28 @@ def test_the_simulator_day_decides(office_register: MandateRegister, tmp_path: P
                         on=dt.date(2026, 1, 1))
 
 
-def test_a_checker_put_in_plugin_state_and_boolean_answers(state: SimState) -> None:
-    state.plugin_state[authz.CHECKER_KEY] = lambda **kw: kw["service"] == "tariff"
+def test_another_plugin_can_answer_the_firstresult_mandate_check(tmp_path: Path) -> None:
+    """The check is a hook: any plugin may implement it, the first answer wins, None means "no opinion"."""
+    from mycarenet_dental.sim.hookspec import hookimpl
+    from mycarenet_dental.sim.plugins import SimPluginManager
+
+    class TariffOnly:
+        @hookimpl
+        def mycarenet_dental_simulator_mandate_check(self, state, sender, care_provider, service, on):  # type: ignore[no-untyped-def]
+            return authz.MandateDecision(service == "tariff", "tariff only here")
+
+    class NoOpinion:
+        @hookimpl
+        def mycarenet_dental_simulator_mandate_check(self, state, sender, care_provider, service, on):  # type: ignore[no-untyped-def]
+            return None
+
+    pm = SimPluginManager().load(entrypoints=False, extra=[("tariff-only", TariffOnly()), ("no-opinion", NoOpinion())])
+    state = SimState(pki_dir=tmp_path, population=build_population([]), clock=lambda: NOW, hook=pm.hook)
     authz.check_mandate(state, sender=[("cbe", OFFICE_CBE)], care_provider=DENTIST_NIHII, service="tariff")
-    with pytest.raises(SimSoapFault):
-        authz.check_mandate(state, sender=[("cbe", OFFICE_CBE)], care_provider=DENTIST_NIHII, service="billing")
+    with pytest.raises(SimSoapFault) as info:
+        authz.authorize_care_provider(_request(state, OFFICE), care_provider=DENTIST_NIHII, service="billing")
+    assert "tariff only here" in info.value.message
+    assert state.plugin_state == {}  # no string-keyed checker anywhere
 
 
 def test_same_dentist_with_another_qualification_is_the_care_provider(state: SimState) -> None:

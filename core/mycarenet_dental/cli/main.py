@@ -324,14 +324,48 @@ def _write_traceback() -> str | None:
         return None
 
 
+_ROOT_VALUE_OPTIONS = frozenset({"--config", "--profile", "--trace"})
+
+
+def config_path_of(args: list[str]) -> str | None:
+    """The ``--config`` given before the subcommand, else ``$MYCARENET_DENTAL_CONFIG`` (else None).
+
+    Read ahead of click: the file's ``[plugins] allow/block`` decide which plugins load, hence which
+    commands exist, so it must be known before the command line can be parsed.
+    """
+    import os
+
+    from ..config import ENV_CONFIG
+
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            break
+        if arg == "--config":
+            return args[i + 1] if i + 1 < len(args) else None  # click reports the missing value
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+        if arg in _ROOT_VALUE_OPTIONS:
+            i += 2
+            continue
+        if not arg.startswith("-"):
+            break  # the subcommand: its own options are not the root's
+        i += 1
+    return os.environ.get(ENV_CONFIG) or None
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: load plugins, run, map errors to exit codes."""
+    """Console entry point: read the plugin lists of the configuration, load plugins, run, map errors
+    to exit codes."""
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
     try:
+        from ..config import load_plugin_lists
         from ..plugins import make_plugin_manager
 
-        pm = make_plugin_manager()
+        allow, block = load_plugin_lists(config_path_of(args))
+        pm = make_plugin_manager(allow=allow, block=block)
         cli = build_cli(pm)
         code = cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
         if isinstance(code, int) and code:  # a command's Exit(n): click returns it when not standalone

@@ -42,9 +42,6 @@ class KeyEntry:
     certificate: x509.Certificate
     chain: tuple[x509.Certificate, ...] = ()
 
-    @property
-    def serial_decimal(self) -> str:
-        return str(self.certificate.serial_number)
 
     @property
     def key_type(self) -> str:

@@ -107,9 +107,6 @@ class SamlToken:
                 return attr.values[0]
         return None
 
-    @property
-    def lifetime_seconds(self) -> float:
-        return (self.not_on_or_after - self.not_before).total_seconds()
 
     def is_valid(self, now: datetime) -> bool:
         return self.not_before <= now < self.not_on_or_after

@@ -76,12 +76,6 @@ class TokenCache:
             self._save(new)
             return new
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = None
-            if self.persist_path is not None and self.persist_path.exists():
-                self.persist_path.unlink()
-
     # -- persistence ---------------------------------------------------------------------------------
 
     def _save(self, token: SamlToken) -> None:

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-NS_SOA_ERRORS = ("urn:be:fgov:ehealth:errors:soa:v1", "urn:be:fgov:ehealth:errors:soa:v1_1")
 MASK = b"***"
 RETRY_HTTP = {502, 503, 504}
 
@@ -168,11 +167,6 @@ class SoapClient:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self.calls = 0
-
-    def add_mask(self, secret: str) -> None:
-        """Mask another secret (e.g. the licence password once configuration is read)."""
-        if secret and secret not in self._mask:
-            self._mask.append(secret)
 
     # -- tracing --------------------------------------------------------------------------------
 

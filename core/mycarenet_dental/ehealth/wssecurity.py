@@ -49,12 +49,6 @@ class ExchangeRunLike(Protocol):
     def disturbance(self, kind: str, detail: str) -> None: ...
 
 
-class WsSecurity(Protocol):
-    """Something that secures an envelope and returns the exact bytes to send."""
-
-    def apply(self, envelope: etree._Element, *, run: ExchangeRunLike | None = None) -> bytes: ...
-
-
 def _now(clock: Callable[[], datetime] | None) -> datetime:
     return clock() if clock else datetime.now(timezone.utc)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import attrs
 from cryptography.exceptions import InvalidSignature
@@ -53,7 +53,6 @@ _SIGS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
 }
 WEAK = {RSA_SHA1, ECDSA_SHA1, DIGEST_SHA1}
 ID_ATTRIBUTES = ("Id", "ID", "id", "AssertionID")
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 
 
 def ds(tag: str) -> str:
@@ -207,12 +206,6 @@ class SignatureReport:
     def ok(self) -> bool:
         return self.value_ok is True and all(r.ok for r in self.references)
 
-    @property
-    def digests_ok(self) -> bool:
-        return all(r.ok for r in self.references)
-
-    def references_to(self) -> set[str]:
-        return {r.uri for r in self.references if r.ok}
 
 
 _ID_LOCAL_NAMES = frozenset(ID_ATTRIBUTES)  # xml:id has the local name "id" too
@@ -417,4 +410,3 @@ def verify(
     )
 
 
-IdLookup = Callable[[str], "etree._Element | None"]

@@ -58,7 +58,6 @@ class CommonsFlavour:
     blob_encryption: bool = False  # ContentEncryption / Etk attributes on BlobType (v3)
     response_status: bool = False  # commons v1 Status in the response (GMF)
     request_xades: str = "Xades"  # name of the optional XAdES element of a request
-    input_reference_max: int | None = None
 
 
 V3 = CommonsFlavour("v3", core_ns="urn:be:fgov:ehealth:mycarenet:commons:core:v3",
@@ -69,7 +68,6 @@ GMF = CommonsFlavour("gmf", core_ns="urn:be:fgov:ehealth:globalmedicalfile:core:
                      protocol_ns="urn:be:fgov:ehealth:globalmedicalfile:protocol:v1", request_attributes=False,
                      response_status=True, request_xades="XadesT")
 
-NS_EHEALTH_CORE_V1 = "urn:be:fgov:ehealth:commons:core:v1"
 NS_EHEALTH_PROTOCOL_V1 = "urn:be:fgov:ehealth:commons:protocol:v1"
 
 
@@ -91,10 +89,6 @@ class Party:
     nihii_quality: str | None = attrs.field(default=None, converter=_opt_str)
     ssin: str | None = attrs.field(default=None, converter=_opt_str)
     cbe: str | None = attrs.field(default=None, converter=_opt_str)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.name or self.nihii or self.ssin or self.cbe)
 
 
 @attrs.frozen

@@ -139,10 +139,6 @@ class SubjectRef:
         return cls(FORMAT_SSIN, ssin)
 
     @classmethod
-    def ssin_at_mutuality(cls, ssin: str, mutuality: str) -> SubjectRef:
-        return cls(FORMAT_SSIN_AT_MUT, f"{ssin}@{mutuality}")
-
-    @classmethod
     def registration(cls, number: str, mutuality: str) -> SubjectRef:
         return cls(FORMAT_REGNR_AT_MUT, f"{number}@{mutuality}")
 

@@ -41,11 +41,12 @@ class SimState:
     """Shared state of a running simulator: trust material, population, licences, counters."""
 
     def __init__(self, *, pki_dir: Path | None, population: Population, licences: Mapping[str, str] | None = None,
-                 clock: Callable[[], datetime] | None = None, profession_facets: Mapping[str, Any] | None = None,
-                 facets: Iterable[Any] = ()) -> None:
+                 clock: Callable[[], datetime] | None = None, facets: Iterable[Any] = (), hook: Any = None) -> None:
         from .memberdata import FacetRegistry
 
         self.pki_dir = pki_dir
+        #: the simulator plugin manager's hook relay: decisions plugins take (e.g. the mandate check)
+        self.hook = hook
         self.facets = FacetRegistry(facets)  # MemberData facets of the loaded plugins
         self.population = population
         self.licences = dict(licences or {})
@@ -267,12 +268,27 @@ def build_app(pm: Any, *, pki_dir: Path | None, licences: Mapping[str, str] | No
 
     sim_pm = sim_pm if sim_pm is not None else make_sim_plugin_manager(pm)
     contributions: list[SimPatient | PatientFacts] = [rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_population")]
-    facets = [rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_facets")]
+    facets = collect_facets(sim_pm)
     state = SimState(pki_dir=pki_dir, population=build_population(contributions), licences=licences, clock=clock,
-                     facets=facets)
+                     facets=facets, hook=sim_pm.hook)
     routes = core_routes() + ([memberdata_route()] if facets else [])
     routes += [rec for _, rec in sim_pm.collect("mycarenet_dental_simulator_routes")]
     sim_pm.hook.mycarenet_dental_simulator_setup(state=state)
     app = SimulatorApp(routes, state)
     app.sim_pm = sim_pm
     return app
+
+
+def collect_facets(sim_pm: Any) -> list[Any]:
+    """The MemberData facet handlers the loaded plugins yield; one facet answered by two plugins is refused."""
+    from ..plugins import PluginConflictError
+
+    owners: dict[str, str] = {}
+    facets = []
+    for plugin, handler in sim_pm.collect("mycarenet_dental_simulator_facets"):
+        if handler.facet_id in owners:
+            raise PluginConflictError(f"MemberData facet {handler.facet_id!r} is answered by two plugins: "
+                                      f"{owners[handler.facet_id]!r} and {plugin!r}")
+        owners[handler.facet_id] = plugin
+        facets.append(handler)
+    return facets

@@ -213,8 +213,3 @@ def population_command(ctx: Any, as_json: bool) -> None:
           ", ".join(sorted({x.mutuality for x in p.periods})) or "-",
           ", ".join(sorted({f"{x.ct1}/{x.ct2}" for x in p.periods})) or "-", "; ".join(p.situations)]
          for p in patients]))
-
-
-def require_pki(pki_dir: Path) -> None:
-    if not (pki_dir / "config.toml").exists():
-        raise ConfigError(f"{pki_dir} is not a simulator PKI folder", hint="run `mycarenet-dental simulator pki --out DIR`")

@@ -11,10 +11,10 @@ from .registrations import DemoStep
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
+    from .demo import DemoInfo
 
 
-def _login(context: Context) -> None:
-    demo = context.extensions["demo"]
+def _login(context: Context, demo: DemoInfo) -> None:
     token = context.security.token()
     demo.echo(f"   eHealth STS token for {token.subject} valid until {token.not_on_or_after:%Y-%m-%d %H:%M} UTC")
 

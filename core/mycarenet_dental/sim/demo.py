@@ -2,8 +2,8 @@
 
 The core generates a test PKI in a temporary folder, starts the simulator on a free loopback
 port, logs the dentist in, opens a patient contact, then runs every installed plugin's demo
-steps in order (``mycarenet_dental_demo_steps``, a simulator hook). Steps find what they need in
-``context.extensions["demo"]`` (a :class:`DemoInfo`).
+steps in order (``mycarenet_dental_demo_steps``, a simulator hook). Each step is called with the
+context and a :class:`DemoInfo` (what the steps share).
 """
 
 from __future__ import annotations
@@ -30,10 +30,7 @@ class DemoInfo:
     mandatary_config_path: Path
     patient: str  # the regular adult of the visit
     contact_id: str
-    bim_patient: str
-    child_patient: str
     echo: Any = print
-    notes: dict[str, Any] = attrs.field(factory=dict)
 
 
 def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str, ...] = ()) -> int:
@@ -60,19 +57,18 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
         echo(f"== simulator on {server.url}; practice of {pki.dentist_given_name} {pki.dentist_surname} "
              f"(NIHII {pki.dentist_nihii})")
         patients = base_population()
-        regular, bim, child = patients[0], patients[1], patients[2]
+        regular = patients[0]
         contact = ctx.contacts.open(regular.ssin, dentist=ctx.responsible().id, user_id=ctx.user_id)
         echo(f"== contact {contact.id} opened for {regular.first_name} {regular.last_name} ({regular.ssin})")
-        ctx.extensions["demo"] = DemoInfo(pki_dir=workdir, url=server.url, config_path=config,
-                                          mandatary_config_path=mandatary, patient=regular.ssin,
-                                          contact_id=contact.id, bim_patient=bim.ssin, child_patient=child.ssin,
-                                          echo=echo)
+        info = DemoInfo(pki_dir=workdir, url=server.url, config_path=config,
+                        mandatary_config_path=mandatary, patient=regular.ssin,
+                        contact_id=contact.id, echo=echo)
         steps = sorted((rec for _, rec in app.sim_pm.collect("mycarenet_dental_demo_steps", tolerant=True)), key=lambda s: (s.order, s.name))
         failures = 0
         for step in [s for s in steps if not only or s.name in only]:
             echo(f"\n== {step.name}")
             try:
-                step.run(ctx)
+                step.run(ctx, info)
             except MyCareNetDentalError as exc:
                 failures += 1
                 echo(f"   step failed: {exc}")

@@ -21,7 +21,10 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
+    import datetime as dt
+
     from .app import SimState
+    from .authz import MandateDecision, SenderId
     from .memberdata import FacetHandler
     from .population import PatientFacts, SimPatient
     from .registrations import DemoStep, SimulatorRoute
@@ -77,7 +80,26 @@ def mycarenet_dental_simulator_setup(state: SimState) -> None:
 
         @hookimpl
         def mycarenet_dental_simulator_setup(state):
-            state.plugin_state["mandates.check"] = SimMandateAuthority(state)
+            state.state_for("mandates", lambda: SimMandateAuthority(state))  # this plugin's own slot
+    """
+
+
+@hookspec(firstresult=True)
+def mycarenet_dental_simulator_mandate_check(state: SimState, sender: tuple[SenderId, ...], care_provider: str,
+                                             service: str, on: dt.date) -> MandateDecision | None:
+    """Decide, as MyCareNet does, whether ``sender`` may act for ``care_provider`` for ``service`` on ``on``.
+
+    Every insurer-side handler asks this (through ``sim.authz.authorize_care_provider``) when the
+    authenticated caller is not the care provider itself. The first answer that is not ``None`` wins;
+    when no plugin answers, only the care provider itself is accepted (SOA-01002 otherwise).
+
+    Example::
+
+        @hookimpl
+        def mycarenet_dental_simulator_mandate_check(state, sender, care_provider, service, on):
+            register = state.state_for("mandates", lambda: load_register(state))
+            covered = register.covers(sender, care_provider, service, on)
+            return MandateDecision(covered, "" if covered else "no mandate in force")
     """
 
 
@@ -101,7 +123,13 @@ def mycarenet_dental_simulator_population() -> Iterable[SimPatient | PatientFact
 def mycarenet_dental_demo_steps() -> Iterable[DemoStep]:
     """Add a step to ``mycarenet-dental demo`` (the day of a dental practice on the simulator).
 
+    ``run(context, demo)`` receives the demo's ``DemoInfo`` (patients of the day, open contact, ``echo``).
+
     Example::
+
+        def _demo(context, demo):
+            result = consult_tariff(context, demo.patient, ["301011"], contact_id=demo.contact_id)
+            demo.echo(f"   {len(result.lines)} line(s) priced")
 
         @hookimpl
         def mycarenet_dental_demo_steps():

@@ -343,10 +343,6 @@ def _mod97_ok(ssin: str) -> bool:
         return False
 
 
-def _date_of(value: datetime | None) -> date | None:
-    return value.date() if value else None
-
-
 def check_issue_instant(text: str | None, *, now: datetime, max_skew: timedelta) -> None:
     """Read ``IssueInstant`` as the insurers do (zone-less = Belgian local time) and refuse one more than
     ``max_skew`` away from ``now`` (INVALID_ISSUE_INSTANT, simulator-only: see ERROR_CODES)."""

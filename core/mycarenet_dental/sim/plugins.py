@@ -14,7 +14,7 @@ from importlib.metadata import EntryPoint
 from typing import Any
 
 from ..plugins import PluginManager
-from ..registrations import ServiceSpec
+from ..registrations import ResultKind, ServiceSpec
 from . import hookspec
 
 
@@ -37,6 +37,9 @@ class SimPluginManager(PluginManager):
 
     def services(self) -> dict[str, tuple[ServiceSpec, str]]:
         return {}  # the simulator hooks declare no service
+
+    def result_kinds(self) -> dict[str, tuple[ResultKind, str]]:
+        return {}  # nor result kinds
 
 
 def make_sim_plugin_manager(production: PluginManager | None = None, *,

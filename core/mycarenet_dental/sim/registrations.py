@@ -10,6 +10,7 @@ import attrs
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
     from .app import SimRequest, SimResponse
+    from .demo import DemoInfo
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
@@ -30,8 +31,11 @@ class SimulatorRoute:
 
 @attrs.frozen
 class DemoStep:
-    """One step of ``mycarenet-dental demo`` (the day of a dental practice). Lower ``order`` runs first."""
+    """One step of ``mycarenet-dental demo`` (the day of a dental practice). Lower ``order`` runs first.
+
+    ``run(context, demo)`` gets the demo's :class:`~mycarenet_dental.sim.demo.DemoInfo` (simulator URL,
+    patients of the day, the open contact, ``echo``)."""
 
     name: str
-    run: Callable[[Context], None]
+    run: Callable[[Context, DemoInfo], None]
     order: int = 100

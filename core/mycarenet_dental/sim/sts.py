@@ -46,7 +46,6 @@ from .wss_check import SimSoapFault
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 STS_PATH = "/IAM/SecurityTokenService/v1"
-STS_LEGACY_PATHS = ("/IAM/Saml11TokenService/Legacy/v1", "/IAM/Saml11TokenService/v1")
 ACCEPTED_ACTIONS = {ACTION_WSTRUST, ACTION_LEGACY, ACTION_CHALLENGE, ""}
 REQUEST_RENEW = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Renew"
 
@@ -71,8 +70,6 @@ class SimTrust:
     mycarenet_enc_cert: x509.Certificate = attrs.field(repr=False)
     mycarenet_enc_key: PrivateKeyTypes = attrs.field(repr=False)
     mycarenet_etk: bytes = attrs.field(repr=False)
-    tls_cert_path: Path
-    tls_key_path: Path
     identities: dict = attrs.field(repr=False, factory=dict)
     etks: dict = attrs.field(repr=False, factory=dict)  # (type, value, application|None) -> ETK DER
     revoked_serials: frozenset[int] = frozenset()
@@ -114,8 +111,6 @@ class SimTrust:
             mycarenet_auth_cert=_pem_cert(d / "mycarenet-auth.pem") if (d / "mycarenet-auth.pem").exists() else None,
             mycarenet_auth_key=(_pem_key(d / "mycarenet-auth-key.pem")
                                 if (d / "mycarenet-auth-key.pem").exists() else None),
-            tls_cert_path=d / "tls.pem",
-            tls_key_path=d / "tls-key.pem",
             identities=identities,
             etks=etks,
             **overrides,  # type: ignore[arg-type]

@@ -81,11 +81,10 @@ def insurability_command(ctx: Any, patient: str, on: Any, since: Any, invoicing:
     emit(result.to_dict(), as_json, lambda: show_result(result))
 
 
-def demo_step(ctx: Any) -> None:
+def demo_step(ctx: Any, info: Any) -> None:
     """Demo: consult the regular adult of the visit at the chair, then ask again (refused by R34)."""
     from .client import consult_insurability, settings
 
-    info = ctx.extensions["demo"]
     echo = info.echo
     result = consult_insurability(ctx, info.patient, contact_id=info.contact_id)
     echo(f"   insured: {_yes_no(result.insured)} — insurer {result.insurer}, CT1/CT2 {result.ct1}/{result.ct2}, "

@@ -14,7 +14,7 @@ The backend is MyCareNet MemberData (sealed for MyCareNet's ETK by default) or, 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mycarenet_dental.errors import ConfigError, RuleRefusal, UsageError
@@ -274,7 +274,3 @@ def result_from_mda(response: MdaResponse, *, period: Period, request_type: Requ
         payment=payment, general_situation=general, hospitalisation=hospital, medical_house=house, notices=notices,
         partial=response.partial, truncated=any(n.code == "ONLY_FIVE_PERIODS_RETURNED" for n in notices),
         references=dict(references or {}), consulted_at=consulted_at)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)

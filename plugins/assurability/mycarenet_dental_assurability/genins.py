@@ -47,12 +47,9 @@ FLAT_REQUEST_ROOT = f"{{{NS_P}}}GetInsurabilityAsFlatRequest"
 PATH = "/GenericInsurability/v1"
 #: GenIns keeps its own copy of the commons types: a flavour for the CommonInput builder/parser.
 FLAVOUR = commons.CommonsFlavour("genins", core_ns=NS_C, protocol_ns=NS_P, request_attributes=False,
-                                 response_status=True, input_reference_max=14)
+                                 response_status=True)
 
 CONTACT_TO_GENINS = {ContactType.OTHER: "ambulatory_care", ContactType.HOSPITALIZED: "hospitalized_elsewhere"}
-GENINS_TO_CONTACT = {"ambulatory_care": ContactType.OTHER, "other": ContactType.OTHER,
-                     "hospitalized_elsewhere": ContactType.HOSPITALIZED,
-                     "hospitalized_for_day": ContactType.HOSPITALIZED}
 SUCCESS_CODES = ("100", "200")  # UNSURE: which of the two GenIns uses (insurability.md §2.3); both accepted
 
 

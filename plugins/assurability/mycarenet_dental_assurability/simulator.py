@@ -236,11 +236,6 @@ def union_members() -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def population_records() -> Iterator[SimPatient | PatientFacts]:
-    yield from population()
-
-
-
 # -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
 
 

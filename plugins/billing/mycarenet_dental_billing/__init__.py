@@ -27,7 +27,7 @@ _EXPORTS = {
     "RecordError": "outbox", "RefusedLine": "outbox", "BuildResult": "outbox", "PollResult": "outbox",
     "BillingSettings": "outbox", "SimulatedCrash": "outbox", "read_answer": "outbox", "Answer": "outbox",
     # rules
-    "unattested": "rules", "UnattestedConsultation": "rules", "r36_missing": "rules",
+    "unattested": "rules", "UnattestedConsultation": "rules",
     "consulted_lines": "rules", "ConsultedLine": "rules",
     # file model (the format engineer's modules)
     "Sending": "efact.model", "SendingHeader": "efact.model", "Invoice": "efact.model",

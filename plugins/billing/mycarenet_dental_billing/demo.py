@@ -12,11 +12,10 @@ from mycarenet_dental.context import Context
 from .cli import _euro
 
 
-def run_demo_step(context: Context) -> None:
+def run_demo_step(context: Context, demo: Any) -> None:
     """End the day: bill the visits' tariff-consulted lines in eFact and follow them to settlement."""
     from .outbox import Outbox
 
-    demo = context.extensions["demo"]
     echo = demo.echo
     invoices = demo_invoices(context)
     outbox = Outbox(context)
@@ -42,13 +41,13 @@ def demo_invoices(context: Context) -> list[Any]:
     from mycarenet_dental.sim.population import base_population
 
     from .efact.model import Invoice, ServiceLine, destination_for
-    from .rules import TARIFF_KIND
+    from .rules import TARIFF_SERVICE
 
     people = {p.ssin: p for p in base_population()}
     provider = context.config.require_dentist().nihii
     per_patient: dict[str, list[ServiceLine]] = {}
     seen: set[tuple[str, str, str]] = set()
-    for entry in context.log.find(kind=TARIFF_KIND):
+    for entry in [e for kind in context.result_kinds_of(TARIFF_SERVICE) for e in context.log.find(kind=kind)]:
         data = entry.data
         if data.get("status") not in ("priced", None) or not entry.patient:
             continue

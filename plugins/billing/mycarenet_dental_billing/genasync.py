@@ -34,9 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 NS_GA = "urn:be:cin:nip:async:generic"
 NS_COMMON = "urn:be:cin:mycarenet:esb:common:v2"
-NS_TYPES = "urn:be:cin:types:v1"
 NS_WSA = "http://www.w3.org/2005/08/addressing"
-NS_XMIME = "http://www.w3.org/2005/05/xmlmime"
 
 ACTION_POST = "urn:be:cin:nip:async:generic:post:msg"
 ACTION_GET = "urn:be:cin:nip:async:generic:get:query"
@@ -419,14 +417,6 @@ def authenticate_get(ctx: Context, body_child: etree._Element | None, *, run: Ex
 
 
 # --- XAdES adapter (security layer) -------------------------------------------------------------
-
-
-def xades_available() -> bool:
-    try:
-        from mycarenet_dental.ehealth import xades  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def sign_xades(blob: bytes, key: Any) -> bytes | None:

@@ -66,6 +66,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 from mycarenet_dental.errors import InvalidIdentifierError, UsageError
 from mycarenet_dental.identifiers import CtCodes, NomenclatureCode
 
@@ -189,6 +190,14 @@ def _build(path: str, factory: Callable[..., T], **kwargs: Any) -> T:
         reason = e.message[len(attr) + 2:] if attr and e.message.startswith(f"{attr}: ") else e.message
         raise UsageError(f"{loc}: {reason}" if loc else reason, code=e.code, location=loc or None,
                          hint=e.hint) from e
+    except (ValueError, TypeError) as e:  # an attrs validator: (message, attribute, allowed, value)
+        attribute = e.args[1] if len(e.args) == 4 and isinstance(e.args[1], attrs.Attribute) else None
+        if attribute is None:
+            raise
+        loc = _json_name(f"{path}.{attribute.name}" if path else attribute.name)
+        allowed = e.args[2]
+        choice = f"one of {', '.join(sorted(map(str, allowed)))}" if isinstance(allowed, (set, frozenset)) else "valid"
+        raise UsageError(f"{loc}: {e.args[3]!r} is not {choice}", location=loc) from None
 
 
 _MODEL_TO_JSON = {"patient_id": "patient.ssin", "communicated": "date", "sex": "patient.sex",

@@ -51,7 +51,6 @@ from .outbox_state import (
     FINAL_STATES,
     MAX_POST_ATTEMPTS,
     OPEN_STATES,
-    RECEIVED_STATES,
     SERVICE,
     TABLES,
     THROTTLE_TEXT,
@@ -71,7 +70,6 @@ from .outbox_state import (
     _status,
     input_reference_for,
     invoicing_period,
-    summarise,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,7 +90,6 @@ __all__ = [  # the outbox's public names, wherever they live (vendors and tests 
     "Outbox",
     "OutboxPolling",
     "PollResult",
-    "RECEIVED_STATES",
     "RecordError",
     "RefusedLine",
     "SERVICE",
@@ -104,7 +101,6 @@ __all__ = [  # the outbox's public names, wherever they live (vendors and tests 
     "input_reference_for",
     "invoicing_period",
     "read_answer",
-    "summarise",
 ]
 
 # --- the outbox -----------------------------------------------------------------------------------

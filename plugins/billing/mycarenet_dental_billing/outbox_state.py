@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -164,9 +163,6 @@ FINAL_STATES = frozenset({SendingState.REFUSED, SendingState.SETTLED, SendingSta
 #: states in which the sending is on its way and the outbox keeps polling for it
 OPEN_STATES = frozenset({SendingState.POSTING, SendingState.POSTED, SendingState.RECEIVED,
                          SendingState.ACCEPTED, SendingState.PARTLY})
-#: R39: an invoice counts as received only from these states on
-RECEIVED_STATES = frozenset({SendingState.RECEIVED, SendingState.ACCEPTED, SendingState.PARTLY,
-                             SendingState.REFUSED, SendingState.SETTLED})
 
 MAX_POST_ATTEMPTS = 3
 THROTTLE_TEXT = "Not enough time"  # GenericAsync throttling fault (efact.md §1.6): wait, then retry
@@ -298,7 +294,6 @@ class BillingSettings:
     contact_phone: str | None = None
     profession_code: str | None = None  # ET10 Z18; None: the third party's qualification code
     max_files_per_union_per_day: int = 1
-    poll_max: int = 100
 
     @classmethod
     def from_context(cls, ctx: Context) -> BillingSettings:
@@ -324,7 +319,7 @@ class BillingSettings:
                    contact_first_name=str(section.get("contact_first_name", "")),
                    contact_phone=str(phone) if phone else None,
                    profession_code=profession,
-                   max_files_per_union_per_day=limit, poll_max=int(section.get("poll_max", 100)))
+                   max_files_per_union_per_day=limit)
 
 
 def _profession_code(ctx: Context, configured: object) -> str | None:
@@ -406,6 +401,3 @@ def invoicing_period(invoices: Sequence[Invoice], today: dt.date) -> tuple[int, 
     return last.year, last.month
 
 
-def summarise(statuses: Iterable[SendingStatus]) -> Counter[str]:
-    """Count sendings per state (for the CLI and the demo)."""
-    return Counter(s.state.value for s in statuses)

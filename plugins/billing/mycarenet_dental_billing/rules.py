@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -28,10 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .efact.model import ServiceLine
 
 SERVICE = "billing"
-TARIFF_KIND = "tariff.consultation"
-INSURABILITY_KIND = "assurability.consultation"
-# UNSURE: the insurability plugin's result kind; both spellings are read.
-INSURABILITY_KINDS = (INSURABILITY_KIND, "insurability.consultation")
+#: The services whose recorded consultations billing reads; the kinds are the ones their plugins declare
+#: (``Context.result_kinds_of``), never a spelling guessed here.
+TARIFF_SERVICE = "tariff"
+INSURABILITY_SERVICE = "assurability"
 
 
 @attrs.frozen
@@ -82,7 +82,8 @@ def _lines_of(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 def consulted_lines(ctx: Context, patient: str) -> list[ConsultedLine]:
     """Every tariff-consulted line recorded for ``patient`` in the exchange log."""
     out = []
-    for entry in ctx.log.find(kind=TARIFF_KIND, patient=patient):
+    entries = [e for kind in ctx.result_kinds_of(TARIFF_SERVICE) for e in ctx.log.find(kind=kind, patient=patient)]
+    for entry in entries:
         if entry.status == "failed":
             continue
         for line in _lines_of(entry.data):
@@ -109,12 +110,6 @@ def consultation_for(consulted: Sequence[ConsultedLine], line: ServiceLine) -> C
         if item.code == code and item.date == line.date:
             return item
     return None
-
-
-def r36_missing(ctx: Context, patient: str, lines: Iterable[ServiceLine]) -> list[ServiceLine]:
-    """The lines of ``patient`` with no tariff consultation recorded (R36)."""
-    consulted = consulted_lines(ctx, patient)
-    return [line for line in lines if consultation_for(consulted, line) is None]
 
 
 def _r36_check(exchange: Exchange, context: Context) -> RuleCheck | None:
@@ -161,7 +156,7 @@ def billing_rules() -> list[RuleSpec]:
 class UnattestedConsultation:
     """A consultation with no invoice line for that patient on or after its date."""
 
-    kind: str  # tariff.consultation | assurability.consultation
+    kind: str  # the kind the tariff or the insurability plugin declares
     patient: str
     date: dt.date
     recorded_at: str
@@ -174,7 +169,8 @@ def unattested(ctx: Context, *, days: int = 90) -> list[UnattestedConsultation]:
     line for that patient (in a sending that was not refused)."""
     since = ctx.now() - dt.timedelta(days=days)
     grouped: dict[tuple[str, str], dict[str, Any]] = {}
-    for kind in (TARIFF_KIND, *INSURABILITY_KINDS):
+    tariff_kinds = ctx.result_kinds_of(TARIFF_SERVICE)
+    for kind in (*tariff_kinds, *ctx.result_kinds_of(INSURABILITY_SERVICE)):
         for entry in ctx.log.find(kind=kind, since=since):
             if entry.status == "failed" or not entry.patient:
                 continue
@@ -182,9 +178,9 @@ def unattested(ctx: Context, *, days: int = 90) -> list[UnattestedConsultation]:
             if day is None:
                 continue
             item = grouped.setdefault((entry.exchange_id, entry.patient), {
-                "kind": kind if kind == TARIFF_KIND else INSURABILITY_KIND, "patient": entry.patient,
+                "kind": kind, "patient": entry.patient,
                 "date": day, "recorded_at": entry.recorded_at, "codes": []})
-            if kind == TARIFF_KIND:
+            if kind in tariff_kinds:
                 for line in _lines_of(entry.data):
                     code = _code6(line.get("code"))
                     if code and code not in item["codes"]:

@@ -71,15 +71,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_PATH = "/mycarenet-ws/async/generic/hcpfac"
 ENV_PATH = "MYCARENET_DENTAL_BILLING_SIM_PATH"
+
+
+def sim_path() -> str:
+    return os.environ.get(ENV_PATH, DEFAULT_PATH)
+
+
 ISSUER = "urn:nip:issuer:io:mycarenet"  # UNSURE: issuer of the synchronous TAck (efact.md §1.5)
 # UNSURE: which of HCPFAC/HCPAFD/HCPVWR carries which answer (efact.md §1.9); configurable mapping.
 MESSAGE_NAMES = {"931000": "HCPFAC", "920999": "HCPVWR", "920099": "HCPVWR", "920098": "HCPFAC",
                  "920900": "HCPAFD"}
 INSURER_CONTACT = ("HELPDESK ELECFAC SIM", "MYCARENET", "0800123456")
-
-
-def sim_path() -> str:
-    return os.environ.get(ENV_PATH, DEFAULT_PATH)
 
 
 @attrs.define
@@ -596,10 +598,10 @@ def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
     yield SimulatorRoute(path=sim_path(), handler=handle, soap_actions=ACTIONS, name="MyCareNet GenericAsync eFact")
 
 
-def _demo(context: Context) -> None:
+def _demo(context: Context, demo: Any) -> None:
     from .demo import run_demo_step
 
-    run_demo_step(context)
+    run_demo_step(context, demo)
 
 
 @sim_hookimpl

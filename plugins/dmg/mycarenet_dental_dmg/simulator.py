@@ -224,10 +224,9 @@ def mycarenet_dental_simulator_facets() -> Iterator[Any]:
     yield FacetHandler(facet_id=FACET, build=build_facet, service=SERVICE)
 
 
-def _demo(context: Context) -> None:
+def _demo(context: Context, demo: Any) -> None:
     from .client import consult_dmg
 
-    demo: Any = context.extensions["demo"]
     demo.echo("   the dentist asks (explicit request) who holds the DMG, to send the examination report to the "
               "treating physician (art. 74); the patient agrees")
     result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True)

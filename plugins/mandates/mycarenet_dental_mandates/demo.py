@@ -23,7 +23,7 @@ CONSULT_COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 SUBCOMMANDS = ("consult", "check", "get")
 
 
-def run(context: Any) -> None:
+def run(context: Any, demo: Any) -> None:
     from mycarenet_dental.context import Context
 
     from .io import write_file
@@ -31,7 +31,6 @@ def run(context: Any) -> None:
     from .rules import check_mandate
     from .simulator import DEFAULT_FILE
 
-    demo = context.extensions["demo"]
     echo = demo.echo
     office = Context.from_config(demo.mandatary_config_path, pm=context.pm)
     try:

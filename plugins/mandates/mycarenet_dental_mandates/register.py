@@ -86,9 +86,6 @@ TABLES = TableSpec(
     ],
 )
 
-#: History actions that end a mandate, by reason (the state-machine test checks each ended mandate has one).
-ENDING_ACTIONS = {"closed", "stopped", "terminated", "expired"}
-
 
 @attrs.frozen
 class AddResult:
@@ -439,13 +436,9 @@ def _action_for(reason: EndReason) -> str:
 
 
 def register_for(context: Any) -> MandateRegister:
-    """The register kept in a context's storage (cached on the context), dated in Belgian time."""
-    cached = context.extensions.get("mandates.register")
-    if cached is None:
-        cached = MandateRegister(context.storage, today=lambda: belgian_date(context.now()), audit=context.audit,
-                                 actor=context.executor().label() if _has_identity(context) else "")
-        context.extensions["mandates.register"] = cached
-    return cached
+    """The register kept in a context's storage, dated in Belgian time (a light view: made per call)."""
+    return MandateRegister(context.storage, today=lambda: belgian_date(context.now()), audit=context.audit,
+                           actor=context.executor().label() if _has_identity(context) else "")
 
 
 def _has_identity(context: Any) -> bool:

@@ -28,11 +28,12 @@ from .register import MandateRegister, belgian_date
 from .rules import mandated_service
 
 SWITCH = "mandates"
+SLOT = "mandates"  # this plugin's slot in the simulator state (its entry-point name)
 DEFAULT_FILE = "mandates.json"
 
 
 class SimMandateAuthority:
-    """The mandate checker of one simulator (registered through ``mycarenet_dental.sim.authz``)."""
+    """The mandate check of one simulator (answers ``mycarenet_dental_simulator_mandate_check``)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -112,12 +113,8 @@ class SimMandateAuthority:
 
 
 def install(state: Any) -> SimMandateAuthority:
-    """Put this plugin's checker on a simulator state now (tests; the hook does it lazily otherwise)."""
-    from mycarenet_dental.sim.authz import CHECKER_KEY
-
-    authority = SimMandateAuthority(state)
-    state.plugin_state[CHECKER_KEY] = authority
-    return authority
+    """The mandate authority of a simulator, made on first use and kept in this plugin's slot of its state."""
+    return state.state_for(SLOT, lambda: SimMandateAuthority(state))  # type: ignore[no-any-return]
 
 
 # -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
@@ -125,15 +122,21 @@ def install(state: Any) -> SimMandateAuthority:
 
 @sim_hookimpl
 def mycarenet_dental_simulator_setup(state: Any) -> None:
-    """The MyCareNet-side mandate register of this simulator, which every service handler consults
-    through ``mycarenet_dental.sim.authz``."""
+    """The MyCareNet-side mandate register of this simulator, made once when the simulator is built."""
     install(state)
 
 
-def _demo(context: Any) -> None:
+@sim_hookimpl
+def mycarenet_dental_simulator_mandate_check(state: Any, sender: tuple[tuple[str, str], ...], care_provider: str,
+                                             service: str, on: dt.date) -> MandateDecision:
+    """MyCareNet's check of a mandatary's request against this simulator's register (SOA-01002)."""
+    return install(state)(sender=sender, care_provider=care_provider, service=service, on=on)
+
+
+def _demo(context: Any, demo: Any) -> None:
     from .demo import run
 
-    run(context)
+    run(context, demo)
 
 
 @sim_hookimpl

@@ -34,13 +34,6 @@ def error_field(code: str) -> str | None:
     return entry.get("field") if isinstance(entry, dict) else None
 
 
-def error_codes() -> list[str]:
-    return sorted(_data()["codes"])
-
-
 def refusal_messages(reason: str) -> Messages:
     return _messages("refusals", reason, f"refusal {reason}")
 
-
-def justification_messages(value: str) -> Messages:
-    return _messages("justifications", value, f"justification {value}")

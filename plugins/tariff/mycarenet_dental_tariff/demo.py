@@ -8,13 +8,12 @@ from typing import Any
 VISIT = ("301011", "302153:36", "304415:46")
 
 
-def run_demo_step(ctx: Any) -> None:
+def run_demo_step(ctx: Any, info: Any) -> None:
     from mycarenet_dental.errors import RuleRefusal
 
     from .cli import show_result
     from .client import consult_tariff
 
-    info = ctx.extensions["demo"]
     echo = info.echo
     result = consult_tariff(ctx, info.patient, list(VISIT), contact_id=info.contact_id)
     show_result(result, echo)

@@ -19,9 +19,7 @@ from typing import Any
 
 import attrs
 
-REFUSE_RENEWAL = "001"
 REFUSE_MAX = "002"
-REFUSE_TOOTH_DONE = "003"
 REFUSE_PREREQUISITE = "008"  # UNSURE: used for "tooth required / forbidden" (no dedicated FHIR reason)
 REFUSE_DATE = "009"  # age of the patient at the service date outside the code's range
 REFUSE_COMBINATION = "010"

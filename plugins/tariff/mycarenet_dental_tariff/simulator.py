@@ -294,15 +294,12 @@ def _transaction(request: SimRequest, outcome: engine.Priced | engine.Refused, i
                              time=belgian_wall_clock(now).time(), items=items)
 
 
-SOAP_ACTIONS = (SOAP_ACTION,)
-
-
 # -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
 
 
 @sim_hookimpl
 def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
-    yield SimulatorRoute(path=PATH, handler=handle, soap_actions=SOAP_ACTIONS, name="MyCareNet Tarification")
+    yield SimulatorRoute(path=PATH, handler=handle, soap_actions=(SOAP_ACTION,), name="MyCareNet Tarification")
 
 
 @sim_hookimpl
@@ -312,10 +309,10 @@ def mycarenet_dental_simulator_population() -> Iterator[Any]:
     yield from patients()
 
 
-def _demo(ctx: Any) -> None:
+def _demo(ctx: Any, demo: Any) -> None:
     from .demo import run_demo_step
 
-    run_demo_step(ctx)
+    run_demo_step(ctx, demo)
 
 
 @sim_hookimpl

@@ -14,8 +14,6 @@ import attrs
 NS_MS_PROTOCOL = "http://www.ehealth.fgov.be/messageservices/protocol/v1"
 NS_MS_CORE = "http://www.ehealth.fgov.be/messageservices/core/v1"
 NS_KMEHR = "http://www.ehealth.fgov.be/standards/kmehr/schema/v1"
-NS_CD = "http://www.ehealth.fgov.be/standards/kmehr/cd/v1"
-NS_ID = "http://www.ehealth.fgov.be/standards/kmehr/id/v1"
 NSMAP = {None: NS_MS_PROTOCOL, "core": NS_MS_CORE, "kmehr": NS_KMEHR}
 
 #: Versions of the code/identifier schemes as the connectors send them.

@@ -79,22 +79,6 @@ class ChecksumMode(enum.Enum):
     TOLERANT = "tolerant"  # any offset accepted, reported as a warning
 
 
-class CodeControl:
-    """Running nomenclature-code control (invoice, sending, mutuality or file level)."""
-
-    __slots__ = ("total",)
-
-    def __init__(self) -> None:
-        self.total = 0
-
-    def add(self, code: int) -> None:
-        self.total += code
-
-    @property
-    def value(self) -> int:
-        return mod97(self.total)
-
-
 def code_control(codes: list[int] | tuple[int, ...]) -> int:
     """Control over a set of 7-digit nomenclature codes (Σ codes mod 97, 0 → 97)."""
     return mod97(sum(codes))

@@ -209,10 +209,6 @@ def _small(field: str, v: object, lo: int, hi: int) -> None:
         raise UsageError(f"{field}: {v!r} is not an integer in {lo}..{hi}", location=field)
 
 
-def _is_date(v: object) -> bool:
-    return type(v) is dt.date  # noqa: E721 — datetime is not a date here
-
-
 @attrs.frozen(weakref_slot=False)
 class ServiceLine:
     """Record 50: one dental act. ``fee`` = reimbursement + patient share (supplement apart).
@@ -447,20 +443,12 @@ class Invoice:
                              location="previous")
 
     @property
-    def is_credit_note(self) -> bool:
-        return self.invoicing_type == 3
-
-    @property
     def total_a(self) -> int:
         return sum(ln.reimbursement for ln in self.lines if not ln.account_b)
 
     @property
     def total_b(self) -> int:
         return sum(ln.reimbursement for ln in self.lines if ln.account_b)
-
-    @property
-    def total_patient_share(self) -> int:
-        return sum(ln.patient_share for ln in self.lines)
 
     @property
     def total_supplement(self) -> int:

@@ -53,9 +53,6 @@ class Zone:
         """The content of an empty zone: zeros for N, blanks for A/S."""
         return "0" * self.length if self.kind == "N" else " " * self.length
 
-    def extract(self, record: str) -> str:
-        return record[self.start - 1 : self.start - 1 + self.length]
-
 
 class Layout:
     """An ordered set of zones covering a record completely."""
@@ -487,8 +484,5 @@ RECORD_LAYOUTS: dict[str, Layout] = {
 CONTROLLED_TYPES = frozenset({"10", "20", "50", "51", "52", "80", "90"})
 #: Records that belong to the numbered sequence (zone 2).
 SEQUENCED_TYPES = CONTROLLED_TYPES
-
-#: The zone of each record type holding the sequence number and the nomenclature code.
-CODE_ZONE = {"50": "4", "51": "4", "52": "4"}
 
 del R
