@@ -6,6 +6,8 @@ validate separately), the ratio to the target (issue 8: >= 100,000 lines/s each 
 floor measured in the same run (reading the file's records with no parsing at all) and the peak
 RSS. CPU time (``process_time``) is used because the machine is shared; each phase is run
 ``repeats`` times and the best is kept. Run: ``.venv/bin/python bench/bench_efact.py [lines] [repeats]``.
+``--general`` turns the fast paths of the validator and the reader off (the general paths alone), to
+measure what they are worth (issue 13 keeps them only while the general path alone is too slow).
 """
 
 from __future__ import annotations
@@ -92,9 +94,26 @@ def _floor(name: str) -> float:
     return time.process_time() - c0
 
 
+def general_paths_only() -> None:
+    """Every record through the general paths: the validator's fast paths decline, the reader's
+    record-50 pattern never matches and invoices go through the validating constructor."""
+    import re
+
+    from mycarenet_dental_billing.efact import reader, validator
+
+    for name in ("fast20", "fast50", "fast51", "fast80"):
+        setattr(validator._Validator, name, lambda self, *args: False)
+    reader._READ50 = re.compile(r"(?!)")  # type: ignore[attr-defined]
+    reader._checked_invoice = lambda *args: None  # type: ignore[assignment]
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    args = [a for a in sys.argv[1:] if a != "--general"]
+    if "--general" in sys.argv[1:]:
+        general_paths_only()
+        print("(general paths only: the fast paths of the validator and the reader are off)")
+    n = int(args[0]) if args else 100_000
+    repeats = int(args[1]) if len(args) > 1 else 3
     header = SendingHeader(
         sending_number=1, third_party=DENTIST, invoicing_year=2026, invoicing_month=10,
         creation_date=dt.date(2026, 11, 2), reference=20261130000001, bce="0123456749",

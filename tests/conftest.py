@@ -12,6 +12,7 @@ from hypothesis import settings
 from mycarenet_dental.config import config_from_mapping
 from mycarenet_dental.context import Context
 from mycarenet_dental.plugins import PluginManager, make_plugin_manager
+from mycarenet_dental.shared_folder import shared_dir as find_shared_dir
 
 # CI replays the same examples on every run (a red CI must be reproducible and not depend on luck);
 # a developer's run explores new ones (HYPOTHESIS_PROFILE=ci to replay CI's).
@@ -20,7 +21,6 @@ if os.environ.get("CI") or os.environ.get("HYPOTHESIS_PROFILE") == "ci":
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 # A dentist with valid numbers (the simulator PKI's dentist).
 DENTIST_NIHII = "31234592001"
@@ -37,9 +37,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not SHARED.is_dir():
+    found = find_shared_dir()
+    if found is None:
         pytest.skip("../shared is not present beside the project")
-    return SHARED
+    return found
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import attrs
 
 from .registrations import TableSpec
 from .storage import Storage
+from .timeutil import utc_ms
 
 GENESIS = "0" * 64
 
@@ -62,12 +63,6 @@ TABLES = TableSpec(
 
 FIELDS = ("seq", "ts", "kind", "exchange_id", "service", "operation", "responsible", "executor",
           "patient", "contact_id", "trigger_", "outcome", "code", "message", "detail")
-
-
-def utc_ms(moment: datetime | None = None) -> str:
-    """ISO-8601 UTC with milliseconds — the 'complete time information' of R8."""
-    moment = moment or datetime.now(timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @attrs.frozen

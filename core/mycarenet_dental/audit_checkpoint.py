@@ -29,8 +29,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from .audit import VerifyResult, utc_ms, verify_store
+from .audit import VerifyResult, verify_store
 from .errors import ConfigError
+from .timeutil import parse_datetime, utc_ms
 
 VERSION = 1
 SUFFIX = ".checkpoints"
@@ -253,7 +254,7 @@ class CheckpointFile:
         if latest is None:
             return True
         try:
-            at = datetime.fromisoformat(latest.at.replace("Z", "+00:00"))
+            at = parse_datetime(latest.at)
         except ValueError:
             return True
         return (now or datetime.now(timezone.utc)) - at >= DAILY

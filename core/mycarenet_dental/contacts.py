@@ -15,11 +15,11 @@ from typing import Any
 
 import attrs
 
-from .audit import utc_ms
 from .errors import NoContactError, UsageError
 from .exchange_log import ExchangeLog, RecordedResult  # noqa: F401  (re-exported: their old home)
 from .registrations import TableSpec
 from .storage import Storage
+from .timeutil import utc_ms
 
 TABLES = TableSpec(
     name="core.contacts",

@@ -38,6 +38,7 @@ from .plugins import PluginManager, make_plugin_manager
 from .registrations import RuleSpec, ServiceSpec, TableSpec
 from .rules import applies
 from .storage import Storage
+from .timeutil import utc_ms
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ehealth.transport import SoapClient
@@ -153,7 +154,7 @@ class Context:
                 self._storage.execute(
                     "INSERT INTO rule_switch(rule_id, disabled, changed_at) VALUES (?,?,?) "
                     "ON CONFLICT(rule_id) DO UPDATE SET disabled = excluded.disabled, changed_at = excluded.changed_at",
-                    (rule.id, int(now_disabled), audit_mod.utc_ms()),
+                    (rule.id, int(now_disabled), utc_ms()),
                 )
                 log.append("rule_switch", code=rule.id, outcome="disabled" if now_disabled else "enabled",
                            message=f"rule {rule.id} ({rule.article}) {'switched off' if now_disabled else 'switched on'} "

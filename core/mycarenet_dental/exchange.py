@@ -12,10 +12,12 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Collection, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from .timeutil import utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from .audit import AuditLog
@@ -53,10 +55,6 @@ class Party:
         return f"{self.kind.value}:{self.id}" + (f" ({self.name})" if self.name else "")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @attrs.frozen
 class Exchange:
     """One service call, as the rules and the audit see it."""
@@ -71,7 +69,7 @@ class Exchange:
     purpose: str | None = None
     details: Mapping[str, Any] = attrs.field(factory=dict)
     id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
-    created_at: datetime = attrs.field(factory=_utcnow)
+    created_at: datetime = attrs.field(factory=utc_now)
 
     @property
     def by_mandatary(self) -> bool:
@@ -85,7 +83,7 @@ class Disturbance:
     kind: str
     detail: str
     code: str | None = None
-    at: datetime = attrs.field(factory=_utcnow)
+    at: datetime = attrs.field(factory=utc_now)
 
 
 @attrs.frozen

@@ -11,8 +11,8 @@ from typing import Any
 
 import attrs
 
-from .audit import utc_ms
 from .storage import Storage
+from .timeutil import utc_ms
 
 
 @attrs.frozen

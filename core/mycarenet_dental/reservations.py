@@ -24,6 +24,7 @@ import attrs
 
 from .errors import ConfigError
 from .registrations import TableSpec
+from .timeutil import utc_ms
 
 TABLES = TableSpec(
     name="core.reservations",
@@ -55,12 +56,6 @@ class Holder:
     taken_at: str
 
 
-def _ts(moment: datetime) -> str:
-    from .audit import utc_ms
-
-    return utc_ms(moment)
-
-
 def take(conn: sqlite3.Connection, rule_id: str, key: str, exchange_id: str, *, now: datetime,
          ttl: timedelta) -> Holder | None:
     """Reserve (rule_id, key) for ``exchange_id``; the live holder if someone else has it.
@@ -73,12 +68,12 @@ def take(conn: sqlite3.Connection, rule_id: str, key: str, exchange_id: str, *, 
         holder = Holder(exchange_id=row[0], taken_at=row[1])
         if holder.exchange_id == exchange_id:
             return None
-        if holder.taken_at > _ts(now - ttl):
+        if holder.taken_at > utc_ms(now - ttl):
             return holder
         conn.execute("DELETE FROM rule_reservation WHERE rule_id = ? AND key = ?", (rule_id, key))  # stale: dead
     # the primary key makes a second holder impossible even if a caller forgot the transaction
     conn.execute("INSERT INTO rule_reservation(rule_id, key, exchange_id, taken_at) VALUES (?,?,?,?)",
-                 (rule_id, key, exchange_id, _ts(now)))
+                 (rule_id, key, exchange_id, utc_ms(now)))
     return None
 
 

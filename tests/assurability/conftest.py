@@ -4,13 +4,11 @@ fresh contacts."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
+from mycarenet_dental.shared_folder import shared_path
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
-CONFORMANCE = SHARED / "conformance" / "memberdata"
+CONFORMANCE = shared_path("conformance", "memberdata")
 
 
 @pytest.fixture(scope="module")

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.shared_folder import shared_path
 from mycarenet_dental.sim import memberdata as md_sim
 from mycarenet_dental.sim.population import base_population
-from mycarenet_dental.timeutil import xs_local_datetime
+from mycarenet_dental.timeutil import parse_belgian_wall_clock, xs_local_datetime
 from mycarenet_dental_assurability.client import consult_insurability, insurability_facet
 from mycarenet_dental_assurability.errors import InsurabilityRefused
 from mycarenet_dental_assurability.model import ContactType, RequestType
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "memberdata"
+CONFORMANCE = shared_path("conformance", "memberdata")
 ZONELESS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
 PATIENT = base_population()[0].ssin
 
@@ -50,8 +50,8 @@ def test_real_answers_write_zoneless_local_times() -> None:
 
 def test_zoned_period_bounds_are_read_as_belgian_days() -> None:
     # freehealth writes zoned values: midnight Belgian time must stay that day, not 23:00 UTC the day before
-    assert md._parse_dt("2026-03-02T00:00:00+01:00") == datetime(2026, 3, 2, 0, 0)
-    assert md._parse_dt("2026-03-02T00:00:00") == datetime(2026, 3, 2, 0, 0)
+    assert parse_belgian_wall_clock("2026-03-02T00:00:00+01:00") == datetime(2026, 3, 2, 0, 0)
+    assert parse_belgian_wall_clock("2026-03-02T00:00:00") == datetime(2026, 3, 2, 0, 0)
 
 
 def test_simulator_reads_issue_instant_as_belgian_time() -> None:
@@ -78,7 +78,7 @@ def test_simulator_refuses_a_utc_zoneless_query(ctx: Any, contact_for: Any, monk
 
     ok = consult_insurability(ctx, PATIENT, contact_id=contact_for(PATIENT))  # the current form is taken
     assert ok is not None
-    monkeypatch.setattr(md, "_xs_local", old_form)
+    monkeypatch.setattr(md, "xs_local", old_form)
     with pytest.raises(InsurabilityRefused) as info:
         consult_insurability(ctx, PATIENT, contact_id=contact_for(PATIENT))
     assert info.value.code == "INVALID_ISSUE_INSTANT"

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mycarenet_dental.shared_folder import shared_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -14,8 +15,7 @@ try:  # pragma: no cover - depends on how the environment was prepared
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(REPO / "plugins" / "billing"))
 
-SHARED = REPO.parent / "shared"
-CONFORMANCE_EFACT = SHARED / "conformance" / "efact"
+CONFORMANCE_EFACT = shared_path("conformance", "efact")
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from mycarenet_dental.sim.population import SimPatient, base_population
 from mycarenet_dental_billing.efact.model import Invoice, ServiceLine, destination_for
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 
 PEOPLE = {p.last_name: p for p in base_population()}
 LUCAS = PEOPLE["Janssens"]  # 116 → union 100

@@ -13,7 +13,6 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from mycarenet_dental.ehealth.sts import NS_WST
 from mycarenet_dental.errors import MyCareNetDentalError
 from mycarenet_dental.protocols import commons
 from mycarenet_dental.protocols import memberdata as md
+from mycarenet_dental.shared_folder import shared_path
 from mycarenet_dental.sim import schemas
 from mycarenet_dental.sim.population import base_population
 from mycarenet_dental.xmlsafe import parse_xml
@@ -37,7 +37,6 @@ NS_TARIF = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1"
 NS_GMF = "urn:be:fgov:ehealth:globalmedicalfile:protocol:v1"
 PATIENTS = base_population()
 UNKNOWN = PATIENTS[4].ssin
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
 
 def _message(error: str) -> str:
@@ -48,7 +47,7 @@ def _message(error: str) -> str:
 def real_deviations(schema: str) -> frozenset[str]:
     """What the real answers recorded in shared/conformance themselves fail on (allowed, nothing more):
     for MemberData, the CIN ``FaultType`` of ``StatusDetail/Fault`` that the blob schema set does not import."""
-    folder = SHARED / "conformance" / "memberdata"
+    folder = shared_path("conformance", "memberdata")
     if schema != "memberdata-blob" or not folder.is_dir():
         return frozenset()
     found: set[str] = set()

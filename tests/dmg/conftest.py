@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from mycarenet_dental.context import Context
+from mycarenet_dental.shared_folder import shared_path
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = shared_path()
 
 
 @pytest.fixture

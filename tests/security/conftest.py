@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from mycarenet_dental.sim.etk_depot import handle_etk_request
@@ -26,7 +25,6 @@ from mycarenet_dental.sim.wss_check import (
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 SERVICE_PATH = "/MyCareNet/Test/v1"
 
 

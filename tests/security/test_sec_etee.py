@@ -121,3 +121,32 @@ def test_session_etk_cache(sim, tmp_path):
     assert session.token() is token
     hok = session.hok(timestamp_only=True)
     assert hok.timestamp_only and hok.token is token
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_every_cms_layer_is_read_by_asn1crypto(pki, monkeypatch, legacy):
+    """Issue 13 property 6: one parser for signed input. The outer SignedData, the EnvelopedData and the
+    inner SignedData all go through asn1crypto (no hand-written DER walk of attacker-controlled bytes)."""
+    from asn1crypto import cms
+
+    dentist, mcn = _stores(pki)
+    etk = Etk.parse(pki.mycarenet_etk.read_bytes())
+    sealed = etee.seal(b"<BusinessContent/>", sender=dentist.authentication, recipients=[etk], legacy=legacy)
+    loaded: list[str] = []
+    real_load = cms.ContentInfo.load.__func__
+
+    def counting_load(cls, encoded_data, strict=False, **kwargs):
+        info = real_load(cls, encoded_data, strict=strict, **kwargs)
+        loaded.append(info["content_type"].native)
+        return info
+
+    monkeypatch.setattr(cms.ContentInfo, "load", classmethod(counting_load))
+    assert etee.unseal(sealed, recipient_keys=mcn.encryption_keys).content == b"<BusinessContent/>"
+    assert loaded == ["signed_data", "enveloped_data", "signed_data"]
+
+
+def test_no_hand_written_cms_reader():
+    """The DER fast path of cmsutil is gone for good (issue 13 property 6)."""
+    from mycarenet_dental.ehealth import cmsutil
+
+    assert not [name for name in vars(cmsutil) if "fast" in name.lower() or name in ("_tlv", "_content_info")]

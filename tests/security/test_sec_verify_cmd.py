@@ -11,11 +11,12 @@ from click.testing import CliRunner
 from mycarenet_dental.cli.security_cmds import security_group
 from mycarenet_dental.ehealth import etee
 from mycarenet_dental.ehealth.etk import Etk
+from mycarenet_dental.shared_folder import shared_path
 from mycarenet_dental.sim.sts import SimTrust
 
 from tests.security.sec_helpers import load_keystore, signed_envelope
 
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "wssecurity"
+SAMPLES = shared_path("conformance", "wssecurity")
 FULL = {
     "mycarenet-ehealth-saml-sts.as-signed.xml": "2023-12-12T06:58:30Z",
     "mycarenet-ws.as-signed.xml": "2023-12-12T07:24:00Z",

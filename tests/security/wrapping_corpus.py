@@ -19,6 +19,7 @@ import attrs
 from lxml import etree
 from mycarenet_dental.ehealth import saml, xmldsig
 from mycarenet_dental.ehealth.wssecurity import NS_SOAP, NS_WSSE, NS_WSU
+from mycarenet_dental.timeutil import utc_ms
 
 S, DS = saml.NS_SAML, xmldsig.NS_DS
 BODY, HEADER = f"{{{NS_SOAP}}}Body", f"{{{NS_SOAP}}}Header"
@@ -74,8 +75,8 @@ def _forge(original: etree._Element, part: str, keep_id: bool) -> etree._Element
             evil.set("Context", "uuid-attacker")
     else:
         now = datetime.now(timezone.utc)
-        forged.find(f"{{{NS_WSU}}}Created").text = saml.format_time(now)
-        forged.find(f"{{{NS_WSU}}}Expires").text = saml.format_time(now + timedelta(hours=1))
+        forged.find(f"{{{NS_WSU}}}Created").text = utc_ms(now)
+        forged.find(f"{{{NS_WSU}}}Expires").text = utc_ms(now + timedelta(hours=1))
     if not keep_id:
         forged.attrib.pop(WSU_ID, None)
     return forged

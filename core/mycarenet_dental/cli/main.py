@@ -199,19 +199,19 @@ def _bound(value: str | None, end: bool) -> str | None:
     """
     if value is None:
         return None
-    from datetime import date, datetime, time, timezone
+    from datetime import datetime, time, timezone
 
-    from ..audit import utc_ms
     from ..errors import UsageError
+    from ..timeutil import iso_date, parse_datetime, utc_ms
 
     option = "--to" if end else "--from"
     text = value.strip()
     try:
         if len(text) == 10:  # a date: the whole day
-            day = date.fromisoformat(text)
+            day = iso_date(text)
             moment = datetime.combine(day, time.max if end else time.min, tzinfo=timezone.utc)
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            moment = parse_datetime(text)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=timezone.utc)  # documented: UTC
     except (ValueError, OverflowError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,10 @@ def security_group() -> None:
 def _parse_at(value: str | None) -> datetime | None:
     if not value:
         return None
-    from ..ehealth.saml import parse_time
+    from ..timeutil import parse_utc
 
     try:
-        if len(value) == 10:
-            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-        return parse_time(value)
+        return parse_utc(value)  # a date alone is its midnight UTC
     except ValueError:
         raise UsageError(f"--at: not an ISO 8601 time: {value!r}", location="--at",
                          hint="e.g. 2023-12-12T06:58:30Z") from None

@@ -207,22 +207,7 @@ def unseal(
         moment = now or datetime.now(timezone.utc)
         if not (signer.not_valid_before_utc <= moment < signer.not_valid_after_utc):
             raise SecurityError("the sender's certificate is outside its validity", code="ETEE_SIGNER_EXPIRED")
-    named = cmsutil.ktri_recipients_fast(enveloped)
-    if named is None:
-        try:
-            env_info = cms.ContentInfo.load(enveloped)
-            if env_info["content_type"].native != "enveloped_data":
-                raise ValueError("not EnvelopedData")
-            named = []
-            for info in env_info["content"]["recipient_infos"]:
-                if info.name != "ktri":
-                    continue
-                rid = info.chosen["rid"]
-                if rid.name != "issuer_and_serial_number":
-                    continue
-                named.append((rid.chosen["issuer"].dump(), rid.chosen["serial_number"].native))
-        except (ValueError, TypeError, KeyError):
-            raise SecurityError("the sealed message does not contain EnvelopedData", code="ETEE_MALFORMED") from None
+    named = cmsutil.ktri_recipients(enveloped, what="the sealed message")
     chosen: KeyEntry | None = None
     for issuer, serial in named:
         for entry in recipient_keys:

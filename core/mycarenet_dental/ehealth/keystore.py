@@ -10,7 +10,7 @@ unsealed. Every problem is reported before anything is sent, without the passwor
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ..errors import ConfigError
+from ..timeutil import as_utc, utc_now
 
 AUTH_ALIAS = "authentication"
 EXPIRY_WARNING_DAYS = 30
@@ -56,8 +57,7 @@ def _public_der(key: object) -> bytes:
 
 
 def _utc(now: datetime | None) -> datetime:
-    now = now or datetime.now(timezone.utc)
-    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return as_utc(now) if now is not None else utc_now()
 
 
 def _build_chain(leaf: x509.Certificate, pool: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:

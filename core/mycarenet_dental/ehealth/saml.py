@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 
 import attrs
@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from lxml import etree
 
 from ..errors import MalformedCertificateError, SecurityError
+from ..timeutil import parse_utc, utc_ms
 from ..xmlsafe import parse_xml
 from . import xmldsig
 
@@ -59,25 +60,6 @@ def attribute_namespace(name: str) -> str:
     return NS_IDENTIFICATION if name in IDENTIFICATION_ATTRIBUTES else NS_CERTIFIED
 
 
-def parse_time(text: str | None) -> datetime:
-    if not text:
-        raise ValueError("missing time")
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    dt = datetime.fromisoformat(value)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
-
-
-def format_time(dt: datetime) -> str:
-    dt = dt.astimezone(timezone.utc)
-    # what strftime("%Y-%m-%dT%H:%M:%S.") + milliseconds gives, without strftime's cost (two per message)
-    return (f"{dt.year}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
-            f"{dt.microsecond // 1000:03d}Z")
-
-
 @attrs.frozen
 class SamlAttribute:
     namespace: str
@@ -115,9 +97,9 @@ class SamlToken:
         return {
             "assertion_id": self.assertion_id,
             "issuer": self.issuer,
-            "issue_instant": format_time(self.issue_instant),
-            "not_before": format_time(self.not_before),
-            "not_on_or_after": format_time(self.not_on_or_after),
+            "issue_instant": utc_ms(self.issue_instant),
+            "not_before": utc_ms(self.not_before),
+            "not_on_or_after": utc_ms(self.not_on_or_after),
             "subject": self.subject,
             "attributes": [
                 {"name": a.name, "namespace": a.namespace, "values": list(a.values)} for a in self.attributes
@@ -234,9 +216,9 @@ def parse_assertion(assertion: etree._Element, *, raw: bytes) -> SamlToken:
             raw=raw,
             assertion_id=assertion.get("AssertionID") or "",
             issuer=assertion.get("Issuer") or "",
-            issue_instant=parse_time(assertion.get("IssueInstant")),
-            not_before=parse_time(conditions.get("NotBefore")),
-            not_on_or_after=parse_time(conditions.get("NotOnOrAfter")),
+            issue_instant=parse_utc(assertion.get("IssueInstant")),
+            not_before=parse_utc(conditions.get("NotBefore")),
+            not_on_or_after=parse_utc(conditions.get("NotOnOrAfter")),
             subject=text_of(name_id) if name_id is not None else "",
             subject_qualifier=name_id.get("NameQualifier") if name_id is not None else None,
             attributes=tuple(attributes),

@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
+from ..timeutil import utc_ms
 from . import saml, wss_verify
 from .identity import identity_of
 from .keystore import Keystore
-from .saml import SamlToken, format_time
+from .saml import SamlToken
 from .wssecurity import NS_WSSE, NS_WSU, X509Security
 
 NS_WST = "http://docs.oasis-open.org/ws-sx/ws-trust/200512"
@@ -127,8 +128,8 @@ class StsClient:
             if name not in asserted_names:
                 _el(claims, NS_AUTH, "ClaimType", Uri=name)
         lifetime = _el(rst, NS_WST, "Lifetime")
-        _el(lifetime, NS_WSU, "Created", format_time(now))
-        _el(lifetime, NS_WSU, "Expires", format_time(now + self.lifetime))
+        _el(lifetime, NS_WSU, "Created", utc_ms(now))
+        _el(lifetime, NS_WSU, "Expires", utc_ms(now + self.lifetime))
         _el(rst, NS_WST, "KeyType", KEY_TYPE_PUBLIC)
         use_key = _el(rst, NS_WST, "UseKey")
         ref = _el(use_key, NS_WSSE, "SecurityTokenReference")
@@ -144,7 +145,7 @@ class StsClient:
         req.set("RequestID", f"request-{uuid.uuid4()}")
         req.set("MajorVersion", "1")
         req.set("MinorVersion", "1")
-        req.set("IssueInstant", format_time(now))
+        req.set("IssueInstant", utc_ms(now))
         query = _el(req, P, "AttributeQuery")
 
         def name_id(parent: etree._Element) -> None:
@@ -155,9 +156,9 @@ class StsClient:
         conf = _el(subject, S, "SubjectConfirmation")
         _el(conf, S, "ConfirmationMethod", saml.HOK)
         data = _el(conf, S, "SubjectConfirmationData")
-        inner = _el(data, S, "Assertion", AssertionID=f"assertion-{uuid.uuid4()}", IssueInstant=format_time(now),
+        inner = _el(data, S, "Assertion", AssertionID=f"assertion-{uuid.uuid4()}", IssueInstant=utc_ms(now),
                     Issuer=subject_dn, MajorVersion="1", MinorVersion="1")
-        _el(inner, S, "Conditions", NotBefore=format_time(now), NotOnOrAfter=format_time(now + self.lifetime))
+        _el(inner, S, "Conditions", NotBefore=utc_ms(now), NotOnOrAfter=utc_ms(now + self.lifetime))
         stmt = _el(inner, S, "AttributeStatement")
         name_id(_el(stmt, S, "Subject"))
         for name, value in self.asserted:

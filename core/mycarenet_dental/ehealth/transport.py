@@ -40,6 +40,7 @@ from ..errors import (
     SoapFaultError,
     TransportError,
 )
+from ..timeutil import file_stamp
 from ..xmlsafe import parse_xml
 from . import mtom
 from .httpclient import Deadline, HttpClient, HttpFailure, Response
@@ -184,7 +185,7 @@ class SoapClient:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", action.rsplit(":", 1)[-1].rsplit("/", 1)[-1])[:60] or "call"
         suffix = f"-try{attempt}" if attempt > 1 else ""
         path = self.trace_dir / (
-            f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{id(self) % 10000:04d}-{seq:04d}-{name}{suffix}-{kind}.xml"
+            f"{file_stamp()}-{os.getpid()}-{id(self) % 10000:04d}-{seq:04d}-{name}{suffix}-{kind}.xml"
         )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:

@@ -21,6 +21,7 @@ from cryptography import x509
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
+from ..timeutil import parse_utc, utc_ms
 from ..xmlsafe import parse_xml
 from . import cmsutil, saml, wss_verify, wssecurity, xmldsig
 from .cmsutil import issued_by
@@ -29,7 +30,7 @@ VALID, INVALID = "valid", "invalid"
 
 
 def _iso(dt: datetime | None) -> str | None:
-    return saml.format_time(dt) if dt else None
+    return utc_ms(dt) if dt else None
 
 
 def _cert_info(cert: x509.Certificate | None, at: datetime, trust: Sequence[x509.Certificate]) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def _saml_entry(assertion: etree._Element, at: datetime, trust: Sequence[x509.Ce
     if cond is not None:
         info["not_before"], info["not_on_or_after"] = cond.get("NotBefore"), cond.get("NotOnOrAfter")
         try:
-            nb, na = saml.parse_time(cond.get("NotBefore")), saml.parse_time(cond.get("NotOnOrAfter"))
+            nb, na = parse_utc(cond.get("NotBefore")), parse_utc(cond.get("NotOnOrAfter"))
             info["valid_at"] = nb <= at < na
             if not info["valid_at"]:
                 problems.append(f"assertion {aid}: not valid at {_iso(at)} (NotBefore {cond.get('NotBefore')}, "

@@ -30,6 +30,7 @@ from cryptography import x509
 from lxml import etree
 
 from ..errors import SecurityError
+from ..timeutil import parse_utc, utc_ms
 from . import saml, xmldsig
 from .wssecurity import NS_SOAP, NS_WSSE, NS_WSU, SAML_ASSERTION_ID
 
@@ -243,7 +244,7 @@ def _time(ts: etree._Element, tag: str) -> datetime:
     found = ts.findall(tag)
     if len(found) != 1:
         raise ValueError("one Created and one Expires are required")
-    return saml.parse_time(saml.text_of(found[0]))
+    return parse_utc(saml.text_of(found[0]))
 
 
 def _parts(envelope: etree._Element, body: etree._Element | None, sec: etree._Element,
@@ -293,13 +294,13 @@ def inspect(envelope: etree._Element, *, policy: WssPolicy, now: datetime | None
         if expires < created:
             problems.append(WssProblem("WSS_TIMESTAMP", "the Timestamp expires before it is created"))
         elif now is not None:
-            at = saml.format_time(now)
+            at = utc_ms(now)
             if created > now + policy.skew:
                 problems.append(WssProblem("WSS_TIMESTAMP_FUTURE", f"wsu:Timestamp not fresh at {at}: it is created "
-                                           f"{saml.format_time(created)}, in the future (clock skew)"))
+                                           f"{utc_ms(created)}, in the future (clock skew)"))
             elif expires <= now - policy.skew:
                 problems.append(WssProblem("WSS_TIMESTAMP_EXPIRED", f"wsu:Timestamp not fresh at {at}: it has "
-                                           f"expired at {saml.format_time(expires)} (replayed or delayed message)"))
+                                           f"expired at {utc_ms(expires)} (replayed or delayed message)"))
     assertions = sec.findall(_ASSERTION)
     if len(assertions) > 1:
         problems.append(WssProblem("WSS_ASSERTION", "more than one SAML assertion in the Security header"))

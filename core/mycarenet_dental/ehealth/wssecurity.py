@@ -21,9 +21,10 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ..errors import SecurityError
+from ..timeutil import utc_ms
 from . import xmldsig
 from .keystore import KeyEntry
-from .saml import SamlToken, format_time
+from .saml import SamlToken
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -77,8 +78,8 @@ def _timestamp(sec: etree._Element, now: datetime, ttl: int) -> tuple[etree._Ele
     ts_id = f"TS-{uuid.uuid4().hex}"
     ts = etree.SubElement(sec, q(NS_WSU, "Timestamp"))
     ts.set(q(NS_WSU, "Id"), ts_id)
-    etree.SubElement(ts, q(NS_WSU, "Created")).text = format_time(now)
-    etree.SubElement(ts, q(NS_WSU, "Expires")).text = format_time(now + timedelta(seconds=ttl))
+    etree.SubElement(ts, q(NS_WSU, "Created")).text = utc_ms(now)
+    etree.SubElement(ts, q(NS_WSU, "Expires")).text = utc_ms(now + timedelta(seconds=ttl))
     return ts, ts_id
 
 
@@ -151,8 +152,8 @@ class HolderOfKeySecurity:
         now = _now(self.clock)
         ts_id = f"TS-{uuid.uuid4().hex}"
         timestamp = (
-            f'<wsu:Timestamp xmlns:wsu="{NS_WSU}" wsu:Id="{ts_id}"><wsu:Created>{format_time(now)}</wsu:Created>'
-            f"<wsu:Expires>{format_time(now + timedelta(seconds=self.ttl))}</wsu:Expires></wsu:Timestamp>"
+            f'<wsu:Timestamp xmlns:wsu="{NS_WSU}" wsu:Id="{ts_id}"><wsu:Created>{utc_ms(now)}</wsu:Created>'
+            f"<wsu:Expires>{utc_ms(now + timedelta(seconds=self.ttl))}</wsu:Expires></wsu:Timestamp>"
         ).encode()
         refs = [(ts_id, timestamp)]
         body_id = None

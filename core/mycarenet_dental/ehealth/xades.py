@@ -21,11 +21,12 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
+from ..timeutil import parse_utc, utc_ms
 from ..xmlsafe import parse_xml
 from . import xmldsig
 from .cmsutil import issued_by
 from .keystore import KeyEntry
-from .saml import certificate_from_b64, format_time, parse_time
+from .saml import certificate_from_b64
 
 NS_XADES = "http://uri.etsi.org/01903/v1.3.2#"
 BASE64_TRANSFORM = "http://www.w3.org/2000/09/xmldsig#base64"
@@ -106,7 +107,7 @@ def sign_blob(
     props = etree.SubElement(qp, _x("SignedProperties"))
     props.set("Id", props_id)
     ssp = etree.SubElement(props, _x("SignedSignatureProperties"))
-    etree.SubElement(ssp, _x("SigningTime")).text = format_time(now)
+    etree.SubElement(ssp, _x("SigningTime")).text = utc_ms(now)
     cert_el = etree.SubElement(etree.SubElement(ssp, _x("SigningCertificate")), _x("Cert"))
     digest_el = etree.SubElement(cert_el, _x("CertDigest"))
     etree.SubElement(digest_el, xmldsig.ds("DigestMethod")).set("Algorithm", xmldsig.DIGEST_SHA256)
@@ -164,7 +165,7 @@ def verify_blob(
     signing_time_text = props.findtext(f".//{_x('SigningTime')}")
     if not signing_time_text:
         raise _fail("SigningTime is missing")
-    signing_time = parse_time(signing_time_text)
+    signing_time = parse_utc(signing_time_text)
     refs = info.findall(xmldsig.ds("Reference"))
     props_ok = blob_ok = False
     for ref in refs:

@@ -31,6 +31,7 @@ from lxml import etree
 
 from ..errors import MalformedResponseError, UsageError
 from ..exchange import Exchange, PartyKind
+from ..timeutil import utc_ms, xs_date
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
@@ -39,7 +40,7 @@ __all__ = [
     "GMF", "V2", "V3", "Blob", "CareProvider", "CommonInput", "CommonOutput", "CommonsFlavour", "Origin",
     "Party", "Routing", "SendRequest", "SendResponse", "Status", "blob_element", "build_request",
     "build_response", "common_input_for", "make_blob", "new_input_reference", "parse_blob",
-    "inflate_blob", "parse_request", "parse_response", "xs_datetime",
+    "inflate_blob", "parse_request", "parse_response",
 ]
 
 
@@ -200,14 +201,6 @@ class SendResponse:
 # ---------------------------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def xs_datetime(value: datetime) -> str:
-    """An xs:dateTime in UTC with millisecond precision and a ``Z`` suffix."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def new_input_reference(*, length: int = 14, digits_only: bool = False) -> str:
@@ -457,7 +450,7 @@ def _date(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text[:10])
+        return xs_date(text)
     except ValueError:
         raise MalformedResponseError(f"not an xs:date: {text!r}", code="BAD_DATE", origin="mycarenet.commons") from None
 
@@ -528,7 +521,7 @@ def build_request(flavour: CommonsFlavour, root: str, *, common_input: CommonInp
     el = etree.Element(root, nsmap=maps)
     if flavour.request_attributes:
         el.set("Id", request_id or "_" + uuid.uuid4().hex)
-        el.set("IssueInstant", xs_datetime(issue_instant or datetime.now(timezone.utc)))
+        el.set("IssueInstant", utc_ms(issue_instant or datetime.now(timezone.utc)))
     el.append(common_input_xml(flavour, common_input))
     if routing is not None:
         el.append(routing_xml(flavour, routing))
@@ -578,7 +571,7 @@ def build_response(flavour: CommonsFlavour, root: str, *, common_output: CommonO
     else:
         if in_response_to:
             el.set("InResponseTo", in_response_to)
-        el.set("IssueInstant", xs_datetime(issue_instant))
+        el.set("IssueInstant", utc_ms(issue_instant))
     ret = _sub(el, p, "Return")
     out = _sub(ret, p, "CommonOutput")
     for name, value in (("InputReference", common_output.input_reference),

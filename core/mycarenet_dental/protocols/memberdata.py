@@ -24,7 +24,7 @@ import attrs
 from lxml import etree
 
 from ..errors import MalformedResponseError, SecurityError
-from ..timeutil import belgian_wall_clock, xs_local_datetime
+from ..timeutil import parse_belgian_wall_clock, xs_local
 from . import answers, commons
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,29 +78,6 @@ SUB_INPUT_ERROR = "urn:be:cin:nippin:SAML:status:InputError"
 SUB_PARTIAL = "urn:be:cin:nippin:SAML:status:PartialAnswer"
 SUB_INTERNAL = "urn:be:cin:nippin:SAML:status:InternalError"
 ISSUER_MYCARENET = "urn:be:cin:nippin:aa"
-
-
-def _xs_local(value: datetime | date) -> str:
-    """The SAML dateTime form of real traffic: Belgian local time, no zone, seconds precision (all 21
-    recorded insurer answers in shared/conformance/memberdata write it so); a naive value is already local."""
-    if isinstance(value, datetime):
-        return xs_local_datetime(value)
-    return value.isoformat()
-
-
-def _parse_dt(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    t = text.strip()
-    try:
-        if t.endswith("Z"):
-            t = t[:-1] + "+00:00"
-        value = datetime.fromisoformat(t)
-    except ValueError:
-        return None
-    # naive Belgian wall clock: a zoned value (freehealth writes one) is brought to Belgian time, so that
-    # "2026-03-02T00:00:00+01:00" stays 2 March and is not read as 1 March 23:00 UTC
-    return belgian_wall_clock(value)
 
 
 # -- request records -----------------------------------------------------------------------------
@@ -179,7 +156,7 @@ def build_attribute_query(query: AttributeQuery) -> etree._Element:
                          nsmap={"samlp": NS_SAMLP, "saml": NS_SAML, "ext": NS_EXT, "xsi": NS_XSI})
     root.set("ID", query.id)
     root.set("Version", "2.0")
-    root.set("IssueInstant", _xs_local(query.issue_instant))
+    root.set("IssueInstant", xs_local(query.issue_instant))
     issuer = etree.SubElement(root, f"{{{NS_SAML}}}Issuer")
     issuer.set("Format", query.issuer_format)
     issuer.text = query.issuer
@@ -201,8 +178,8 @@ def build_attribute_query(query: AttributeQuery) -> etree._Element:
     data = etree.SubElement(conf, f"{{{NS_SAML}}}SubjectConfirmationData")
     # UNSURE: NotOnOrAfter = the day after the last requested day (exclusive bound, as SAML defines it);
     # real samples only show whole-day bounds.
-    data.set("NotBefore", _xs_local(datetime.combine(query.start, time())))
-    data.set("NotOnOrAfter", _xs_local(datetime.combine(query.end + timedelta(days=1), time())))
+    data.set("NotBefore", xs_local(datetime.combine(query.start, time())))
+    data.set("NotOnOrAfter", xs_local(datetime.combine(query.end + timedelta(days=1), time())))
     return root
 
 
@@ -401,8 +378,8 @@ def parse_saml_response(root: etree._Element) -> MdaResponse:
             if advice is not None else None,
             name_id=(name_id.text or "").strip() if name_id is not None else None,
             name_id_format=name_id.get("Format") if name_id is not None else None,
-            not_before=_parse_dt(scd.get("NotBefore")) if scd is not None else None,
-            not_on_or_after=_parse_dt(scd.get("NotOnOrAfter")) if scd is not None else None,
+            not_before=parse_belgian_wall_clock(scd.get("NotBefore")) if scd is not None else None,
+            not_on_or_after=parse_belgian_wall_clock(scd.get("NotOnOrAfter")) if scd is not None else None,
             facets=_parse_facets(advice) if advice is not None else (), attributes=attributes))
     return MdaResponse(id=root.get("ID"), in_response_to=root.get("InResponseTo"),
                        issuer=(root.findtext(f"{{{NS_SAML}}}Issuer") or "").strip() or None,

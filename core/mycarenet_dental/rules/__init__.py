@@ -82,7 +82,7 @@ def burst_limit(rule_id: str, article: str, service: str, *, per_minute_key: str
     """
 
     def check(exchange: Exchange, context: Context) -> RuleCheck | None:
-        from ..audit import utc_ms
+        from ..timeutil import utc_ms
 
         limit = int(context.config.section(service).get(per_minute_key, default))
         since = utc_ms(exchange.created_at - timedelta(seconds=60))

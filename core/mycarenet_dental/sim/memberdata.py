@@ -43,11 +43,10 @@ from ..protocols.memberdata import (
     KnownContent,
     MdaFault,
     _parse_facets,
-    _xs_local,
     known_content,
     parse_known_content,
 )
-from ..timeutil import belgian_date
+from ..timeutil import belgian_date, xs_local
 from . import commons as commons_sim
 from .memberdata_query import (  # noqa: F401  (the query side moved there; its names still import from here)
     DEFAULT_ISSUE_INSTANT_SKEW_S,
@@ -87,7 +86,7 @@ def build_saml_response(*, in_response_to: str, issuer: str, now: datetime, stat
                                 "xsi": NS_XSI, "xs": NS_XS})
     root.set("ID", "_" + str(uuid.uuid4()))
     root.set("InResponseTo", in_response_to)
-    root.set("IssueInstant", _xs_local(now))
+    root.set("IssueInstant", xs_local(now))
     root.set("Version", "2.0")
     etree.SubElement(root, f"{{{NS_SAML}}}Issuer").text = issuer
     st = etree.SubElement(root, f"{{{NS_SAMLP}}}Status")
@@ -135,7 +134,7 @@ def build_assertion(spec: AssertionSpec, *, issuer: str, query: ParsedQuery, fac
     s = NS_SAML
     a = etree.Element(f"{{{s}}}Assertion")
     a.set("ID", "_" + str(uuid.uuid4()))
-    a.set("IssueInstant", _xs_local(now))
+    a.set("IssueInstant", xs_local(now))
     a.set("Version", "2.0")
     etree.SubElement(a, f"{{{s}}}Issuer").text = issuer
     subject = etree.SubElement(a, f"{{{s}}}Subject")
@@ -149,8 +148,8 @@ def build_assertion(spec: AssertionSpec, *, issuer: str, query: ParsedQuery, fac
     end = min(spec.end or query.end, query.end)
     if end < start:  # closed before / starts later than the window: the window stays inside the question
         start = end = min(start, query.end)
-    data.set("NotBefore", _xs_local(datetime.combine(start, time())))
-    data.set("NotOnOrAfter", _xs_local(datetime.combine(end + timedelta(days=1), time())))
+    data.set("NotBefore", xs_local(datetime.combine(start, time())))
+    data.set("NotOnOrAfter", xs_local(datetime.combine(end + timedelta(days=1), time())))
     advice = etree.SubElement(a, f"{{{s}}}Advice")
     advice.set(f"{{{NS_XSI}}}type", "ext:AdviceType")
     etree.SubElement(advice, f"{{{NS_EXT}}}AssertionType").text = spec.assertion_type

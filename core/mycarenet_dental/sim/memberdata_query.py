@@ -38,10 +38,9 @@ from ..protocols.memberdata import (
     SUB_REQUEST_ERROR,
     Facet,
     FaultDetail,
-    _parse_dt,
     _parse_facets,
 )
-from ..timeutil import from_belgian
+from ..timeutil import from_belgian, parse_belgian_wall_clock, parse_datetime
 
 if TYPE_CHECKING:  # pragma: no cover
     from .population import SimPatient
@@ -348,7 +347,7 @@ def check_issue_instant(text: str | None, *, now: datetime, max_skew: timedelta)
     ``max_skew`` away from ``now`` (INVALID_ISSUE_INSTANT, simulator-only: see ERROR_CODES)."""
     raw = (text or "").strip()
     try:
-        value = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith("Z") else raw)
+        value = parse_datetime(raw)
     except ValueError:
         raise QueryRejected("INVALID_ISSUE_INSTANT", message=f"IssueInstant {raw!r} is not an xs:dateTime") from None
     moment = from_belgian(value)
@@ -532,7 +531,7 @@ def _check_period(subject: etree._Element | None, *, today: date, years_back: in
         raise QueryRejected("EMPTY_STARTDATE")
     if not noa:
         raise QueryRejected("EMPTY_ENDDATE")
-    start_dt, end_dt = _parse_dt(nb), _parse_dt(noa)
+    start_dt, end_dt = parse_belgian_wall_clock(nb), parse_belgian_wall_clock(noa)
     if start_dt is None:
         raise QueryRejected("EMPTY_STARTDATE", message="NotBefore is not a date")
     if end_dt is None:

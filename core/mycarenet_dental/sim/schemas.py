@@ -1,7 +1,7 @@
 """The official MyCareNet/eHealth XML schemas: where they are, compiled once, used to validate.
 
 The schemas are not shipped inside the package (they are third-party files); they are looked up
-in ``$MYCARENET_DENTAL_XSD``, then in a ``shared/xsd`` folder beside the project checkout. The
+in ``$MYCARENET_DENTAL_XSD``, then in the ``xsd`` folder of the shared folder (:mod:`.shared_folder`). The
 tests validate every message the project builds against them; the simulator validates what it
 receives (SOA-03006 on failure) whenever they are available, and says so at start-up when not.
 """
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+
+from ..shared_folder import shared_candidates
 
 ENV_XSD = "MYCARENET_DENTAL_XSD"
 
@@ -49,9 +51,7 @@ def xsd_dir() -> Path | None:
     candidates = []
     if os.environ.get(ENV_XSD):
         candidates.append(Path(os.environ[ENV_XSD]))
-    here = Path(__file__).resolve()
-    # editable/dev checkout: <root>/core/mycarenet_dental/schemas.py -> <root>/../shared/xsd
-    candidates += [p / "shared" / "xsd" for p in (here.parents[2].parent, Path.cwd().parent, Path.cwd())]
+    candidates += [p / "xsd" for p in shared_candidates()]
     for path in candidates:
         if (path / ROOTS["memberdata"]).exists():
             return path

@@ -26,7 +26,7 @@ from lxml import etree
 
 from ..ehealth import saml, wss_verify, xmldsig
 from ..ehealth.identity import identity_of
-from ..ehealth.saml import NS_SAML, NS_SAMLP, format_time, parse_time
+from ..ehealth.saml import NS_SAML, NS_SAMLP
 from ..ehealth.sts import (
     ACTION_CHALLENGE,
     ACTION_LEGACY,
@@ -41,6 +41,7 @@ from ..ehealth.sts import (
 from ..ehealth.wss_verify import WssPolicy
 from ..ehealth.wssecurity import NS_WSSE, NS_WSU
 from ..errors import MalformedResponseError, SecurityError
+from ..timeutil import parse_utc, utc_ms
 from ..xmlsafe import parse_xml
 from .wss_check import SimSoapFault
 
@@ -211,8 +212,8 @@ def _parse_wstrust(rst: etree._Element, *, accept_oasis_key_type: bool = False) 
     lifetime = rst.find(f"{{{W}}}Lifetime")
     if lifetime is not None:
         try:
-            start = parse_time(lifetime.findtext(f"{{{NS_WSU}}}Created"))
-            end = parse_time(lifetime.findtext(f"{{{NS_WSU}}}Expires"))
+            start = parse_utc(lifetime.findtext(f"{{{NS_WSU}}}Created"))
+            end = parse_utc(lifetime.findtext(f"{{{NS_WSU}}}Expires"))
         except ValueError:
             raise SimSoapFault("SOA-03007", "Lifetime must have Created and Expires") from None
     context = rst.get("Context") or rst.get(f"{{{W}}}Context")
@@ -251,7 +252,7 @@ def _parse_legacy(req: etree._Element, bst_cert: x509.Certificate) -> _Request:
         cond = inner.find(f"{{{S}}}Conditions")
         if cond is not None:
             try:
-                start, end = parse_time(cond.get("NotBefore")), parse_time(cond.get("NotOnOrAfter"))
+                start, end = parse_utc(cond.get("NotBefore")), parse_utc(cond.get("NotOnOrAfter"))
             except ValueError:
                 start = end = None
     designators = [d.get("AttributeName", "") for d in query.findall(f"{{{S}}}AttributeDesignator")]
@@ -322,13 +323,13 @@ def build_assertion(
     assertion_id = "_" + uuid.uuid4().hex
     a = etree.Element(f"{{{S}}}Assertion", nsmap={None: S})
     a.set("AssertionID", assertion_id)
-    a.set("IssueInstant", format_time(now))
+    a.set("IssueInstant", utc_ms(now))
     a.set("Issuer", saml.STS_ISSUER)
     a.set("MajorVersion", "1")
     a.set("MinorVersion", "1")
     cond = etree.SubElement(a, f"{{{S}}}Conditions")
-    cond.set("NotBefore", format_time(not_before))
-    cond.set("NotOnOrAfter", format_time(not_on_or_after))
+    cond.set("NotBefore", utc_ms(not_before))
+    cond.set("NotOnOrAfter", utc_ms(not_on_or_after))
     cert_b64 = base64.b64encode(hok_cert.public_bytes(serialization.Encoding.DER)).decode()
     subject_dn = hok_cert.subject.rfc4514_string()
     issuer_dn = hok_cert.issuer.rfc4514_string()
@@ -347,7 +348,7 @@ def build_assertion(
             etree.SubElement(x5, xmldsig.ds("X509Certificate")).text = cert_b64
 
     auth = etree.SubElement(a, f"{{{S}}}AuthenticationStatement")
-    auth.set("AuthenticationInstant", format_time(now))
+    auth.set("AuthenticationInstant", utc_ms(now))
     auth.set("AuthenticationMethod", "urn:oasis:names:tc:SAML:1.0:am:X509-PKI")
     subject(auth, True)
     stmt = etree.SubElement(a, f"{{{S}}}AttributeStatement")
@@ -372,8 +373,8 @@ def _response(body_child: etree._Element, now: datetime, *, assertion: bytes | N
     sec = etree.SubElement(header, f"{{{NS_WSSE}}}Security", nsmap={"wsse": NS_WSSE, "wsu": NS_WSU})
     ts = etree.SubElement(sec, f"{{{NS_WSU}}}Timestamp")
     ts.set(f"{{{NS_WSU}}}Id", f"TS-{uuid.uuid4().hex}")
-    etree.SubElement(ts, f"{{{NS_WSU}}}Created").text = format_time(now)
-    etree.SubElement(ts, f"{{{NS_WSU}}}Expires").text = format_time(now + timedelta(minutes=5))
+    etree.SubElement(ts, f"{{{NS_WSU}}}Created").text = utc_ms(now)
+    etree.SubElement(ts, f"{{{NS_WSU}}}Expires").text = utc_ms(now + timedelta(minutes=5))
     body = etree.SubElement(env, f"{{{NS_SOAP}}}Body")
     body.append(body_child)
     data = etree.tostring(env, encoding="UTF-8", xml_declaration=True)
@@ -391,8 +392,8 @@ def _wstrust_response(request: _Request, assertion: bytes, nb: datetime, na: dat
     rst = etree.SubElement(rstr, f"{{{W}}}RequestedSecurityToken")
     rst.append(etree.Comment("assertion"))
     life = etree.SubElement(rstr, f"{{{W}}}Lifetime")
-    etree.SubElement(life, f"{{{NS_WSU}}}Created", nsmap={"wsu": NS_WSU}).text = format_time(nb)
-    etree.SubElement(life, f"{{{NS_WSU}}}Expires", nsmap={"wsu": NS_WSU}).text = format_time(na)
+    etree.SubElement(life, f"{{{NS_WSU}}}Created", nsmap={"wsu": NS_WSU}).text = utc_ms(nb)
+    etree.SubElement(life, f"{{{NS_WSU}}}Expires", nsmap={"wsu": NS_WSU}).text = utc_ms(na)
     return _response(rstr, now, assertion=assertion)
 
 
@@ -405,7 +406,7 @@ def _samlp_response(request: _Request, now: datetime, *, assertion: bytes | None
         resp.set("InResponseTo", request.request_id)
     resp.set("MajorVersion", "1")
     resp.set("MinorVersion", "1")
-    resp.set("IssueInstant", format_time(now))
+    resp.set("IssueInstant", utc_ms(now))
     status = etree.SubElement(resp, f"{{{P}}}Status")
     code = etree.SubElement(status, f"{{{P}}}StatusCode")
     code.set("Value", "samlp:Requester" if refusal else "samlp:Success")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mycarenet_dental.errors import ConfigError, RuleRefusal, UsageError
 from mycarenet_dental.exchange import Trigger
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin, parse_patient
-from mycarenet_dental.timeutil import belgian_date
+from mycarenet_dental.timeutil import belgian_date, optional_xs_date
 
 from .model import (
     ContactType,
@@ -56,7 +56,6 @@ A_HOSPITAL = NS + "hospitalisation"
 A_MEDICAL_HOUSE = NS + "medicalHouse"
 
 
-_belgian_today = belgian_date
 
 
 def patient_key(patient: Ssin | RegistrationNumber) -> str:
@@ -109,7 +108,7 @@ def consult_insurability(ctx: Context, patient: str, *, on: date | None = None, 
         raise UsageError(f"unknown insurability backend {backend!r}", location="backend")
     sealed = conf["encryption"] == "sealed" if sealed is None else sealed
     contact = ctx.contacts.resolve(key, contact_id, user_id=ctx.user_id)
-    day = on or _belgian_today(ctx.now())
+    day = on or belgian_date(ctx.now())
     if since is not None and since > day:
         raise UsageError("the period start is after its end", location="since")
     period = Period(since or day, day)
@@ -179,15 +178,6 @@ def _via_memberdata(ctx: Context, exchange: Any, run: Any, ident: Ssin | Registr
                            references=refs)
 
 
-def _date(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text.strip()[:10])
-    except ValueError:
-        return None
-
-
 def _bool(text: str | None) -> bool | None:
     if text is None:
         return None
@@ -236,16 +226,16 @@ def result_from_mda(response: MdaResponse, *, period: Period, request_type: Requ
         gender = a.value(NS + "careReceiver:gender")
         patient = PatientData(ssin=a.value("urn:be:fgov:person:ssin"), last_name=a.value(NS + "careReceiver:name"),
                               first_name=a.value(NS + "careReceiver:firstName"),
-                              birth_date=_date(a.value(NS + "careReceiver:birthDate")),
+                              birth_date=optional_xs_date(a.value(NS + "careReceiver:birthDate")),
                               sex=gender if gender in ("male", "female") else None,
-                              deceased=_date(a.value(NS + "careReceiver:deceasedDate")))
+                              deceased=optional_xs_date(a.value(NS + "careReceiver:deceasedDate")))
     periods = []
     for a in response.of_type(A_PERIOD):
         start, end = _window(a)
         periods.append(CoveragePeriod(mutuality=a.value(NS + "careReceiver:mutuality"),
                                       registration_number=a.value(NS + "careReceiver:registrationNumber"),
                                       ct1=a.value(NS + "cb1"), ct2=a.value(NS + "cb2"), start=start, end=end,
-                                      communication_date=_date(a.value(NS + "communicationDate")),
+                                      communication_date=optional_xs_date(a.value(NS + "communicationDate")),
                                       payment_approval=a.value(NS + "paymentApproval")))
     payment = None
     for a in response.of_type(A_PAYMENT):
@@ -253,19 +243,19 @@ def result_from_mda(response: MdaResponse, *, period: Period, request_type: Requ
     general = None
     for a in response.of_type(A_GENERAL):
         general = GeneralSituation(event=a.value(NS + "generalSituation:event"),
-                                   transfers=tuple(Transfer(on=_date(d)) for d in
+                                   transfers=tuple(Transfer(on=optional_xs_date(d)) for d in
                                                    a.values(NS + "generalSituation:transfer:date")))
     hospital = None
     for a in response.of_type(A_HOSPITAL):
         hospital = Hospitalisation(hospital_nihii=a.value(NS + "hospitalisation:hospital:nihii11"),
                                    service=a.value(NS + "hospitalisation:service"),
-                                   admission_date=_date(a.value(NS + "hospitalisation:admissionDate")))
+                                   admission_date=optional_xs_date(a.value(NS + "hospitalisation:admissionDate")))
     house = None
     for a in response.of_type(A_MEDICAL_HOUSE):
         house = MedicalHouse(nihii=a.value(NS + "medicalHouse:nihii11"), kinds=a.values(NS + "medicalHouse:type"),
-                             start=_date(a.value(NS + "medicalHouse:start")),
+                             start=optional_xs_date(a.value(NS + "medicalHouse:start")),
                              # UNSURE: no end-date attribute name was seen in real answers (insurability.md §5)
-                             end=_date(a.value(NS + "medicalHouse:end")))
+                             end=optional_xs_date(a.value(NS + "medicalHouse:end")))
     notices = tuple(Notice(code=d.code, source=d.source, message=d.message, location=d.location)
                     for d in (response.fault.details if response.fault else ()))
     return InsurabilityResult(

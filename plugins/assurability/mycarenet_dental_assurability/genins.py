@@ -16,6 +16,7 @@ from lxml import etree
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin
 from mycarenet_dental.protocols import answers, commons
+from mycarenet_dental.timeutil import optional_xs_date
 
 from .model import (
     ContactType,
@@ -102,13 +103,6 @@ def _t(el: etree._Element | None, path: str) -> str | None:
     return found.text.strip() or None
 
 
-def _d(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text[:10]) if text else None
-    except ValueError:
-        return None
-
-
 def parse_response(body: etree._Element, *, period: Period, request_type: RequestType, contact_type: ContactType,
                    references: dict[str, str] | None = None, consulted_at: datetime | None = None) -> InsurabilityResult:
     """``GetInsurabilityResponse`` → typed result, or the typed error for a ``MessageFault``/bad Status.
@@ -155,15 +149,15 @@ def parse_response(body: etree._Element, *, period: Period, request_type: Reques
                                      origin="GenericInsurability")
     crd = resp.find(_q("CareReceiverDetail"))
     patient = PatientData(ssin=_t(crd, _q("Inss")), first_name=_t(crd, _q("FirstName")),
-                          last_name=_t(crd, _q("LastName")), birth_date=_d(_t(crd, _q("Birthday"))),
-                          deceased=_d(_t(crd, _q("Deceased"))), sex=_t(crd, _q("Sex")))
+                          last_name=_t(crd, _q("LastName")), birth_date=optional_xs_date(_t(crd, _q("Birthday"))),
+                          deceased=optional_xs_date(_t(crd, _q("Deceased"))), sex=_t(crd, _q("Sex")))
     detail = resp.find(_q("InsurabilityResponseDetail"))
     general = None
     gs = detail.find(_q("GeneralSituation")) if detail is not None else None
     if gs is not None:
         general = GeneralSituation(event=gs.get("Event"), transfers=tuple(
             Transfer(direction=t.get("Direction"), insurer=_t(t, _q("InsuranceOrg")),
-                     on=_d(_t(t, _q("TransferDate")))) for t in gs.findall(_q("Transfer"))))
+                     on=optional_xs_date(_t(t, _q("TransferDate")))) for t in gs.findall(_q("Transfer"))))
     pay = detail.find(_q("Payment")) if detail is not None else None
     payment = None
     if pay is not None:
@@ -175,12 +169,12 @@ def parse_response(body: etree._Element, *, period: Period, request_type: Reques
     hosp = detail.find(_q("Hospitalized")) if detail is not None else None
     hospital = None if hosp is None else Hospitalisation(
         hospital_nihii=_t(hosp, _q("Hospital")), service=_t(hosp, _q("AdmissionService")),
-        admission_date=_d(_t(hosp, _q("AdmissionDate"))))
+        admission_date=optional_xs_date(_t(hosp, _q("AdmissionDate"))))
     mh = detail.find(_q("MedicalHouse")) if detail is not None else None
     house = None
     if mh is not None:
         kinds = tuple(k for k in ("Medical", "Kine", "Nurse") if (mh.get(k) or "").lower() in ("true", "1"))
-        house = MedicalHouse(kinds=kinds, start=_d(_t(mh, _q("PeriodStart"))), end=_d(_t(mh, _q("PeriodEnd"))))
+        house = MedicalHouse(kinds=kinds, start=optional_xs_date(_t(mh, _q("PeriodStart"))), end=optional_xs_date(_t(mh, _q("PeriodEnd"))))
     periods = []
     truncated = False
     lst = detail.find(_q("InsurabilityList")) if detail is not None else None
@@ -190,9 +184,9 @@ def parse_response(body: etree._Element, *, period: Period, request_type: Reques
             periods.append(CoveragePeriod(mutuality=_t(item, _q("Mutuality")),
                                           registration_number=_t(item, _q("RegNrWithMut")),
                                           ct1=_t(item, _q("CT1")), ct2=_t(item, _q("CT2")),
-                                          start=_d(_t(item, f"{_q('Period')}/{_q('PeriodStart')}")),
-                                          end=_d(_t(item, f"{_q('Period')}/{_q('PeriodEnd')}")),
-                                          communication_date=_d(_t(item, _q("InsurabilityDate"))),
+                                          start=optional_xs_date(_t(item, f"{_q('Period')}/{_q('PeriodStart')}")),
+                                          end=optional_xs_date(_t(item, f"{_q('Period')}/{_q('PeriodEnd')}")),
+                                          communication_date=optional_xs_date(_t(item, _q("InsurabilityDate"))),
                                           payment_approval=_t(item, _q("PaymentApproval"))))
     insurer = None
     if periods and periods[-1].mutuality:

@@ -16,6 +16,7 @@ from mycarenet_dental.protocols import commons
 from mycarenet_dental.sim import commons as commons_sim
 from mycarenet_dental.sim import schemas
 from mycarenet_dental.sim.registrations import SimulatorRoute
+from mycarenet_dental.timeutil import xs_date
 
 from . import genins as gi
 from .simulator import MAX_PERIODS, covering, general_situation, payment_approval
@@ -95,7 +96,7 @@ def _check(request: etree._Element, state: Any, today: date) -> tuple[Any, date,
         raise GenInsFault("10", "start", "start date is empty")
     if not end_s:
         raise GenInsFault("10", "end", "end date is empty")
-    start, end = date.fromisoformat(start_s[:10]), date.fromisoformat(end_s[:10])
+    start, end = xs_date(start_s), xs_date(end_s)
     if start > today or start.year < 1900:
         raise GenInsFault("30", "start", "invalid period (start date in the future or impossible)")
     if end < start:

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 from attrs import validators as v
+from mycarenet_dental.timeutil import iso_date, parse_datetime
 
 _opt_str = v.optional(v.instance_of(str))
 _opt_date = v.optional(v.instance_of(date))
@@ -246,7 +247,7 @@ class InsurabilityResult:
     def from_log(cls, data: Mapping[str, Any], *, contact_id: str | None = None) -> InsurabilityResult:
         """The result kept on the contact (summary only: no names, no registration numbers)."""
         def d(text: Any) -> date | None:
-            return date.fromisoformat(text) if text else None
+            return iso_date(text) if text else None
 
         periods = tuple(CoveragePeriod(mutuality=p.get("mutuality"), registration_number=None, ct1=p.get("ct1"),
                                        ct2=p.get("ct2"), start=d(p.get("start")), end=d(p.get("end")))
@@ -260,7 +261,7 @@ class InsurabilityResult:
                    notices=tuple(Notice(code=c) for c in data.get("notices", ())),
                    partial=data.get("status") == "partial",
                    references={str(k): str(v_) for k, v_ in (data.get("references") or {}).items()},
-                   consulted_at=datetime.fromisoformat(consulted) if consulted else None, contact_id=contact_id,
+                   consulted_at=parse_datetime(consulted) if consulted else None, contact_id=contact_id,
                    patient=PatientData(deceased=d(data.get("deceased"))) if data.get("deceased") else None)
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mycarenet_dental.context import Context
+from mycarenet_dental.timeutil import iso_date, yymmdd
 
 from .cli import _euro
 
@@ -36,7 +37,6 @@ def run_demo_step(context: Context, demo: Any) -> None:
 
 def demo_invoices(context: Context) -> list[Any]:
     """The day's invoices: one per patient, from the priced lines of the recorded tariff consultations."""
-    import datetime as dt
 
     from mycarenet_dental.sim.population import base_population
 
@@ -56,12 +56,12 @@ def demo_invoices(context: Context) -> list[Any]:
             continue
         seen.add((entry.patient, code, day))
         per_patient.setdefault(entry.patient, []).append(ServiceLine(
-            code=code, date=dt.date.fromisoformat(day), reimbursement=int(data.get("reimbursement_cents") or 0),
+            code=code, date=iso_date(day), reimbursement=int(data.get("reimbursement_cents") or 0),
             patient_share=int(data.get("patient_share_cents") or 0), provider=provider,
             tooth=data.get("tooth") if isinstance(data.get("tooth"), int) else None,
             related_code=str(data["related"]) if data.get("related") else None))
     invoices = []
-    number = int(context.now().strftime("%y%m%d")) * 1000
+    number = int(yymmdd(context.now())) * 1000
     for n, (ssin, lines) in enumerate(sorted(per_patient.items()), start=1):
         person = people.get(ssin)
         if person is None or not person.periods:

@@ -69,6 +69,7 @@ from typing import Any, TypeVar
 import attrs
 from mycarenet_dental.errors import InvalidIdentifierError, UsageError
 from mycarenet_dental.identifiers import CtCodes, NomenclatureCode
+from mycarenet_dental.timeutil import iso_date
 
 from .efact.model import (
     Commitment,
@@ -150,7 +151,7 @@ class _Obj:
         if v is None:
             return None
         try:
-            return dt.date.fromisoformat(v) if isinstance(v, str) and len(v) == 10 else _bad()
+            return iso_date(v) if isinstance(v, str) and len(v) == 10 else _bad()
         except ValueError:
             raise UsageError(f"{self.at(key)}: expected a date YYYY-MM-DD, got {v!r}", location=self.at(key)) from None
 

@@ -42,6 +42,7 @@ from mycarenet_dental.errors import (
     SoapFaultError,
     UsageError,
 )
+from mycarenet_dental.timeutil import parse_datetime, xs_date
 
 from .outbox_poll import Answer, OutboxPolling, read_answer
 from .outbox_state import (
@@ -373,7 +374,7 @@ class Outbox(OutboxPolling):
             if status.state is not SendingState.POSTING:
                 return status
             wait = _repost_after(self.ctx)
-            last = dt.datetime.fromisoformat(status.updated_at)
+            last = parse_datetime(status.updated_at)
             if wait and self.ctx.now() - last < wait:
                 return status  # too early to conclude the file never arrived; poll again later
         if status.state not in (SendingState.VALIDATED, SendingState.FAILED, SendingState.POSTING):
@@ -453,7 +454,7 @@ def _with_commitment(line: Any, consulted: Any) -> Any:
         line = attrs.evolve(line, related_code=consulted.related)
     if line.commitment is not None or consulted is None or not consulted.commitment:
         return line
-    communicated = dt.date.fromisoformat(str(consulted.consulted_at)[:10])
+    communicated = xs_date(str(consulted.consulted_at))
     return attrs.evolve(line, commitment=Commitment(number=str(consulted.commitment)[:48],
                                                     communicated=communicated))
 

@@ -17,6 +17,7 @@ from mycarenet_dental.errors import (
     UsageError,
 )
 from mycarenet_dental.registrations import TableSpec
+from mycarenet_dental.timeutil import utc_ms_offset
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -344,7 +345,7 @@ _SIM_BCE = f"{12345674:08d}{97 - 12345674 % 97:02d}"  # a test enterprise number
 
 
 def _now_text(ctx: Context) -> str:
-    return ctx.now().astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return utc_ms_offset(ctx.now())
 
 
 def _errors_json(errors: Iterable[RecordError]) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from mycarenet_dental.registrations import RuleCheck, RuleSpec
+from mycarenet_dental.timeutil import iso_date, optional_xs_date
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -62,10 +63,7 @@ def _related(value: object) -> str | None:
 def _date(value: object) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
+    return optional_xs_date(str(value))
 
 
 def _lines_of(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -126,7 +124,7 @@ def _r36_check(exchange: Exchange, context: Context) -> RuleCheck | None:
         have = cache.get(row["patient"])
         if have is None:
             have = cache[row["patient"]] = {(c.code, c.date) for c in consulted_lines(context, row["patient"])}
-        if (row["code"], dt.date.fromisoformat(row["date"])) not in have:
+        if (row["code"], iso_date(row["date"])) not in have:
             missing.append(row)
     if missing:
         first = missing[0]

@@ -18,8 +18,9 @@ from mycarenet_dental.errors import ConfigError, UsageError
 from mycarenet_dental.exchange import ExchangeRun, Trigger
 from mycarenet_dental.identifiers import Ssin
 from mycarenet_dental.protocols import answers
+from mycarenet_dental.timeutil import belgian_date
 
-from .model import PURPOSE, RESULT_KIND, SERVICE, DmgRefusedError, DmgResult, Route, belgian_today
+from .model import PURPOSE, RESULT_KIND, SERVICE, DmgRefusedError, DmgResult, Route
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -48,7 +49,7 @@ def consult_dmg(ctx: Context, patient: str, *, reference_date: date | None = Non
     """
     ssin = Ssin.parse(patient, field="--patient").value
     chosen = configured_route(ctx, route)
-    day = reference_date or belgian_today(ctx.now())
+    day = reference_date or belgian_date(ctx.now())
     contact = ctx.contacts.resolve(ssin, contact_id, user_id=ctx.user_id)
     details: dict[str, Any] = {"route": chosen.value, "reference_date": day.isoformat()}
     if consent is not None:

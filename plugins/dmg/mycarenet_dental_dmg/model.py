@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 from mycarenet_dental.errors import BusinessError, Messages
 from mycarenet_dental.identifiers import Ssin
+from mycarenet_dental.timeutil import xs_date
 
 from .names import RESULT_KIND, SERVICE  # noqa: F401 - re-exported
 
@@ -65,7 +66,7 @@ def _optional_date(value: Any) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    return date.fromisoformat(str(value)[:10])
+    return xs_date(str(value))
 
 
 def _date(value: Any) -> date:
@@ -73,13 +74,6 @@ def _date(value: Any) -> date:
     if parsed is None:
         raise ValueError("a date is required")
     return parsed
-
-
-def belgian_today(now: datetime) -> date:
-    """The calendar day in Belgium at ``now`` (the insurers' day: "today", "future", "two years back")."""
-    from mycarenet_dental.timeutil import belgian_date
-
-    return belgian_date(now)
 
 
 def infer_kind(nihii: str, first_name: str | None) -> HolderKind:

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
 from mycarenet_dental.sim.registrations import DemoStep, SimulatorRoute
+from mycarenet_dental.timeutil import belgian_date
 
-from .model import DmgHolder, belgian_today
+from .model import DmgHolder
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -93,7 +94,7 @@ def handle_gmf(request: SimRequest) -> SimResponse:
         return request.fault("SOA-03007", f"KMEHR {exc.code}: {exc.description} at {exc.url}")
 
     now = request.state.now()
-    today = belgian_today(now)
+    today = belgian_date(now)  # the insurers' day: "today", "future", "two years back"
     patient, code, text, url = _check(request, kreq, parsed, caller, provider.nihii, provider.quality, today)
     insurer = "100"
     holder = None

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import attrs
 from mycarenet_dental.errors import InvalidIdentifierError, RuleRefusal
 from mycarenet_dental.identifiers import CompanyNumber, Nihii, Ssin
+from mycarenet_dental.timeutil import iso_date
 
 ARTICLE = "Annex 1 §4"
 
@@ -212,7 +213,7 @@ def _date(value: object) -> dt.date:
         return value
     if isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value.strip())
+            return iso_date(value.strip())
         except ValueError:
             raise InvalidIdentifierError("date", value, "expected an ISO date YYYY-MM-DD") from None
     raise InvalidIdentifierError("date", repr(value), "expected an ISO date YYYY-MM-DD")

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from mycarenet_dental.audit import AuditLog, utc_ms
+from mycarenet_dental.audit import AuditLog
 from mycarenet_dental.errors import UsageError
 from mycarenet_dental.registrations import TableSpec
 from mycarenet_dental.storage import Storage
+from mycarenet_dental.timeutil import belgian_date, utc_ms
 
 from .model import (
     ARTICLE,
@@ -437,6 +438,7 @@ def _action_for(reason: EndReason) -> str:
 
 def register_for(context: Any) -> MandateRegister:
     """The register kept in a context's storage, dated in Belgian time (a light view: made per call)."""
+    # UNSURE: eMandate periods are days without a time zone; Europe/Brussels is the natural reading.
     return MandateRegister(context.storage, today=lambda: belgian_date(context.now()), audit=context.audit,
                            actor=context.executor().label() if _has_identity(context) else "")
 
@@ -449,11 +451,3 @@ def _has_identity(context: Any) -> bool:
     return True
 
 
-def belgian_date(moment: dt.datetime) -> dt.date:
-    """The calendar day in Belgium (mandate periods are Belgian dates).
-
-    UNSURE: eMandate periods are days without a time zone; Europe/Brussels is the natural reading.
-    """
-    from mycarenet_dental.timeutil import belgian_date as _belgian
-
-    return _belgian(moment)

@@ -51,7 +51,9 @@ def check_mandate(exchange: Exchange, context: Context) -> RuleCheck | None:
     """R21: a mandatary acts only for the three services, under a mandate in force on the exchange's day."""
     if not exchange.by_mandatary:
         return None
-    from .register import belgian_date, register_for
+    from mycarenet_dental.timeutil import belgian_date
+
+    from .register import register_for
 
     overrides = context.config.section("mandates").get("services")
     service = mandated_service(exchange.service, overrides if isinstance(overrides, Mapping) else None)

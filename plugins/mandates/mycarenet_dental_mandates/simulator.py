@@ -21,10 +21,11 @@ from mycarenet_dental.errors import InvalidIdentifierError
 from mycarenet_dental.sim.authz import MandateDecision, SenderId
 from mycarenet_dental.sim.hookspec import hookimpl as sim_hookimpl
 from mycarenet_dental.sim.registrations import DemoStep
+from mycarenet_dental.timeutil import belgian_date
 
 from .io import RegisterDocument, read_file
 from .model import Mandate, PartyId
-from .register import MandateRegister, belgian_date
+from .register import MandateRegister
 from .rules import mandated_service
 
 SWITCH = "mandates"

@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 import attrs
+from mycarenet_dental.timeutil import iso_date
 
 REFUSE_MAX = "002"
 REFUSE_PREREQUISITE = "008"  # UNSURE: used for "tooth required / forbidden" (no dedicated FHIR reason)
@@ -187,6 +188,6 @@ def history_from_facts(facts: Mapping[str, Any], today: dt.date) -> list[PastSer
     out = []
     for row in facts.get("tariff.history", ()):
         day = today - dt.timedelta(days=int(row.get("days_ago", 0))) if "days_ago" in row \
-            else dt.date.fromisoformat(row["date"])
+            else iso_date(row["date"])
         out.append(PastService(str(row["code"]), day, row.get("tooth")))
     return out

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 from mycarenet_dental.errors import BusinessError, Messages, UsageError
 from mycarenet_dental.identifiers import NomenclatureCode, RegistrationNumber, Ssin, Tooth
+from mycarenet_dental.timeutil import iso_date, parse_datetime
 
 #: Kind of the results recorded in the exchange log (one row per service line).
 RESULT_KIND = "tariff.consultation"
@@ -233,7 +234,7 @@ class TariffResult:
         first = rows[0]
 
         def _d(value: Any) -> dt.date | None:
-            return dt.date.fromisoformat(value) if value else None
+            return iso_date(value) if value else None
 
         insured = InsuredPatient(
             ssin=first.get("patient_ssin"), first_name=first.get("first_name") or "",
@@ -254,10 +255,10 @@ class TariffResult:
                 patient_share_cents=row.get("patient_share_cents"), supplement_cents=row.get("supplement_cents"),
                 commitment=row.get("commitment"), justification=row.get("justification"), refusal=refusal))
         consulted = first.get("consulted_at")
-        return cls(patient=first["patient"], service_date=dt.date.fromisoformat(first["service_date"]),
+        return cls(patient=first["patient"], service_date=iso_date(first["service_date"]),
                    lines=lines, insured=insured, request_id=first.get("request_id") or "",
                    response_id=first.get("response_id") or "", exchange_id=exchange_id, contact_id=contact_id,
-                   consulted_at=dt.datetime.fromisoformat(consulted) if consulted else None, from_contact=True)
+                   consulted_at=parse_datetime(consulted) if consulted else None, from_contact=True)
 
 
 @attrs.frozen

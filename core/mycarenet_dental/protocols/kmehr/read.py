@@ -10,6 +10,7 @@ from typing import Any
 from lxml import etree
 
 from ...errors import MalformedResponseError
+from ...timeutil import xs_date, xs_time
 from .model import (
     _C,
     _K,
@@ -96,13 +97,13 @@ class _Reader:
 
     def date(self, text: str, url: str) -> dt.date:
         try:
-            return dt.date.fromisoformat(text.strip()[:10])
+            return xs_date(text)
         except ValueError:
             raise self.fail("111", f"{text!r} is not a date (YYYY-MM-DD)", url) from None
 
     def time(self, text: str, url: str) -> dt.time:
         try:
-            return dt.time.fromisoformat(text.strip()[:8])
+            return xs_time(text)
         except ValueError:
             raise self.fail("111", f"{text!r} is not a time (hh:mm:ss)", url) from None
 

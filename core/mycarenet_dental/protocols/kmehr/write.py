@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from ...timeutil import xs_clock
 from .model import (
     _C,
     _K,
@@ -41,10 +42,6 @@ from .model import (
     RetrieveTransactionResponse,
     _k,
 )
-
-
-def _fmt_time(value: dt.time) -> str:
-    return value.replace(microsecond=0, tzinfo=None).isoformat()
 
 
 def _fmt_decimal(value: Decimal) -> str:
@@ -166,7 +163,7 @@ def _write_request_header(parent: etree._Element, header: RequestHeader) -> None
     _write_plain_code(req, _C["id"], "ID-KMEHR", header.id)
     _write_author(req, _C["author"], header.author)
     _sub(req, _C["date"], header.date.isoformat())
-    _sub(req, _C["time"], _fmt_time(header.time))
+    _sub(req, _C["time"], xs_clock(header.time))
     if header.maxrows is not None:
         _sub(req, _C["maxrows"], str(header.maxrows))
 
@@ -241,7 +238,7 @@ def build_response(response: RetrieveTransactionResponse) -> etree._Element:
     _write_plain_code(resp, _C["id"], "ID-KMEHR", response.id)
     _write_author(resp, _C["author"], response.author)
     _sub(resp, _C["date"], response.date.isoformat())
-    _sub(resp, _C["time"], _fmt_time(response.time))
+    _sub(resp, _C["time"], xs_clock(response.time))
     _write_request_header(resp, response.request)
     ack = _sub(root, _C["acknowledge"])
     _sub(ack, _C["iscomplete"], "true" if response.complete else "false")
@@ -259,7 +256,7 @@ def build_response(response: RetrieveTransactionResponse) -> etree._Element:
         _write_plain_code(standard, _K["cd"], "CD-STANDARD", KMEHR_STANDARD, KMEHR_STANDARD_SV)
         _write_plain_code(header, _K["id"], "ID-KMEHR", response.id)
         _sub(header, _K["date"], response.date.isoformat())
-        _sub(header, _K["time"], _fmt_time(response.time))
+        _sub(header, _K["time"], xs_clock(response.time))
         _write_author(header, _K["sender"], response.author)
         _write_author(header, _K["recipient"], response.recipient or response.request.author)
         folder = _sub(msg, _K["folder"])
@@ -270,7 +267,7 @@ def build_response(response: RetrieveTransactionResponse) -> etree._Element:
             _write_plain_code(trans, _K["id"], "ID-KMEHR", str(n))
             _write_code(trans, _K["cd"], tx.cd)
             _sub(trans, _K["date"], tx.date.isoformat())
-            _sub(trans, _K["time"], _fmt_time(tx.time))
+            _sub(trans, _K["time"], xs_clock(tx.time))
             _write_author(trans, _K["author"], tx.author)
             _sub(trans, _K["iscomplete"], "true" if tx.iscomplete else "false")
             _sub(trans, _K["isvalidated"], "true" if tx.isvalidated else "false")

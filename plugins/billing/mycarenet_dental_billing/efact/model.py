@@ -96,6 +96,18 @@ def _opt(check: Any) -> Any:
     return inner
 
 
+def _one_of(options: Any) -> Any:
+    """A field that takes one of ``options``: a typed UsageError otherwise (a read file's bad code is
+    reported as a format error, not a ValueError traceback)."""
+    allowed = frozenset(options)
+
+    def check(inst: object, a: attrs.Attribute, v: object) -> None:
+        if v not in allowed:
+            raise UsageError(f"{a.name}: {v!r} is not one of {sorted(allowed)}", location=a.name)
+
+    return check
+
+
 def _nihii(inst: object, a: attrs.Attribute, v: str) -> None:
     if not (isinstance(v, str) and nihii_is_valid(v)):
         raise InvalidIdentifierError(a.name, str(v), "not a valid 11-digit NIHII/INAMI number (check digits)")
@@ -180,8 +192,8 @@ SUPPORT_TYPES = frozenset("01234567")
 class IdentityCheck:
     """Record 52: how the patient's identity document was read (newer layout, ``efact.md`` §2.9)."""
 
-    input_type: str = attrs.field(validator=attrs.validators.in_(INPUT_TYPES))
-    support_type: str = attrs.field(validator=attrs.validators.in_(SUPPORT_TYPES))
+    input_type: str = attrs.field(validator=_one_of(INPUT_TYPES))
+    support_type: str = attrs.field(validator=_one_of(SUPPORT_TYPES))
     reader: str = attrs.field(validator=_nihii)
     read_date: dt.date | None = attrs.field(default=None, validator=_opt(_date))
     read_time: str | None = attrs.field(default=None, validator=_opt(_hhmm))
@@ -465,13 +477,13 @@ _INVOICE_CHECKS: tuple[tuple[attrs.Attribute, Any], ...] = tuple(
     (getattr(attrs.fields(Invoice), name).evolve(validator=check), check) for name, check in (
         ("number", _int_range(1, _MAX_INVOICE_NUMBER)),
         ("patient_id", Invoice._check_patient),
-        ("sex", attrs.validators.in_(_SEXES)),
+        ("sex", _one_of(_SEXES)),
         ("affiliation", _digits(3)),
         ("destination", _digits(3, allow_zero=False)),
         ("ct1", _digits(3)),
         ("ct2", _digits(3)),
         ("reference", _text(25)),
-        ("invoicing_type", attrs.validators.in_(_INVOICING_TYPE_CODES)),
+        ("invoicing_type", _one_of(_INVOICING_TYPE_CODES)),
         ("treatment_cause", _int_range(0, 9999)),
     )
 )
@@ -504,7 +516,7 @@ class SendingHeader:
     # ET10 Z18; None = the third party's own qualification code (see ``default_profession_code``).
     profession_code: str | None = attrs.field(default=None, validator=_opt(_digits(3)))
     billing_content: str = attrs.field(default="040", validator=_digits(3))
-    format_version: int = attrs.field(default=2, validator=attrs.validators.in_((1, 2)))
+    format_version: int = attrs.field(default=2, validator=_one_of((1, 2)))
     invoice_kind: str = attrs.field(default="03", validator=_digits(2))
     invoicing_mode: str = attrs.field(default="01", validator=_digits(2))
     # UNSURE: ET95 Z402 summary invoice number; None = last 12 digits of ``reference`` ([TK]).
