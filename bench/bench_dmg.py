@@ -80,7 +80,7 @@ def main() -> None:
             print(f"dmg.client_cpu_ratio: {cpu_per / floor:.2f}x crypto floor (client CPU {cpu_per * 1000:.1f} ms per "
                   f"consultation; floor seal+unseal+one signature = {floor * 1000:.1f} ms)")
             rate_b, cpu_b, _ = run_route(env, "gmf", n, floor)
-            print(f"dmg.route_b.consultations_per_s: {rate_b:.1f} consultations/s (GMF, KMEHR, no ETEE); "
+            print(f"dmg.gmf_route.consultations_per_s: {rate_b:.1f} consultations/s (GMF, KMEHR, no ETEE); "
                   f"client CPU {cpu_b * 1000:.1f} ms = {cpu_b / floor:.2f}x crypto floor")
         finally:
             env.stop()

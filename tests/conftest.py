@@ -43,6 +43,13 @@ def shared_dir() -> Path:
     return found
 
 
+@pytest.fixture(scope="module")
+def sim(mycarenet_simulator_module: Any) -> Any:
+    """The module's running simulator (the shipped pytest plugin's fixture); build contexts on it with
+    ``sim.context(mandatary=, storage=, tables=, clock=)`` -- the one way tests get a configured Context."""
+    return mycarenet_simulator_module
+
+
 @pytest.fixture(scope="session")
 def pm() -> PluginManager:
     return make_plugin_manager()

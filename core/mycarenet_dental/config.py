@@ -379,7 +379,11 @@ def load_plugin_lists(path: Path | str | None = None) -> tuple[tuple[str, ...], 
 
 
 def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, profile: str | None = None) -> Config:
-    """Validate a parsed configuration mapping (the TOML document)."""
+    """Validate a parsed configuration mapping (the TOML document).
+
+    Long because: one table after another in the order of the documented configuration file, a few lines each;
+    split into helpers the reader would jump around to follow one file top to bottom.
+    """
     base = path.parent if path else None
     profile = profile or os.environ.get(ENV_PROFILE) or _get(data, "profile", str, "top level", "simulator")
     if profile not in PROFILES:

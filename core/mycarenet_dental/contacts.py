@@ -1,4 +1,4 @@
-"""Patient contacts and the exchange log.
+"""Patient contacts (the exchange log, kept on them, is :mod:`.exchange_log`).
 
 A contact is a patient actually being treated by the dentist (R29): consultations are attached to
 one. Results of consultations are recorded in the exchange log, on the contact, so that "only once
@@ -9,15 +9,14 @@ contact closes (confidentiality, R28).
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Collection, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import attrs
 
 from .errors import NoContactError, UsageError
+from .exchange_log import ExchangeLog, RecordedResult  # noqa: F401  (re-exported: their old home)
 from .registrations import TableSpec
 from .storage import Storage
 from .timeutil import utc_ms
@@ -68,33 +67,9 @@ class Contact:
         return self.closed_at is None
 
 
-@attrs.frozen
-class RecordedResult:
-    """A result kept in the exchange log."""
-
-    id: int
-    exchange_id: str
-    kind: str
-    service: str
-    patient: str | None
-    contact_id: str | None
-    status: str
-    recorded_at: str
-    retention: str
-    data: Mapping[str, Any]
-
-
 def _contact(row: Any) -> Contact:
     return Contact(id=row["id"], patient=row["patient"], dentist=row["dentist"], user_id=row["user_id"],
                    opened_at=row["opened_at"], closed_at=row["closed_at"])
-
-
-def _result(row: Any) -> RecordedResult:
-    return RecordedResult(
-        id=row["id"], exchange_id=row["exchange_id"], kind=row["kind"], service=row["service"],
-        patient=row["patient"], contact_id=row["contact_id"], status=row["status"],
-        recorded_at=row["recorded_at"], retention=row["retention"], data=json.loads(row["data"]),
-    )
 
 
 class Contacts:
@@ -164,46 +139,3 @@ class Contacts:
                 hint=f"open one first: mycarenet-dental contact open --patient {patient}",
             )
         return found
-
-
-class ExchangeLog:
-    """Results of exchanges that rules and other plugins read back through the core."""
-
-    def __init__(self, storage: Storage, *, kinds: Collection[str] | None = None) -> None:
-        self.storage = storage
-        self.kinds = kinds  # the kinds plugins declare (``mycarenet_dental_result_kinds``); None: not checked
-
-    def record(self, *, exchange_id: str, kind: str, service: str, status: str, data: Mapping[str, Any],
-               patient: str | None = None, contact_id: str | None = None, retention: str = "keep",
-               at: datetime | None = None) -> int:
-        """Record one result; returns its row id. Code performing an exchange uses
-        :meth:`ExchangeRun.keep <mycarenet_dental.exchange.ExchangeRun.keep>` instead."""
-        if retention not in ("keep", "contact"):
-            raise ValueError("retention must be 'keep' or 'contact'")
-        if self.kinds is not None and kind not in self.kinds:
-            from .plugins import UndeclaredResultKindError
-
-            raise UndeclaredResultKindError(f"result kind {kind!r} is not declared by any loaded plugin",
-                                            hint="declare it with the mycarenet_dental_result_kinds hook")
-        cur = self.storage.execute(
-            "INSERT INTO exchange_result(exchange_id, kind, service, patient, contact_id, status, recorded_at, "
-            "retention, data) VALUES (?,?,?,?,?,?,?,?,?)",
-            (exchange_id, kind, service, patient, contact_id, status, utc_ms(at), retention,
-             json.dumps(dict(data), ensure_ascii=False, sort_keys=True, default=str)),
-        )
-        return int(cur.lastrowid or 0)
-
-    def find(self, *, kind: str | None = None, service: str | None = None, patient: str | None = None,
-             contact_id: str | None = None, status: str | None = None,
-             since: datetime | None = None) -> list[RecordedResult]:
-        where, params = [], []
-        for column, value in (("kind", kind), ("service", service), ("patient", patient),
-                              ("contact_id", contact_id), ("status", status)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if since is not None:
-            where.append("recorded_at >= ?")
-            params.append(utc_ms(since.astimezone(timezone.utc)))
-        sql = "SELECT * FROM exchange_result" + (" WHERE " + " AND ".join(where) if where else "")
-        return [_result(r) for r in self.storage.query(sql + " ORDER BY id", params)]

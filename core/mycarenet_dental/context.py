@@ -24,7 +24,7 @@ from . import contacts as contacts_mod
 from . import reservations
 from .audit import AuditLog
 from .config import Config, https_url, load_config
-from .contacts import Contacts, ExchangeLog
+from .contacts import Contacts
 from .errors import (
     BusinessError,
     ConfigError,
@@ -33,6 +33,7 @@ from .errors import (
     UsageError,
 )
 from .exchange import Exchange, ExchangeRun, Outcome, Party, PartyKind, Trigger
+from .exchange_log import ExchangeLog
 from .plugins import PluginManager, make_plugin_manager
 from .registrations import RuleSpec, ServiceSpec, TableSpec
 from .rules import applies

@@ -1,4 +1,5 @@
-"""Fixtures of the insurability tests: one TLS simulator per test module, fresh contacts."""
+"""Fixtures of the insurability tests: the dentist on the module's simulator (``sim``, tests/conftest.py),
+fresh contacts."""
 
 from __future__ import annotations
 
@@ -8,18 +9,6 @@ import pytest
 from mycarenet_dental.shared_folder import shared_path
 
 CONFORMANCE = shared_path("conformance", "memberdata")
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A running simulator (TLS, loopback) with every installed plugin; stopped after the module."""
-    from mycarenet_dental.sim.testing import SimEnv
-
-    env = SimEnv.start(tmp_path_factory.mktemp("assurability-sim"))
-    try:
-        yield env
-    finally:
-        env.stop()
 
 
 @pytest.fixture(scope="module")

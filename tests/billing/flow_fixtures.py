@@ -1,17 +1,16 @@
 """Fixtures and builders of the eFact transport/outbox/simulator tests (imported by test_flow_*,
-test_outbox_*, test_sim_*): one TLS simulator per test module, a fresh client storage per test."""
+test_outbox_*, test_sim_*): the module's simulator reset per test, a fresh client storage per test."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mycarenet_dental.sim.population import SimPatient, base_population
-from mycarenet_dental.storage import Storage
 from mycarenet_dental_billing.efact.model import Invoice, ServiceLine, destination_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,32 +24,21 @@ JEANNE = PEOPLE["Claes"]  # 509
 ARNE = PEOPLE["Peeters"]  # 900
 
 
-@pytest.fixture(scope="module")
-def sim_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One simulator over TLS for the whole module (PKI generation is the slow part)."""
-    session = pytest.importorskip("mycarenet_dental.ehealth.session")
-    del session
-    from mycarenet_dental.sim.testing import SimEnv
-
-    env = SimEnv.start(tmp_path_factory.mktemp("billing-sim"))
-    yield env
-    env.stop()
-
-
 @pytest.fixture
-def env(sim_env: Any) -> Any:
-    """The module's simulator with the insurer's eFact state and switches reset for this test."""
-    sim_env.state.plugin_state.pop("billing", None)
-    for key in [k for k in sim_env.state.switches.extra if k.startswith("billing.")]:
-        del sim_env.state.switches.extra[key]
-    for key in [k for k in sim_env.state.counters if k.startswith("billing.")]:
-        del sim_env.state.counters[key]
-    return sim_env
+def env(sim: Any) -> Any:
+    """The module's simulator (``sim``, tests/conftest.py) with the insurer's eFact state and switches reset
+    for this test."""
+    sim.state.plugin_state.pop("billing", None)
+    for key in [k for k in sim.state.switches.extra if k.startswith("billing.")]:
+        del sim.state.switches.extra[key]
+    for key in [k for k in sim.state.counters if k.startswith("billing.")]:
+        del sim.state.counters[key]
+    return sim
 
 
 def new_context(env: Any, tmp_path: Path, *, name: str = "store.sqlite", mandatary: bool = False) -> Any:
     """A client context on its own storage (a practice), talking to the module's simulator."""
-    return env.context(mandatary=mandatary, storage=Storage(tmp_path / name))
+    return env.context(mandatary=mandatary, storage=tmp_path / name)
 
 
 def today() -> dt.date:

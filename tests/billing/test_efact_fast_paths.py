@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import attrs
 import pytest
@@ -200,19 +201,21 @@ def test_reader_memo_still_refuses_a_bad_value_after_a_good_one() -> None:
 
 def test_memos_start_again_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
     """A full memo is cleared, not frozen: answers stay right whatever the limit."""
-    from mycarenet_dental_billing.efact import reader, validator
+    from mycarenet_dental_billing.efact import reader, validator_lines, validator_zones
 
-    monkeypatch.setattr(validator, "_MEMO_LIMIT", 2)
     monkeypatch.setattr(reader, "_MEMO_LIMIT", 2)
-    monkeypatch.setattr(validator, "_GOOD_AMOUNTS50", {})
-    monkeypatch.setattr(validator, "_GOOD_MID50", set())
+    memos: dict[str, Any] = {"_MEMO_LIMIT": 2, "_GOOD_AMOUNTS50": {}, "_GOOD_MID50": set()}
+    for module in (validator_zones, validator_lines):  # the same objects wherever the validator's parts read them
+        for name, value in memos.items():
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
     for name in ("_HEAD50", "_MID50", "_RX50", "_TAIL50"):
         monkeypatch.setattr(reader, name, {})
     invoices = _faulty_invoices()
     data, expected = _separately(invoices, OPTS)
     _, findings = write_and_validate(header(), invoices, io.BytesIO(), OPTS)
     assert findings == expected
-    assert len(validator._GOOD_AMOUNTS50) <= 2 and len(validator._GOOD_MID50) <= 2
+    assert len(memos["_GOOD_AMOUNTS50"]) <= 2 and len(memos["_GOOD_MID50"]) <= 2
     good = list(rich_sending().invoices)
     buf = io.BytesIO()
     write_invoices(header(), good, buf)

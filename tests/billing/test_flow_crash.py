@@ -28,7 +28,6 @@ from tests.billing.flow_fixtures import (  # noqa: F401  (fixtures)
     consulted_invoice,
     env,
     receipts,
-    sim_env,
     today,
 )
 

@@ -27,7 +27,6 @@ from tests.billing.flow_fixtures import (  # noqa: F401  (fixtures)
     new_context,
     receipts,
     record_tariff,
-    sim_env,
     today,
 )
 

@@ -19,7 +19,6 @@ from tests.billing.flow_fixtures import (  # noqa: F401  (fixtures)
     make_invoice,
     new_context,
     receipts,
-    sim_env,
     today,
 )
 

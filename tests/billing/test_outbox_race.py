@@ -30,7 +30,6 @@ from tests.billing.flow_fixtures import (  # noqa: F401  (fixtures)
     env,
     receipts,
     record_tariff,
-    sim_env,
     today,
 )
 from tests.racing import race

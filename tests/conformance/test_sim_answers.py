@@ -62,7 +62,11 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, list[t
         pytest.skip("official schemas (../shared/xsd) not available")
     from mycarenet_dental.sim.testing import SimEnv
 
-    env = SimEnv.start(tmp_path_factory.mktemp("conformance-sim"))
+    with SimEnv.running(tmp_path_factory.mktemp("conformance-sim")) as env:
+        yield from _tour(env, tmp_path_factory)
+
+
+def _tour(env: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, list[tuple[str, int, bytes]]]]:
     recorded: list[tuple[str, int, bytes]] = []
     dispatch = env.app.dispatch
 
@@ -72,11 +76,8 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, list[t
         return response
 
     env.app.dispatch = recording
-    try:
-        _drive(env, tmp_path_factory.mktemp("conformance-client"))
-        yield env, recorded
-    finally:
-        env.stop()
+    _drive(env, tmp_path_factory.mktemp("conformance-client"))
+    yield env, recorded
 
 
 def _attempt(call: Any) -> None:
@@ -88,18 +89,15 @@ def _attempt(call: Any) -> None:
 
 
 def _drive(env: Any, tmp: Any) -> None:
-    import attrs
     from mycarenet_dental.ehealth.sts import StsClient
-    from mycarenet_dental.storage import Storage
     from mycarenet_dental_assurability.client import consult_insurability
     from mycarenet_dental_billing.genasync import GenAsyncClient
     from mycarenet_dental_billing.outbox import Outbox
     from mycarenet_dental_dmg import consult_dmg
     from mycarenet_dental_tariff import consult_tariff
 
-    ctx = env.context(storage=Storage(tmp / "store.sqlite"))
-    ctx.config = attrs.evolve(ctx.config, raw={**ctx.config.raw, "tariff": {"max_per_minute": 1000},
-                                               "dmg": {"max_per_minute": 1000, "route": "gmf"}})
+    ctx = env.context(storage=tmp / "store.sqlite", tables={"tariff": {"max_per_minute": 1000},
+                                                            "dmg": {"max_per_minute": 1000, "route": "gmf"}})
     ctx.security.token()  # STS, WS-Trust
     StsClient(env.pki_dir and ctx.config.endpoints.sts.replace("/IAM/SecurityTokenService/v1",
                                                                "/IAM/Saml11TokenService/Legacy/v1"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -59,15 +58,6 @@ except ModuleNotFoundError as exc:
 print(json.dumps({"profile": profile_seen, "insured": insured, "priced": priced, "dmg": dmg, "control": control,
                   "sim_modules": sim_modules, "werkzeug": werkzeug}))
 """
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mycarenet_dental.sim.testing import SimEnv
-
-    env = SimEnv.start(tmp_path_factory.mktemp("no-sim-extra"))
-    yield env
-    env.stop()
 
 
 @pytest.mark.parametrize("profile", ["acceptance", "production"])

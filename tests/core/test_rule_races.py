@@ -28,11 +28,10 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pytest.importorskip("mycarenet_dental_assurability")
     pytest.importorskip("mycarenet_dental_tariff")
     pytest.importorskip("mycarenet_dental_dmg")
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
-    env = SimEnv.start(tmp_path_factory.mktemp("race-sim"))
-    yield env
-    env.stop()
+    with SimEnv.running(tmp_path_factory.mktemp("race-sim")) as env:
+        yield env
 
 
 def _contact(sim: Any, db: Path, patient: str) -> str:

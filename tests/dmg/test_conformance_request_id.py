@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import pytest
 from mycarenet_dental.sim.population import base_population
-from mycarenet_dental_dmg import DmgRefusedError, consult_dmg, route_b
+from mycarenet_dental_dmg import DmgRefusedError, consult_dmg, gmf_route
 
 PATIENT = base_population()[0].ssin
 
@@ -23,13 +23,13 @@ def _contact(ctx: Any) -> str:
 def test_gmf_request_id_suffix_is_the_input_reference(dmg_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = dmg_context(route="gmf")
     seen: list[tuple[Any, Any]] = []
-    original = route_b.consult_request
+    original = gmf_route.consult_request
 
     def spy(**kw: Any) -> Any:
         seen.append((kw["common_input"], kw["request"]))
         return original(**kw)
 
-    monkeypatch.setattr(route_b, "consult_request", spy)
+    monkeypatch.setattr(gmf_route, "consult_request", spy)
     result = consult_dmg(ctx, PATIENT, contact_id=_contact(ctx))
     assert result.holder is not None
     common_input, request = seen[0]
@@ -39,14 +39,14 @@ def test_gmf_request_id_suffix_is_the_input_reference(dmg_context: Any, monkeypa
 
 def test_simulator_answers_155_when_the_suffix_differs(dmg_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = dmg_context(route="gmf")
-    original = route_b.kmehr_request
+    original = gmf_route.kmehr_request
 
     def own_suffix(**kw: Any) -> Any:  # what the old client sent: a suffix of its own
         request = original(**kw)
         header = attrs.evolve(request.header, id=request.header.id.split(".")[0] + ".20261201120000abcdef")
         return attrs.evolve(request, header=header)
 
-    monkeypatch.setattr(route_b, "kmehr_request", own_suffix)
+    monkeypatch.setattr(gmf_route, "kmehr_request", own_suffix)
     with pytest.raises(DmgRefusedError) as err:
         consult_dmg(ctx, PATIENT, contact_id=_contact(ctx))
     assert err.value.code == "155"

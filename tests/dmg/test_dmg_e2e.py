@@ -197,17 +197,13 @@ def test_route_a_on_a_dmg_only_simulator(tmp_path: Path) -> None:
     globalMedicalFile facet through ``mycarenet_dental_simulator_facets`` (before, MemberData came with
     the insurability plugin only and route A answered SOA-02001)."""
     from mycarenet_dental.plugins import PluginManager
-    from mycarenet_dental.testing import SimEnv
+    from mycarenet_dental.sim.testing import SimEnv
 
     pm = PluginManager().load(allow=["dmg"])
     assert not pm.has_plugin("assurability")
-    env = SimEnv.start(tmp_path / "sim", pm=pm)
-    try:
-        ctx = env.context()
-        ctx.config = attrs.evolve(ctx.config, raw={**ctx.config.raw, "dmg": {"route": "memberdata"}})
+    with SimEnv.running(tmp_path / "sim", pm=pm) as env:
+        ctx = env.context(tables={"dmg": {"route": "memberdata"}})
         result = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), consent=True)
         assert result.route.value == "memberdata"
         assert result.holder is not None and result.holder.nihii == GP_PATIENT.dmg_holder.nihii
         ctx.close()
-    finally:
-        env.stop()

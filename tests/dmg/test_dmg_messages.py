@@ -8,7 +8,7 @@ import pytest
 from mycarenet_dental.protocols import commons, kmehr
 from mycarenet_dental.sim import schemas
 from mycarenet_dental.xmlsafe import parse_xml
-from mycarenet_dental_dmg import route_b
+from mycarenet_dental_dmg import gmf_route
 from mycarenet_dental_dmg.model import FACET, DmgHolder, DmgRefusedError, HolderKind
 from mycarenet_dental_dmg.simulator import holder_on, two_years_back
 
@@ -31,14 +31,14 @@ def _schema(name: str):  # type: ignore[no-untyped-def]
 
 def _request() -> tuple[kmehr.RetrieveTransactionRequest, object]:
     author = kmehr.HcParty.person(kind="persdentist", nihii=DENTIST, ssin="85073003328", familyname="Anne SIMULAAR")
-    request = route_b.kmehr_request(author=author, patient_ssin=PATIENT, reference_date=date(2026, 11, 25), now=NOW,
+    request = gmf_route.kmehr_request(author=author, patient_ssin=PATIENT, reference_date=date(2026, 11, 25), now=NOW,
                                     nihii=DENTIST, input_reference="R123456789ABCD")
     ci = commons.CommonInput(is_test=True, origin=commons.Origin(
         package_name="mycarenet-dental", licence_username="user", licence_password="secret",
         care_provider=commons.CareProvider(nihii=DENTIST, quality="dentist",
                                            physical_person=commons.Party(name="Anne SIMULAAR", ssin=PATIENT))),
         input_reference="R123456789ABCD")
-    body = route_b.consult_request(common_input=ci, request=request, patient_ssin=PATIENT,
+    body = gmf_route.consult_request(common_input=ci, request=request, patient_ssin=PATIENT,
                                    reference_date=date(2026, 11, 25))
     return request, body
 
@@ -52,7 +52,7 @@ def test_route_b_request_validates() -> None:
     parsed = kmehr.parse_request(blob)
     assert parsed.transaction.kind == "gmd" and parsed.transaction.begindate == date(2026, 11, 25)
     assert parsed.patient is not None and parsed.patient.ssin == PATIENT
-    assert body.find(f"{{{route_b.NS_GMF}}}Detail").get("ContentEncoding") == "none"
+    assert body.find(f"{{{gmf_route.NS_GMF}}}Detail").get("ContentEncoding") == "none"
 
 
 @pytest.mark.parametrize("holder", [GP, HOUSE, None], ids=["gp", "medical-house", "none"])
@@ -60,12 +60,12 @@ def test_route_b_answer_validates_and_reads_back(holder: DmgHolder | None) -> No
     gmf, ms = _schema("gmf"), _schema("kmehr-messageservices")
     request, body = _request()
     patient = kmehr.KmehrPatient(ssin=PATIENT, firstnames=("Lucas",), familyname="Janssens", sex="male")
-    answer = route_b.kmehr_answer(request, now=NOW, insurer="116", patient=patient, holder=holder)
+    answer = gmf_route.kmehr_answer(request, now=NOW, insurer="116", patient=patient, holder=holder)
     assert ms.validate(answer), ms.error_log
-    response = route_b.consult_response(request=commons.parse_request(commons.GMF, body), kmehr_element=answer,
+    response = gmf_route.consult_response(request=commons.parse_request(commons.GMF, body), kmehr_element=answer,
                                         now=NOW)
     assert gmf.validate(response), gmf.error_log
-    read = route_b.parse_consult_response(response)
+    read = gmf_route.parse_consult_response(response)
     assert read.errors == () and read.complete and read.insurer == "116"
     assert read.holder == holder
     if holder is HOUSE:
@@ -77,11 +77,11 @@ def test_route_b_refusals_validate(code: str) -> None:
     gmf, ms = _schema("gmf"), _schema("kmehr-messageservices")
     request, body = _request()
     error = kmehr.AckError.of(code, "refused", kmehr.PATIENT_XPATH + "/id")
-    answer = route_b.kmehr_answer(request, now=NOW, insurer="116", errors=[error])
+    answer = gmf_route.kmehr_answer(request, now=NOW, insurer="116", errors=[error])
     assert ms.validate(answer), ms.error_log
-    response = route_b.consult_response(request=None, kmehr_element=answer, now=NOW)
+    response = gmf_route.consult_response(request=None, kmehr_element=answer, now=NOW)
     assert gmf.validate(response), gmf.error_log
-    read = route_b.parse_consult_response(response)
+    read = gmf_route.parse_consult_response(response)
     assert not read.complete and read.errors[0].code == code and read.errors[0].url.endswith("/id")
 
 
@@ -105,7 +105,7 @@ def _conformance(name: str) -> bytes:
 
 def test_real_answer_medical_house() -> None:
     from mycarenet_dental.protocols import memberdata as md
-    from mycarenet_dental_dmg.route_a import read_response
+    from mycarenet_dental_dmg.memberdata_route import read_response
 
     answer = read_response(md.parse_saml_response(parse_xml(_conformance("global-medical-file.xml"))))
     assert answer.insurer == "600"
@@ -115,7 +115,7 @@ def test_real_answer_medical_house() -> None:
 
 def test_real_answer_physician_among_other_facets() -> None:
     from mycarenet_dental.protocols import memberdata as md
-    from mycarenet_dental_dmg.route_a import read_response
+    from mycarenet_dental_dmg.memberdata_route import read_response
 
     raw = _conformance("multi-facet-with-global-medical-file.xml")
     answer = read_response(md.parse_saml_response(parse_xml(raw)))
@@ -125,7 +125,7 @@ def test_real_answer_physician_among_other_facets() -> None:
 
 def test_real_unauthorized_facet_is_a_typed_refusal() -> None:
     from mycarenet_dental.protocols import memberdata as md
-    from mycarenet_dental_dmg.route_a import read_response
+    from mycarenet_dental_dmg.memberdata_route import read_response
 
     raw = _conformance("error-unauthorized-facet-care-path.xml")
     with pytest.raises(DmgRefusedError) as err:
@@ -146,7 +146,7 @@ def test_holder_period_and_two_year_window() -> None:
 
 def test_facet_not_answered_is_not_no_holder() -> None:
     from mycarenet_dental.protocols import memberdata as md
-    from mycarenet_dental_dmg.route_a import read_response
+    from mycarenet_dental_dmg.memberdata_route import read_response
 
     partial = md.MdaResponse(id="_r", in_response_to="_q", issuer="urn:be:cin:io:300", status=md.STATUS_SUCCESS,
                              sub_status=md.SUB_PARTIAL,

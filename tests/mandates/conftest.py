@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -73,17 +74,20 @@ def write_config(path: Path, *, mandatary: bool, extra: str = "") -> Path:
     return path
 
 
-@pytest.fixture
-def office(tmp_path: Path, isolated_pm) -> Context:  # type: ignore[no-untyped-def]
-    ctx = Context.from_config(write_config(tmp_path / "office.toml", mandatary=True), pm=isolated_pm,
+def _context(tmp_path: Path, pm, *, mandatary: bool) -> Iterator[Context]:  # type: ignore[no-untyped-def]
+    """A context on the stand-in plugin set, its own config and store, the register's day at 10:00 UTC."""
+    name = "office.toml" if mandatary else "dentist.toml"
+    ctx = Context.from_config(write_config(tmp_path / name, mandatary=mandatary), pm=pm,
                               clock=lambda: dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc))
     yield ctx
     ctx.close()
 
 
 @pytest.fixture
-def dentist_ctx(tmp_path: Path, isolated_pm) -> Context:  # type: ignore[no-untyped-def]
-    ctx = Context.from_config(write_config(tmp_path / "dentist.toml", mandatary=False), pm=isolated_pm,
-                              clock=lambda: dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc))
-    yield ctx
-    ctx.close()
+def office(tmp_path: Path, isolated_pm) -> Iterator[Context]:  # type: ignore[no-untyped-def]
+    yield from _context(tmp_path, isolated_pm, mandatary=True)
+
+
+@pytest.fixture
+def dentist_ctx(tmp_path: Path, isolated_pm) -> Iterator[Context]:  # type: ignore[no-untyped-def]
+    yield from _context(tmp_path, isolated_pm, mandatary=False)

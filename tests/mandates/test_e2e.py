@@ -14,33 +14,16 @@ import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
-import attrs
 import pytest
 from mycarenet_dental.errors import RuleRefusal, SoapFaultError
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mycarenet_dental.sim.testing import SimEnv
-
-    env = SimEnv.start(tmp_path_factory.mktemp("mandates-sim"))
-    try:
-        yield env
-    finally:
-        env.stop()
-
-
 def _office(sim: Any, *, local_rule: bool = True) -> Any:
-    from mycarenet_dental.context import Context
-
-    base = sim.context(mandatary=True)
-    raw = {**base.config.raw, "tariff": {"max_per_minute": 10_000}, "assurability": {"max_per_minute": 10_000}}
-    config = attrs.evolve(base.config, raw=raw,
-                          rules_disabled=base.config.rules_disabled + (() if local_rule else ("R21",)))
-    base.close()
-    return Context(config, pm=sim.pm)
+    return sim.context(mandatary=True, tables={"tariff": {"max_per_minute": 10_000},
+                                               "assurability": {"max_per_minute": 10_000}},
+                       rules_disabled=() if local_rule else ("R21",))
 
 
 @pytest.fixture(scope="module")

@@ -186,28 +186,24 @@ def test_etk_verify_for_checks_owner_identity(pki: Any) -> None:
     assert info.value.code == "ETK_IDENTITY"
 
 
-def test_hostile_depot_nothing_sealed_or_sent(tmp_path: Any, other_pki: Any) -> None:
+def test_hostile_depot_nothing_sealed_or_sent(mycarenet_simulator: Any, other_pki: Any) -> None:
     """End to end: an insurability consultation with a hostile MyCareNet ETK stops before any send."""
-    from mycarenet_dental.sim.testing import SimEnv
     from mycarenet_dental_assurability import consult_insurability
 
-    env = SimEnv.start(tmp_path / "sim")
-    try:
-        state = env.state
-        state._trust = attrs.evolve(state.trust, etks={**state.trust.etks, MCN: _attacker_etk(other_pki)})
-        ctx = env.context()
-        patient = "85073003328"
-        contact = ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
-        with pytest.raises(SecurityError) as info:
-            consult_insurability(ctx, patient, contact_id=contact)
-        assert info.value.code == "ETK_UNTRUSTED"
-        from mycarenet_dental.protocols import memberdata
+    env = mycarenet_simulator
+    state = env.state
+    state._trust = attrs.evolve(state.trust, etks={**state.trust.etks, MCN: _attacker_etk(other_pki)})
+    ctx = env.context()
+    patient = "85073003328"
+    contact = ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+    with pytest.raises(SecurityError) as info:
+        consult_insurability(ctx, patient, contact_id=contact)
+    assert info.value.code == "ETK_UNTRUSTED"
+    from mycarenet_dental.protocols import memberdata
 
-        assert state.counters.get(f"requests:{memberdata.PATH}", 0) == 0  # nothing reached MemberData
-        assert state.counters.get("memberdata:requests", 0) == 0
-        assert all(k[0] != "CBE" for k in ctx.security._etks)
-    finally:
-        env.stop()
+    assert state.counters.get(f"requests:{memberdata.PATH}", 0) == 0  # nothing reached MemberData
+    assert state.counters.get("memberdata:requests", 0) == 0
+    assert all(k[0] != "CBE" for k in ctx.security._etks)
 
 
 def test_depot_etk_base64_roundtrip(trust: Any, pki: Any) -> None:

@@ -51,19 +51,15 @@ def test_hyphenated_key_type_only_behind_the_switch(sim, monkeypatch):
         sim.app.trust = original
 
 
-def test_hosted_simulator_switch(tmp_path, monkeypatch):
+def test_hosted_simulator_switch(mycarenet_simulator, monkeypatch):
     """The hosted simulator reads ``[simulator] switches`` ``sts.accept_oasis_key_type``."""
     from mycarenet_dental.sim.app import SWITCH_STS_OASIS_KEY_TYPE
-    from mycarenet_dental.sim.testing import SimEnv
 
-    env = SimEnv.start(tmp_path)
-    try:
-        ctx = env.context()
-        monkeypatch.setattr(sts_module, "KEY_TYPE_PUBLIC", OASIS_KEY_TYPE)
-        with pytest.raises(SoapFaultError) as info:
-            ctx.security.sts.request_token()
-        assert info.value.code == "SOA-03007"
-        env.state.switches.extra[SWITCH_STS_OASIS_KEY_TYPE] = True
-        assert ctx.security.sts.request_token().assertion_id
-    finally:
-        env.stop()
+    env = mycarenet_simulator
+    ctx = env.context()
+    monkeypatch.setattr(sts_module, "KEY_TYPE_PUBLIC", OASIS_KEY_TYPE)
+    with pytest.raises(SoapFaultError) as info:
+        ctx.security.sts.request_token()
+    assert info.value.code == "SOA-03007"
+    env.state.switches.extra[SWITCH_STS_OASIS_KEY_TYPE] = True
+    assert ctx.security.sts.request_token().assertion_id

@@ -41,14 +41,9 @@ GMF_PATH = "/GlobalMedicalFileConsultation/v1"
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mycarenet_dental.sim.testing import SimEnv
-
-    sim = SimEnv.start(tmp_path_factory.mktemp("answers-sim"))
-    try:
-        yield sim
-    finally:
-        sim.stop()
+def env(mycarenet_simulator_module: Any) -> Any:
+    """The module's simulator (``sim`` in this folder is the security tests' own small server)."""
+    return mycarenet_simulator_module
 
 
 @pytest.fixture(scope="module")

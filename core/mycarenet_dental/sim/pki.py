@@ -195,7 +195,11 @@ def _write(path: Path, data: bytes, *, secret: bool = False) -> Path:
 
 
 def generate_pki(out_dir: Path, *, key_type: str = "rsa", now: datetime | None = None) -> PkiPaths:
-    """Write the simulator's test PKI into ``out_dir`` (see module docstring); fast (< 2 s)."""
+    """Write the simulator's test PKI into ``out_dir`` (see module docstring); fast (< 2 s).
+
+    Long because: a flat list of the certificates and keystores of the test PKI, one short block each in
+    issuing order (CA, STS, MyCareNet, TLS, dentist, office, ETKs).
+    """
     if key_type not in ("rsa", "ec"):
         raise ValueError("key_type must be 'rsa' or 'ec'")
     out = Path(out_dir)

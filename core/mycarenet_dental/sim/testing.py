@@ -12,16 +12,19 @@ The simulator clock and the client clock can be pinned with ``clock=``.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ..config import load_config
 from ..context import Context
 from ..plugins import PluginManager, make_plugin_manager
+from ..storage import Storage
 
 
 @attrs.define
@@ -101,11 +104,37 @@ class SimEnv:
             raise RuntimeError("the simulator runs in another process: its state is not reachable")
         return self.app.state
 
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, workdir: Path, **kwargs: Any) -> Iterator[SimEnv]:
+        """``with SimEnv.running(tmp) as env:`` -- started, and stopped whatever happens."""
+        env = cls.start(workdir, **kwargs)
+        try:
+            yield env
+        finally:
+            env.stop()
+
     def context(self, *, mandatary: bool = False, clock: Callable[[], datetime] | None = None,
+                storage: Storage | Path | None = None, tables: Mapping[str, Mapping[str, Any]] | None = None,
+                rules_disabled: Sequence[str] = (), profile: str | None = None, trace_dir: Path | None = None,
                 **overrides: Any) -> Context:
+        """The dentist's (or with ``mandatary=True`` the office's) context on this simulator: the one way
+        tests build a :class:`Context`. ``storage`` gives it a store of its own (a path or a
+        :class:`Storage`); ``tables`` replaces whole config tables (``{"tariff": {"max_per_minute": 10_000}}``);
+        ``rules_disabled`` adds rule ids to the configured ones; ``profile``/``trace_dir`` as for
+        :meth:`Context.from_config`."""
         os.environ.update(self.env)
         path = self.mandatary_config_path if mandatary else self.config_path
-        return Context.from_config(path, pm=self.pm, clock=clock, **overrides)
+        config = load_config(path, profile=profile).with_trace(trace_dir)
+        if tables:
+            config = attrs.evolve(config, raw={**config.raw, **{name: dict(t) for name, t in tables.items()}})
+        if rules_disabled:
+            config = attrs.evolve(config, rules_disabled=config.rules_disabled + tuple(rules_disabled))
+        if isinstance(storage, Path):
+            storage = Storage(storage)
+        if storage is not None:
+            overrides["storage"] = storage
+        return Context(config, pm=self.pm, clock=clock, **overrides)
 
     def stop(self) -> None:
         self.server.stop()

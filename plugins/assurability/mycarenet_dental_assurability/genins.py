@@ -105,7 +105,12 @@ def _t(el: etree._Element | None, path: str) -> str | None:
 
 def parse_response(body: etree._Element, *, period: Period, request_type: RequestType, contact_type: ContactType,
                    references: dict[str, str] | None = None, consulted_at: datetime | None = None) -> InsurabilityResult:
-    """``GetInsurabilityResponse`` → typed result, or the typed error for a ``MessageFault``/bad Status."""
+    """``GetInsurabilityResponse`` → typed result, or the typed error for a ``MessageFault``/bad Status.
+
+    Long because: the answer is read in its document order (status, fault, care receiver, insurability,
+    medical house, payment, hospital) into one result; the branches share the same locals and read as the
+    schema does.
+    """
     from .errors import error_for
 
     if body is None or body.tag != RESPONSE_ROOT:

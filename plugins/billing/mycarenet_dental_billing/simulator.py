@@ -418,7 +418,12 @@ class _Problem:
 
 def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_reference: str, content: bytes,
              is_test: bool) -> None:
-    """Validate the file and queue the insurer's answers in the care provider's mailbox."""
+    """Validate the file and queue the insurer's answers in the care provider's mailbox.
+
+    Long because: the insurer's checks of a received file in the order efact.md gives them, each leading to
+    its own answer (920999, 920099, 931000 + 920098); the order decides which answer the care provider gets
+    and is easiest to check read straight through.
+    """
     from .efact import response_writer as rw
     from .efact.reader import EfactFormatError, EfactReader
     from .efact.responses import Rejection

@@ -2,7 +2,7 @@
 
 Route A (default, ``[dmg] route = "memberdata"``): the MemberData facet ``globalMedicalFile``, built,
 sealed and read by the core's shared MemberData machinery. Route B (``"gmf"``): the eHealth
-GlobalMedicalFileConsultation with a KMEHR ``gmd`` request (:mod:`.route_b`).
+GlobalMedicalFileConsultation with a KMEHR ``gmd`` request (:mod:`.gmf_route`).
 
 Every consultation carries the art. 74 purpose (R41), names its trigger (R42), runs in an open
 contact (R29) and is refused for a mandatary (R21); the holder is recorded on the contact and erased
@@ -60,9 +60,9 @@ def consult_dmg(ctx: Context, patient: str, *, reference_date: date | None = Non
         if consent is not None:
             run.reference("patient_consent", "given" if consent else "refused")
         if chosen is Route.GMF:
-            result = _route_b(ctx, exchange, run, ssin, day)
+            result = _consult_via_gmf(ctx, exchange, run, ssin, day)
         else:
-            result = _route_a(ctx, exchange, run, ssin, day)
+            result = _consult_via_memberdata(ctx, exchange, run, ssin, day)
         result = _finish(result, exchange, contact.id, consent)
         keep = bool(ctx.config.section(SERVICE).get("keep_results", False))
         run.keep(RESULT_KIND, result.to_log(), retention="keep" if keep else "contact")
@@ -79,31 +79,31 @@ def _finish(result: DmgResult, exchange: Exchange, contact_id: str, consent: boo
 # -- route B ---------------------------------------------------------------------------------------------
 
 
-def _route_b(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> DmgResult:
+def _consult_via_gmf(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> DmgResult:
     from mycarenet_dental.protocols import commons, kmehr
 
-    from . import route_b
+    from . import gmf_route
 
     answers.preflight(ctx, SERVICE)
     settings = ctx.config.section(SERVICE)
-    quality = str(settings.get("gmf_quality", route_b.DEFAULT_QUALITY))
+    quality = str(settings.get("gmf_quality", gmf_route.DEFAULT_QUALITY))
     dentist = ctx.config.require_dentist()
     # UNSURE: dmg.md gives the id as <NIHII>.<reference>; the reference connector's DMG references are numeric
     # and serve as InputReference and KMEHR id suffix at once: 14 digits here.
     common_input = commons.common_input_for(ctx, exchange, quality=quality,
                                             input_reference=commons.new_input_reference(digits_only=True))
-    author = kmehr.HcParty.person(kind=route_b.HCPARTY_FOR_QUALITY.get(quality, "persdentist"),
+    author = kmehr.HcParty.person(kind=gmf_route.HCPARTY_FOR_QUALITY.get(quality, "persdentist"),
                                   nihii=dentist.nihii, ssin=dentist.ssin, familyname=dentist.name or None)
-    request = route_b.kmehr_request(author=author, patient_ssin=ssin, reference_date=day, now=ctx.now(),
+    request = gmf_route.kmehr_request(author=author, patient_ssin=ssin, reference_date=day, now=ctx.now(),
                                     nihii=dentist.nihii, input_reference=common_input.input_reference or "")
-    body = route_b.consult_request(common_input=common_input, request=request, patient_ssin=ssin,
+    body = gmf_route.consult_request(common_input=common_input, request=request, patient_ssin=ssin,
                                    reference_date=day)
     if common_input.input_reference:
         run.reference("input_reference", common_input.input_reference)
     run.reference("kmehr_request_id", request.header.id)
-    reply = ctx.soap.call(ctx.service_url(SERVICE, "gmf"), route_b.SOAP_ACTION, body,
+    reply = ctx.soap.call(ctx.service_url(SERVICE, "gmf"), gmf_route.SOAP_ACTION, body,
                           security=ctx.security.hok(), idempotent=True, run=run)
-    answer = route_b.parse_consult_response(reply.body_child, check=lambda envelope, response: _authenticate_gmf(
+    answer = gmf_route.parse_consult_response(reply.body_child, check=lambda envelope, response: _authenticate_gmf(
         ctx, run, envelope, response, request_id=request.header.id, ssin=ssin))
     if answer.holder is not None and ((answer.holder.start and answer.holder.start > day)
                                       or (answer.holder.end and answer.holder.end < day)):
@@ -140,14 +140,14 @@ def _authenticate_gmf(ctx: Context, run: ExchangeRun, envelope: Any, response: A
 # -- route A ---------------------------------------------------------------------------------------------
 
 
-def _route_a(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> DmgResult:
+def _consult_via_memberdata(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: str, day: date) -> DmgResult:
     try:
         from mycarenet_dental.protocols import memberdata  # noqa: F401
     except ImportError:
         raise UsageError("the MemberData route needs mycarenet_dental.protocols.memberdata (core)",
                          code="DMG_ROUTE_UNAVAILABLE", hint="use --route gmf") from None
-    from . import route_a
+    from . import memberdata_route
 
-    answer = route_a.consult(ctx, exchange, run, ssin, day)
+    answer = memberdata_route.consult(ctx, exchange, run, ssin, day)
     return DmgResult(patient=ssin, reference_date=day, route=Route.MEMBERDATA, holder=answer.holder,
                      insurer=answer.insurer, references=dict(run.references))

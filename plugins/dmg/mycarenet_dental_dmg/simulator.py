@@ -73,10 +73,10 @@ def handle_gmf(request: SimRequest) -> SimResponse:
     from mycarenet_dental.sim import schemas
     from mycarenet_dental.xmlsafe import parse_xml
 
-    from . import route_b
+    from . import gmf_route
     from .model import SERVICE
 
-    parsed = commons_sim.accept_request(request, commons.GMF, root=route_b.REQUEST_ROOT, schema="gmf",
+    parsed = commons_sim.accept_request(request, commons.GMF, root=gmf_route.REQUEST_ROOT, schema="gmf",
                                     service=SERVICE, operation="ConsultGlobalMedicalFile")
     caller = request.caller
     provider = parsed.common_input.origin.care_provider
@@ -108,12 +108,12 @@ def handle_gmf(request: SimRequest) -> SimResponse:
                                       familyname=patient.last_name, birthdate=patient.birth_date,
                                       sex="male" if patient.sex.upper().startswith("M") else "female")
     ack = [kmehr.AckError.of(code, text, url)] if code else []
-    answer = route_b.kmehr_answer(kreq, now=_naive(now), insurer=insurer, errors=ack, patient=kpatient,
+    answer = gmf_route.kmehr_answer(kreq, now=_naive(now), insurer=insurer, errors=ack, patient=kpatient,
                                   holder=holder)
     request.state.count("dmg:gmf")
     # UNSURE: the real GMF consultation signs its answer only sometimes (FH verifies XadesT when present); the
     # simulator always signs with MyCareNet's key so that the client's verification runs (answers.py).
-    return request.soap_response(route_b.consult_response(request=parsed, kmehr_element=answer, now=now,
+    return request.soap_response(gmf_route.consult_response(request=parsed, kmehr_element=answer, now=now,
                                                           signer=request.state.trust.answer_signer()))
 
 
@@ -186,8 +186,8 @@ def build_facet(request: Any) -> Any:
     """MemberData facet builder: the holder's assertion, none when nobody holds the DMG."""
     from mycarenet_dental.sim import memberdata as md_sim
 
+    from .memberdata_route import ATTR_FIRST_NAME, ATTR_NAME, ATTR_NIHII
     from .model import FACET
-    from .route_a import ATTR_FIRST_NAME, ATTR_NAME, ATTR_NIHII
 
     quality = getattr(request.caller, "quality", None)
     if facet_unauthorized(request.state, quality):

@@ -141,6 +141,12 @@ def _find_patient(request: SimRequest, kreq: kmehr.RetrieveTransactionRequest, r
 
 def _process(request: SimRequest, send: commons.SendRequest, kreq: kmehr.RetrieveTransactionRequest,
              now: dt.datetime) -> kmehr.RetrieveTransactionResponse:
+    """Answer one tariff request: the insurer's checks, then the price of each line.
+
+    Long because: the insurer's checks of a tariff request in the order of tariff.md, then the pricing of each
+    line; the order decides which KMEHR error the care provider gets and is easiest to check read straight
+    through.
+    """
     errors = _Errors()
     today = belgian_date(now)
     tx = kreq.transaction

@@ -298,7 +298,12 @@ class EfactWriter:
     # -- invoices --------------------------------------------------------------------------------
 
     def write_invoice(self, inv: Invoice) -> None:
-        """Write records 20, 50/51/52… and 80 of one invoice."""
+        """Write records 20, 50/51/52… and 80 of one invoice.
+
+        Long because: it is the hot path of the write half of bench/bench_efact.py; records 20, 50-52 and 80
+        of one invoice are built from the same locals (amounts, counters, control digits per block) in one
+        pass, which splitting would turn into per-record calls and attribute traffic.
+        """
         if self._closed:
             raise UsageError("writer already closed")
         dest = inv.destination
