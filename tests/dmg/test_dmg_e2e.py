@@ -11,12 +11,18 @@ import attrs
 import pytest
 from mycarenet_dental.errors import MyCareNetDentalError, NoContactError, RuleRefusal
 from mycarenet_dental.exchange import Trigger
-from mycarenet_dental.sim.population import base_population
+from mycarenet_dental.sim.population import build_population
 from mycarenet_dental_dmg import DmgRefusedError, HolderKind, consult_dmg
-from mycarenet_dental_dmg.simulator import SWITCH_FACET_UNAUTHORIZED, SWITCH_GMF_REFUSED
+from mycarenet_dental_dmg.simulator import (
+    DMG_HOLDER,
+    SWITCH_FACET_UNAUTHORIZED,
+    SWITCH_GMF_REFUSED,
+    dmg_holders,
+)
 
-PATIENTS = base_population()
+PATIENTS = list(build_population(dmg_holders()))  # the core's patients with the holders this plugin adds
 GP_PATIENT, NO_DMG, UNKNOWN, HOUSE_PATIENT = PATIENTS[0], PATIENTS[2], PATIENTS[4], PATIENTS[6]
+GP, HOUSE = GP_PATIENT.facts[DMG_HOLDER], HOUSE_PATIENT.facts[DMG_HOLDER]
 
 
 def _contact(ctx: Any, ssin: str) -> str:
@@ -31,14 +37,14 @@ def _outcomes(ctx: Any) -> list[Any]:
 def test_three_holder_cases(dmg_context: Any, route: str) -> None:
     ctx = dmg_context(route=route)
     gp = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), consent=True)
-    assert gp.holder is not None and gp.holder.nihii == GP_PATIENT.dmg_holder.nihii
+    assert gp.holder is not None and gp.holder.nihii == GP.nihii
     assert gp.holder.first_name == "Anna" and gp.holder.kind is HolderKind.PHYSICIAN
     assert gp.route.value == route and gp.insurer and gp.consent is True
     house = consult_dmg(ctx, HOUSE_PATIENT.ssin, contact_id=_contact(ctx, HOUSE_PATIENT.ssin))
     assert house.holder is not None and house.holder.kind is HolderKind.MEDICAL_HOUSE
-    assert house.holder.first_name is None and house.holder.name == HOUSE_PATIENT.dmg_holder.name
+    assert house.holder.first_name is None and house.holder.name == HOUSE.name
     if route == "gmf":  # the period travels on route B (gmdmanager beginmoment)
-        assert gp.holder.start == GP_PATIENT.dmg_holder.start
+        assert gp.holder.start == GP.start
     none = consult_dmg(ctx, NO_DMG.ssin, contact_id=_contact(ctx, NO_DMG.ssin))
     assert none.holder is None and not none.has_holder
     outcomes = [e for e in _outcomes(ctx) if e.kind == "outcome"]
@@ -178,7 +184,7 @@ def test_cli(sim: Any, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--config", str(sim.config_path), "dmg", "--patient", GP_PATIENT.ssin, "--route", "gmf"]
     assert _run(main, [*base, "--contact", contact, "--consent", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["holder"]["nihii"] == GP_PATIENT.dmg_holder.nihii and data["consent"] is True
+    assert data["holder"]["nihii"] == GP.nihii and data["consent"] is True
     future = (date.today() + timedelta(days=3)).isoformat()
     assert _run(main, [*base, "--date", future, "--json"]) == 1
     assert "146" in capsys.readouterr().out
@@ -205,5 +211,5 @@ def test_route_a_on_a_dmg_only_simulator(tmp_path: Path) -> None:
         ctx = env.context(tables={"dmg": {"route": "memberdata"}})
         result = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), consent=True)
         assert result.route.value == "memberdata"
-        assert result.holder is not None and result.holder.nihii == GP_PATIENT.dmg_holder.nihii
+        assert result.holder is not None and result.holder.nihii == GP.nihii
         ctx.close()

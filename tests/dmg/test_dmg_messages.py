@@ -134,9 +134,10 @@ def test_real_unauthorized_facet_is_a_typed_refusal() -> None:
 
 
 def test_holder_period_and_two_year_window() -> None:
-    from mycarenet_dental.sim.population import base_population
+    from mycarenet_dental.sim.population import build_population
+    from mycarenet_dental_dmg.simulator import dmg_holders
 
-    patients = base_population()
+    patients = list(build_population(dmg_holders()))
     assert holder_on(patients[0], date(2026, 11, 25)) is not None
     assert holder_on(patients[0], date(2019, 12, 31)) is None  # before the GP's period
     assert holder_on(patients[2], date(2026, 11, 25)) is None

@@ -51,7 +51,7 @@ class InsurabilityPeriod:
 
 @attrs.frozen
 class CareHolder:
-    """A care provider or organisation linked to a patient (DMG holder, medical house)."""
+    """A care provider or organisation linked to a patient (a medical house; the dmg plugin's DMG holders)."""
 
     nihii: str
     name: str
@@ -73,7 +73,6 @@ class SimPatient:
     deceased: date | None = None
     hospitalised_since: date | None = None
     medical_house: CareHolder | None = None
-    dmg_holder: CareHolder | None = None
     facts: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property
@@ -100,7 +99,6 @@ class PatientFacts:
     facts: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-GP = CareHolder(nihii=make_nihii("100234", "004"), name="Peeters", first_name="Anna", start=date(2020, 1, 1))
 MEDICAL_HOUSE = CareHolder(nihii=make_nihii("800456", "000"), name="Maison médicale Les Tilleuls",
                            kind="medicalhouse", start=date(2019, 6, 1))
 
@@ -116,13 +114,13 @@ def base_population() -> list[SimPatient]:
     """The core's patients: one per situation the insurability answers can show."""
     return [
         SimPatient(make_ssin(date(1985, 7, 30), 33), "Lucas", "Janssens", date(1985, 7, 30), "M",
-                   ("regular adult", "CT 110/110", "DMG held by a GP"),
-                   (_p("116", "1160042", "110/110"),), dmg_holder=GP),
+                   ("regular adult", "CT 110/110"),
+                   (_p("116", "1160042", "110/110"),)),
         SimPatient(make_ssin(date(1956, 3, 12), 124), "Marie", "Dubois", date(1956, 3, 12), "F",
                    ("BIM", "CT 131/131", "third-party payment"),
-                   (_p("306", "3060871", "131/131"),), dmg_holder=GP),
+                   (_p("306", "3060871", "131/131"),)),
         SimPatient(make_ssin(date(2012, 11, 4), 57), "Noah", "Maes", date(2012, 11, 4), "M",
-                   ("child (youth codes 37xxxx)", "no DMG holder"),
+                   ("child (youth codes 37xxxx)",),
                    (_p("509", "5090333", "110/110"),)),
         SimPatient(make_ssin(date(1990, 2, 17), 212), "Emma", "Lambert", date(1990, 2, 17), "F",
                    ("two periods", "changed mutuality on 2025-01-01"),
@@ -134,15 +132,15 @@ def base_population() -> list[SimPatient]:
                    ("deceased on 2026-02-14",), (_p("116", "1160777", "111/111"),),
                    deceased=date(2026, 2, 14)),
         SimPatient(make_ssin(date(1969, 12, 1), 171), "Karim", "El Amrani", date(1969, 12, 1), "M",
-                   ("medical house member", "DMG held by the medical house"),
-                   (_p("306", "3061234", "110/110"),), medical_house=MEDICAL_HOUSE, dmg_holder=MEDICAL_HOUSE),
+                   ("medical house member",),
+                   (_p("306", "3061234", "110/110"),), medical_house=MEDICAL_HOUSE),
         SimPatient(make_ssin(date(1948, 4, 2), 88), "Jeanne", "Claes", date(1948, 4, 2), "F",
                    ("hospitalised",), (_p("509", "5094545", "121/121"),), hospitalised_since=date(2026, 11, 20)),
         SimPatient(make_ssin(date(2004, 6, 15), 131), "Lina", "Vermeulen", date(2004, 6, 15), "F",
                    ("young adult", "no third-party payment"),
                    (_p("600", "6000101", "110/110", tpp=False),)),
         SimPatient(make_ssin(date(1995, 1, 23), 7), "Arne", "Peeters", date(1995, 1, 23), "M",
-                   ("HR Rail member", "regular adult"), (_p("900", "9000202", "110/110"),), dmg_holder=GP),
+                   ("HR Rail member", "regular adult"), (_p("900", "9000202", "110/110"),)),
     ]
 
 

@@ -8,7 +8,8 @@
 * Route A — the ``globalMedicalFile`` facet of MemberData, answered by the core's MemberData simulator
   through the facet this module yields (``mycarenet_dental_simulator_facets``); ``UNAUTHORIZED_FACET`` per profession.
 
-Who holds the DMG comes from the core population (``SimPatient.dmg_holder``, with its period).
+Who holds the DMG is this plugin's fact about the simulator's patients: it adds it to the shared population
+through ``mycarenet_dental_simulator_population`` (``PatientFacts.facts["dmg_holder"]``, with its period).
 
 Switches (``state.switches.extra``), e.g. set by tests or ``[simulator]`` configuration:
 ``dmg.gmf_refused_qualities`` — qualities answered with 140 on route B (default: none);
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.sim.app import SimRequest, SimResponse
     from mycarenet_dental.sim.population import CareHolder, SimPatient
 
+DMG_HOLDER = "dmg_holder"  # the key of a patient's DMG holder in the population facts
 SWITCH_GMF_REFUSED = "dmg.gmf_refused_qualities"
 SWITCH_FACET_UNAUTHORIZED = "dmg.facet_unauthorized_qualities"
 MAX_YEARS_BACK = 2
@@ -46,7 +48,7 @@ def _qualities(request_state: Any, key: str) -> set[str]:
 
 def holder_on(patient: SimPatient, day: date) -> DmgHolder | None:
     """The DMG holder of ``patient`` on ``day`` (None: nobody, or the holder's period does not cover it)."""
-    care: CareHolder | None = patient.dmg_holder
+    care: CareHolder | None = patient.facts.get(DMG_HOLDER)
     if care is None:
         return None
     if care.start is not None and day < care.start:
@@ -205,6 +207,25 @@ def build_facet(request: Any) -> Any:
 
 
 # -- simulator hooks (entry-point group ``mycarenet_dental.simulator``) -----------------------------
+
+def dmg_holders() -> Iterator[Any]:
+    """Who holds the DMG of the simulator's patients: a GP for three of them, the medical house for its member,
+    nobody for the others (the child, the unknown, the deceased...)."""
+    from mycarenet_dental.sim.population import MEDICAL_HOUSE, CareHolder, PatientFacts, make_nihii, make_ssin
+
+    gp = CareHolder(nihii=make_nihii("100234", "004"), name="Peeters", first_name="Anna", start=date(2020, 1, 1))
+    for birth, serial, holder, situation in (
+            (date(1985, 7, 30), 33, gp, "DMG held by a GP"),
+            (date(1956, 3, 12), 124, gp, "DMG held by a GP"),
+            (date(1995, 1, 23), 7, gp, "DMG held by a GP"),
+            (date(1969, 12, 1), 171, MEDICAL_HOUSE, "DMG held by the medical house")):
+        yield PatientFacts(make_ssin(birth, serial), situations=(situation,), facts={DMG_HOLDER: holder})
+
+
+@sim_hookimpl
+def mycarenet_dental_simulator_population() -> Iterator[Any]:
+    yield from dmg_holders()
+
 
 @sim_hookimpl
 def mycarenet_dental_simulator_routes() -> Iterator[SimulatorRoute]:
