@@ -113,6 +113,7 @@ class Config:
     token_cache: Path | None = None
     trust_anchor: Path | None = None
     etk_trust_anchor: Path | None = None  # CA certificates ETKs must chain to (ETK-RA and owners)
+    ehealth_ca: Path | None = None  # CA certificates the insurers' answer signers must chain to
     raw: Mapping[str, Any] = attrs.field(factory=dict)
 
     def section(self, name: str) -> Mapping[str, Any]:
@@ -465,6 +466,7 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
                                       "[security] trust_anchor"),
         etk_trust_anchor=pem_certificates(_path(base, _get(sec, "etk_trust_anchor", str, "[security]")),
                                           "[security] etk_trust_anchor"),
+        ehealth_ca=pem_certificates(_path(base, _get(sec, "ehealth_ca", str, "[security]")), "[security] ehealth_ca"),
         total_timeout=_deadline_seconds(timeouts),
         raw=dict(data),
     )

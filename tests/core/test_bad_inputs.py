@@ -124,6 +124,10 @@ CONFIG_CASES = [
     Case("trust-anchor-not-pem", LIST, 2, '[security]\ntrust_anchor = "sts.pem"\n',
          setup=_write("sts.pem", "not a certificate"), expect="trust_anchor"),
     Case("trust-anchor-missing", LIST, 2, '[security]\ntrust_anchor = "none.pem"\n'),
+    Case("ehealth-ca-not-pem", LIST, 2, '[security]\nehealth_ca = "ca.pem"\n',
+         setup=_write("ca.pem", "not a certificate"), expect="ehealth_ca"),
+    Case("etk-trust-anchor-not-pem", LIST, 2, '[security]\netk_trust_anchor = "etk.pem"\n',
+         setup=_write("etk.pem", "not a certificate"), expect="etk_trust_anchor"),
     Case("token-cache-directory", LIST, 2, '[security]\ntoken_cache = "tok"\n', setup=_mkdir("tok"),
          expect="token_cache"),
     # timeouts: finite and positive

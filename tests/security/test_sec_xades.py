@@ -53,3 +53,16 @@ def test_generic_verifier_checks_signed_properties_digest(pki):
     # our generic verifier resolves the SignedProperties reference; the Blob one is external
     by_type = {r.uri.split("-")[-1]: r for r in report.references}
     assert by_type["signedprops"].ok and report.value_ok
+
+
+def test_digest_inflation_is_bounded(monkeypatch):
+    """The nippin transform inflates what a peer sent: a deflate bomb stops at the bound, typed."""
+    from mycarenet_dental.errors import MalformedResponseError
+
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = comp.compress(b"\0" * 100_000) + comp.flush()
+    monkeypatch.setattr(xades, "MAX_DIGEST_INFLATE", 10_000)
+    with pytest.raises(MalformedResponseError) as info:
+        xades.blob_digest_input(bomb)
+    assert info.value.code == "BLOB_TOO_LARGE"
+    assert xades.blob_digest_input(b"not deflated") == b"not deflated"  # pass-through kept

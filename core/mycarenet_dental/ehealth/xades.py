@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-import zlib
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -25,6 +24,7 @@ from ..timeutil import parse_utc, utc_ms
 from ..xmlsafe import parse_xml
 from . import xmldsig
 from .chain import issued_by
+from .deflate import RAW_DEFLATE, inflate_blob
 from .keystore import KeyEntry
 from .saml import certificate_from_b64
 
@@ -38,16 +38,13 @@ def _x(tag: str) -> str:
     return f"{{{NS_XADES}}}{tag}"
 
 
+#: Bound of the nippin transform's inflation (a whole eFact file fits; a bomb does not).
+MAX_DIGEST_INFLATE = 200 * 1024 * 1024
+
+
 def optional_inflate(data: bytes) -> bytes:
-    """Raw-DEFLATE inflate when the octets are deflated, else pass through (nippin transform)."""
-    try:
-        d = zlib.decompressobj(-15)
-        out = d.decompress(data) + d.flush()
-        if d.eof and not d.unused_data:
-            return out
-    except zlib.error:
-        pass
-    return data
+    """Raw-DEFLATE inflate when the octets are deflated, else pass through (nippin transform), bounded."""
+    return inflate_blob(data, max_bytes=MAX_DIGEST_INFLATE, formats=RAW_DEFLATE)[0]
 
 
 def blob_digest_input(blob: bytes, *, content_type: str = "text/plain") -> bytes:

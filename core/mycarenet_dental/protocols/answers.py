@@ -78,13 +78,6 @@ class AnswerTrust:
 _TRUST: weakref.WeakKeyDictionary[Any, AnswerTrust] = weakref.WeakKeyDictionary()
 
 
-def _config_path(context: Context, value: str) -> Path:
-    path = Path(value).expanduser()
-    if not path.is_absolute() and context.config.path is not None:
-        path = context.config.path.parent / path
-    return path
-
-
 def answer_trust(context: Context) -> AnswerTrust:
     """``[security] ehealth_ca`` / ``answer_signers`` / ``answer_xades``, validated, cached on the context."""
     cached = _TRUST.get(context)
@@ -92,10 +85,7 @@ def answer_trust(context: Context) -> AnswerTrust:
         return cached
     sec = context.config.section("security")
     profile = context.config.profile
-    ca_value = sec.get("ehealth_ca")
-    if ca_value is not None and not isinstance(ca_value, str):
-        raise ConfigError("[security] ehealth_ca must be the path of a PEM file", location="[security] ehealth_ca")
-    path: Path | None = _config_path(context, ca_value) if ca_value else None
+    path = context.config.ehealth_ca  # checked as a PEM file when the configuration was loaded
     if path is None and profile == "simulator":
         path = context.config.endpoints.ca_file  # the test PKI's CA signs every simulated certificate
     anchors: tuple[x509.Certificate, ...] = ()

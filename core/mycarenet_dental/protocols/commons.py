@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from lxml import etree
 
+from ..ehealth.deflate import inflate_blob
 from ..errors import MalformedResponseError, UsageError
 from ..exchange import Exchange, PartyKind
 from ..timeutil import utc_ms, xs_date
@@ -243,32 +244,6 @@ def _text(parent: etree._Element | None, ns: str, name: str) -> str | None:
 def _deflate(data: bytes) -> bytes:
     comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
     return comp.compress(data) + comp.flush()
-
-
-def inflate_blob(data: bytes, *, max_bytes: int, uncompressed_ok: bool = True) -> tuple[bytes, bool]:
-    """(content, was it compressed) of a Blob labelled ``deflate``: raw deflate (what the spec says), zlib
-    or gzip (what some senders produce), each accepted only when the stream ends exactly at the end of
-    the data; the output is capped at ``max_bytes`` (no decompression bomb).
-
-    UNSURE: bytes that are none of the three are taken as they are (``uncompressed_ok``), as the eHealth
-    connector tolerates a Blob labelled deflate that was never compressed; the Blob's ``HashValue``, when
-    given, still has to match.
-    """
-    for wbits in (-15, 15, 31):
-        dec = zlib.decompressobj(wbits)
-        try:
-            out = dec.decompress(data, max_bytes + 1)
-        except zlib.error:
-            continue
-        if len(out) > max_bytes:
-            raise MalformedResponseError(f"blob inflates beyond {max_bytes} bytes", code="BLOB_TOO_LARGE",
-                                         origin="mycarenet.commons")
-        if dec.eof and not dec.unused_data:
-            return out, True
-    if uncompressed_ok:
-        return data, False
-    raise MalformedResponseError("blob says deflate but is not deflate, zlib or gzip data", code="BLOB_ENCODING",
-                                 origin="mycarenet.commons", location="Detail")
 
 
 def make_blob(content: bytes, *, content_type: str = "text/xml", encoding: str = "none", id: str | None = None,
