@@ -23,7 +23,7 @@ from . import audit as audit_mod
 from . import contacts as contacts_mod
 from . import reservations
 from .audit import AuditLog
-from .config import Config, https_url, load_config
+from .config import Config, Identity, https_url, load_config
 from .contacts import Contacts
 from .errors import (
     BusinessError,
@@ -75,6 +75,16 @@ class Context:
     def from_config(cls, path: Path | str | None = None, *, profile: str | None = None,
                     trace_dir: Path | None = None, **kwargs: Any) -> Context:
         return cls(load_config(path, profile=profile).with_trace(trace_dir), **kwargs)
+
+    def for_dentist(self, dentist: Identity) -> Context:
+        """This context acting for another responsible dentist, as a billing office's worker does for each
+        dentist it holds a mandate from: same store, executor, certificate session and HTTP client (one
+        keystore load and one token for all), only the responsible dentist differs. Not to be closed."""
+        other = Context(attrs.evolve(self.config, dentist=dentist), pm=self.pm, storage=self.storage,
+                        clock=self._clock)
+        other._soap = self.soap
+        other._security = self._security
+        return other
 
     # -- time ----------------------------------------------------------------------------------
     def now(self) -> datetime:

@@ -151,11 +151,19 @@ def test_existing_database_upgrades_with_its_invoices_claimed(env: Any, tmp_path
                              default_provider=ctx.config.require_dentist().nihii)
     Outbox(ctx).build(invoices)
     ctx.storage.execute("DROP TABLE billing_invoice")
+    for statement in ("DROP INDEX billing_sending_reference", "DROP TABLE billing_lease",  # back to version 1
+                      "ALTER TABLE billing_sending DROP COLUMN input_reference",
+                      "ALTER TABLE billing_sending RENAME COLUMN sending_key TO input_reference",
+                      "UPDATE billing_sending SET input_reference = substr(input_reference, 13)"):
+        ctx.storage.execute(statement)
     ctx.storage.execute("UPDATE schema_version SET version = 1 WHERE name = ?", (TABLES.name,))
     ctx.close()
-    ctx = env.context(storage=Storage(db))  # migrates to version 2
+    ctx = env.context(storage=Storage(db))  # migrates to version 3
     rows = ctx.storage.query("SELECT invoice_number FROM billing_invoice ORDER BY invoice_number")
     assert [r["invoice_number"] for r in rows] == [7300, 7305]
+    nihii = ctx.config.require_dentist().nihii
+    keys = ctx.storage.query("SELECT input_reference, sending_key FROM billing_sending")
+    assert keys and all(r["sending_key"] == f"{nihii}:{r['input_reference']}" for r in keys)
     again = Outbox(ctx).build(invoices)
     assert not again.sendings and {r.rule for r in again.refused_lines} == {"DUPLICATE"}
     ctx.close()

@@ -7,6 +7,7 @@
     billing status [SENDING]                  per-sending table (R39: "received" only after 931000)
     billing parse FILE                        read a 920000 or an insurer answer
     billing unattested [--days N]             R31: consultations not followed by an invoice line
+    billing worker [--concurrency N]          long-running: send, poll with back-off, settle (``worker.py``)
 
 Heavy modules are imported inside the commands so that the CLI starts fast.
 """
@@ -244,3 +245,22 @@ def unattested_command(ctx: Context, days: int, as_json: bool) -> None:
         ["date", "patient", "consultation", "codes", "recorded", "exchange"],
         [[u.date.isoformat(), u.patient, u.kind, " ".join(u.codes), u.recorded_at[:19], u.exchange_id[:12]]
          for u in items], title=f"consultations of the last {days} days without an invoice line (R31)"))
+
+
+@billing_group.command("worker")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Dentists worked at once by this process (threads).")
+@click.option("--until-idle", is_flag=True, help="Exit when no dentist has anything left to send or follow.")
+@click.option("--max-cycles", type=click.IntRange(1), default=None, help="Exit after this many cycles.")
+@pass_context
+def worker_command(ctx: Context, concurrency: int, until_idle: bool, max_cycles: int | None) -> None:
+    """Send, poll with back-off, confirm and settle, for every dentist this configuration bills for.
+
+    JSON log lines on stderr, one JSON health line per cycle on stdout; SIGTERM/SIGINT stop it
+    gracefully. Exit 0 stopped/idle, 1 sendings need a person, 2 configuration, 3 insurer unreachable.
+    """
+    from .worker import run_worker
+
+    code = run_worker(ctx, concurrency=concurrency, until_idle=until_idle, max_cycles=max_cycles)
+    if code:
+        raise click.exceptions.Exit(code)

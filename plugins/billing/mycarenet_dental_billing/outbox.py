@@ -78,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .efact.model import Invoice, Sending
     from .genasync import GenAsyncClient
+    from .lease import Lease
 
 __all__ = [  # the outbox's public names, wherever they live (vendors and tests import them from here)
     "Answer",
@@ -112,10 +113,11 @@ class Outbox(OutboxPolling):
     """Build, send and follow eFact sendings; state in the core storage, safe to restart anywhere."""
 
     def __init__(self, ctx: Context, *, client: GenAsyncClient | None = None,
-                 crash_hook: Callable[[str], None] | None = None) -> None:
+                 crash_hook: Callable[[str], None] | None = None, lease: Lease | None = None) -> None:
         self.ctx = ctx
         self._client = client
         self.crash_hook = crash_hook
+        self.lease = lease  # a billing worker's hold on this dentist: a post is claimed only while it holds
         self.throttle_wait = 30.0  # seconds to wait after a "Not enough time" fault
 
     @property
@@ -130,6 +132,11 @@ class Outbox(OutboxPolling):
     def storage(self) -> Any:
         return self.ctx.storage
 
+    def _third_party(self) -> str | None:
+        """The dentist this outbox acts for: an office's store holds the sendings of many."""
+        dentist = self.ctx.config.dentist
+        return dentist.nihii if dentist is not None else None
+
     def _crash(self, point: str) -> None:
         if self.crash_hook is not None:
             self.crash_hook(point)
@@ -137,15 +144,17 @@ class Outbox(OutboxPolling):
     # -- reading -----------------------------------------------------------------------------------
 
     def get(self, sending_id: str) -> SendingStatus:
-        row = self.storage.query_one("SELECT * FROM billing_sending WHERE id = ? OR input_reference = ?",
-                                     (sending_id, sending_id))
+        row = self.storage.query_one("SELECT * FROM billing_sending WHERE id = ? OR (input_reference = ? AND "
+                                     "third_party = COALESCE(?, third_party))",
+                                     (sending_id, sending_id, self._third_party()))
         if row is None:
             raise UsageError(f"no sending {sending_id!r} in the outbox", code="UNKNOWN_SENDING",
                              hint="see `mycarenet-dental billing status`")
         return _status(row)
 
     def list(self, *, states: Iterable[SendingState] | None = None) -> list[SendingStatus]:
-        rows = self.storage.query("SELECT * FROM billing_sending ORDER BY created_at, sending_number")
+        rows = self.storage.query("SELECT * FROM billing_sending WHERE third_party = COALESCE(?, third_party) "
+                                  "ORDER BY created_at, sending_number", (self._third_party(),))
         wanted = set(states) if states is not None else None
         return [s for s in map(_status, rows) if wanted is None or s.state in wanted]
 
@@ -280,10 +289,11 @@ class Outbox(OutboxPolling):
             sending = Sending.build(header, invoices)
             data = to_bytes(sending)
             conn.execute(
-                "INSERT INTO billing_sending(id, third_party, year, sending_number, oa, input_reference, state, day, "
-                "period, invoices, lines, total_a, file, file_hash, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sid, third_party, today.year, number, oa, reference, SendingState.BUILT.value, today.isoformat(),
+                "INSERT INTO billing_sending(id, third_party, year, sending_number, oa, input_reference, sending_key, "
+                "state, day, period, invoices, lines, total_a, file, file_hash, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (sid, third_party, today.year, number, oa, reference, f"{third_party}:{reference}",
+                 SendingState.BUILT.value, today.isoformat(),
                  header.period, len(sending.invoices), sending.line_count,
                  sum(inv.total_a for inv in sending.invoices), data, hashlib.sha256(data).hexdigest(), now, now))
             self._file_lines(conn, sid, sending, data)
@@ -391,12 +401,17 @@ class Outbox(OutboxPolling):
 
         data = self.file(status.id)
         with self.storage.transaction() as conn:
-            # claim the post atomically: another process of the practice may be sending the same sending
+            # claim the post atomically: another process of the practice may be sending the same sending,
+            # and a worker whose lease on the dentist ran out (it stalled) no longer posts
             claimed = conn.execute(
                 "UPDATE billing_sending SET state = ?, post_attempts = post_attempts + 1, updated_at = ? "
                 "WHERE id = ? AND state = ? AND post_attempts = ?",
                 (SendingState.POSTING.value, _now_text(self.ctx), status.id, status.state.value,
                  status.post_attempts)).rowcount
+            if claimed and self.lease is not None and not self.lease.holds(conn):
+                conn.execute("UPDATE billing_sending SET state = ?, post_attempts = ? WHERE id = ?",
+                             (status.state.value, status.post_attempts, status.id))
+                claimed = 0
         if not claimed:
             return self.get(status.id)
         exchange = self.ctx.new_exchange(SERVICE, "post", purpose="eFact third-party-payment invoices",

@@ -38,6 +38,7 @@ class OutboxPolling:
 
     ctx: Context
     throttle_wait: float
+    _third_party: Callable[[], str | None]
 
     # -- poll --------------------------------------------------------------------------------------
 
@@ -73,8 +74,9 @@ class OutboxPolling:
         keys = [input_reference] if input_reference else []
         if content and len(content) >= 34 and content[20:34].isdigit():
             keys.append(content[20:34].decode("ascii"))  # S200 zone 204 echo
-        for key in keys:
-            row = self.storage.query_one("SELECT id FROM billing_sending WHERE input_reference = ?", (key,))
+        for key in keys:  # in this dentist's mailbox: an InputReference is unique per care provider only
+            row = self.storage.query_one("SELECT id FROM billing_sending WHERE input_reference = ? AND "
+                                         "third_party = COALESCE(?, third_party)", (key, self._third_party()))
             if row is not None:
                 return str(row["id"])
         return None
@@ -83,13 +85,14 @@ class OutboxPolling:
         key = "msg:" + message.hash_value
         sid = self._find_sending(message.input_reference, message.content)
         with self.storage.transaction() as conn:
-            if conn.execute("SELECT 1 FROM billing_message WHERE key = ?", (key,)).fetchone():
+            # the unique key decides, not a read before the write: two workers may store the same message
+            if not conn.execute(
+                    "INSERT INTO billing_message(key, kind, sending_id, input_reference, message_type, message_name, "
+                    "reference, confirm_value, content, received_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT(key) DO NOTHING",
+                    (key, "message", sid, message.input_reference, message.message_type, message.message_name,
+                     message.reference, message.hash_value, message.content, _now_text(self.ctx))).rowcount:
                 return None
-            conn.execute(
-                "INSERT INTO billing_message(key, kind, sending_id, input_reference, message_type, message_name, "
-                "reference, confirm_value, content, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (key, "message", sid, message.input_reference, message.message_type, message.message_name,
-                 message.reference, message.hash_value, message.content, _now_text(self.ctx)))
             if sid is None:
                 return ("", message.message_type)
             self._apply(sid, message.message_type, message.content)
@@ -99,13 +102,12 @@ class OutboxPolling:
         key = "tack:" + (tack.value or tack.reference or tack.applies_to)
         sid = self._find_sending(tack.input_reference, None)
         with self.storage.transaction() as conn:
-            if conn.execute("SELECT 1 FROM billing_message WHERE key = ?", (key,)).fetchone():
+            if not conn.execute(
+                    "INSERT INTO billing_message(key, kind, sending_id, input_reference, message_type, reference, "
+                    "confirm_value, received_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(key) DO NOTHING",
+                    (key, "tack", sid, tack.input_reference, "tack:" + ("ok" if tack.success else "failure"),
+                     tack.reference, tack.value or f"ref:{tack.reference or ''}", _now_text(self.ctx))).rowcount:
                 return False
-            conn.execute(
-                "INSERT INTO billing_message(key, kind, sending_id, input_reference, message_type, reference, "
-                "confirm_value, received_at) VALUES (?,?,?,?,?,?,?,?)",
-                (key, "tack", sid, tack.input_reference, "tack:" + ("ok" if tack.success else "failure"),
-                 tack.reference, tack.value or f"ref:{tack.reference or ''}", _now_text(self.ctx)))
             if sid is not None:
                 state = SendingState(conn.execute("SELECT state FROM billing_sending WHERE id = ?",
                                                   (sid,)).fetchone()[0])
@@ -124,8 +126,9 @@ class OutboxPolling:
         # Only what belongs to one of our sendings is confirmed: the mailbox is the care provider's, and
         # another installation (the practice vs its billing office) may be waiting for the rest.
         # UNSURE: whether MyCareNet splits mailboxes per package; foreign items are kept, not confirmed.
-        rows = self.storage.query("SELECT * FROM billing_message WHERE confirmed_at IS NULL AND sending_id IS NOT NULL "
-                                  "ORDER BY id")
+        rows = self.storage.query(
+            "SELECT m.* FROM billing_message m JOIN billing_sending s ON s.id = m.sending_id WHERE m.confirmed_at IS "
+            "NULL AND s.third_party = COALESCE(?, s.third_party) ORDER BY m.id", (self._third_party(),))
         if not rows:
             return 0
         messages = [ReceivedMessage(input_reference=r["input_reference"], nip_reference=None, output_reference=None,

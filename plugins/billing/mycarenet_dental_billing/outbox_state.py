@@ -131,6 +131,23 @@ TABLES = TableSpec(
             GROUP BY s.third_party, l.invoice_number, l.sending_id
             ORDER BY MIN(s.created_at), MIN(s.sending_number)
         """,
+        # 16: a billing office keeps the sendings of many dentists in one store. An InputReference
+        # (date + union + sending number) is unique in one care provider's mailbox only, so the key
+        # becomes (third party, InputReference); the old unique column keeps "third party:reference".
+        # billing_lease: which worker holds a dentist's outbox, until when, and when to look again.
+        """
+        ALTER TABLE billing_sending RENAME COLUMN input_reference TO sending_key;
+        ALTER TABLE billing_sending ADD COLUMN input_reference TEXT NOT NULL DEFAULT '';
+        UPDATE billing_sending SET input_reference = sending_key, sending_key = third_party || ':' || sending_key;
+        CREATE UNIQUE INDEX billing_sending_reference ON billing_sending(third_party, input_reference);
+        CREATE TABLE billing_lease (
+            third_party TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            next_at TEXT NOT NULL DEFAULT '',
+            idle_polls INTEGER NOT NULL DEFAULT 0
+        )
+        """,
     ],
 )
 

@@ -1,0 +1,310 @@
+"""The billing worker: a long-running process that sends, polls with back-off, confirms and settles.
+
+A billing office runs several (one per machine, or more), all on one shared store; each acts for the
+dentists it holds a billing mandate from (the mandates plugin's register; a dentist's own configuration
+acts for that dentist alone). One cycle: take up to ``concurrency`` dentists whose outbox has work and
+whose back-off has passed (a lease each, :mod:`.lease`), give each a turn in a thread -- post what is
+ready, poll the mailbox, store/apply/confirm the answers -- and hand the dentist back with its next
+poll time. Every cycle ends with one health line. SIGTERM/SIGINT: the turns under way finish (each is
+bounded by the HTTP timeouts), every lease is released, exit 0.
+
+Exit codes (as elsewhere): 0 stopped, or ``--until-idle`` and nothing left to do; 1 ``--until-idle`` and
+some sendings need a person (given up after repeated failed posts); 2 configuration (no dentist, no
+mandate); 3 the insurer stayed unreachable for ``[billing] worker_give_up_seconds``; 4 internal error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from mycarenet_dental.config import Identity
+from mycarenet_dental.errors import ConfigError, RemoteError, RuleRefusal, TransportError, UsageError
+
+from .lease import Lease, claim, due
+from .outbox_state import MAX_POST_ATTEMPTS, OPEN_STATES, SERVICE, SendingState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
+
+Log = Callable[..., None]
+_SENDABLE = (SendingState.BUILT, SendingState.VALIDATED, SendingState.FAILED, SendingState.POSTING)
+
+
+def _seconds(section: Mapping[str, Any], key: str, default: float) -> float:
+    value = section.get(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if number < 0 or number != number:
+        raise ConfigError(f"[billing] {key} must be a number of seconds >= 0, not {value!r}",
+                          location=f"[billing] {key}")
+    return number
+
+
+@attrs.frozen
+class WorkerSettings:
+    """``[billing] worker_*`` settings; the defaults suit a real insurer (answers take minutes to days)."""
+
+    concurrency: int = 1
+    lease_seconds: float = 120.0  # a turn must end well within it (HTTP timeouts are far shorter)
+    poll_seconds: float = 30.0  # first wait after a poll that brought nothing new, doubling ...
+    poll_max_seconds: float = 3600.0  # ... up to this
+    idle_seconds: float = 5.0  # sleep between cycles when no dentist is due
+    give_up_seconds: float = 0.0  # --until-idle: insurer unreachable this long -> exit 3 (0: never)
+
+    @classmethod
+    def from_context(cls, ctx: Context, *, concurrency: int) -> WorkerSettings:
+        section = ctx.config.section(SERVICE)
+        d = cls()
+        return cls(concurrency=concurrency,
+                   lease_seconds=max(1.0, _seconds(section, "worker_lease_seconds", d.lease_seconds)),
+                   poll_seconds=_seconds(section, "worker_poll_seconds", d.poll_seconds),
+                   poll_max_seconds=_seconds(section, "worker_poll_max_seconds", d.poll_max_seconds),
+                   idle_seconds=_seconds(section, "worker_idle_seconds", d.idle_seconds),
+                   give_up_seconds=_seconds(section, "worker_give_up_seconds", d.give_up_seconds))
+
+
+@attrs.frozen
+class Turn:
+    """What one dentist's turn did."""
+
+    dentist: str
+    posted: int = 0
+    new_answers: int = 0
+    settled: int = 0
+    open: int = 0
+    stuck: int = 0
+    error: str | None = None
+    unreachable: bool = False
+
+
+def mandators(office: Context, *, on: dt.date) -> dict[str, Identity]:
+    """The dentists this configuration bills for: its own dentist, or for a mandatary (billing office)
+    every dentist from whom it holds a billing mandate in force on ``on``."""
+    if office.config.executor.kind != "mandatary":
+        dentist = office.config.require_dentist()
+        return {dentist.nihii: dentist}
+    try:
+        from mycarenet_dental_mandates import Service, register_for
+        from mycarenet_dental_mandates.rules import executor_identities
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ConfigError("a billing office's worker needs the mandates plugin to know its dentists",
+                          hint="pip install mycarenet-dental-mandates") from None
+    register = register_for(office)
+    found: dict[str, Identity] = {}
+    for party in executor_identities(office.executor()):
+        for m in register.mandates(mandatary=party, service=Service.BILLING):
+            if m.covers(on):
+                found.setdefault(m.mandator_nihii, Identity(nihii=m.mandator_nihii, ssin=m.mandator_ssin or ""))
+    if not found:
+        raise ConfigError("this billing office holds no billing mandate in force: no dentist to work for",
+                          hint="register the dentists' mandates: mycarenet-dental mandates add --service billing")
+    return found
+
+
+class BillingWorker:
+    """One worker process (see the module docstring); ``run`` until stopped, or until idle."""
+
+    def __init__(self, office: Context, settings: WorkerSettings, *, log: Log, health: Log,
+                 holder: str | None = None, stop: threading.Event | None = None) -> None:
+        self.office = office
+        self.settings = settings
+        self.log = log
+        self.health = health
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stop = stop or threading.Event()
+        self._contexts: dict[str, Context] = {}
+        self._dentists: dict[str, Identity] = {}
+        self._dentists_day: dt.date | None = None
+
+    def _now(self) -> dt.datetime:
+        return self.office.now()
+
+    def _dentist_contexts(self) -> dict[str, Identity]:
+        """The mandators, re-read once a day (a mandate may start or end)."""
+        today = self._now().date()
+        if self._dentists_day != today:
+            self._dentists = mandators(self.office, on=today)
+            self._dentists_day = today
+        return self._dentists
+
+    def _context(self, dentist: Identity) -> Context:
+        ctx = self._contexts.get(dentist.nihii)
+        if ctx is None:
+            ctx = self._contexts[dentist.nihii] = self.office.for_dentist(dentist)
+        return ctx
+
+    # -- one dentist ---------------------------------------------------------------------------------
+
+    def turn(self, dentist: Identity, lease: Lease) -> Turn:
+        """Post what is ready, poll the mailbox when something is on its way, then hand the dentist back."""
+        from .outbox import Outbox
+
+        outbox = Outbox(self._context(dentist), lease=lease)
+        posted = new = 0
+        error: str | None = None
+        unreachable = False
+        try:
+            for status in outbox.list(states=_SENDABLE):
+                if status.state is SendingState.FAILED and status.post_attempts >= MAX_POST_ATTEMPTS:
+                    continue
+                after = outbox.send(status.id)
+                posted += after.state is not status.state and after.post_attempts > status.post_attempts
+            if outbox.list(states=OPEN_STATES):
+                result = outbox.poll()
+                new = result.new_messages + result.new_tacks
+        except (RemoteError, UsageError, RuleRefusal) as exc:
+            error = f"{exc.code}: {exc.message}"
+            unreachable = isinstance(exc, TransportError)
+        statuses = outbox.list()
+        turn = Turn(dentist=dentist.nihii, posted=posted, new_answers=new,
+                    settled=sum(s.state is SendingState.SETTLED for s in statuses),
+                    open=sum(s.state in OPEN_STATES or s.state in _SENDABLE for s in statuses),
+                    stuck=sum(s.state is SendingState.FAILED and s.post_attempts >= MAX_POST_ATTEMPTS
+                              for s in statuses), error=error, unreachable=unreachable)
+        lease.release(**self._next_look(lease, turn, statuses))
+        return turn
+
+    def _next_look(self, lease: Lease, turn: Turn, statuses: list[Any]) -> dict[str, Any]:
+        """Back-off: at once while something waits to be posted; after an answer, ``poll_seconds``; each
+        poll that brought nothing doubles the wait up to ``poll_max_seconds``."""
+        now = self._now()
+        s = self.settings
+        if turn.unreachable:
+            return {"next_at": now + dt.timedelta(seconds=max(s.poll_seconds, 0.5)), "idle_polls": 0}
+        ready = [x for x in statuses if x.state in _SENDABLE and not (
+            x.state is SendingState.FAILED and x.post_attempts >= MAX_POST_ATTEMPTS)
+            and x.state is not SendingState.POSTING]
+        if ready:
+            return {"next_at": now, "idle_polls": 0}
+        idle = 0 if turn.new_answers or turn.posted else lease.idle_polls() + 1
+        wait = min(s.poll_max_seconds, s.poll_seconds * (2 ** max(0, idle - 1)))
+        return {"next_at": now + dt.timedelta(seconds=wait), "idle_polls": idle}
+
+    # -- cycles --------------------------------------------------------------------------------------
+
+    def cycle(self, pool: ThreadPoolExecutor, number: int) -> list[Turn]:
+        dentists = self._dentist_contexts()
+        leases: list[tuple[Identity, Lease]] = []
+        for nihii in due(self.office.storage, now=self._now(), among=dentists, limit=self.settings.concurrency):
+            if len(leases) >= self.settings.concurrency or self.stop.is_set():
+                break
+            lease = claim(self.office.storage, nihii, holder=self.holder, clock=self._now,
+                          seconds=self.settings.lease_seconds)
+            if lease is not None:
+                leases.append((dentists[nihii], lease))
+        futures = [pool.submit(self._safe_turn, d, lease) for d, lease in leases]
+        turns = [f.result() for f in futures]
+        for t in turns:
+            if t.error or t.posted or t.new_answers:
+                self.log("turn", level="warning" if t.error else "info", **attrs.asdict(t))
+        self.health("health", cycle=number, holder=self.holder, dentists=len(dentists), held=len(leases),
+                    posted=sum(t.posted for t in turns), answers=sum(t.new_answers for t in turns),
+                    errors=sum(t.error is not None for t in turns),
+                    unreachable=any(t.unreachable for t in turns))
+        return turns
+
+    def _safe_turn(self, dentist: Identity, lease: Lease) -> Turn:
+        """A turn that fails unexpectedly still gives its dentist back before the error goes up."""
+        try:
+            return self.turn(dentist, lease)
+        except BaseException:
+            lease.release(next_at=self._now())
+            raise
+
+    def run(self, *, until_idle: bool = False, max_cycles: int | None = None) -> int:
+        """Cycle until stopped (or, with ``until_idle``, until no dentist has work left); the exit code."""
+        if self.office.config.keystore_path is not None:
+            _ = self.office.security  # open the keystore once, shared by every dentist's context
+        self.log("started", holder=self.holder, concurrency=self.settings.concurrency)
+        unreachable_since: float | None = None
+        number = 0
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="billing-turn") as pool:
+            while not self.stop.is_set() and (max_cycles is None or number < max_cycles):
+                number += 1
+                turns = self.cycle(pool, number)
+                if turns and all(t.unreachable for t in turns):
+                    unreachable_since = unreachable_since or time.monotonic()
+                    waited = time.monotonic() - unreachable_since
+                    if until_idle and self.settings.give_up_seconds and waited > self.settings.give_up_seconds:
+                        self.log("stopped", level="error", reason="insurer unreachable", seconds=round(waited, 1))
+                        return 3
+                elif turns:
+                    unreachable_since = None
+                if not turns:
+                    if until_idle and not self._work_left():
+                        return self._idle_exit()
+                    self.stop.wait(self.settings.idle_seconds)
+        self.log("stopped", reason="signal" if self.stop.is_set() else "max cycles", cycles=number)
+        return 0
+
+    def _work_left(self) -> bool:
+        dentists = self._dentist_contexts()
+        states = [s.value for s in OPEN_STATES] + [s.value for s in _SENDABLE]
+        marks = ",".join("?" * len(states))
+        rows = self.office.storage.query(
+            f"SELECT third_party, state, post_attempts FROM billing_sending WHERE state IN ({marks})", states)
+        return any(r["third_party"] in dentists and not (r["state"] == SendingState.FAILED.value
+                                                         and r["post_attempts"] >= MAX_POST_ATTEMPTS)
+                   for r in rows)
+
+    def _idle_exit(self) -> int:
+        dentists = self._dentist_contexts()
+        rows = self.office.storage.query("SELECT third_party FROM billing_sending WHERE state = ? AND "
+                                         "post_attempts >= ?", (SendingState.FAILED.value, MAX_POST_ATTEMPTS))
+        stuck = sum(r["third_party"] in dentists for r in rows)
+        self.log("idle", stuck=stuck)
+        return 1 if stuck else 0
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+
+def json_lines(stream: Any) -> Log:
+    """A structured log: one JSON object per line (time, level, event, fields); thread-safe."""
+    import json
+
+    lock = threading.Lock()
+
+    def write(event: str, *, level: str = "info", **fields: Any) -> None:
+        line = json.dumps({"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+                           "level": level, "event": event, **fields}, ensure_ascii=False, default=str)
+        with lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+    return write
+
+
+def run_worker(ctx: Context, *, concurrency: int, until_idle: bool, max_cycles: int | None) -> int:
+    """``billing worker``: SIGTERM/SIGINT stop it gracefully (a second one stops at once)."""
+    import signal
+    import sys
+
+    stop = threading.Event()
+    log = json_lines(sys.stderr)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log("stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        worker = BillingWorker(ctx, WorkerSettings.from_context(ctx, concurrency=concurrency), log=log,
+                               health=json_lines(sys.stdout), stop=stop)
+        return worker.run(until_idle=until_idle, max_cycles=max_cycles)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
