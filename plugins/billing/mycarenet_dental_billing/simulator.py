@@ -26,6 +26,11 @@ Switches (``request.state.switches.extra``), for the outbox tests:
   MIME part referenced by ``xop:Include``, as real deployments do above the connector's XOP threshold;
 * ``billing.platform_dedupe`` (default on): the platform recognises a re-post of the same file under
   the same InputReference; off, the insurer sees it and refuses it as a duplicate (920999, 3011 = 40).
+* ``billing.journal`` (a file path): the insurer is durable, as the real one is -- every file taken in,
+  every post seen again and every confirmation is appended to this JSON-lines journal before the
+  answer leaves, and a simulator started on an existing journal replays it (its mailboxes, files and
+  counters), so it can be killed with ``kill -9`` and restarted; the journal is also what a test reads
+  to count, across restarts, the posts and invoices the insurer took in.
 
 Counters: ``billing.receipts:<input reference>`` and ``billing.invoice_receipts:<third party>:<invoice>``
 count files and invoices the insurer took in for processing (a re-post of the same file is
@@ -112,6 +117,7 @@ class BillingSimState:
     files: dict[tuple[str, int, int], str] = attrs.field(factory=dict)  # (third party, year, number) -> hash
     posts: dict[tuple[str, str], tuple[str, str]] = attrs.field(factory=dict)  # (nihii, input ref) -> (hash, tack)
     counter: int = 0
+    journal: str | None = None  # the durable journal (``billing.journal``), None: memory only
 
     def mailbox(self, nihii: str) -> Mailbox:
         return self.mailboxes.setdefault(nihii, Mailbox())
@@ -122,7 +128,18 @@ class BillingSimState:
 
 
 def _state(request: SimRequest) -> BillingSimState:
-    return request.state.state_for("billing", BillingSimState)
+    return request.state.state_for("billing", lambda: _durable_state(request))
+
+
+def _durable_state(request: SimRequest) -> BillingSimState:
+    """A new state, replayed from the journal when ``billing.journal`` names one (a restarted insurer)."""
+    from .simulator_journal import replay
+
+    path = _switch(request, "journal")
+    state = BillingSimState(journal=str(path) if path else None)
+    if path:
+        replay(state, path, request.state.count)
+    return state
 
 
 def _switch(request: SimRequest, name: str, default: Any = None) -> Any:
@@ -257,10 +274,16 @@ def _post(request: SimRequest, body: Any, nihii: str) -> SimResponse:
             # the same file under the same InputReference: the platform already has it (idempotent)
             request.state.count("billing.duplicate_posts")
             answer = _post_answer(request, state, input_reference, TACK_SUCCESS, content)
+            _journal(state, {"op": "again", "nihii": nihii, "ref": input_reference})
         else:
             answer = _post_answer(request, state, input_reference, TACK_SUCCESS, content)
             state.posts[(nihii, input_reference)] = (digest, "")
-            _take_in(request, state, nihii, input_reference, content, is_test)
+            box = state.mailbox(nihii)
+            before, files = len(box.items), set(state.files)
+            counted = _take_in(request, state, nihii, input_reference, content, is_test)
+            _journal(state, {"op": "post", "nihii": nihii, "ref": input_reference, "digest": digest,
+                             "items": box.items[before:], "files": [k for k in state.files if k not in files],
+                             "counts": counted, "counter": state.counter})
     if _drop(request, "post"):
         return _lost()
     return answer
@@ -396,9 +419,14 @@ def _confirm(request: SimRequest, body: Any, nihii: str) -> SimResponse:
     with request.state.lock:
         box = state.mailbox(nihii)
         before = len(box.items)
-        box.items = [i for i in box.items if not (
+        kept = [i for i in box.items if not (
             (i.kind == "message" and (i.hash_value in hashes or i.reference in msg_refs))
             or (i.kind == "tack" and (i.tack_value in tack_contents or i.reference in tack_refs)))]
+        if len(kept) < before:
+            gone = {i.reference for i in kept}
+            _journal(state, {"op": "confirm", "nihii": nihii,
+                             "refs": [i.reference for i in box.items if i.reference not in gone]})
+        box.items = kept
         request.state.count("billing.confirmed", before - len(box.items))
     if _drop(request, "confirm"):
         return _lost()
@@ -416,13 +444,20 @@ class _Problem:
     comment: str = ""
 
 
+def _journal(state: BillingSimState, event: dict[str, Any]) -> None:
+    if state.journal:
+        from .simulator_journal import append
+
+        append(state.journal, event)
+
+
 def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_reference: str, content: bytes,
-             is_test: bool) -> None:
+             is_test: bool) -> list[str]:
     """Validate the file and queue the insurer's answers in the care provider's mailbox.
 
     Long because: the insurer's checks of a received file in the order efact.md gives them, each leading to
     its own answer (920999, 920099, 931000 + 920098); the order decides which answer the care provider gets
-    and is easiest to check read straight through.
+    and is easiest to check read straight through. Returns the counters it counted (for the journal).
     """
     from .efact import response_writer as rw
     from .efact.reader import EfactFormatError, EfactReader
@@ -441,6 +476,7 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
     except EfactFormatError:
         records = []
     answers: list[bytes] = []
+    counted: list[str] = []
     today = request.state.now().date()
     insurer_ref = int(state.next_reference())
     if len(records) < 4:
@@ -448,7 +484,7 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
         box.items.append(MailItem(kind="tack", input_reference=input_reference, reference=state.next_reference(),
                                   visible_from=box.gets + 1, tack_value=_tack_value(TACK_FAILURE, content),
                                   tack_major=TACK_FAILURE))
-        return
+        return []
     answers.append(rw.response_to_bytes(rw.acknowledge(content, insurer_ref)))
     key = _duplicate_key(records)
     digest = hashlib.sha256(content).hexdigest()
@@ -462,9 +498,10 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
         answers.append(rw.response_to_bytes(rw.refuse_file(content, insurer_ref + 1, segment300_errors={"3011": "40"})))
     else:
         state.files[key] = digest
-        request.state.count(f"billing.receipts:{input_reference}")
-        for number in (int(t[114:126]) for k, t in records if k == "20"):
-            request.state.count(f"billing.invoice_receipts:{key[0]}:{number}")
+        counted += [f"billing.receipts:{input_reference}"]
+        counted += [f"billing.invoice_receipts:{key[0]}:{int(t[114:126])}" for k, t in records if k == "20"]
+        for name in counted:
+            request.state.count(name)
         problems = _problems(request, records, content, today)
         header = [p for p in problems if p.letter == "B" and records[p.index][0] in ("200", "300", "95", "96")]
         blocking = [p for p in problems if p.letter == "B"]
@@ -506,6 +543,7 @@ def _take_in(request: SimRequest, state: BillingSimState, nihii: str, input_refe
                                       message_name=MESSAGE_NAMES.get(text[:6].decode("ascii"), "HCPFAC"),
                                       content=text, hash_value=sha256_b64(text),
                                       nip_reference=state.next_reference()))
+    return counted
 
 
 def _line_rejections(records: list[tuple[str, str]], rejections: dict[int, list[Any]], index: int) -> list[Any]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
 
 Log = Callable[..., None]
+BLOCKED = -1  # billing_lease.idle_polls of a dentist whose last turn was refused (a rule, the platform)
 _SENDABLE = (SendingState.BUILT, SendingState.VALIDATED, SendingState.FAILED, SendingState.POSTING)
 
 
@@ -112,6 +113,10 @@ def mandators(office: Context, *, on: dt.date) -> dict[str, Identity]:
     return found
 
 
+def _answers(result: Any) -> int:
+    return int(result.new_messages + result.new_tacks)
+
+
 class BillingWorker:
     """One worker process (see the module docstring); ``run`` until stopped, or until idle."""
 
@@ -126,6 +131,7 @@ class BillingWorker:
         self._contexts: dict[str, Context] = {}
         self._dentists: dict[str, Identity] = {}
         self._dentists_day: dt.date | None = None
+        self._doubtful = threading.Event()  # the insurer was unreachable lately: look (get) before posting
 
     def _now(self) -> dt.datetime:
         return self.office.now()
@@ -155,17 +161,23 @@ class BillingWorker:
         error: str | None = None
         unreachable = False
         try:
+            if self._doubtful.is_set():
+                # a post to an insurer that is down would spend one of the sending's few attempts
+                # (the answer is lost either way); a get that passes says it is back
+                new += _answers(outbox.poll())
             for status in outbox.list(states=_SENDABLE):
                 if status.state is SendingState.FAILED and status.post_attempts >= MAX_POST_ATTEMPTS:
                     continue
                 after = outbox.send(status.id)
                 posted += after.state is not status.state and after.post_attempts > status.post_attempts
             if outbox.list(states=OPEN_STATES):
-                result = outbox.poll()
-                new = result.new_messages + result.new_tacks
+                new += _answers(outbox.poll())
+            self._doubtful.clear()
         except (RemoteError, UsageError, RuleRefusal) as exc:
             error = f"{exc.code}: {exc.message}"
             unreachable = isinstance(exc, TransportError)
+            if unreachable:
+                self._doubtful.set()
         statuses = outbox.list()
         turn = Turn(dentist=dentist.nihii, posted=posted, new_answers=new,
                     settled=sum(s.state is SendingState.SETTLED for s in statuses),
@@ -182,6 +194,8 @@ class BillingWorker:
         s = self.settings
         if turn.unreachable:
             return {"next_at": now + dt.timedelta(seconds=max(s.poll_seconds, 0.5)), "idle_polls": 0}
+        if turn.error:  # a rule or the platform refused: a person must act; look again after the longest wait
+            return {"next_at": now + dt.timedelta(seconds=s.poll_max_seconds), "idle_polls": BLOCKED}
         ready = [x for x in statuses if x.state in _SENDABLE and not (
             x.state is SendingState.FAILED and x.post_attempts >= MAX_POST_ATTEMPTS)
             and x.state is not SendingState.POSTING]
@@ -228,6 +242,7 @@ class BillingWorker:
             _ = self.office.security  # open the keystore once, shared by every dentist's context
         self.log("started", holder=self.holder, concurrency=self.settings.concurrency)
         unreachable_since: float | None = None
+        pause = 0.0
         number = 0
         with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="billing-turn") as pool:
             while not self.stop.is_set() and (max_cycles is None or number < max_cycles):
@@ -239,8 +254,11 @@ class BillingWorker:
                     if until_idle and self.settings.give_up_seconds and waited > self.settings.give_up_seconds:
                         self.log("stopped", level="error", reason="insurer unreachable", seconds=round(waited, 1))
                         return 3
-                elif turns:
-                    unreachable_since = None
+                    pause = min(max(pause * 2, 0.25), max(self.settings.poll_max_seconds, 0.25))
+                    self.stop.wait(pause)  # the insurer is down for every dentist: back off as a whole
+                    continue
+                if turns:
+                    unreachable_since, pause = None, 0.0
                 if not turns:
                     if until_idle and not self._work_left():
                         return self._idle_exit()
@@ -248,22 +266,31 @@ class BillingWorker:
         self.log("stopped", reason="signal" if self.stop.is_set() else "max cycles", cycles=number)
         return 0
 
-    def _work_left(self) -> bool:
+    def _left(self) -> tuple[int, int]:
+        """(sendings still to post or follow, sendings that need a person) of this worker's dentists."""
         dentists = self._dentist_contexts()
         states = [s.value for s in OPEN_STATES] + [s.value for s in _SENDABLE]
         marks = ",".join("?" * len(states))
         rows = self.office.storage.query(
-            f"SELECT third_party, state, post_attempts FROM billing_sending WHERE state IN ({marks})", states)
-        return any(r["third_party"] in dentists and not (r["state"] == SendingState.FAILED.value
-                                                         and r["post_attempts"] >= MAX_POST_ATTEMPTS)
-                   for r in rows)
+            "SELECT s.third_party, s.state, s.post_attempts, l.idle_polls FROM billing_sending s LEFT JOIN "
+            f"billing_lease l ON l.third_party = s.third_party WHERE s.state IN ({marks})", states)
+        work = stuck = 0
+        for r in rows:
+            if r["third_party"] not in dentists:
+                continue
+            gave_up = r["state"] == SendingState.FAILED.value and r["post_attempts"] >= MAX_POST_ATTEMPTS
+            if gave_up or r["idle_polls"] == BLOCKED:
+                stuck += 1
+            else:
+                work += 1
+        return work, stuck
+
+    def _work_left(self) -> bool:
+        return self._left()[0] > 0
 
     def _idle_exit(self) -> int:
-        dentists = self._dentist_contexts()
-        rows = self.office.storage.query("SELECT third_party FROM billing_sending WHERE state = ? AND "
-                                         "post_attempts >= ?", (SendingState.FAILED.value, MAX_POST_ATTEMPTS))
-        stuck = sum(r["third_party"] in dentists for r in rows)
-        self.log("idle", stuck=stuck)
+        stuck = self._left()[1]
+        self.log("idle", level="warning" if stuck else "info", need_a_person=stuck)
         return 1 if stuck else 0
 
 
