@@ -63,7 +63,7 @@ class Office:
                 return
             except OSError:
                 if self.sim.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the simulator did not start: " + (self.root / "sim.log").read_text()[-2000:])
+                    raise RuntimeError("the simulator did not start: " + (self.root / "sim.log").read_text()[-2000:]) from None
                 time.sleep(0.05)
 
     def kill_sim(self) -> None:
