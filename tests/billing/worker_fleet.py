@@ -9,6 +9,7 @@ sending per dentist; ``billing worker`` processes are started on the office's co
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import json
 import os
@@ -47,6 +48,7 @@ class Office:
     journal: Path
     env: dict[str, str]
     dentists: list[str]
+    store: Path
     sim: Any = None
     workers: list[Any] = attrs.field(factory=list)
 
@@ -74,10 +76,13 @@ class Office:
         n = len(self.workers)
         args = [*PYTHON, "--config", str(self.config), "billing", "worker", "--concurrency", str(concurrency)]
         proc = subprocess.Popen(args + (["--until-idle"] if until_idle else []), env=self.env,
-                                stdout=(self.root / f"worker-{n}.out").open("wb"),
-                                stderr=(self.root / f"worker-{n}.err").open("wb"))
+                                stdout=self.worker_log(n, "out").open("wb"), stderr=self.worker_log(n).open("wb"))
         self.workers.append(proc)
         return proc
+
+    def worker_log(self, n: int, kind: str = "err") -> Path:
+        """Worker ``n``'s JSON log lines (``err``) or health lines (``out``)."""
+        return self.root / f"{self.store.stem}-worker-{n}.{kind}"
 
     def stop(self) -> None:
         for proc in [*self.workers, self.sim]:
@@ -87,10 +92,25 @@ class Office:
 
     # -- what happened ------------------------------------------------------------------------------
 
+    def with_store(self, name: str) -> Office:
+        """The same office and insurer with another store (a new configuration file beside the first)."""
+        text = self.config.read_text("utf-8").replace(json.dumps(str(self.store)), json.dumps(str(self.root / name)))
+        config = self.root / f"office-{Path(name).stem}.toml"
+        config.write_text(text, "utf-8")
+        return attrs.evolve(self, config=config, store=self.root / name, workers=[])
+
+    def file_invoices(self, nihiis: list[str], per_dentist: int, *, at_once: bool = False) -> None:
+        """Mirror the mandates into the office's store and file one sending per dentist (``at_once``: all
+        in one transaction, so that workers already running see them appear together)."""
+        _file_invoices(self, nihiis, per_dentist, at_once=at_once)
+
+    def settled(self) -> int:
+        return self.states().get("settled", 0)
+
     def states(self) -> collections.Counter[str]:
         from mycarenet_dental.storage import Storage
 
-        db = Storage(self.root / "office.sqlite")
+        db = Storage(self.store)
         try:
             return collections.Counter(r["state"] for r in db.query("SELECT state FROM billing_sending"))
         finally:
@@ -115,7 +135,7 @@ class Office:
 def prepare(root: Path, *, dentists: int, invoices: int, latency_s: float = 0.0,
             worker: dict[str, float] | None = None) -> Office:
     """PKI, simulator settings (journal, latency), mandates on both sides, the office's store with one
-    sending of ``invoices`` invoices per dentist (built, not yet validated)."""
+    sending of ``invoices`` invoices per dentist (built, not yet validated; none when ``invoices`` is 0)."""
     from mycarenet_dental.sim.cli import ENV_FILE, generate, read_env_file
 
     port = _free_port()
@@ -139,8 +159,10 @@ def prepare(root: Path, *, dentists: int, invoices: int, latency_s: float = 0.0,
     env = {k: v for k, v in os.environ.items() if not k.startswith("MYCARENET_DENTAL_")}
     env.update(read_env_file(root))
     assert (root / ENV_FILE).exists()
-    office = Office(root=root, port=port, config=office_config, journal=journal, env=env, dentists=nihiis)
-    _file_invoices(office, invoices)
+    office = Office(root=root, port=port, config=office_config, journal=journal, env=env, dentists=nihiis,
+                    store=root / "office.sqlite")
+    if invoices:
+        _file_invoices(office, nihiis, invoices)
     return office
 
 
@@ -155,27 +177,34 @@ def _mandates(root: Path, nihiis: list[str], cbe: str) -> None:
     (root / "mandates.json").write_text(dumps_json(RegisterDocument(tuple(mandates))), "utf-8")
 
 
-def _file_invoices(office: Office, per_dentist: int) -> None:
-    from mycarenet_dental.config import Identity
+def _file_invoices(office: Office, nihiis: list[str], per_dentist: int, *, at_once: bool = False) -> None:
     from mycarenet_dental.context import Context
-    from mycarenet_dental_billing.outbox import Outbox
     from mycarenet_dental_mandates import read_file, register_for
-
-    from tests.billing.flow_fixtures import ARNE, LUCAS, MARIE, NOAH, make_invoice, record_tariff
 
     os.environ.update(office.env)
     ctx = Context.from_config(office.config)
     try:
         register_for(ctx).import_mandates(read_file(office.root / "mandates.json").mandates)
-        day = dt.date.today() - dt.timedelta(days=1)
-        teeth = [11, 12, 13, 14, 15, 16, 17, 21, 22, 23]
-        for i, nihii in enumerate(office.dentists):
-            person = (LUCAS, MARIE, NOAH, ARNE)[i % 4]
-            invoices = [make_invoice(1000 + j, person, [("301011", day, teeth[j % len(teeth)], 2500)], provider=nihii)
-                        for j in range(per_dentist)]
-            dentist = ctx.for_dentist(Identity(nihii=nihii, ssin=""))
-            record_tariff(dentist, person.ssin, [("301011", day)])  # R36: the tariff was consulted
-            built = Outbox(dentist).build(invoices)
-            assert len(built.sendings) == 1 and not built.refused_lines, built.refused_lines
+        with ctx.storage.transaction() if at_once else contextlib.nullcontext():
+            for i, nihii in enumerate(nihiis):
+                _build(ctx, i, nihii, per_dentist)
     finally:
         ctx.close()
+
+
+def _build(ctx: Any, i: int, nihii: str, per_dentist: int) -> None:
+    """One sending of ``per_dentist`` one-line invoices for dentist ``nihii`` (its patient's union)."""
+    from mycarenet_dental.config import Identity
+    from mycarenet_dental_billing.outbox import Outbox
+
+    from tests.billing.flow_fixtures import ARNE, LUCAS, MARIE, NOAH, make_invoice, record_tariff
+
+    day = dt.date.today() - dt.timedelta(days=1)
+    teeth = [11, 12, 13, 14, 15, 16, 17, 21, 22, 23]
+    person = (LUCAS, MARIE, NOAH, ARNE)[i % 4]
+    invoices = [make_invoice(1000 + j, person, [("301011", day, teeth[j % len(teeth)], 2500)], provider=nihii)
+                for j in range(per_dentist)]
+    dentist = ctx.for_dentist(Identity(nihii=nihii, ssin=""))
+    record_tariff(dentist, person.ssin, [("301011", day)])  # R36: the tariff was consulted
+    built = Outbox(dentist).build(invoices)
+    assert len(built.sendings) == 1 and not built.refused_lines, built.refused_lines

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
 
 Log = Callable[..., None]
+MANDATES_EVERY_S = 60.0
 BLOCKED = -1  # billing_lease.idle_polls of a dentist whose last turn was refused (a rule, the platform)
 _SENDABLE = (SendingState.BUILT, SendingState.VALIDATED, SendingState.FAILED, SendingState.POSTING)
 
@@ -130,18 +131,18 @@ class BillingWorker:
         self.stop = stop or threading.Event()
         self._contexts: dict[str, Context] = {}
         self._dentists: dict[str, Identity] = {}
-        self._dentists_day: dt.date | None = None
+        self._dentists_read: float | None = None
         self._doubtful = threading.Event()  # the insurer was unreachable lately: look (get) before posting
 
     def _now(self) -> dt.datetime:
         return self.office.now()
 
     def _dentist_contexts(self) -> dict[str, Identity]:
-        """The mandators, re-read once a day (a mandate may start or end)."""
-        today = self._now().date()
-        if self._dentists_day != today:
-            self._dentists = mandators(self.office, on=today)
-            self._dentists_day = today
+        """The mandators, re-read every minute (a mandate may be registered, start or end)."""
+        now = time.monotonic()
+        if self._dentists_read is None or now - self._dentists_read > MANDATES_EVERY_S:
+            self._dentists = mandators(self.office, on=self._now().date())
+            self._dentists_read = now
         return self._dentists
 
     def _context(self, dentist: Identity) -> Context:
