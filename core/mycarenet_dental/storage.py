@@ -162,7 +162,7 @@ def open_storage(target: Path | str, options: Mapping[str, Any] | None = None) -
         from .storage_pg import PgStorage
 
         opts = options or {}
-        pool = opts.get("pool_size", 4)
+        pool = opts.get("pool_size", 10)
         if isinstance(pool, bool) or not isinstance(pool, int) or not 1 <= pool <= 100:
             raise ConfigError("[storage] pool_size must be a whole number from 1 to 100",
                               location="[storage] pool_size")

@@ -20,8 +20,10 @@ The password never comes from the configuration file: libpq reads ``PGPASSWORD``
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -39,10 +41,11 @@ def mask_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
-class Row(tuple):  # noqa: SLOT001 - rows need their column index
+class Row(tuple):
     """A result row readable by position and by column name, like ``sqlite3.Row``."""
 
-    _index: dict[str, int]
+    __slots__ = ()
+    _index: dict[str, int] = {}
 
     def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
         if isinstance(key, str):
@@ -53,15 +56,18 @@ class Row(tuple):  # noqa: SLOT001 - rows need their column index
         return list(self._index)
 
 
+_CURSORS = itertools.count(1)
+_ROW_CLASSES: dict[tuple[str, ...], type[Row]] = {}
+
+
 def _row_factory(cursor: Any) -> Any:
-    index = {d.name: i for i, d in enumerate(cursor.description or ())}
-
-    def make(values: Sequence[Any]) -> Row:
-        row = Row(values)
-        row._index = index
-        return row
-
-    return make
+    """One Row subclass per column list (cached): building a row is then one tuple construction."""
+    names = tuple(d.name for d in cursor.description or ())
+    cls = _ROW_CLASSES.get(names)
+    if cls is None:
+        index = {n: i for i, n in enumerate(names)}
+        cls = _ROW_CLASSES[names] = type("Row", (Row,), {"__slots__": (), "_index": index})
+    return cls
 
 
 class Connection:
@@ -84,7 +90,7 @@ class PgStorage(Storage):
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 4, connect_timeout: float = 10.0,
+    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0,
                  synchronous_commit: str = "off") -> None:
         try:
             import psycopg
@@ -125,49 +131,54 @@ class PgStorage(Storage):
             finally:
                 local.depth -= 1
             return
-        with self._pool.connection() as raw:
-            conn = Connection(raw)
-            raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if snapshot else "BEGIN")
-            local.conn, local.depth = conn, 1
-            try:
-                if immediate:
-                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
-                yield conn
-            except BaseException:
-                if not raw.closed:
-                    raw.execute("ROLLBACK")
-                raise
-            else:
-                raw.execute("COMMIT")
-            finally:
-                local.conn, local.depth = None, 0
+        conn = self._thread_connection()
+        raw = conn.raw
+        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if snapshot else "BEGIN")
+        local.depth = 1
+        try:
+            if immediate:
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            yield conn
+        except BaseException:
+            if not raw.closed:
+                raw.execute("ROLLBACK")
+            raise
+        else:
+            raw.execute("COMMIT")
+        finally:
+            local.depth = 0
 
-    @contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        """The thread's transaction connection, or a pooled one in autocommit for one statement."""
-        if getattr(self._local, "depth", 0):
-            yield self._local.conn
-            return
-        with self._pool.connection() as raw:
-            yield Connection(raw)
+    def _thread_connection(self) -> Connection:
+        """This thread's connection, taken from the pool once and kept (as the SQLite store keeps its
+        one connection): no check-out per statement. A broken one goes back and a fresh one is taken."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is not None and (conn.raw.closed or conn.raw.broken):
+            self._pool.putconn(conn.raw)
+            conn = None
+        if conn is None:
+            raw = self._pool.getconn()
+            conn = local.conn = Connection(raw)
+            weakref.finalize(conn, self._give_back, raw)  # the thread ended: its connection returns
+        return conn
+
+    def _give_back(self, raw: Any) -> None:
+        if not self._pool.closed:
+            self._pool.putconn(raw)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        with self._connection() as conn:
-            cur = conn.execute(sql, params)  # type: ignore[arg-type]
-            return _Buffered(cur)
+        return self._thread_connection().execute(sql, params)  # type: ignore[arg-type]
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        with self._connection() as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type, no-any-return]
+        return self._thread_connection().execute(sql, params).fetchall()  # type: ignore[arg-type, no-any-return]
 
     def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        with self._connection() as conn:
-            return conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        return self._thread_connection().execute(sql, params).fetchone()  # type: ignore[arg-type]
 
     def iterate(self, sql: str, params: Sequence[Any] = (), *, batch: int = 5000) -> Iterator[Any]:
         """Stream rows through a server-side cursor (inside a transaction, opened if needed)."""
         with self.transaction(immediate=False) as conn:
-            with conn.raw.cursor(name=f"mcn_iter_{id(self)}_{threading.get_ident()}", row_factory=_row_factory) as cur:
+            with conn.raw.cursor(name=f"mcn_iter_{next(_CURSORS)}", row_factory=_row_factory) as cur:
                 cur.execute(to_postgres(sql), tuple(params))
                 while True:
                     rows = cur.fetchmany(batch)
@@ -178,35 +189,6 @@ class PgStorage(Storage):
     def tables(self) -> list[str]:
         return [r[0] for r in self.query("SELECT table_name FROM information_schema.tables "
                                          "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")]
-
-
-class _Buffered:
-    """A finished statement outside a transaction: its rows fetched before the connection went back."""
-
-    def __init__(self, cur: Any) -> None:
-        self.rowcount = cur.rowcount
-        self.description = cur.description
-        self._rows = cur.fetchall() if cur.description else []
-        self._pos = 0
-
-    def fetchone(self) -> Any:
-        if self._pos >= len(self._rows):
-            return None
-        self._pos += 1
-        return self._rows[self._pos - 1]
-
-    def fetchmany(self, size: int = 1) -> list[Any]:
-        rows = self._rows[self._pos:self._pos + size]
-        self._pos += len(rows)
-        return rows
-
-    def fetchall(self) -> list[Any]:
-        rows = self._rows[self._pos:]
-        self._pos = len(self._rows)
-        return rows
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.fetchall())
 
 
 def _configure(conn: Any) -> None:
