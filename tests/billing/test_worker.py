@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from mycarenet_dental.cli.main import main
-from mycarenet_dental.storage import Storage
+from mycarenet_dental.storage import open_storage
 from mycarenet_dental_billing.lease import claim, due
 from mycarenet_dental_billing.outbox import Outbox, SendingState
 
@@ -39,8 +39,16 @@ class Clock:
         return self.now
 
 
-def _practice(env: Any, tmp_path: Path, *, consulted: bool = True) -> tuple[Any, str]:
-    ctx = env.context(storage=Storage(tmp_path / "practice.sqlite"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The practice's store: a SQLite file, or a fresh PostgreSQL database (skipped where none starts)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "practice.sqlite")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _practice(env: Any, tmp_path: Path, *, consulted: bool = True, target: str | None = None) -> tuple[Any, str]:
+    ctx = env.context(storage=open_storage(target or str(tmp_path / "practice.sqlite")))
     day = today() - dt.timedelta(days=1)
     if consulted:
         invoices = [consulted_invoice(ctx, 9101, LUCAS, [("301011", day, 36, 2500)]),
@@ -51,9 +59,11 @@ def _practice(env: Any, tmp_path: Path, *, consulted: bool = True) -> tuple[Any,
     return ctx, ctx.config.require_dentist().nihii
 
 
-def _config(env: Any, tmp_path: Path, **billing: float) -> Path:
+def _config(env: Any, tmp_path: Path, target: str | None = None, **billing: float) -> Path:
     text = env.config_path.read_text("utf-8")
-    text = re.sub(r'(?m)^path = "store\.sqlite"$', f"path = {json.dumps(str(tmp_path / 'practice.sqlite'))}", text)
+    target = target or str(tmp_path / "practice.sqlite")
+    key = "url" if "://" in target else "path"
+    text = re.sub(r'(?m)^path = "store\.sqlite"$', f"{key} = {json.dumps(target)}", text)
     settings = {"worker_poll_seconds": 0.05, "worker_poll_max_seconds": 0.2, "worker_idle_seconds": 0.05, **billing}
     text += "\n[billing]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
     path = env.config_path.parent / f"config-worker-{tmp_path.name}.toml"  # beside the PKI it names
@@ -61,8 +71,8 @@ def _config(env: Any, tmp_path: Path, **billing: float) -> Path:
     return path
 
 
-def test_one_holder_per_dentist_and_a_stalled_holder_cannot_post(env: Any, tmp_path: Path) -> None:
-    ctx, nihii = _practice(env, tmp_path)
+def test_one_holder_per_dentist_and_a_stalled_holder_cannot_post(env: Any, tmp_path: Path, target: str) -> None:
+    ctx, nihii = _practice(env, tmp_path, target=target)
     clock = Clock()
     assert due(ctx.storage, now=clock(), among=None, limit=4) == [nihii]
     first = claim(ctx.storage, nihii, holder="a", clock=clock, seconds=10)
@@ -95,9 +105,9 @@ def _worker(config: Path, *args: str) -> int:
 
 
 def test_worker_settles_everything_then_exits_0_with_a_health_line_per_cycle(
-        env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ctx, nihii = _practice(env, tmp_path)
-    assert _worker(_config(env, tmp_path), "--until-idle", "--concurrency", "2") == 0
+        env: Any, tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx, nihii = _practice(env, tmp_path, target=target)
+    assert _worker(_config(env, tmp_path, target), "--until-idle", "--concurrency", "2") == 0
     assert [s.state for s in Outbox(ctx).list()] == [SendingState.SETTLED] * 2
     assert receipts(env) == {f"{nihii}:9101": 1, f"{nihii}:9102": 1}
     out, err = capsys.readouterr()

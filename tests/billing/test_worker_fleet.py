@@ -46,10 +46,18 @@ def _chaos(office, rng: random.Random, log: list[str]) -> None:
             office.start_worker(concurrency=4)
 
 
-def test_workers_and_insurer_killed_every_invoice_settled_once(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The office's shared store: a SQLite file, or a PostgreSQL database (skipped where none starts)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "office.sqlite")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_workers_and_insurer_killed_every_invoice_settled_once(tmp_path: Path, store: str) -> None:
     seed = int(os.environ.get("WORKER_CHAOS_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    office = prepare(tmp_path, dentists=DENTISTS, invoices=INVOICES,
+    office = prepare(tmp_path, dentists=DENTISTS, invoices=INVOICES, store=store,
                      worker={"worker_lease_seconds": 4.0, "worker_poll_seconds": 0.2,
                              "worker_poll_max_seconds": 0.5, "worker_idle_seconds": 0.2})
     log: list[str] = [f"seed {seed}"]

@@ -48,7 +48,7 @@ class Office:
     journal: Path
     env: dict[str, str]
     dentists: list[str]
-    store: Path
+    store: str  # the office's store: a SQLite file or a postgresql:// URL
     sim: Any = None
     workers: list[Any] = attrs.field(factory=list)
 
@@ -82,7 +82,8 @@ class Office:
 
     def worker_log(self, n: int, kind: str = "err") -> Path:
         """Worker ``n``'s JSON log lines (``err``) or health lines (``out``)."""
-        return self.root / f"{self.store.stem}-worker-{n}.{kind}"
+        stem = Path(self.store).stem if "://" not in self.store else "office"
+        return self.root / f"{stem}-worker-{n}.{kind}"
 
     def stop(self) -> None:
         for proc in [*self.workers, self.sim]:
@@ -94,10 +95,10 @@ class Office:
 
     def with_store(self, name: str) -> Office:
         """The same office and insurer with another store (a new configuration file beside the first)."""
-        text = self.config.read_text("utf-8").replace(json.dumps(str(self.store)), json.dumps(str(self.root / name)))
+        text = self.config.read_text("utf-8").replace(json.dumps(self.store), json.dumps(str(self.root / name)))
         config = self.root / f"office-{Path(name).stem}.toml"
         config.write_text(text, "utf-8")
-        return attrs.evolve(self, config=config, store=self.root / name, workers=[])
+        return attrs.evolve(self, config=config, store=str(self.root / name), workers=[])
 
     def file_invoices(self, nihiis: list[str], per_dentist: int, *, at_once: bool = False) -> None:
         """Mirror the mandates into the office's store and file one sending per dentist (``at_once``: all
@@ -108,9 +109,9 @@ class Office:
         return self.states().get("settled", 0)
 
     def states(self) -> collections.Counter[str]:
-        from mycarenet_dental.storage import Storage
+        from mycarenet_dental.storage import open_storage
 
-        db = Storage(self.store)
+        db = open_storage(self.store)
         try:
             return collections.Counter(r["state"] for r in db.query("SELECT state FROM billing_sending"))
         finally:
@@ -133,7 +134,7 @@ class Office:
 
 
 def prepare(root: Path, *, dentists: int, invoices: int, latency_s: float = 0.0,
-            worker: dict[str, float] | None = None) -> Office:
+            worker: dict[str, float] | None = None, store: str | None = None) -> Office:
     """PKI, simulator settings (journal, latency), mandates on both sides, the office's store with one
     sending of ``invoices`` invoices per dentist (built, not yet validated; none when ``invoices`` is 0)."""
     from mycarenet_dental.sim.cli import ENV_FILE, generate, read_env_file
@@ -149,8 +150,10 @@ def prepare(root: Path, *, dentists: int, invoices: int, latency_s: float = 0.0,
     nihiis = [dentist_nihii(i) for i in range(dentists)]
     _mandates(root, nihiis, pki.mandatary_cbe)
     office_text = (root / "config-mandatary.toml").read_text("utf-8")
-    office_text = re.sub(r'(?m)^path = "store-mandatary\.sqlite"$',
-                         f"path = {json.dumps(str(root / 'office.sqlite'))}", office_text)
+    store = store or str(root / "office.sqlite")
+    key = "url" if "://" in store else "path"
+    office_text = re.sub(r'(?m)^path = "store-mandatary\.sqlite"$', f"{key} = {json.dumps(store)}", office_text)
+    assert json.dumps(store) in office_text
     settings = {"worker_lease_seconds": 30.0, "worker_poll_seconds": 0.2, "worker_poll_max_seconds": 1.0,
                 "worker_idle_seconds": 0.2, **(worker or {})}
     office_text += "\n[billing]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
@@ -160,7 +163,7 @@ def prepare(root: Path, *, dentists: int, invoices: int, latency_s: float = 0.0,
     env.update(read_env_file(root))
     assert (root / ENV_FILE).exists()
     office = Office(root=root, port=port, config=office_config, journal=journal, env=env, dentists=nihiis,
-                    store=root / "office.sqlite")
+                    store=store)
     if invoices:
         _file_invoices(office, nihiis, invoices)
     return office
