@@ -63,6 +63,19 @@ def audit_rate(url: str, commit: str) -> tuple[float, int]:
     return PROCESSES * PER_PROCESS / elapsed, result.rows
 
 
+def per_append(url: str, commit: str, n: int = 400) -> float:
+    """Seconds per append of one process alone (the reference the 8 processes are compared with)."""
+    storage = open_storage(url, {"synchronous_commit": commit})
+    audit = AuditLog(storage)
+    for _ in range(20):
+        audit.append("warm")
+    t0 = time.perf_counter()
+    for i in range(n):
+        audit.append("exchange", service="bench", executor="31234592001", detail={"i": i})
+    storage.close()
+    return (time.perf_counter() - t0) / n
+
+
 def consultation_ratio(url: str, n: int) -> tuple[float, float]:
     """(consultations/s on SQLite, on PostgreSQL): the same client and simulator, alternated rounds."""
     from mycarenet_dental.sim.population import base_population
@@ -148,9 +161,10 @@ def main() -> int:
             url = cluster.create_database(f"audit_{commit}")
             open_storage(url).migrate([TABLES])
             rate, rows = audit_rate(url, commit)
+            one = 1 / per_append(url, commit)
             print(f"storage.audit_append_8_processes[synchronous_commit={commit}]: {rate:,.0f} entries/s "
                   f"(target >= 2,000/s{'' if commit == 'off' else ', informative: every commit flushed'}); "
-                  f"{rows} rows, chain verifies")
+                  f"{rate / one:.1f}x one process alone ({one:,.0f}/s); {rows} rows, chain verifies")
         for layer, (cpu, wall) in statement_costs(url).items():
             print(f"storage.statement_us[{layer}]: client CPU {cpu:.0f} us, wall {wall:.0f} us")
         sqlite_rate, pg_rate = consultation_ratio(cluster.create_database("consult"), n)

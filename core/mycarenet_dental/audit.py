@@ -63,14 +63,17 @@ TABLES = TableSpec(
     ],
 )
 
-# PostgreSQL appends in one statement: the UPDATE of the head row takes its row lock (appenders
-# from every machine queue there, re-reading the head the previous one committed), computes the
-# row hash server-side over exactly the bytes ``_row_hash`` hashes ('[' + seq + the JSON tail the
-# client sends) and keeps the old hash as ``prev_hash``; the lock is held for no client round trip.
+# PostgreSQL appends in one statement: appenders from every machine queue on an advisory lock
+# (granted one at a time, in order: a row lock would wake every waiter at each commit), then the
+# UPDATE of the head row re-reads the head the previous one committed, computes the row hash
+# server-side over exactly the bytes ``_row_hash`` hashes ('[' + seq + the JSON tail the client
+# sends) and keeps the old hash as ``prev_hash``; the lock is held for no client round trip.
+AUDIT_LOCK = 0x6D636E2D6175  # "mcn-au"
 _PG_APPEND = (
-    "WITH head AS (UPDATE audit_head SET seq = seq + 1, prev_hash = hash, "
+    "WITH queue AS (SELECT pg_advisory_xact_lock(?) AS held), "
+    "head AS (UPDATE audit_head SET seq = seq + 1, prev_hash = hash, "
     "hash = encode(sha256(convert_to(hash || '[' || (seq + 1) || ?, 'UTF8')), 'hex') "
-    "WHERE id = 1 RETURNING seq, prev_hash, hash) "
+    "WHERE id = 1 AND (SELECT true FROM queue) RETURNING seq, prev_hash, hash) "
     "INSERT INTO audit(seq, ts, kind, exchange_id, service, operation, responsible, executor, patient, "
     "contact_id, trigger_, outcome, code, message, detail, prev_hash, hash) "
     "SELECT head.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, head.prev_hash, head.hash FROM head RETURNING seq"
@@ -183,7 +186,7 @@ class AuditLog:
     def _append_one_statement(self, values: tuple[Any, ...]) -> int:
         """PostgreSQL: the head update, the hash and the row in one statement (see ``_PG_APPEND``)."""
         tail = "," + json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:]
-        row = self.storage.query_one(_PG_APPEND, (tail, *values))
+        row = self.storage.query_one(_PG_APPEND, (AUDIT_LOCK, tail, *values))
         return int(row[0])
 
     def entries(self, *, since: str | None = None, until: str | None = None, kind: str | None = None,
