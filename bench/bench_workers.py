@@ -11,6 +11,7 @@ script, nothing asserted. Run: ``.venv/bin/python bench/bench_workers.py [N,N,..
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -38,25 +39,33 @@ def _started(office: Office, n: int, timeout: float = 120.0) -> None:
     raise RuntimeError("the workers did not start")
 
 
-def run(office: Office, nihiis: list[str], n: int) -> float:
-    """Sendings settled per second by ``n`` workers."""
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(office: Office, nihiis: list[str], n: int) -> tuple[float, float]:
+    """Sendings settled per second by ``n`` workers, and the share of one core the insurer used meanwhile
+    (the simulator is one Python process: past what it gets of one core, more workers cannot help)."""
     office.file_invoices([], 0)  # the mandates, mirrored in the office's store
     for _ in range(n):
         office.start_worker(concurrency=1, until_idle=False)
     _started(office, n)
     office.file_invoices(nihiis, 1, at_once=True)
-    start = time.perf_counter()
+    start, sim_cpu = time.perf_counter(), _cpu(office.sim.pid)
     while office.settled() < len(nihiis):
         if any(proc.poll() is not None for proc in office.workers):
             raise RuntimeError(f"a worker stopped: {office.worker_log(0).read_text()[-2000:]}")
         time.sleep(0.05)
     elapsed = time.perf_counter() - start
+    insurer = (_cpu(office.sim.pid) - sim_cpu) / elapsed
     for proc in office.workers:
         proc.send_signal(signal.SIGTERM)
     codes = [proc.wait(60) for proc in office.workers]
     if set(codes) != {0}:
         print(f"    workers exited {codes}", flush=True)
-    return len(nihiis) / elapsed
+    return len(nihiis) / elapsed, insurer
 
 
 def main() -> None:
@@ -69,11 +78,12 @@ def main() -> None:
         office.start_sim()
         try:
             rates: dict[int, float] = {}
+            busy: dict[int, float] = {}
             first = 0
             for n in counts:
                 nihiis = office.dentists[first:first + n * per_worker]
                 first += n * per_worker
-                rates[n] = run(office.with_store(f"office-{n}.sqlite"), nihiis, n)
+                rates[n], busy[n] = run(office.with_store(f"office-{n}.sqlite"), nihiis, n)
         finally:
             office.stop()
     base = rates[counts[0]] / counts[0]
@@ -82,7 +92,8 @@ def main() -> None:
     for n, rate in rates.items():
         ratio = rate / base / counts[0]
         print(f"  {n} worker(s): {rate:6.2f} sendings settled/s = {ratio:4.2f}x one worker "
-              f"(target >= {0.8 * n:.1f}x: {'ok' if ratio >= 0.8 * n else 'BELOW'})")
+              f"(target >= {0.8 * n:.1f}x: {'ok' if ratio >= 0.8 * n else 'BELOW'}); insurer busy "
+              f"{busy[n] * 100:.0f}% of a core, {busy[n] / rate * 1000:.0f} ms CPU per sending")
     print(json.dumps({"bench": "workers", "latency_ms": LATENCY_S * 1000,
                       "per_second": {str(n): round(r, 3) for n, r in rates.items()},
                       "ratio_to_one": {str(n): round(r / base / counts[0], 3) for n, r in rates.items()}}))

@@ -44,12 +44,11 @@ def stamp(moment: dt.datetime) -> str:
 
 @attrs.frozen
 class Lease:
-    """A worker's hold on one dentist's outbox until ``expires_at``."""
+    """A worker's hold on one dentist's outbox (until the expiry kept in its row)."""
 
     storage: Any = attrs.field(repr=False)
     third_party: str
     holder: str
-    expires_at: str
     clock: Any = attrs.field(repr=False)
 
     def holds(self, conn: Any) -> bool:
@@ -101,4 +100,4 @@ def claim(storage: Any, third_party: str, *, holder: str, clock: Any, seconds: f
             "AND billing_lease.next_at <= ?", (third_party, holder, expires, t, t)).rowcount
     if not taken:
         return None
-    return Lease(storage=storage, third_party=third_party, holder=holder, expires_at=expires, clock=clock)
+    return Lease(storage=storage, third_party=third_party, holder=holder, clock=clock)
