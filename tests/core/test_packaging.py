@@ -4,7 +4,9 @@ The dists are built once for this module (``python -m build --no-isolation``, as
 does: sdist first, then the wheel from the sdist, so a file missing from the sdist shows); a
 scratch venv then gets the core (with the ``simulator`` extra) and ONE plugin from those wheels by
 the command the README gives, and runs a tariff consultation against the simulator with no source
-tree on ``sys.path``. ``tests/core/test_plugin_template.py`` reuses the same venv.
+tree on ``sys.path``. The plugin template (``mycarenet-dental plugin new``) is proven in the same
+venv: the generated plugin installs with pip, passes its own tests there and is listed by
+``mycarenet-dental plugins``.
 """
 
 from __future__ import annotations
@@ -232,3 +234,41 @@ def test_core_and_one_plugin_from_the_wheels_price_a_tariff_against_the_simulato
 def test_the_readme_documents_the_wheel_install() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make dist" in readme and "pip install --find-links dist mycarenet-dental-tariff" in readme
+
+
+# -- the plugin template, proven in the same venv ---------------------------------------------------
+
+
+def test_a_generated_plugin_installs_passes_its_own_tests_and_is_listed(
+        scratch: Path, dist: Path, tmp_path: Path) -> None:
+    cli = str(scratch.parent / "mycarenet-dental")
+    # written by the core installed from its wheel: the templates are package data of the wheel
+    new = subprocess.run([cli, "plugin", "new", "eattest", "--dir", str(tmp_path), "--json"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, env=clean_env())
+    assert new.returncode == 0, new.stderr
+    plugin = Path(json.loads(new.stdout)["path"])
+    assert {"pyproject.toml", "README.md", "mycarenet_dental_eattest/simulator.py", "mycarenet_dental_eattest/rules.py",
+            "mycarenet_dental_eattest/cli.py", "mycarenet_dental_eattest/client.py", "tests/test_eattest.py"} <= \
+        set(json.loads(new.stdout)["files"])
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(plugin)], cwd=plugin,
+                          capture_output=True, text=True, timeout=120)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    pyproject = tomllib.loads((plugin / "pyproject.toml").read_text(encoding="utf-8"))
+    assert CORE_RANGE in pyproject["project"]["dependencies"]
+    assert pyproject["project"]["entry-points"]["mycarenet_dental.simulator"] == {"eattest": "mycarenet_dental_eattest.simulator"}
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(scratch), "install", "-q",
+                           "--disable-pip-version-check", "--find-links", str(dist), str(plugin)],
+                          capture_output=True, text=True, timeout=600, env=clean_env())
+    assert done.returncode == 0, done.stderr[-4000:]
+    # its own tests, in the venv, against the installed package (not the folder: isolated mode)
+    tests = subprocess.run([str(scratch), "-I", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=plugin,
+                           capture_output=True, text=True, timeout=300, env=clean_env())
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert re.search(r"\b4 passed\b", tests.stdout), tests.stdout[-2000:]
+    listed = subprocess.run([cli, "plugins", "--json"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120, env=clean_env())
+    assert listed.returncode == 0, listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}
+    assert plugins["eattest"]["distribution"] == "mycarenet-dental-eattest"
+    assert plugins["eattest"]["service"] == "eattest" and plugins["eattest"]["version"] == "0.1.0"
+    assert "tariff" in plugins and "mycarenet_dental_rules" in plugins["eattest"]["hooks"]
