@@ -48,7 +48,7 @@ dist: $(STAMP)
 	@ls dist
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core plugins tests bench
+	$(VENV)/bin/ruff check core plugins tests bench examples
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info core/*.egg-info plugins/*/*.egg-info

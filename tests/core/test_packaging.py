@@ -199,11 +199,9 @@ CONSULT = """
     from mycarenet_dental_tariff import consult_tariff
 
     with tempfile.TemporaryDirectory() as tmp, SimEnv.running(Path(tmp)) as env:
-        ctx = env.context()
-        patient = base_population()[0].ssin
-        contact = ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id)
-        result = consult_tariff(ctx, patient, ["301011", "302153:36"], contact_id=contact.id)
-        ctx.close()
+        with env.context() as ctx:
+            contact = ctx.open_contact(base_population()[0].ssin)
+            result = consult_tariff(ctx, contact, ["301011", "302153:36"])
     print(json.dumps({
         "lines": [[ln.code, ln.tooth, ln.status.value, ln.fee_cents] for ln in result.lines],
         "files": [mycarenet_dental.__file__, mycarenet_dental_tariff.__file__],

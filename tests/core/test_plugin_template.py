@@ -69,7 +69,7 @@ def test_every_import_the_guide_shows_exists() -> None:
     import re
 
     blocks = re.findall(r"```python\n(.*?)```", GUIDE, flags=re.S)
-    imports = [m for block in blocks for m in re.findall(r"^from (mycarenet_dental[\w.]*) import ([\w, ]+)", block, re.M)]
+    imports = [m for block in blocks for m in re.findall(r"^from (mycarenet_dental(?:\.[\w.]+)?) import ([\w, ]+)", block, re.M)]
     assert len(imports) >= 5
     for module, names in imports:
         loaded = importlib.import_module(module)
