@@ -30,7 +30,7 @@ PER_WORKER = 12
 def _started(office: Office, n: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        logs = [office.worker_log(k) for k in range(n)]
+        logs = [office.worker_log(k) for k in range(n)]  # the JSON lines (stdout)
         if all(p.exists() and '"started"' in p.read_text("utf-8") for p in logs):
             return
         if any(proc.poll() is not None for proc in office.workers):

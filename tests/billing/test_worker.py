@@ -110,11 +110,11 @@ def test_worker_settles_everything_then_exits_0_with_a_health_line_per_cycle(
     assert _worker(_config(env, tmp_path, target), "--until-idle", "--concurrency", "2") == 0
     assert [s.state for s in Outbox(ctx).list()] == [SendingState.SETTLED] * 2
     assert receipts(env) == {f"{nihii}:9101": 1, f"{nihii}:9102": 1}
-    out, err = capsys.readouterr()
-    health = [json.loads(line) for line in out.splitlines()]
-    assert health and all(h["event"] == "health" and h["level"] == "info" for h in health)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # one JSON object a line
+    health = [e for e in lines if e["event"] == "health"]
+    assert health and all(h["level"] == "info" and h["dentists"] == 1 for h in health)
     assert [h["cycle"] for h in health] == list(range(1, len(health) + 1))
-    events = [json.loads(line)["event"] for line in err.splitlines()]
+    events = [e["event"] for e in lines if e["event"] != "health"]
     assert events[0] == "started" and events[-1] == "idle" and "turn" in events
     rows = ctx.storage.query("SELECT holder, expires_at FROM billing_lease")
     assert rows and all(r["expires_at"] == "" for r in rows)  # every dentist given back
@@ -125,7 +125,8 @@ def test_exit_codes(env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ctx, _ = _practice(env, tmp_path, consulted=False)  # R36 refuses the post: a person must act
     config = _config(env, tmp_path)
     assert _worker(config, "--until-idle") == 1
-    assert json.loads(capsys.readouterr().err.splitlines()[-1])["need_a_person"] == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out.splitlines()[-1])["need_a_person"] == 1 and err.startswith("error: [NEED_A_PERSON]")
     office = env.mandatary_config_path.read_text("utf-8").replace(
         'path = "store-mandatary.sqlite"', f"path = {json.dumps(str(tmp_path / 'office.sqlite'))}")
     office_path = env.config_path.parent / f"config-office-{tmp_path.name}.toml"
@@ -136,10 +137,11 @@ def test_exit_codes(env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ctx.close()
 
 
-def test_insurer_unreachable_exits_3(env: Any, tmp_path: Path) -> None:
+def test_insurer_unreachable_exits_3(env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ctx, _ = _practice(env, tmp_path)
     env.state.switches.extra["billing.drop"] = {"post": 100, "get": 100}  # every answer lost (HTTP 504)
     assert _worker(_config(env, tmp_path, worker_give_up_seconds=0.3), "--until-idle") == 3
+    assert capsys.readouterr().err.startswith("error: [INSURER_UNREACHABLE]")
     ctx.close()
 
 
@@ -151,7 +153,8 @@ def test_sigterm_finishes_the_turn_and_gives_every_dentist_back(env: Any, tmp_pa
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env.env})
     try:
         assert proc.stdout is not None
-        proc.stdout.readline()  # the first health line: a cycle ran
+        while json.loads(proc.stdout.readline())["event"] != "health":  # a cycle ran
+            pass
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -159,7 +162,7 @@ def test_sigterm_finishes_the_turn_and_gives_every_dentist_back(env: Any, tmp_pa
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err.decode()[-2000:]
-    events = [json.loads(line) for line in err.decode().splitlines()]
+    events = [e for e in map(json.loads, out.decode().splitlines()) if e["event"] != "health"]
     assert [e["event"] for e in events][-2:] == ["stopping", "stopped"] and events[-1]["reason"] == "signal"
     rows = ctx.storage.query("SELECT expires_at FROM billing_lease")
     assert rows and all(r["expires_at"] == "" for r in rows)

@@ -78,7 +78,7 @@ def test_workers_and_insurer_killed_every_invoice_settled_once(tmp_path: Path, s
         office.stop()
     killed = [p for p in office.workers if p.returncode == -9]
     codes = [p.returncode for p in office.workers if p not in killed]
-    assert codes and set(codes) == {0}, (codes, log, office.worker_log(0).read_text()[-3000:])
+    assert codes and set(codes) == {0}, (codes, log, office.worker_log(0, "err").read_text()[-3000:])
     assert office.states() == {"settled": DENTISTS}, log
     posts, reposts, invoices = office.insurer()
     assert len(posts) == DENTISTS and set(posts.values()) == {1}, ([k for k, v in posts.items() if v != 1], log)

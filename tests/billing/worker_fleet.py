@@ -80,8 +80,8 @@ class Office:
         self.workers.append(proc)
         return proc
 
-    def worker_log(self, n: int, kind: str = "err") -> Path:
-        """Worker ``n``'s JSON log lines (``err``) or health lines (``out``)."""
+    def worker_log(self, n: int, kind: str = "out") -> Path:
+        """Worker ``n``'s JSON lines: log events and health (``out``), or its stderr (``err``)."""
         stem = Path(self.store).stem if "://" not in self.store else "office"
         return self.root / f"{stem}-worker-{n}.{kind}"
 

@@ -220,6 +220,9 @@ ROWS: dict[str, Row] = {
     "billing status": Row(ok=lambda w: [], usage=lambda w: ["no-such-sending"]),
     "billing parse": Row(ok=lambda w: [w.sending_file()], usage=lambda w: [w.file("x.txt", "hello")]),
     "billing unattested": Row(ok=lambda w: [], usage=lambda w: ["--days", "0"]),
+    # refused (1, sendings that need a person) is tests/billing/test_worker.py::test_exit_codes
+    "billing worker": Row(ok=lambda w: ["--until-idle"], usage=lambda w: ["--concurrency", "0"],
+                          remote=lambda w: [w.built()] and ["--until-idle", "--give-up-after", "0.2"]),
 }
 
 _CLASSES = {"ok": OK, "refused": REFUSED, "usage": USAGE, "remote": REMOTE}

@@ -272,15 +272,18 @@ def unattested_command(ctx: Context, days: int, as_json: bool) -> None:
               help="Dentists worked at once by this process (threads).")
 @click.option("--until-idle", is_flag=True, help="Exit when no dentist has anything left to send or follow.")
 @click.option("--max-cycles", type=click.IntRange(1), default=None, help="Exit after this many cycles.")
+@click.option("--give-up-after", type=FiniteRange(0, 86_400), default=None,
+              help="With --until-idle: exit 3 when the insurer stays unreachable this many seconds "
+              "(default [billing] worker_give_up_seconds; 0 never).")
 @pass_context
-def worker_command(ctx: Context, concurrency: int, until_idle: bool, max_cycles: int | None) -> None:
+def worker_command(ctx: Context, concurrency: int, until_idle: bool, max_cycles: int | None,
+                   give_up_after: float | None) -> None:
     """Send, poll with back-off, confirm and settle, for every dentist this configuration bills for.
 
-    JSON log lines on stderr, one JSON health line per cycle on stdout; SIGTERM/SIGINT stop it
+    JSON lines on stdout (log events and one health line per cycle); SIGTERM/SIGINT stop it
     gracefully. Exit 0 stopped/idle, 1 sendings need a person, 2 configuration, 3 insurer unreachable.
     """
     from .worker import run_worker
 
-    code = run_worker(ctx, concurrency=concurrency, until_idle=until_idle, max_cycles=max_cycles)
-    if code:
-        raise click.exceptions.Exit(code)
+    run_worker(ctx, concurrency=concurrency, until_idle=until_idle, max_cycles=max_cycles,
+               give_up_after=give_up_after)

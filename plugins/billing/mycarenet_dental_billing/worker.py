@@ -5,8 +5,9 @@ dentists it holds a billing mandate from (the mandates plugin's register; a dent
 acts for that dentist alone). One cycle: take up to ``concurrency`` dentists whose outbox has work and
 whose back-off has passed (a lease each, :mod:`.lease`), give each a turn in a thread -- post what is
 ready, poll the mailbox, store/apply/confirm the answers -- and hand the dentist back with its next
-poll time. Every cycle ends with one health line. SIGTERM/SIGINT: the turns under way finish (each is
-bounded by the HTTP timeouts), every lease is released, exit 0.
+poll time. Log events and one health line per cycle are JSON lines on stdout (stderr keeps the CLI's
+``error: [CODE] message``). SIGTERM/SIGINT: the turns under way finish (each is bounded by the HTTP
+timeouts), every lease is released, exit 0.
 
 Exit codes (as elsewhere): 0 stopped, or ``--until-idle`` and nothing left to do; 1 ``--until-idle`` and
 some sendings need a person (given up after repeated failed posts); 2 configuration (no dentist, no
@@ -27,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from mycarenet_dental.config import Identity
-from mycarenet_dental.errors import ConfigError, RemoteError, RuleRefusal, TransportError, UsageError
+from mycarenet_dental.errors import (
+    BusinessError,
+    ConfigError,
+    RemoteError,
+    RuleRefusal,
+    TransportError,
+    UsageError,
+)
 
 from .lease import Lease, claim, due
 from .outbox_state import MAX_POST_ATTEMPTS, OPEN_STATES, SERVICE, SendingState
@@ -132,6 +140,7 @@ class BillingWorker:
         self._contexts: dict[str, Context] = {}
         self._dentists: dict[str, Identity] = {}
         self._dentists_read: float | None = None
+        self.need_a_person = 0  # sendings a rule refused or that failed every post, seen when idle
         self._doubtful = threading.Event()  # the insurer was unreachable lately: look (get) before posting
 
     def _now(self) -> dt.datetime:
@@ -242,28 +251,27 @@ class BillingWorker:
         if self.office.config.keystore_path is not None:
             _ = self.office.security  # open the keystore once, shared by every dentist's context
         self.log("started", holder=self.holder, concurrency=self.settings.concurrency)
-        unreachable_since: float | None = None
+        since: float | None = None  # the insurer unreachable since (monotonic), None: it answers
         pause = 0.0
         number = 0
+        give_up = self.settings.give_up_seconds if until_idle else 0.0
         with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="billing-turn") as pool:
             while not self.stop.is_set() and (max_cycles is None or number < max_cycles):
                 number += 1
                 turns = self.cycle(pool, number)
                 if turns and all(t.unreachable for t in turns):
-                    unreachable_since = unreachable_since or time.monotonic()
-                    waited = time.monotonic() - unreachable_since
-                    if until_idle and self.settings.give_up_seconds and waited > self.settings.give_up_seconds:
-                        self.log("stopped", level="error", reason="insurer unreachable", seconds=round(waited, 1))
-                        return 3
+                    since = since or time.monotonic()  # down for every dentist: the worker backs off as a whole
                     pause = min(max(pause * 2, 0.25), max(self.settings.poll_max_seconds, 0.25))
-                    self.stop.wait(pause)  # the insurer is down for every dentist: back off as a whole
-                    continue
-                if turns:
-                    unreachable_since, pause = None, 0.0
-                if not turns:
-                    if until_idle and not self._work_left():
-                        return self._idle_exit()
-                    self.stop.wait(self.settings.idle_seconds)
+                elif turns:
+                    since, pause = None, 0.0
+                if give_up and since is not None and time.monotonic() - since > give_up:
+                    self.log("stopped", level="error", reason="insurer unreachable",
+                             seconds=round(time.monotonic() - since, 1))
+                    return 3
+                if not turns and until_idle and not self._work_left():
+                    return self._idle_exit()
+                if pause or not turns:
+                    self.stop.wait(pause or self.settings.idle_seconds)
         self.log("stopped", reason="signal" if self.stop.is_set() else "max cycles", cycles=number)
         return 0
 
@@ -290,7 +298,7 @@ class BillingWorker:
         return self._left()[0] > 0
 
     def _idle_exit(self) -> int:
-        stuck = self._left()[1]
+        self.need_a_person = stuck = self._left()[1]
         self.log("idle", level="warning" if stuck else "info", need_a_person=stuck)
         return 1 if stuck else 0
 
@@ -314,13 +322,16 @@ def json_lines(stream: Any) -> Log:
     return write
 
 
-def run_worker(ctx: Context, *, concurrency: int, until_idle: bool, max_cycles: int | None) -> int:
+def run_worker(ctx: Context, *, concurrency: int, until_idle: bool, max_cycles: int | None,
+               give_up_after: float | None = None) -> int:
     """``billing worker``: SIGTERM/SIGINT stop it gracefully (a second one stops at once)."""
     import signal
     import sys
 
     stop = threading.Event()
-    log = json_lines(sys.stderr)
+    # one structured stream: log lines and health lines (event "health") as JSON on stdout; stderr keeps
+    # the CLI's contract (a final "error: [CODE] message" when the worker ends with a failure)
+    log = json_lines(sys.stdout)
 
     def on_signal(signum: int, _frame: Any) -> None:
         if stop.is_set():
@@ -330,9 +341,20 @@ def run_worker(ctx: Context, *, concurrency: int, until_idle: bool, max_cycles: 
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        worker = BillingWorker(ctx, WorkerSettings.from_context(ctx, concurrency=concurrency), log=log,
-                               health=json_lines(sys.stdout), stop=stop)
-        return worker.run(until_idle=until_idle, max_cycles=max_cycles)
+        settings = WorkerSettings.from_context(ctx, concurrency=concurrency)
+        if give_up_after is not None:
+            settings = attrs.evolve(settings, give_up_seconds=give_up_after)
+        worker = BillingWorker(ctx, settings, log=log, health=log, stop=stop)
+        code = worker.run(until_idle=until_idle, max_cycles=max_cycles)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if code == 3:
+        raise TransportError(f"the insurer stayed unreachable for more than {settings.give_up_seconds:g} s; "
+                             "the sendings stay where they are", code="INSURER_UNREACHABLE",
+                             hint="run the worker again later (nothing is lost or sent twice)")
+    if code == 1:
+        raise BusinessError(f"{worker.need_a_person} sending(s) need a person: a rule refused their post, or "
+                            f"they were posted {MAX_POST_ATTEMPTS} times without success", code="NEED_A_PERSON",
+                            hint="see `mycarenet-dental billing status`")
+    return code
