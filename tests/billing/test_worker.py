@@ -163,7 +163,7 @@ def test_sigterm_finishes_the_turn_and_gives_every_dentist_back(env: Any, tmp_pa
             proc.kill()
     assert proc.returncode == 0, err.decode()[-2000:]
     events = [e for e in map(json.loads, out.decode().splitlines()) if e["event"] != "health"]
-    assert [e["event"] for e in events][-2:] == ["stopping", "stopped"] and events[-1]["reason"] == "signal"
+    assert events[-1]["event"] == "stopped" and (events[-1]["reason"], events[-1]["signal"]) == ("signal", "SIGTERM")
     rows = ctx.storage.query("SELECT expires_at FROM billing_lease")
     assert rows and all(r["expires_at"] == "" for r in rows)
     ctx.close()

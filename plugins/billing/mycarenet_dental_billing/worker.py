@@ -130,13 +130,15 @@ class BillingWorker:
     """One worker process (see the module docstring); ``run`` until stopped, or until idle."""
 
     def __init__(self, office: Context, settings: WorkerSettings, *, log: Log, health: Log,
-                 holder: str | None = None, stop: threading.Event | None = None) -> None:
+                 holder: str | None = None, stop: threading.Event | None = None,
+                 stopped_by: list[str] | None = None) -> None:
         self.office = office
         self.settings = settings
         self.log = log
         self.health = health
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop = stop or threading.Event()
+        self.stopped_by = stopped_by if stopped_by is not None else []  # the signal(s) that set ``stop``
         self._contexts: dict[str, Context] = {}
         self._dentists: dict[str, Identity] = {}
         self._dentists_read: float | None = None
@@ -272,7 +274,10 @@ class BillingWorker:
                     return self._idle_exit()
                 if pause or not turns:
                     self.stop.wait(pause or self.settings.idle_seconds)
-        self.log("stopped", reason="signal" if self.stop.is_set() else "max cycles", cycles=number)
+        if self.stop.is_set():
+            self.log("stopped", reason="signal", signal=",".join(self.stopped_by) or None, cycles=number)
+        else:
+            self.log("stopped", reason="max cycles", cycles=number)
         return 0
 
     def _left(self) -> tuple[int, int]:
@@ -310,7 +315,7 @@ def json_lines(stream: Any) -> Log:
     """A structured log: one JSON object per line (time, level, event, fields); thread-safe."""
     import json
 
-    lock = threading.Lock()
+    lock = threading.RLock()
 
     def write(event: str, *, level: str = "info", **fields: Any) -> None:
         line = json.dumps({"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
@@ -333,10 +338,13 @@ def run_worker(ctx: Context, *, concurrency: int, until_idle: bool, max_cycles: 
     # the CLI's contract (a final "error: [CODE] message" when the worker ends with a failure)
     log = json_lines(sys.stdout)
 
+    received: list[str] = []
+
     def on_signal(signum: int, _frame: Any) -> None:
+        """Only flags: the handler runs between two bytecodes of the main thread (maybe inside a log write)."""
         if stop.is_set():
             raise KeyboardInterrupt
-        log("stopping", signal=signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -344,7 +352,7 @@ def run_worker(ctx: Context, *, concurrency: int, until_idle: bool, max_cycles: 
         settings = WorkerSettings.from_context(ctx, concurrency=concurrency)
         if give_up_after is not None:
             settings = attrs.evolve(settings, give_up_seconds=give_up_after)
-        worker = BillingWorker(ctx, settings, log=log, health=log, stop=stop)
+        worker = BillingWorker(ctx, settings, log=log, health=log, stop=stop, stopped_by=received)
         code = worker.run(until_idle=until_idle, max_cycles=max_cycles)
     finally:
         for sig, handler in previous.items():
