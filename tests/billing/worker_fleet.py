@@ -76,7 +76,7 @@ class Office:
         n = len(self.workers)
         args = [*PYTHON, "--config", str(self.config), "billing", "worker", "--concurrency", str(concurrency)]
         proc = subprocess.Popen(args + (["--until-idle"] if until_idle else []), env=self.env,
-                                stdout=self.worker_log(n, "out").open("wb"), stderr=self.worker_log(n).open("wb"))
+                                stdout=self.worker_log(n).open("wb"), stderr=self.worker_log(n, "err").open("wb"))
         self.workers.append(proc)
         return proc
 

@@ -31,7 +31,7 @@ from mycarenet_dental.config import Identity
 from mycarenet_dental.errors import (
     BusinessError,
     ConfigError,
-    RemoteError,
+    MyCareNetDentalError,
     RuleRefusal,
     TransportError,
     UsageError,
@@ -95,7 +95,8 @@ class Turn:
     open: int = 0
     stuck: int = 0
     error: str | None = None
-    unreachable: bool = False
+    unreachable: bool = False  # transport: the insurer could not be reached (or its answer was lost)
+    refused: bool = False  # a rule or a local check said no: a person must act
 
 
 def mandators(office: Context, *, on: dt.date) -> dict[str, Identity]:
@@ -171,7 +172,7 @@ class BillingWorker:
         outbox = Outbox(self._context(dentist), lease=lease)
         posted = new = 0
         error: str | None = None
-        unreachable = False
+        unreachable = refused = False
         try:
             if self._doubtful.is_set():
                 # a post to an insurer that is down would spend one of the sending's few attempts
@@ -185,9 +186,10 @@ class BillingWorker:
             if outbox.list(states=OPEN_STATES):
                 new += _answers(outbox.poll())
             self._doubtful.clear()
-        except (RemoteError, UsageError, RuleRefusal) as exc:
+        except MyCareNetDentalError as exc:  # typed: a fault, a bad or unauthenticated answer, a refusal
             error = f"{exc.code}: {exc.message}"
             unreachable = isinstance(exc, TransportError)
+            refused = isinstance(exc, (RuleRefusal, UsageError, BusinessError))
             if unreachable:
                 self._doubtful.set()
         statuses = outbox.list()
@@ -195,7 +197,7 @@ class BillingWorker:
                     settled=sum(s.state is SendingState.SETTLED for s in statuses),
                     open=sum(s.state in OPEN_STATES or s.state in _SENDABLE for s in statuses),
                     stuck=sum(s.state is SendingState.FAILED and s.post_attempts >= MAX_POST_ATTEMPTS
-                              for s in statuses), error=error, unreachable=unreachable)
+                              for s in statuses), error=error, unreachable=unreachable, refused=refused)
         lease.release(**self._next_look(lease, turn, statuses))
         return turn
 
@@ -206,8 +208,10 @@ class BillingWorker:
         s = self.settings
         if turn.unreachable:
             return {"next_at": now + dt.timedelta(seconds=max(s.poll_seconds, 0.5)), "idle_polls": 0}
-        if turn.error:  # a rule or the platform refused: a person must act; look again after the longest wait
+        if turn.refused:  # a rule or a local check refused: a person must act; look again after the longest wait
             return {"next_at": now + dt.timedelta(seconds=s.poll_max_seconds), "idle_polls": BLOCKED}
+        if turn.error:  # the platform faulted or its answer did not pass: the next turn retries, later
+            return {"next_at": now + dt.timedelta(seconds=max(s.poll_seconds, 0.5)), "idle_polls": 0}
         ready = [x for x in statuses if x.state in _SENDABLE and not (
             x.state is SendingState.FAILED and x.post_attempts >= MAX_POST_ATTEMPTS)
             and x.state is not SendingState.POSTING]
