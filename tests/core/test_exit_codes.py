@@ -59,6 +59,11 @@ class World:
     capsys: Any
     cfg: Path
     dead: Path
+    request: Any = None
+
+    def postgres(self) -> str:
+        """A new, empty PostgreSQL database (the test skips where PostgreSQL cannot be started)."""
+        return str(self.request.getfixturevalue("postgres_url"))
 
     def run(self, *args: str, config: Path | None = None) -> tuple[int, str, str]:
         try:
@@ -166,6 +171,10 @@ ROWS: dict[str, Row] = {
     "audit verify": Row(ok=lambda w: [w.ok("insurability", "--patient", PATIENT) for _ in [w.contact()]] and [],
                         refused=lambda w: [w.contact()] and ["--checkpoints", w.file("cp.txt", "not a checkpoint")],
                         usage=lambda w: ["--checkpoints", str(w.tmp)]),
+    "storage status": Row(ok=lambda w: [w.contact()] and [], refused=lambda w: [],  # a new store: pending
+                          usage=lambda w: ["--bogus"]),
+    "storage migrate": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
+    "storage copy": Row(ok=lambda w: [w.contact()] and ["--to", w.postgres()], usage=lambda w: ["--to", "mysql://h/db"]),
     "audit export": Row(ok=lambda w: ["--csv"], usage=lambda w: ["--to", "garbage"]),
     "login": Row(ok=lambda w: [], usage=lambda w: ["--bogus"], remote=lambda w: []),
     "security verify": Row(ok=lambda w: [w.signed()], refused=lambda w: [w.signed(tamper=True)],
@@ -272,7 +281,8 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypatch: pytest.MonkeyPatch,
+          request: pytest.FixtureRequest) -> World:
     for name, value in sim.env.items():  # the passwords (``demo`` sets its own PKI's in the environment)
         monkeypatch.setenv(name, value)
     text = sim.config_path.read_text(encoding="utf-8")
@@ -285,7 +295,7 @@ def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypat
     dead.write_text(cfg.read_text(encoding="utf-8").replace(f":{port}", f":{_closed_port()}")
                     .replace('token_cache = "token-dentist.json"', f'token_cache = "{tmp_path / "token.json"}"'),
                     encoding="utf-8")
-    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead)
+    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead, request=request)
 
 
 @pytest.mark.parametrize(("path", "kind", "as_json"), list(_cases()))

@@ -112,7 +112,7 @@ def test_r34_two_workstations_on_a_shared_postgresql_store(sim: Any, tmp_path: P
     body = f"""
 from mycarenet_dental_assurability import consult_insurability
 try:
-    answer = consult_insurability(ctx, {patient!r}, contact_id={contact!r})
+    answer = consult_insurability(ctx, ctx.contact({contact!r}))
     result = {{"fresh": not any(x.code == "R34" for x in answer.notices)}}
 except RuleRefusal as exc:
     result = {{"refused": exc.rule_id}}

@@ -107,12 +107,15 @@ def _cli(config: Path, pki: Any, *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_storage_copy_moves_the_practice_and_the_chain_verifies_unchanged(tmp_path: Path, pki: Any,
-                                                                         postgres_url: str) -> None:
+                                                                         postgres_url: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from mycarenet_dental.context import Context
+
+    monkeypatch.setenv("TEST_STORE_KEYSTORE_PASSWORD", pki.keystore_password)
 
     sqlite_config = _config(tmp_path, pki, 'path = "practice.sqlite"')
     ctx = Context.from_config(sqlite_config)
-    contact = ctx.contacts.open("85073003328", dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact("85073003328")
     for i in range(30):
         ctx.audit.append("exchange", exchange_id=f"x{i}", service="tariff", contact_id=contact.id,
                          message="naïve — ü", detail={"i": i})
