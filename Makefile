@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 STAMP  := $(VENV)/.installed
 
-.PHONY: all test demo bench lint clean venv system-deps
+.PHONY: all test demo bench lint clean venv system-deps dist
 
 all: test
 
@@ -50,8 +50,16 @@ demo: $(DEMO_STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 
+# Every wheel and sdist (core + each plugin) into dist/: `pip install --find-links dist mycarenet-dental-tariff`.
+# python -m build builds the sdist, then the wheel from it (a file missing from the sdist shows); without
+# isolation, with the backend of the test extra: ~2 s a project instead of ~7 s (a build venv each).
+dist: $(STAMP)
+	rm -rf dist
+	@for p in . $(dir $(PLUGINS)); do $(PY) -m build --no-isolation -q --outdir dist $$p >/dev/null || exit 1; done
+	@ls dist
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core plugins tests bench
+	$(VENV)/bin/ruff check core plugins tests bench examples
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) build *.egg-info core/*.egg-info plugins/*/*.egg-info
+	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info core/*.egg-info plugins/*/*.egg-info

@@ -159,6 +159,8 @@ def _serve_returns(w: World, mp: pytest.MonkeyPatch) -> None:
 
 ROWS: dict[str, Row] = {
     "plugins": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
+    "plugin new": Row(ok=lambda w: ["eattest", "--dir", str(w.tmp / "new")],
+                      usage=lambda w: ["Not-A-Name", "--dir", str(w.tmp / "bad")]),
     "rules": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
     "contact open": Row(ok=lambda w: ["--patient", PATIENT], usage=lambda w: ["--patient", "123"]),
     "contact close": Row(ok=lambda w: [w.contact()], usage=lambda w: ["no-such-contact"]),
