@@ -110,15 +110,24 @@ def cli_reference() -> str:
 # -- hook reference ----------------------------------------------------------------------------
 
 
-def _rst_to_markdown(text: str) -> str:
-    """A docstring's ``Example::`` literal blocks as fenced Python; ``name`` as code."""
+def _inline(text: str) -> str:
+    """Roles and double backticks of one line of prose as Markdown code spans."""
+    return _ROLE.sub(r"`\1`", text).replace("``", "`")
+
+
+_ROLE = re.compile(r":(?:class|func|mod|meth|attr|data|exc):`~?([^`]+)`")
+
+
+def rst_to_markdown(text: str) -> str:
+    """A docstring's ``Example::`` literal blocks as fenced Python, its roles and ````x```` as code spans."""
     lines = inspect.cleandoc(text).splitlines()
     out: list[str] = []
     i = 0
     while i < len(lines):
         line = lines[i]
         if line.rstrip().endswith("::"):
-            out.extend([line.rstrip()[:-1].rstrip(), ""])
+            head = line.rstrip()[:-2].rstrip()
+            out.extend([_inline(head + (":" if head and not head.endswith(":") else "")), ""])
             i += 1
             block: list[str] = []
             while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
@@ -130,9 +139,18 @@ def _rst_to_markdown(text: str) -> str:
                 block.pop(0)
             out.extend(["```python", *block, "```", ""])
             continue
-        out.append(line)
+        out.append(_inline(line))
         i += 1
-    return re.sub(r":(?:class|func|mod|meth|attr):`~?([^`]+)`", r"`\1`", "\n".join(out).replace("``", "`"))
+    return "\n".join(out)
+
+
+def _signature(name: str, func: Any) -> str:
+    """``def name(params) -> result`` with the annotations as written (postponed, unquoted)."""
+    sig = inspect.signature(func)
+    params = ", ".join(str(p).replace("'", "") for p in sig.parameters.values())
+    result = sig.return_annotation
+    tail = "" if result is inspect.Signature.empty else f" -> {str(result).strip(chr(39))}"
+    return f"def {name}({params}){tail}"
 
 
 def hook_reference() -> str:
@@ -144,15 +162,15 @@ def hook_reference() -> str:
         module = importlib.import_module(module_name)
         marker = f"{module.PROJECT}_spec"
         out.extend([f"## {title}", "", f"Module `{module_name}`, entry-point group `{_group(module)}`.", "",
-                    _rst_to_markdown(module.__doc__ or ""), ""])
+                    rst_to_markdown(module.__doc__ or ""), ""])
         hooks = [(n, f) for n, f in vars(module).items() if callable(f) and hasattr(f, marker)]
         for name, func in sorted(hooks, key=lambda item: inspect.getsourcelines(item[1])[1]):
             opts = {k: v for k, v in (getattr(func, marker) or {}).items() if v}
             out.extend([f"### `{name}`", ""])
             if opts:
                 out.extend(["Options: " + ", ".join(f"`{k}`" for k in sorted(opts)), ""])
-            out.extend(["```python", f"def {name}{inspect.signature(func)}", "```", "",
-                        _rst_to_markdown(func.__doc__ or "(undocumented)"), ""])
+            out.extend(["```python", _signature(name, func), "```", "",
+                        rst_to_markdown(func.__doc__ or "(undocumented)"), ""])
     return "\n".join(out)
 
 
@@ -181,7 +199,7 @@ def api_page(name: str, package_name: str) -> str:
     package = importlib.import_module(package_name)
     public = list(getattr(package, "__all__", None) or getattr(package, "_EXPORTS", {}))
     out = [f"# {name}", "", f"`pip install mycarenet-dental-{name}` — package `{package_name}`, its README is "
-           f"`plugins/{name}/README.md`.", "", _rst_to_markdown(package.__doc__ or ""), "",
+           f"`plugins/{name}/README.md`.", "", rst_to_markdown(package.__doc__ or ""), "",
            "## Public names", "",
            "Every name below is importable from the package root (`from "
            f"{package_name} import ...`); each is documented from the module that defines it.", ""]
