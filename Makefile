@@ -33,8 +33,19 @@ venv: $(STAMP)
 test: system-deps $(STAMP)
 	$(PY) -m pytest tests
 
-demo: $(STAMP)
-	$(VENV)/bin/mycarenet-dental demo
+# The demo runs in a venv of its own, as a vendor's: the core and the shipped plugins, without the
+# test-only example plugin (tests/example_plugin) that $(VENV) carries for the test suite.
+DEMO_VENV  ?= .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+
+$(DEMO_STAMP): pyproject.toml $(PLUGINS)
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install -q -e '.[simulator]'
+	@for p in $(dir $(PLUGINS)); do $(DEMO_VENV)/bin/python -m pip install -q --no-deps -e $$p || exit 1; done
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/mycarenet-dental demo
 
 bench: $(STAMP)
 	$(PY) bench/run.py
@@ -51,4 +62,4 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) build site *.egg-info core/*.egg-info plugins/*/*.egg-info
+	rm -rf $(VENV) $(DEMO_VENV) build site *.egg-info core/*.egg-info plugins/*/*.egg-info
