@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 STAMP  := $(VENV)/.installed
 
-.PHONY: all test demo bench lint clean venv system-deps docs
+.PHONY: all test demo bench lint clean venv system-deps dist docs
 
 all: test
 
@@ -50,6 +50,14 @@ demo: $(DEMO_STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 
+# Every wheel and sdist (core + each plugin) into dist/: `pip install --find-links dist mycarenet-dental-tariff`.
+# python -m build builds the sdist, then the wheel from it (a file missing from the sdist shows); without
+# isolation, with the backend of the test extra: ~2 s a project instead of ~7 s (a build venv each).
+dist: $(STAMP)
+	rm -rf dist
+	@for p in . $(dir $(PLUGINS)); do $(PY) -m build --no-isolation -q --outdir dist $$p >/dev/null || exit 1; done
+	@ls dist
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check core plugins tests bench docs/hooks
 
@@ -62,4 +70,4 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) build site *.egg-info core/*.egg-info plugins/*/*.egg-info
+	rm -rf $(VENV) $(DEMO_VENV) build dist site *.egg-info core/*.egg-info plugins/*/*.egg-info

@@ -76,6 +76,7 @@ LAZY_HELP = {
     "demo": "Run the day of a dental practice against the embedded simulator (extra 'simulator').",
     "login": "Get an eHealth token (STS) and show its subject, attributes and validity.",
     "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
+    "plugin": "Write a new plugin from the template (service, simulator side, rule, command, tests).",
 }
 
 CORE_LAZY = {
@@ -83,6 +84,7 @@ CORE_LAZY = {
     "demo": "mycarenet_dental.sim.demo:demo_command",
     "login": "mycarenet_dental.cli.security_cmds:login_command",
     "security": "mycarenet_dental.cli.security_cmds:security_group",
+    "plugin": "mycarenet_dental.cli.plugin_cmds:plugin_group",
 }
 
 
