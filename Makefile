@@ -59,7 +59,7 @@ dist: $(STAMP)
 	@ls dist
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core plugins tests bench docs/hooks
+	$(VENV)/bin/ruff check core plugins tests bench examples docs/hooks
 
 # The documentation site into site/ (mkdocs.yml; pages generated from the code by docs/hooks/generate.py).
 # Files generated into docs/ before the build (e.g. docs/openapi.json): anywhere in this Makefile,
