@@ -8,7 +8,7 @@ How each fenced block is treated (the language after the fence decides):
   (from ``--pki DIR``'s ``config.toml``) accepts connections: a person types the next command later.
 * ``python``: executed by this interpreter in that folder, with that environment.
 * ``toml``/``json``: written to the file that the marker before the block names (``file=PATH``,
-  ``append`` to add to it); a TOML file is then parsed.
+  ``append`` to add to it); a TOML file is then loaded as a configuration, a JSON file parsed.
 
 A block that cannot run (a ``pip install`` from an index, a synopsis with placeholders) carries a
 marker right before it, ``<!-- readme-test: skip: REASON -->``; any other block without a marker
@@ -136,9 +136,9 @@ class Session:
         with open(path, "a" if append else "w", encoding="utf-8") as fh:
             fh.write(("\n" if append else "") + block.body)
         if block.lang == "toml":
-            from mycarenet_dental.config import tomllib
+            from mycarenet_dental.config import load_config
 
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            load_config(path)  # a configuration file: as the CLI would read it (typed errors, checked values)
         else:
             json.loads(path.read_text(encoding="utf-8"))
         self.transcript.append(f"--- {block.where}: wrote {name}")
