@@ -102,3 +102,25 @@ def test_plugin_readme_runs_as_written(readme: Path, running_sim: Path, tmp_path
                 session.run(block)
     finally:
         session.close()
+
+
+def test_the_runner_fails_a_block_that_fails(tmp_path: Path) -> None:
+    """A command that exits non-zero, or one that prints a traceback and exits 0, fails the block; an
+    exported variable reaches the next block; an unmarked plain-text block is reported."""
+    readme = tmp_path / "README.md"
+    readme.write_text("```sh\nexport GREETING=hello\n```\n\n```sh\ntest \"$GREETING\" = hello\n```\n\n"
+                      "```sh\nfalse\necho never\n```\n\n"
+                      "```python\nprint('Traceback (most recent call last):')\n```\n\n"
+                      "```\nplain\n```\n\n<!-- readme-test: skip: shown only -->\n```\nplain\n```\n")
+    found = blocks(readme, tmp_path)
+    session = Session(_folder(tmp_path), _reader_env())
+    try:
+        session.run(found[0])
+        session.run(found[1])
+        with pytest.raises(AssertionError, match="exited 1"):
+            session.run(found[2])
+        with pytest.raises(AssertionError, match="printed a traceback"):
+            session.run(found[3])
+    finally:
+        session.close()
+    assert problems_of(found[4]) and not problems_of(found[5]) and found[5].skip_reason == "shown only"
