@@ -91,7 +91,7 @@ def cli_reference() -> str:
            ""]
 
     def walk(command: click.Command, ctx: click.Context, depth: int) -> None:
-        ctx.max_content_width = ctx.terminal_width = 100
+        ctx.max_content_width = ctx.terminal_width = 78  # the width of the page's code blocks
         out.extend([f"{'#' * min(depth + 1, 6)} {ctx.command_path}", ""])
         summary = command.get_short_help_str(limit=200)
         if summary:
