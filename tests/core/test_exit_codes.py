@@ -156,6 +156,8 @@ def _serve_returns(w: World, mp: pytest.MonkeyPatch) -> None:
 
 ROWS: dict[str, Row] = {
     "plugins": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
+    "plugin new": Row(ok=lambda w: ["eattest", "--dir", str(w.tmp / "new")],
+                      usage=lambda w: ["Not-A-Name", "--dir", str(w.tmp / "bad")]),
     "rules": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
     "contact open": Row(ok=lambda w: ["--patient", PATIENT], usage=lambda w: ["--patient", "123"]),
     "contact close": Row(ok=lambda w: [w.contact()], usage=lambda w: ["no-such-contact"]),
@@ -314,3 +316,14 @@ def test_exit_code(world: World, monkeypatch: pytest.MonkeyPatch, path: str, kin
                  else err.split("are in ", 1)[1].split(" (private file)", 1)[0])
         assert (Path(where).stat().st_mode & 0o777) == 0o600 and "RuntimeError" in Path(where).read_text()
         Path(where).unlink()
+
+
+def test_kept_r34_answer_is_a_success_and_says_so(world: World) -> None:
+    """A second consultation in the same contact shows the kept answer (exit 0): its notice must not
+    read as a refusal (it said "refused by rule R34" with exit 0)."""
+    world.contact()
+    world.ok("insurability", "--patient", PATIENT)
+    code, out, err = world.run("insurability", "--patient", PATIENT)
+    assert code == 0, err
+    notice = next(line for line in out.splitlines() if line.startswith("notice R34"))
+    assert "refused" not in notice and "kept" in notice

@@ -57,3 +57,38 @@ def test_an_installed_plugin_name_or_a_non_empty_folder_is_refused(tmp_path: Pat
 ])
 def test_the_core_range_of_a_new_plugin(core: str, expected: str) -> None:
     assert core_range(core) == expected
+
+
+# -- docs/plugin-guide.md is checked against the code it describes -----------------------------------
+
+GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "plugin-guide.md").read_text(encoding="utf-8")
+
+
+def test_every_import_the_guide_shows_exists() -> None:
+    import importlib
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE, flags=re.S)
+    imports = [m for block in blocks for m in re.findall(r"^from (mycarenet_dental(?:\.[\w.]+)?) import ([\w, ]+)", block, re.M)]
+    assert len(imports) >= 5
+    for module, names in imports:
+        loaded = importlib.import_module(module)
+        for name in (n.strip() for n in names.split(",")):
+            assert hasattr(loaded, name), f"the guide imports {name} from {module}, which has none"
+
+
+def test_the_guide_names_the_real_test_helpers_and_their_keywords() -> None:
+    import inspect
+
+    from mycarenet_dental.sim import pytest_plugin
+    from mycarenet_dental.sim.testing import SimEnv
+
+    for fixture in ("mycarenet_simulator", "mycarenet_simulator_module"):
+        assert hasattr(pytest_plugin, fixture) and f"`{fixture}`" in GUIDE
+    for method in (SimEnv.context, SimEnv.start):
+        for keyword in inspect.signature(method).parameters:
+            if keyword not in ("self", "cls", "overrides", "workdir"):
+                assert f"{keyword}=" in GUIDE, f"SimEnv.{method.__name__}({keyword}=) is not in the guide"
+    for documented in ("RuleCheck(reason, hint=None)", "exchange.details", "never clinical data", "json_option",
+                       "emit(data, as_json, human)", "restart it", "MYCARENET_DENTAL_API"):
+        assert documented in GUIDE
