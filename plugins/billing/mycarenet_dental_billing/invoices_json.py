@@ -190,7 +190,8 @@ def _check_invoice(raw: Mapping[str, Any], path: str) -> None:
     ct1, ct2 = raw.get("ct1"), raw.get("ct2")
     if isinstance(ct1, str) and isinstance(ct2, str):
         CtCodes.parse(f"{ct1}/{ct2}", field=f"{path}.ct1/ct2", strict=True)
-    for i, line in enumerate(raw.get("lines") or ()):
+    lines = raw.get("lines")
+    for i, line in enumerate(lines if isinstance(lines, list) else ()):
         if isinstance(line, Mapping):
             _check_line(line, f"{path}.lines[{i}]")
 
