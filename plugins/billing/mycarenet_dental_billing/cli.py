@@ -267,6 +267,16 @@ def unattested_command(ctx: Context, days: int, as_json: bool) -> None:
          for u in items], title=f"consultations of the last {days} days without an invoice line (R31)"))
 
 
+@billing_group.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the invoice file (the Python model's names and defaults), for any language."""
+    import json
+
+    from .invoices_schema import invoices_schema
+
+    click.echo(json.dumps(invoices_schema(), indent=2, ensure_ascii=False))
+
+
 @billing_group.command("worker")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Dentists worked at once by this process (threads).")
