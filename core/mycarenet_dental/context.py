@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +120,15 @@ class Context:
         other._soap = self.soap
         other._security = self._security
         return other
+
+    def mandators(self, service: str, on: date) -> list[Identity]:
+        """The dentists whose mandate for ``service`` this context's executor holds on ``on`` (the
+        mandates plugin answers ``mycarenet_dental_mandators``; none without it)."""
+        found: dict[str, Identity] = {}
+        for answer in self.pm.hook.mycarenet_dental_mandators(context=self, service=service, on=on):
+            for dentist in answer or ():
+                found.setdefault(dentist.nihii, dentist)
+        return list(found.values())
 
     # -- time ----------------------------------------------------------------------------------
     def now(self) -> datetime:

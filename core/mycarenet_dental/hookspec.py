@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import date
+
+    from .config import Identity
     from .context import Context
     from .exchange import Exchange, Outcome
     from .registrations import (
@@ -159,4 +162,19 @@ def mycarenet_dental_exchange_finished(exchange: Exchange, outcome: Outcome, con
         def mycarenet_dental_exchange_finished(exchange, outcome, context):
             if outcome.status != "ok":
                 notify_helpdesk(exchange.id, outcome.code)
+    """
+
+
+@hookspec
+def mycarenet_dental_mandators(context: Context, service: str, on: date) -> Iterable[Identity]:
+    """The dentists from whom this configuration's executor (a mandatary: a billing office) holds a
+    mandate for ``service`` in force on ``on``; the mandates plugin answers from its register. A
+    billing worker acts for exactly these dentists.
+
+    Example::
+
+        @hookimpl
+        def mycarenet_dental_mandators(context, service, on):
+            for m in register_for(context).in_force(service, on):
+                yield Identity(nihii=m.mandator_nihii, ssin=m.mandator_ssin or "")
     """

@@ -29,6 +29,7 @@ from collections.abc import Collection
 from typing import Any
 
 import attrs
+from mycarenet_dental.timeutil import utc_ms
 
 from .outbox_state import MAX_POST_ATTEMPTS, SendingState
 
@@ -39,7 +40,7 @@ WORK_STATES = (SendingState.BUILT, SendingState.VALIDATED, SendingState.FAILED, 
 
 def stamp(moment: dt.datetime) -> str:
     """A UTC instant as fixed-width text: compares as the instants do, on every engine."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_ms(moment)
 
 
 @attrs.frozen

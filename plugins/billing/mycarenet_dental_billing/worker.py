@@ -32,10 +32,13 @@ from mycarenet_dental.errors import (
     BusinessError,
     ConfigError,
     MyCareNetDentalError,
+    RemoteError,
     RuleRefusal,
+    SecurityError,
     TransportError,
     UsageError,
 )
+from mycarenet_dental.timeutil import utc_ms
 
 from .lease import Lease, claim, due
 from .outbox_state import MAX_POST_ATTEMPTS, OPEN_STATES, SERVICE, SendingState
@@ -95,7 +98,7 @@ class Turn:
     open: int = 0
     stuck: int = 0
     error: str | None = None
-    unreachable: bool = False  # transport: the insurer could not be reached (or its answer was lost)
+    unreachable: bool = False  # remote: the insurer unreachable, faulting, or its answer not passing its checks
     refused: bool = False  # a rule or a local check said no: a person must act
 
 
@@ -105,18 +108,8 @@ def mandators(office: Context, *, on: dt.date) -> dict[str, Identity]:
     if office.config.executor.kind != "mandatary":
         dentist = office.config.require_dentist()
         return {dentist.nihii: dentist}
-    try:
-        from mycarenet_dental_mandates import Service, register_for
-        from mycarenet_dental_mandates.rules import executor_identities
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise ConfigError("a billing office's worker needs the mandates plugin to know its dentists",
-                          hint="pip install mycarenet-dental-mandates") from None
-    register = register_for(office)
-    found: dict[str, Identity] = {}
-    for party in executor_identities(office.executor()):
-        for m in register.mandates(mandatary=party, service=Service.BILLING):
-            if m.covers(on):
-                found.setdefault(m.mandator_nihii, Identity(nihii=m.mandator_nihii, ssin=m.mandator_ssin or ""))
+    # the mandates plugin answers through the kernel (plugins never import each other)
+    found = {dentist.nihii: dentist for dentist in office.mandators(SERVICE, on)}
     if not found:
         raise ConfigError("this billing office holds no billing mandate in force: no dentist to work for",
                           hint="register the dentists' mandates: mycarenet-dental mandates add --service billing")
@@ -188,7 +181,8 @@ class BillingWorker:
             self._doubtful.clear()
         except MyCareNetDentalError as exc:  # typed: a fault, a bad or unauthenticated answer, a refusal
             error = f"{exc.code}: {exc.message}"
-            unreachable = isinstance(exc, TransportError)
+            # the insurer unreachable, faulting, or its answer failing its checks: remote trouble (exit 3 class)
+            unreachable = isinstance(exc, (RemoteError, SecurityError))
             refused = isinstance(exc, (RuleRefusal, UsageError, BusinessError))
             if unreachable:
                 self._doubtful.set()
@@ -322,7 +316,7 @@ def json_lines(stream: Any) -> Log:
     lock = threading.RLock()
 
     def write(event: str, *, level: str = "info", **fields: Any) -> None:
-        line = json.dumps({"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        line = json.dumps({"ts": utc_ms(),
                            "level": level, "event": event, **fields}, ensure_ascii=False, default=str)
         with lock:
             stream.write(line + "\n")

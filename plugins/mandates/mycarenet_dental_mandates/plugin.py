@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
+from mycarenet_dental.config import Identity
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import CommandSpec, RuleSpec, TableSpec
 
@@ -25,6 +28,22 @@ def mycarenet_dental_rules() -> Iterator[RuleSpec]:
     from .rules import RULES
 
     yield from RULES
+
+
+@hookimpl
+def mycarenet_dental_mandators(context: Any, service: str, on: dt.date) -> Iterator[Identity]:
+    """The dentists whose mandate for ``service`` the context's executor holds on ``on`` (billing workers)."""
+    from .model import Service
+    from .register import register_for
+    from .rules import executor_identities
+
+    register = register_for(context)
+    seen: set[str] = set()
+    for party in executor_identities(context.executor()):
+        for m in register.mandates(mandatary=party, service=Service(service)):
+            if m.covers(on) and m.mandator_nihii not in seen:
+                seen.add(m.mandator_nihii)
+                yield Identity(nihii=m.mandator_nihii, ssin=m.mandator_ssin or "")
 
 
 @hookimpl
