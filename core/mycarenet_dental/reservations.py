@@ -62,18 +62,21 @@ def take(conn: sqlite3.Connection, rule_id: str, key: str, exchange_id: str, *, 
 
     Must run inside the write transaction of the rule check (the caller's ``conn``).
     """
+    # the common case is a free key: one statement; the primary key makes a second holder impossible
+    taken = conn.execute("INSERT INTO rule_reservation(rule_id, key, exchange_id, taken_at) VALUES (?,?,?,?) "
+                         "ON CONFLICT(rule_id, key) DO NOTHING", (rule_id, key, exchange_id, utc_ms(now)))
+    if taken.rowcount == 1:
+        return None
     row = conn.execute("SELECT exchange_id, taken_at FROM rule_reservation WHERE rule_id = ? AND key = ?",
                        (rule_id, key)).fetchone()
-    if row is not None:
-        holder = Holder(exchange_id=row[0], taken_at=row[1])
-        if holder.exchange_id == exchange_id:
-            return None
-        if holder.taken_at > utc_ms(now - ttl):
-            return holder
-        conn.execute("DELETE FROM rule_reservation WHERE rule_id = ? AND key = ?", (rule_id, key))  # stale: dead
-    # the primary key makes a second holder impossible even if a caller forgot the transaction
-    conn.execute("INSERT INTO rule_reservation(rule_id, key, exchange_id, taken_at) VALUES (?,?,?,?)",
-                 (rule_id, key, exchange_id, utc_ms(now)))
+    holder = Holder(exchange_id=row[0], taken_at=row[1])
+    if holder.exchange_id == exchange_id:
+        return None
+    if holder.taken_at > utc_ms(now - ttl):
+        return holder
+    # stale: its process died; taken over
+    conn.execute("UPDATE rule_reservation SET exchange_id = ?, taken_at = ? WHERE rule_id = ? AND key = ?",
+                 (exchange_id, utc_ms(now), rule_id, key))
     return None
 
 

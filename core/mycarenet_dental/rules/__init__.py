@@ -38,7 +38,7 @@ def once_per_contact(rule_id: str, article: str, service: str, *, title: str = "
     def check(exchange: Exchange, context: Context) -> RuleCheck | None:
         if exchange.contact_id is None:
             return None  # the contact rule (R29) speaks for a missing contact
-        done = context.log.find(service=service, contact_id=exchange.contact_id, status="ok")
+        done = context.results(service=service, contact_id=exchange.contact_id)
         if done:
             return RuleCheck(
                 f"{service} was already consulted in contact {exchange.contact_id}; "
