@@ -21,9 +21,14 @@ system-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1 >/dev/null) \
 	      || echo "warning: could not install xmlsec1; its tests will be skipped"; \
 	  else echo "warning: xmlsec1 missing and not root; its tests will be skipped"; fi; }
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; the shared-store tests will be skipped"; \
+	  else echo "warning: PostgreSQL missing and not root; the shared-store tests will be skipped"; fi; }
 
 $(STAMP): $(PY) pyproject.toml $(PLUGINS) tests/example_plugin/pyproject.toml
-	$(PIP) install -q -e '.[test,simulator]'
+	$(PIP) install -q -e '.[test,simulator,postgresql]'
 	@for p in $(dir $(PLUGINS)) tests/example_plugin/; do echo "installing $$p"; $(PIP) install -q --no-deps -e $$p || exit 1; done
 	$(PIP) check >/dev/null || $(PIP) check
 	touch $(STAMP)

@@ -37,7 +37,7 @@ from .exchange_log import ExchangeLog, RecordedResult
 from .plugins import PluginManager, make_plugin_manager
 from .registrations import RuleSpec, ServiceSpec, TableSpec
 from .rules import applies
-from .storage import Storage
+from .storage import Storage, open_storage
 from .timeutil import utc_ms
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,14 +88,18 @@ class Context:
     @property
     def storage(self) -> Storage:
         if self._storage is None:
-            self._storage = Storage(self.config.storage_path)
+            self._storage = open_storage(self.config.storage_url or self.config.storage_path,
+                                         self.config.section("storage"))
         if not getattr(self._storage, "_mcn_migrated", False):
-            specs = [audit_mod.TABLES, contacts_mod.TABLES, RULE_SWITCH_TABLE, reservations.TABLES]
-            specs += [spec for _, spec in self.pm.collect("mycarenet_dental_tables")]
-            self._storage.migrate(specs)
+            self._storage.migrate(self.table_specs())
             self._storage._mcn_migrated = True  # type: ignore[attr-defined]
             self._audit_rule_switches()
         return self._storage
+
+    def table_specs(self) -> list[TableSpec]:
+        """The kernel's tables and every loaded plugin's (``storage status``/``migrate`` list them)."""
+        specs = [audit_mod.TABLES, contacts_mod.TABLES, RULE_SWITCH_TABLE, reservations.TABLES]
+        return specs + [spec for _, spec in self.pm.collect("mycarenet_dental_tables")]
 
     @functools.cached_property
     def audit(self) -> AuditLog:
