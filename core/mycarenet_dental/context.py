@@ -384,7 +384,8 @@ class Context:
         """The URL of one endpoint of a service: ``[<service>] <endpoint>_url`` or services host + default path."""
         override = self.config.section(service).get(f"{endpoint}_url")
         if override:
-            return https_url(override, f"[{service}] {endpoint}_url")
+            where = f"[{service}] {endpoint}_url"
+            return _checked_url(override, where) if isinstance(override, str) else https_url(override, where)
         spec = self.services.get(service)
         if spec is None or endpoint not in spec.endpoints:
             raise ConfigError(f"no endpoint {endpoint!r} for service {service!r}")
@@ -426,6 +427,12 @@ class Context:
     def close(self) -> None:
         if self._storage is not None:
             self._storage.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_url(value: str, where: str) -> str:
+    """:func:`https_url`, once per configured value (asked before every call)."""
+    return https_url(value, where)
 
 
 @attrs.frozen
