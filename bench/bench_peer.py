@@ -33,6 +33,17 @@ SERVICES = ["301011", "302153:36", "304415:46"]
 TARGETS = {"sign_verify": 0.70, "bare_call": 0.70, "full_consultation": 0.90}
 
 
+def _takes_contact_id() -> bool:
+    import inspect
+
+    from mycarenet_dental_tariff.client import consult_tariff
+
+    return "contact_id" in inspect.signature(consult_tariff).parameters
+
+
+_TAKES_CONTACT_ID = _takes_contact_id()
+
+
 def peer_missing() -> list[str]:
     return [name for name in ("zeep", "xmlsec") if importlib.util.find_spec(name) is None]
 
@@ -125,7 +136,7 @@ class Sides:
         self.body, _, _ = self.client.build(self.query, self.exchange)
         self.echo_url = echo_url
         self.ca_file = self.ctx.config.endpoints.ca_file
-        self.contacts: list[str] = []
+        self.contacts: list[Any] = []
         if not with_peer:
             return
         import peer_stack
@@ -154,7 +165,7 @@ class Sides:
 
     def open_contacts(self, n: int) -> None:
         dentist = self.ctx.responsible().id
-        self.contacts = [self.ctx.contacts.open(self.query.patient_key, dentist=dentist, user_id=self.ctx.user_id).id
+        self.contacts = [self.ctx.contacts.open(self.query.patient_key, dentist=dentist, user_id=self.ctx.user_id)
                          for _ in range(n)]
 
     def our_full_consultation(self) -> None:
@@ -162,7 +173,11 @@ class Sides:
 
         if not self.contacts:
             self.open_contacts(1)
-        result = consult_tariff(self.ctx, self.query.patient_key, SERVICES, contact_id=self.contacts.pop())
+        contact = self.contacts.pop()
+        if _TAKES_CONTACT_ID:
+            result = consult_tariff(self.ctx, self.query.patient_key, SERVICES, contact_id=contact.id)
+        else:  # the vendor API that takes the Contact itself
+            result = consult_tariff(self.ctx, contact, SERVICES)
         assert len(result.lines) == 3 and all(line.priced for line in result.lines) and not result.from_contact
 
     # -- the peer --------------------------------------------------------------------------------
