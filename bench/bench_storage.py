@@ -90,11 +90,8 @@ def consultation_ratio(url: str, n: int) -> tuple[float, float]:
                         "postgresql": env.context(storage=open_storage(url))}
 
             def once_on(ctx: Any) -> Callable[[], None]:
-                dentist = ctx.responsible().id
-
                 def once() -> None:
-                    contact = ctx.contacts.open(patient, dentist=dentist, user_id=ctx.user_id).id
-                    assert consult_insurability(ctx, patient, contact_id=contact, sealed=True).insured
+                    assert consult_insurability(ctx, ctx.open_contact(patient), sealed=True).insured
                 return once
 
             best = {name: 0.0 for name in contexts}

@@ -51,10 +51,8 @@ def test_one_consultation_runs_two_transactions_without_repeated_queries(sim: An
         if not isinstance(conn, sqlite3.Connection):
             pytest.skip("the statement count is taken on the SQLite store")
         patient = base_population()[0].ssin
-        dentist = ctx.responsible().id
-        consult_tariff(ctx, patient, SERVICES, contact_id=ctx.contacts.open(patient, dentist=dentist,
-                                                                            user_id=ctx.user_id).id)  # warm-up
-        contact = ctx.contacts.open(patient, dentist=dentist, user_id=ctx.user_id).id
+        consult_tariff(ctx, ctx.open_contact(patient), SERVICES)  # warm-up
+        contact = ctx.open_contact(patient)
         seen: list[str] = []
         calls: list[str] = []
         real_call = ctx.soap.call
@@ -67,7 +65,7 @@ def test_one_consultation_runs_two_transactions_without_repeated_queries(sim: An
         ctx.soap.call = call
         conn.set_trace_callback(seen.append)
         try:
-            result = consult_tariff(ctx, patient, SERVICES, contact_id=contact)
+            result = consult_tariff(ctx, contact, SERVICES)
         finally:
             conn.set_trace_callback(None)
         assert len(result.lines) == 3 and calls == ["network"]
@@ -81,7 +79,7 @@ def test_one_consultation_runs_two_transactions_without_repeated_queries(sim: An
         seen.clear()
         conn.set_trace_callback(seen.append)
         try:
-            again = consult_tariff(ctx, patient, SERVICES, contact_id=contact)
+            again = consult_tariff(ctx, contact, SERVICES)
         finally:
             conn.set_trace_callback(None)
         assert again.from_contact and calls == ["network"]

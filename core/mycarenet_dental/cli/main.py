@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import MyCareNetDentalError
-from . import emit, json_option, pass_context, print_json, print_table
+from ..errors import ExitCode, MyCareNetDentalError
+from . import emit, json_option, pass_context, print_table, to_jsonable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import Context
 
 
 class LazyGroup(click.Group):
@@ -30,7 +33,7 @@ class LazyGroup(click.Group):
                 command = self.commands[name]
                 if command.hidden:
                     continue
-                rows.append((name, command.get_short_help_str(limit=formatter.width - 6 - len(name))))
+                rows.append((name, command.get_short_help_str()))
             else:
                 rows.append((name, LAZY_HELP.get(name, "")))
         if rows:
@@ -43,11 +46,32 @@ class LazyGroup(click.Group):
             import importlib
 
             try:
-                self.add_command(getattr(importlib.import_module(module), attr), name)
+                self.add_command(full_summaries(getattr(importlib.import_module(module), attr)), name)
             except ImportError as exc:  # a command whose module is missing must not break --help
                 click.echo(f"warning: command {name!r} unavailable: {exc}", err=True)
                 return None
         return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> None:
+        """Run the command and drop its return value: a command says how it ended by raising (a typed
+        error, ``Exit(n)``), never by returning a number click would pass on as if it were ``Exit(n)``."""
+        super().invoke(ctx)
+
+
+def full_summaries(command: click.Command) -> click.Command:
+    """Give ``command`` and its subcommands their docstring's whole first paragraph as ``--help`` summary.
+
+    Click's default summary stops at the first period, which cut "for the art. 74 report" and
+    "(protocol Art. 3)" in the middle; the listing wraps long summaries instead.
+    """
+    if command.short_help is None and command.help:
+        import inspect
+
+        first = inspect.cleandoc(command.help).split("\n\n", 1)[0]
+        command.short_help = " ".join(first.split())
+    for sub in getattr(command, "commands", {}).values():
+        full_summaries(sub)
+    return command
 
 
 LAZY_HELP = {
@@ -56,6 +80,7 @@ LAZY_HELP = {
     "login": "Get an eHealth token (STS) and show its subject, attributes and validity.",
     "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
     "storage": "The store: schema versions (status, migrate), moving it to PostgreSQL (copy).",
+    "plugin": "Write a new plugin from the template (service, simulator side, rule, command, tests).",
 }
 
 CORE_LAZY = {
@@ -64,6 +89,7 @@ CORE_LAZY = {
     "login": "mycarenet_dental.cli.security_cmds:login_command",
     "security": "mycarenet_dental.cli.security_cmds:security_group",
     "storage": "mycarenet_dental.cli.storage_cmds:storage_group",
+    "plugin": "mycarenet_dental.cli.plugin_cmds:plugin_group",
 }
 
 
@@ -89,17 +115,20 @@ def build_cli(pm: Any = None) -> click.Group:
         def factory() -> Any:
             from ..context import Context
 
-            return Context.from_config(config_path, profile=profile, trace_dir=trace_dir, pm=pm)
+            # commands that need no credentials (contacts, rules, eFact files) must run without a keystore;
+            # the ones that do meet the same ConfigError at their first use of ctx.security
+            return Context.from_config(config_path, profile=profile, trace_dir=trace_dir, pm=pm,
+                                       check_credentials=False)
 
         click_ctx.meta["mycarenet_dental.context_factory"] = factory
 
     for command in (plugins_command, rules_command, contact_group, audit_group):
-        cli.add_command(command)
+        cli.add_command(full_summaries(command))
     if pm is not None:
         for _, spec in pm.collect("mycarenet_dental_commands", tolerant=True):
             if spec.name in cli.commands or spec.name in CORE_LAZY:
                 raise click.UsageError(f"two commands are named {spec.name!r}")
-            cli.add_command(spec.command, spec.name)
+            cli.add_command(full_summaries(spec.command), spec.name)
     return cli
 
 
@@ -109,7 +138,7 @@ def build_cli(pm: Any = None) -> click.Group:
 @click.command("plugins")
 @json_option
 @pass_context
-def plugins_command(ctx: Any, as_json: bool) -> None:
+def plugins_command(ctx: Context, as_json: bool) -> None:
     """List the loaded plugins, their distribution, version and hooks."""
     infos = ctx.pm.info()
     services = {plugin: name for name, (_, plugin) in ctx.pm.services().items()}
@@ -125,7 +154,7 @@ def plugins_command(ctx: Any, as_json: bool) -> None:
 @json_option
 @click.option("--all", "show_all", is_flag=True, help="Also show rules switched off by configuration.")
 @pass_context
-def rules_command(ctx: Any, as_json: bool, show_all: bool) -> None:
+def rules_command(ctx: Context, as_json: bool, show_all: bool) -> None:
     """List the active convention rules with their article of the 2016 protocol."""
     disabled = set(ctx.config.rules_disabled)
     rules = ctx.all_rules if show_all else ctx.active_rules
@@ -149,12 +178,12 @@ def contact_group() -> None:
 @click.option("--patient", required=True, help="The patient's SSIN.")
 @json_option
 @pass_context
-def contact_open(ctx: Any, patient: str, as_json: bool) -> None:
+def contact_open(ctx: Context, patient: str, as_json: bool) -> None:
     """Open a contact with a patient being treated; prints the contact id."""
     from ..identifiers import Ssin
 
     ssin = Ssin.parse(patient, field="--patient")
-    contact = ctx.contacts.open(ssin.value, dentist=ctx.responsible().id, user_id=ctx.user_id, at=ctx.now())
+    contact = ctx.open_contact(ssin.value)
     emit(contact, as_json, lambda: click.echo(contact.id))
 
 
@@ -162,7 +191,7 @@ def contact_open(ctx: Any, patient: str, as_json: bool) -> None:
 @click.argument("contact_id")
 @json_option
 @pass_context
-def contact_close(ctx: Any, contact_id: str, as_json: bool) -> None:
+def contact_close(ctx: Context, contact_id: str, as_json: bool) -> None:
     """Close a contact (results kept only for the contact are erased)."""
     contact = ctx.contacts.close(contact_id, at=ctx.now())
     emit(contact, as_json, lambda: click.echo(f"closed {contact.id}"))
@@ -173,7 +202,7 @@ def contact_close(ctx: Any, contact_id: str, as_json: bool) -> None:
 @click.option("--patient", default=None)
 @json_option
 @pass_context
-def contact_list(ctx: Any, open_only: bool, patient: str | None, as_json: bool) -> None:
+def contact_list(ctx: Context, open_only: bool, patient: str | None, as_json: bool) -> None:
     """List contacts."""
     contacts = ctx.contacts.list(open_only=open_only, patient=patient)
     emit(contacts, as_json, lambda: print_table(["id", "patient", "dentist", "user", "opened", "closed"],
@@ -231,7 +260,7 @@ def _bound(value: str | None, end: bool) -> str | None:
 @click.option("--exchange", "exchange_id", default=None)
 @json_option
 @pass_context
-def audit_list(ctx: Any, since: str | None, until: str | None, exchange_id: str | None, as_json: bool) -> None:
+def audit_list(ctx: Context, since: str | None, until: str | None, exchange_id: str | None, as_json: bool) -> None:
     """List audit entries."""
     entries = list(ctx.audit.entries(since=_bound(since, False), until=_bound(until, True), exchange_id=exchange_id))
     emit(entries, as_json, lambda: print_table(
@@ -245,7 +274,7 @@ def audit_list(ctx: Any, since: str | None, until: str | None, exchange_id: str 
 @click.option("--no-sign", is_flag=True, help="Do not write a new checkpoint (e.g. when checking a backup).")
 @json_option
 @pass_context
-def audit_verify(ctx: Any, checkpoint_path: Path | None, no_sign: bool, as_json: bool) -> None:
+def audit_verify(ctx: Context, checkpoint_path: Path | None, no_sign: bool, as_json: bool) -> None:
     """Check the trail against its signed checkpoints; exit 1 naming what is wrong.
 
     When it is intact, the head is signed with the keystore's authentication key and appended to
@@ -276,9 +305,10 @@ def audit_verify(ctx: Any, checkpoint_path: Path | None, no_sign: bool, as_json:
         for warning in result.warnings:
             click.echo(f"  warning: {warning}")
 
-    emit(result, as_json, human)
-    if not result.ok:
-        sys.exit(1)
+    code = ExitCode.OK if result.ok else ExitCode.REFUSED
+    emit({**to_jsonable(result), "exit_code": int(code)}, as_json, human)
+    if code:
+        raise click.exceptions.Exit(int(code))
 
 
 @audit_group.command("export")
@@ -288,7 +318,7 @@ def audit_verify(ctx: Any, checkpoint_path: Path | None, no_sign: bool, as_json:
 @click.option("--csv", "fmt", flag_value="csv", help="CSV.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to a file instead of stdout.")
 @pass_context
-def audit_export(ctx: Any, since: str | None, until: str | None, fmt: str, out: Path | None) -> None:
+def audit_export(ctx: Context, since: str | None, until: str | None, fmt: str, out: Path | None) -> None:
     """Export audit entries for an inspection."""
     text = ctx.audit.export(fmt, since=_bound(since, False), until=_bound(until, True))
     if out:
@@ -304,26 +334,6 @@ def audit_export(ctx: Any, since: str | None, until: str | None, fmt: str, out: 
 
 
 # -- entry point -------------------------------------------------------------------------------
-
-
-# The design's contract: 4 is an internal error (a defect), so that it never looks like a business
-# refusal (1); a short message on stderr, the traceback in a private file.
-INTERNAL_ERROR_EXIT = 4
-
-
-def _write_traceback() -> str | None:
-    """Write the current exception's traceback to a new 0600 file; its path, or None if that fails."""
-    import os
-    import tempfile
-    import traceback
-
-    try:
-        fd, path = tempfile.mkstemp(prefix="mycarenet-dental-error-", suffix=".txt")  # 0600 by mkstemp
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(traceback.format_exc())
-        return path
-    except OSError:
-        return None
 
 
 _ROOT_VALUE_OPTIONS = frozenset({"--config", "--profile", "--trace"})
@@ -358,47 +368,39 @@ def config_path_of(args: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: read the plugin lists of the configuration, load plugins, run, map errors
-    to exit codes."""
+    """Console entry point: read the plugin lists of the configuration, load plugins, run; exit with the
+    contract's code (``exitcodes``)."""
+    from .exitcodes import internal_error, report, run
+
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
     try:
-        from ..config import load_plugin_lists
-        from ..plugins import make_plugin_manager
-
-        allow, block = load_plugin_lists(config_path_of(args))
-        pm = make_plugin_manager(allow=allow, block=block)
-        cli = build_cli(pm)
-        code = cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
-        if isinstance(code, int) and code:  # a command's Exit(n): click returns it when not standalone
-            sys.exit(code)
+        cli = build_cli(_plugin_manager(args))
     except MyCareNetDentalError as exc:
-        if as_json:
-            print_json(exc.to_dict())
-        else:
-            click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(2)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if exc.exit_code not in (0, 1) else exc.exit_code or 2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 — last resort: a defect, shown without traceback nor message
-        # The message of an unexpected exception may quote input (a password, an SSIN): only its type
-        # is shown. MYCARENET_DENTAL_DEBUG=1 re-raises it for a developer.
+        sys.exit(report(exc, as_json))
+    except Exception as exc:  # noqa: BLE001 — a plugin that breaks the start is a defect too
         import os
 
         if os.environ.get("MYCARENET_DENTAL_DEBUG"):
             raise
-        where = _write_traceback()
-        click.echo(f"error: internal error ({type(exc).__name__}); the details may hold personal data, so they "
-                   + (f"are in {where} (private file)" if where else "are not shown")
-                   + ". Please report it (MYCARENET_DENTAL_DEBUG=1 shows the traceback here).", err=True)
-        sys.exit(INTERNAL_ERROR_EXIT)
+        sys.exit(internal_error(exc, as_json))
+    code = run(cli, args, as_json=as_json)
+    if code:  # success returns (the console script then exits 0), as callers of main() expect
+        sys.exit(code)
+
+
+def _plugin_manager(args: list[str]) -> Any:
+    """The plugins the configuration allows. A configuration that cannot be read still lets ``--help``
+    list the core commands (with a warning): the help is how one finds out what to fix."""
+    from ..config import load_plugin_lists
+    from ..errors import ConfigError
+    from ..plugins import make_plugin_manager
+
+    try:
+        allow, block = load_plugin_lists(config_path_of(args))
+    except ConfigError as exc:
+        if not args or any(a in ("-h", "--help") for a in args):
+            click.echo(f"warning: {exc}; only the core commands are listed", err=True)
+            return None
+        raise
+    return make_plugin_manager(allow=allow, block=block)
