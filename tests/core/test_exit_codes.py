@@ -62,6 +62,11 @@ class World:
     cfg: Path
     dead: Path
     fresh: Path  # the same as cfg without the shared token cache: the STS is asked
+    request: Any = None  # the test's pytest request: a PostgreSQL database only for the cases that need one
+
+    def postgres(self) -> str:
+        """A fresh PostgreSQL database (the shipped ``postgres_url`` fixture; the case skips without one)."""
+        return str(self.request.getfixturevalue("postgres_url"))
 
     def run(self, *args: str, config: Path | None = None) -> tuple[int, str, str]:
         try:
@@ -223,6 +228,13 @@ ROWS: dict[str, Row] = {
     "billing status": Row(ok=lambda w: [], usage=lambda w: ["no-such-sending"]),
     "billing parse": Row(ok=lambda w: [w.sending_file()], usage=lambda w: [w.file("x.txt", "hello")]),
     "billing unattested": Row(ok=lambda w: [], usage=lambda w: ["--days", "0"]),
+    "storage status": Row(ok=lambda w: [w.ok("storage", "migrate")] and [],
+                          refused=lambda w: [],  # a fresh store: its migrations are pending
+                          usage=lambda w: ["--bogus"]),
+    "storage migrate": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
+    "storage copy": Row(ok=lambda w: [w.contact(), w.ok("insurability", "--patient", PATIENT)] and ["--to", w.postgres()],
+                        refused=lambda w: ["--to", w.postgres()],  # nothing exchanged: the copied trail is empty
+                        usage=lambda w: ["--to", "mysql://dental@db/dental"]),
 }
 
 _CLASSES = {"ok": OK, "refused": REFUSED, "usage": USAGE, "remote": REMOTE}
@@ -273,7 +285,8 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypatch: pytest.MonkeyPatch,
+          request: pytest.FixtureRequest) -> World:
     for name, value in sim.env.items():  # the passwords (``demo`` sets its own PKI's in the environment)
         monkeypatch.setenv(name, value)
     text = sim.config_path.read_text(encoding="utf-8")
@@ -289,7 +302,7 @@ def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypat
     fresh = sim.config_path.with_name(f"exit-fresh-{tmp_path.name}.toml")
     fresh.write_text(cfg.read_text(encoding="utf-8").replace(
         'token_cache = "token-dentist.json"', f'token_cache = "{tmp_path / "token.json"}"'), encoding="utf-8")
-    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead, fresh=fresh)
+    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead, fresh=fresh, request=request)
 
 
 @pytest.mark.parametrize(("path", "kind", "as_json"), list(_cases()))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
+from ..errors import ExitCode, UsageError
 from . import emit, json_option, pass_context, print_table
 
 
@@ -46,9 +46,11 @@ def storage_status(ctx: Any, as_json: bool) -> None:
         data = _status(ctx, storage)
     finally:
         storage.close()
+    pending = any(s["state"] == "pending" for s in data["schemas"])
+    data["exit_code"] = int(ExitCode.REFUSED if pending else ExitCode.OK)
     emit(data, as_json, lambda: _show(data))
-    if any(s["state"] == "pending" for s in data["schemas"]):
-        sys.exit(1)
+    if pending:
+        sys.exit(int(ExitCode.REFUSED))
 
 
 @storage_group.command("migrate")
@@ -103,7 +105,8 @@ def storage_copy(ctx: Any, to_url: str, checkpoint_path: Path | None, as_json: b
     result = verify_store(to_url, items)
     data = {"to": mask_url(to_url), "rows": report.rows, "tables": dict(report.tables),
             "audit": {"ok": result.ok, "rows": result.rows, "problem": result.problem, "reason": result.reason,
-                      "checkpoint": result.checkpoint}}
+                      "checkpoint": result.checkpoint},
+            "exit_code": int(ExitCode.OK if result.ok else ExitCode.REFUSED)}
 
     def human() -> None:
         click.echo(f"copied {report.rows} rows in {len(report.tables)} tables to {data['to']}")
@@ -115,4 +118,4 @@ def storage_copy(ctx: Any, to_url: str, checkpoint_path: Path | None, as_json: b
 
     emit(data, as_json, human)
     if not result.ok:
-        sys.exit(1)
+        sys.exit(int(ExitCode.REFUSED))
