@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
 STAMP  := $(VENV)/.installed
 
-.PHONY: all test demo bench lint clean venv system-deps dist
+.PHONY: all test demo bench lint clean venv system-deps dist docs
 
 all: test
 
@@ -28,7 +28,7 @@ system-deps:
 	  else echo "warning: PostgreSQL missing and not root; the shared-store tests will be skipped"; fi; }
 
 $(STAMP): $(PY) pyproject.toml $(PLUGINS) tests/example_plugin/pyproject.toml
-	$(PIP) install -q -e '.[test,simulator,postgresql]'
+	$(PIP) install -q -e '.[test,simulator,docs,postgresql]'
 	@for p in $(dir $(PLUGINS)) tests/example_plugin/; do echo "installing $$p"; $(PIP) install -q --no-deps -e $$p || exit 1; done
 	$(PIP) check >/dev/null || $(PIP) check
 	touch $(STAMP)
@@ -64,7 +64,15 @@ dist: $(STAMP)
 	@ls dist
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core plugins tests bench examples
+	$(VENV)/bin/ruff check core plugins tests bench examples docs/hooks
+
+# The documentation site into site/ (mkdocs.yml; pages generated from the code by docs/hooks/generate.py).
+# Files generated into docs/ before the build (e.g. docs/openapi.json): anywhere in this Makefile,
+# `DOCS_INPUTS += docs/openapi.json` and a rule that makes it; they are made first (read at run time).
+DOCS_INPUTS :=
+docs: $(STAMP)
+	$(if $(strip $(DOCS_INPUTS)),$(MAKE) $(DOCS_INPUTS))
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info core/*.egg-info plugins/*/*.egg-info
+	rm -rf $(VENV) $(DEMO_VENV) build dist site *.egg-info core/*.egg-info plugins/*/*.egg-info

@@ -2,7 +2,9 @@
 
 The commands are discovered from the CLI tree: a new command without a row in ``ROWS`` fails
 ``test_every_command_has_a_row``. Each row gives, per outcome class the command can produce, a case
-(the arguments, built on a fresh store against the module's simulator); every case runs plain and,
+(the arguments, built on a fresh store against the module's simulator); a remote case runs twice:
+against a closed port, and against the simulator with its services switched down (SOAP fault
+SOA-02001). Every case runs plain and,
 when the command has ``--json``, with ``--json`` (then the error body carries ``exit_code``). The
 internal error (4) is every command's success case with its callback raising.
 """
@@ -59,6 +61,7 @@ class World:
     capsys: Any
     cfg: Path
     dead: Path
+    fresh: Path  # the same as cfg without the shared token cache: the STS is asked
     request: Any = None
 
     def postgres(self) -> str:
@@ -98,8 +101,8 @@ class World:
         if consulted:
             self.contact()
             self.ok("tariff", "--patient", PATIENT, "--service", "301011", "--date", day)
-        doc = {"invoices": [{"number": 7001, "patient": {"ssin": PATIENT, "sex": "M", "mutuality": "116",
-                                                         "ct1": "110", "ct2": "110"},
+        doc = {"invoices": [{"number": 7001, "patient_id": PATIENT, "sex": "male", "mutuality": "116",
+                             "ct1": "110", "ct2": "110",
                              "lines": [{"code": "301011", "date": day, "reimbursement": 2500, "patient_share": 500,
                                         "tooth": 36}]}]}
         return self.file("invoices.json", json.dumps(doc))
@@ -229,6 +232,7 @@ ROWS: dict[str, Row] = {
     "billing status": Row(ok=lambda w: [], usage=lambda w: ["no-such-sending"]),
     "billing parse": Row(ok=lambda w: [w.sending_file()], usage=lambda w: [w.file("x.txt", "hello")]),
     "billing unattested": Row(ok=lambda w: [], usage=lambda w: ["--days", "0"]),
+    "billing schema": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
 }
 
 _CLASSES = {"ok": OK, "refused": REFUSED, "usage": USAGE, "remote": REMOTE}
@@ -241,10 +245,11 @@ def _has_json(path: str) -> bool:
 def _cases() -> Iterator[Any]:
     for path in sorted(ROWS):
         row = ROWS[path]
-        for kind in ("ok", "refused", "usage", "remote", "internal"):
-            if kind != "internal" and getattr(row, kind) is None:
+        for kind in ("ok", "refused", "usage", "remote", "fault", "internal"):
+            if getattr(row, "remote" if kind == "fault" else kind, True) is None:
                 continue
-            for as_json in (False, True) if path in COMMANDS and _has_json(path) else (False,):
+            both = path in COMMANDS and _has_json(path) and kind != "fault"  # fault: the remote case's twin
+            for as_json in (False, True) if both else (False,):
                 yield pytest.param(path, kind, as_json, id=f"{path.replace(' ', '-')}-{kind}" + ("-json" * as_json))
 
 
@@ -292,14 +297,19 @@ def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypat
     dead.write_text(cfg.read_text(encoding="utf-8").replace(f":{port}", f":{_closed_port()}")
                     .replace('token_cache = "token-dentist.json"', f'token_cache = "{tmp_path / "token.json"}"'),
                     encoding="utf-8")
-    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead, request=request)
+    fresh = sim.config_path.with_name(f"exit-fresh-{tmp_path.name}.toml")
+    fresh.write_text(cfg.read_text(encoding="utf-8").replace(
+        'token_cache = "token-dentist.json"', f'token_cache = "{tmp_path / "token.json"}"'), encoding="utf-8")
+    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead, fresh=fresh, request=request)
 
 
 @pytest.mark.parametrize(("path", "kind", "as_json"), list(_cases()))
 def test_exit_code(world: World, monkeypatch: pytest.MonkeyPatch, path: str, kind: str, as_json: bool) -> None:
     row = ROWS[path]
-    args = (row.ok if kind == "internal" else getattr(row, kind))(world)
-    config = world.dead if kind == "remote" else world.cfg
+    args = {"internal": row.ok, "fault": row.remote}.get(kind, getattr(row, kind, None))(world)
+    config = {"remote": world.dead, "fault": world.fresh}.get(kind, world.cfg)
+    if kind == "fault":  # every service of the simulator answers SOA-02001 "service not available"
+        monkeypatch.setattr(world.sim.app.state.switches, "down", set(world.sim.app.routes))
     if kind == "ok" and row.patch is not None:
         row.patch(world, monkeypatch)
     if kind == "internal":
@@ -308,7 +318,7 @@ def test_exit_code(world: World, monkeypatch: pytest.MonkeyPatch, path: str, kin
 
         monkeypatch.setattr(COMMANDS[path], "callback", boom)
     code, out, err = world.run(*path.split(), *args, *(["--json"] if as_json else []), config=config)
-    expected = INTERNAL if kind == "internal" else _CLASSES[kind]
+    expected = {"internal": INTERNAL, "fault": REMOTE}.get(kind) or _CLASSES[kind]
     assert code == expected, f"{path} {kind}: exit {code}\n{out}\n{err}"
     assert "Traceback" not in out + err
     if as_json:
