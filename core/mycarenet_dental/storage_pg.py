@@ -133,14 +133,14 @@ class PgStorage(Storage):
             return
         conn = self._thread_connection()
         raw = conn.raw
-        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if snapshot else "BEGIN")
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ" if snapshot else "BEGIN"
         local.depth = 1
         try:
-            if immediate:
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            # the writers' lock goes with BEGIN in one round trip (one simple-protocol message)
+            raw.execute(f"{begin}; SELECT pg_advisory_xact_lock({WRITER_LOCK})" if immediate else begin)
             yield conn
         except BaseException:
-            if not raw.closed:
+            if not (raw.closed or raw.broken):  # a lost connection ended its transaction on the server
                 raw.execute("ROLLBACK")
             raise
         else:

@@ -107,12 +107,15 @@ def _cli(config: Path, pki: Any, *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_storage_copy_moves_the_practice_and_the_chain_verifies_unchanged(tmp_path: Path, pki: Any,
-                                                                         postgres_url: str) -> None:
+                                                                         postgres_url: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from mycarenet_dental.context import Context
 
+    monkeypatch.setenv("TEST_STORE_KEYSTORE_PASSWORD", pki.keystore_password)
+
     sqlite_config = _config(tmp_path, pki, 'path = "practice.sqlite"')
-    ctx = Context.from_config(sqlite_config, check_credentials=False)  # the store only; the CLI logs in
-    contact = ctx.contacts.open("85073003328", dentist=ctx.responsible().id, user_id=ctx.user_id)
+    ctx = Context.from_config(sqlite_config)
+    contact = ctx.open_contact("85073003328")
     for i in range(30):
         ctx.audit.append("exchange", exchange_id=f"x{i}", service="tariff", contact_id=contact.id,
                          message="naïve — ü", detail={"i": i})
@@ -134,7 +137,7 @@ def test_storage_copy_moves_the_practice_and_the_chain_verifies_unchanged(tmp_pa
     status = _cli(pg_config, pki, "storage", "status", "--json")
     assert status.returncode == 0, status.stderr
     assert {s["state"] for s in json.loads(status.stdout)["schemas"]} == {"current"}
-    ctx = Context.from_config(pg_config, check_credentials=False)
+    ctx = Context.from_config(pg_config)
     ctx.audit.append("exchange", exchange_id="after-the-move", service="tariff")
     assert ctx.contacts.get(contact.id).patient == "85073003328"
     ctx.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +45,10 @@ def storage_status(ctx: Any, as_json: bool) -> None:
         data = _status(ctx, storage)
     finally:
         storage.close()
-    pending = any(s["state"] == "pending" for s in data["schemas"])
-    data["exit_code"] = int(ExitCode.REFUSED if pending else ExitCode.OK)
-    emit(data, as_json, lambda: _show(data))
-    if pending:
-        sys.exit(int(ExitCode.REFUSED))
+    code = ExitCode.REFUSED if any(s["state"] == "pending" for s in data["schemas"]) else ExitCode.OK
+    emit({**data, "exit_code": int(code)}, as_json, lambda: _show(data))
+    if code:
+        raise click.exceptions.Exit(int(code))
 
 
 @storage_group.command("migrate")
@@ -103,19 +101,24 @@ def storage_copy(ctx: Any, to_url: str, checkpoint_path: Path | None, as_json: b
         source.close()
         target.close()
     result = verify_store(to_url, items)
+    # a practice that never exchanged anything has an empty trail on both sides: nothing to verify
+    fresh = result.problem == "EMPTY" and dict(report.tables).get("audit", 0) == 0 and not items
     data = {"to": mask_url(to_url), "rows": report.rows, "tables": dict(report.tables),
-            "audit": {"ok": result.ok, "rows": result.rows, "problem": result.problem, "reason": result.reason,
-                      "checkpoint": result.checkpoint},
-            "exit_code": int(ExitCode.OK if result.ok else ExitCode.REFUSED)}
+            "audit": {"ok": result.ok or fresh, "rows": result.rows, "problem": "" if fresh else result.problem,
+                      "reason": "the trail is empty (nothing exchanged yet)" if fresh else result.reason,
+                      "checkpoint": result.checkpoint}}
 
     def human() -> None:
         click.echo(f"copied {report.rows} rows in {len(report.tables)} tables to {data['to']}")
-        if result.ok:
+        if fresh:
+            click.echo("audit trail empty on both sides: nothing exchanged yet")
+        elif result.ok:
             click.echo(f"audit trail on the target intact: {result.rows} entries"
                        + (f", matches the checkpoint of entry {result.checkpoint['seq']}" if result.checkpoint else ""))
         else:
             click.echo(f"audit trail on the target BROKEN [{result.problem}]: {result.reason}")
 
-    emit(data, as_json, human)
-    if not result.ok:
-        sys.exit(int(ExitCode.REFUSED))
+    code = ExitCode.OK if result.ok or fresh else ExitCode.REFUSED
+    emit({**data, "exit_code": int(code)}, as_json, human)
+    if code:
+        raise click.exceptions.Exit(int(code))

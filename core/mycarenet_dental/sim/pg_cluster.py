@@ -14,6 +14,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,21 @@ FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 
 class ClusterUnavailable(RuntimeError):
     """PostgreSQL cannot be started here (binaries missing, no unprivileged user...): tests skip."""
+
+
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+owner, base, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.exists(base):
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        if os.path.exists(os.path.join(base, "data", "postmaster.pid")):
+            subprocess.run(stop, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+        break
+    time.sleep(1)
+"""
 
 
 def bindir() -> Path:
@@ -87,7 +103,17 @@ class PgCluster:
             cluster.stop()
             raise
         atexit.register(cluster.stop)
+        cluster._watch(os.getpid())
         return cluster
+
+    def _watch(self, owner: int) -> None:
+        """A small process that stops the cluster when ``owner`` dies, even by kill -9 (atexit does not run)."""
+        stop = [str(self.bin / "pg_ctl"), "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop"]
+        if self.as_user is not None:
+            stop = ["runuser", "-u", self.as_user, "--", *stop]
+        subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(owner), str(self.base), *stop],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
 
     def _run(self, tool: str, *args: str) -> None:
         cmd = [str(self.bin / tool), *args]
