@@ -52,7 +52,18 @@ $(DEMO_STAMP): pyproject.toml $(PLUGINS)
 demo: $(DEMO_STAMP)
 	$(DEMO_VENV)/bin/mycarenet-dental demo
 
-bench: $(STAMP)
+# The peer stack of bench/bench_peer.py (the [bench] extra). python-xmlsec ships manylinux wheels; where it must be
+# built from source it needs libxmlsec1-dev and pkg-config, installed here when missing (as root, Debian).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	@$(PIP) install -q -e '.[bench]' || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxmlsec1-dev pkg-config >/dev/null \
+	      && $(PIP) install -q -e '.[bench]'; \
+	  else false; fi; } || echo "warning: the [bench] extra could not be installed; the peer rows will be skipped"
+	@$(PY) -c "import zeep, xmlsec" 2>/dev/null && touch $(BENCH_STAMP) || true
+
+bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) bench/run.py
 
 # Every wheel and sdist (core + each plugin) into dist/: `pip install --find-links dist mycarenet-dental-tariff`.

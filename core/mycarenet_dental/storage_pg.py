@@ -140,7 +140,7 @@ class PgStorage(Storage):
             raw.execute(f"{begin}; SELECT pg_advisory_xact_lock({WRITER_LOCK})" if immediate else begin)
             yield conn
         except BaseException:
-            if not raw.closed:
+            if not (raw.closed or raw.broken):  # a lost connection ended its transaction on the server
                 raw.execute("ROLLBACK")
             raise
         else:

@@ -47,7 +47,7 @@ def once_per_contact(rule_id: str, article: str, service: str, *, title: str = "
                 f"(exchange {holder.exchange_id[:12]}, started {holder.taken_at})",
                 hint="wait for its answer: it is kept on the contact and used again",
             )
-        if context.log.find(service=service, contact_id=exchange.contact_id, status="ok"):
+        if context.results(service=service, contact_id=exchange.contact_id):
             return RuleCheck(  # the core releases the reservation with the refusal
                 f"{service} was already consulted in contact {exchange.contact_id}; "
                 "the result kept on the contact is to be used",
