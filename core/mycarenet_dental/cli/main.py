@@ -55,6 +55,7 @@ LAZY_HELP = {
     "demo": "Run the day of a dental practice against the embedded simulator (extra 'simulator').",
     "login": "Get an eHealth token (STS) and show its subject, attributes and validity.",
     "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
+    "gateway": "The local HTTP gateway: every service as JSON over HTTP, API tokens (extra 'gateway').",
 }
 
 CORE_LAZY = {
@@ -62,6 +63,7 @@ CORE_LAZY = {
     "demo": "mycarenet_dental.sim.demo:demo_command",
     "login": "mycarenet_dental.cli.security_cmds:login_command",
     "security": "mycarenet_dental.cli.security_cmds:security_group",
+    "gateway": "mycarenet_dental.gateway.cli:gateway_group",
 }
 
 

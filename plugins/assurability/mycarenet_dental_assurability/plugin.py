@@ -10,6 +10,7 @@ from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
     ResultKind,
+    RouteSpec,
     RuleSpec,
     ServiceSpec,
 )
@@ -50,3 +51,10 @@ def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name="assurability.consultation",
                      description="insurability answer kept on the contact: status, insurer, CT1/CT2, "
                                  "third-party payment, period (no patient identity data)")
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
+    RouteSpec,
     RuleSpec,
     ServiceSpec,
+    StatusPanelSpec,
     TableSpec,
 )
 
@@ -51,3 +53,17 @@ def mycarenet_dental_commands() -> Iterator[CommandSpec]:
     from .cli import billing_group
 
     yield CommandSpec(name=SERVICE, command=billing_group)
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()
+
+
+@hookimpl
+def mycarenet_dental_status_panels() -> Iterator[StatusPanelSpec]:
+    from .routes import panels
+
+    yield StatusPanelSpec(name="billing", render=panels)

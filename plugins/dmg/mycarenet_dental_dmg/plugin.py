@@ -12,6 +12,7 @@ from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
     ResultKind,
+    RouteSpec,
     RuleSpec,
     ServiceSpec,
 )
@@ -51,3 +52,10 @@ def mycarenet_dental_commands() -> Iterator[CommandSpec]:
 def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name=RESULT_KIND, description="holder of the patient's DMG (NIHII, name, period) on a date; "
                      "erased when the contact closes unless [dmg] keep_results = true")
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()

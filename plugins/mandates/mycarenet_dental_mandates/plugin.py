@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mycarenet_dental.hookspec import hookimpl
-from mycarenet_dental.registrations import CommandSpec, RuleSpec, TableSpec
+from mycarenet_dental.registrations import CommandSpec, RouteSpec, RuleSpec, TableSpec
 
 from .cli import mandates_group
 
@@ -27,3 +27,10 @@ def mycarenet_dental_rules() -> Iterator[RuleSpec]:
 @hookimpl
 def mycarenet_dental_commands() -> Iterator[CommandSpec]:
     yield CommandSpec(name="mandates", command=mandates_group)
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()

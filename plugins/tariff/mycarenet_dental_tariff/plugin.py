@@ -8,6 +8,7 @@ from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
     ResultKind,
+    RouteSpec,
     RuleSpec,
     ServiceSpec,
 )
@@ -45,3 +46,10 @@ def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name="tariff.consultation",
                      description="one entry per service line priced or refused by the insurer (patient, code, "
                                  "service_date, tooth, status, fee/reimbursement/patient share in cents, commitment)")
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()
