@@ -121,12 +121,13 @@ def panels(ctx: Context) -> Iterator[StatusPanel]:
     outbox = _outbox(ctx)
     statuses = outbox.list()
     bad = {SendingState.REFUSED, SendingState.INVALID, SendingState.FAILED, SendingState.PARTLY}
+    quiet = {SendingState.BUILT, SendingState.VALIDATED, SendingState.POSTING, SendingState.POSTED}
     rows, marks = [], {}
     for i, s in enumerate(statuses):
-        reasons = _reasons(s, outbox.lines(s.id)) if s.state in bad else ""
+        reasons = "" if s.state in quiet else _reasons(s, outbox.lines(s.id))
         rows.append((s.oa, s.period, str(s.sending_number), _PLAIN.get(s.state.value, s.state.value),
                      _euro(s.total_a), reasons or "-"))
-        marks[i] = "bad" if s.state in bad else "ok" if s.state is SendingState.SETTLED else ""
+        marks[i] = "bad" if s.state in bad or reasons else "ok" if s.state is SendingState.SETTLED else ""
     yield StatusPanel(title="eFact outbox", columns=("insurer", "month", "sending", "state", "amount", "insurer's answer"),
                       rows=rows, marks=marks,
                       notes=() if statuses else ("No sending yet.",))
