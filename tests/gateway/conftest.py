@@ -46,7 +46,8 @@ def live(sim: Any) -> Iterator[LiveGateway]:
     from mycarenet_dental.gateway.app import build_app
     from mycarenet_dental.gateway.tokens import TokenStore
 
-    ctx = sim.context(tables={"tariff": {"max_per_minute": 10_000}, "dmg": {"max_per_minute": 10_000}})
+    ctx = sim.context(tables={"tariff": {"max_per_minute": 10_000}, "dmg": {"max_per_minute": 10_000},
+                              "billing": {"max_files_per_union_per_day": 50}})
     store = TokenStore(ctx.storage)
     tokens = {role: store.add(f"{role}-user", role, now=ctx.now()).secret for role in ("reception", "dentist", "billing")}
     app = build_app(ctx)

@@ -127,7 +127,7 @@ def _core_routes(gateway: Gateway) -> list[Any]:
 
     @get("/openapi.json", sync_to_thread=False, include_in_schema=False)
     def openapi(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return Response(content=encode_json(request.app.openapi_schema.to_schema()), media_type=JSON)
+        return Response(content=encode_json(contract(request.app)), media_type=JSON)
 
     @get("/status", sync_to_thread=True, include_in_schema=False)
     def status(request: Request[Any, Any, Any]) -> Response[str]:
@@ -150,7 +150,7 @@ def _core_routes(gateway: Gateway) -> list[Any]:
     @post("/status/link", sync_to_thread=True, tags=["token"], security=[{"bearer": []}],
           summary="A one-time link (10 minutes) that opens the status page for this token, e.g. on a phone",
           responses={401: ResponseSpec(data_container=ErrorBody, description=_ERRORS[401])})
-    def link(request: Request[Any, Any, Any]) -> Response[bytes]:
+    def link(request: Request[Any, Any, Any]) -> Response[status_page.StatusLink]:
         try:
             token = gateway.authenticate(request.headers.get("authorization"), "POST /status/link")
         except Exception as exc:  # HttpProblem: 401 audited
@@ -159,6 +159,31 @@ def _core_routes(gateway: Gateway) -> list[Any]:
         return Response(content=encode_json(status_page.link_for(gateway, token)), status_code=201, media_type=JSON)
 
     return [health, openapi, status, login, link]
+
+
+def _fixed_tuples(node: Any) -> Any:
+    """A fixed-length tuple as an array of ``n`` items of the union of their schemas.
+
+    Litestar writes it as ``prefixItems``, which contract tools still read in the pre-2020 form
+    (``items: [..]``) and then refuse; the plain form is valid for every JSON Schema draft.
+    """
+    if isinstance(node, list):
+        return [_fixed_tuples(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _fixed_tuples(value) for key, value in node.items()}
+    for key in ("prefixItems", "items"):
+        if isinstance(out.get(key), list):
+            parts = out.pop(key)
+            unique = [p for i, p in enumerate(parts) if p not in parts[:i]]
+            out["items"] = unique[0] if len(unique) == 1 else {"anyOf": unique}
+            out["minItems"] = out["maxItems"] = len(parts)
+    return out
+
+
+def contract(app: Litestar) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``app`` (served at ``/openapi.json``, written by ``gateway openapi``)."""
+    return _fixed_tuples(app.openapi_schema.to_schema())  # type: ignore[no-any-return]
 
 
 def build_app(ctx: Context, settings: GatewaySettings | None = None, *, gateway: Gateway | None = None) -> Litestar:

@@ -43,9 +43,9 @@ def openapi_command(ctx: Any, out: Path | None) -> None:
     from .serve import require_extra
 
     require_extra()
-    from .app import build_app
+    from .app import build_app, contract
 
-    text = json.dumps(build_app(ctx).openapi_schema.to_schema(), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(contract(build_app(ctx)), indent=2, sort_keys=True) + "\n"
     if out is None:
         click.echo(text, nl=False)
     else:
