@@ -56,11 +56,10 @@ def run(env: Any, n: int) -> tuple[float, float, float, float]:
 
     patient = base_population()[0].ssin
     ctx = env.context()
-    dentist = ctx.responsible().id
 
     def once() -> None:
-        contact = ctx.contacts.open(patient, dentist=dentist, user_id=ctx.user_id).id
-        result = consult_insurability(ctx, patient, contact_id=contact, sealed=True)
+        contact = ctx.open_contact(patient)
+        result = consult_insurability(ctx, contact, sealed=True)
         assert result.insured and result.ct1 == "110"
 
     rate, cpu_per = measure(once, n)

@@ -60,8 +60,8 @@ def run_route(env: Any, route: str, n: int, floor: float | None) -> tuple[float,
 
     patient = base_population()[0].ssin
     ctx = _context(env, route)
-    contact = ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
-    rate, cpu_per = measure(lambda: consult_dmg(ctx, patient, contact_id=contact), n)
+    contact = ctx.open_contact(patient)
+    rate, cpu_per = measure(lambda: consult_dmg(ctx, contact), n)
     floor = floor if floor is not None else crypto_floor(ctx)
     ctx.close()
     return rate, cpu_per, floor

@@ -59,11 +59,10 @@ def run(env: Any, n: int) -> tuple[float, float, float]:
 
     patient = base_population()[0].ssin
     ctx = _context(env)
-    dentist = ctx.responsible().id
 
     def once() -> None:
-        contact = ctx.contacts.open(patient, dentist=dentist, user_id=ctx.user_id).id
-        result = consult_tariff(ctx, patient, SERVICES, contact_id=contact)
+        contact = ctx.open_contact(patient)
+        result = consult_tariff(ctx, contact, SERVICES)
         assert len(result.lines) == 3 and all(line.priced for line in result.lines)
 
     rate, cpu_per = measure(once, n)

@@ -1,18 +1,22 @@
 """The context a vendor (and every plugin) works through: configuration, plugins, storage, audit,
 contacts, the exchange log, the rules and — lazily — the eHealth security session and SOAP client.
 
-Typical use from a vendor's code::
+Typical use from a vendor's code (every service plugin has the same shape: a module-level
+``verb_noun(ctx, contact_or_subject, ...)`` returning a frozen result)::
 
-    from mycarenet_dental.context import Context
-    ctx = Context.from_config("config.toml")
-    contact = ctx.contacts.open("85073003328", dentist=ctx.responsible().id, user_id=ctx.user_id)
+    from mycarenet_dental import Context
+    from mycarenet_dental_tariff import consult_tariff
+
+    with Context.from_config("config.toml") as ctx:
+        contact = ctx.open_contact("85073003328")
+        result = consult_tariff(ctx, contact, ["301011"])
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +29,7 @@ from . import contacts as contacts_mod
 from . import reservations
 from .audit import AuditLog
 from .config import Config, https_url, load_config
-from .contacts import Contacts
+from .contacts import Contact, Contacts
 from .errors import (
     BusinessError,
     ConfigError,
@@ -35,6 +39,7 @@ from .errors import (
 )
 from .exchange import Exchange, ExchangeRun, Outcome, Party, PartyKind, Trigger
 from .exchange_log import ExchangeLog
+from .identifiers import parse_patient
 from .plugins import PluginManager, make_plugin_manager
 from .registrations import RuleSpec, ServiceSpec, TableSpec
 from .rules import applies
@@ -42,7 +47,11 @@ from .storage import Storage
 from .timeutil import utc_ms
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .ehealth.session import SecuritySession
     from .ehealth.transport import SoapClient
+
+#: What a context reads the time from (tests give a fixed or stepping clock).
+Clock = Callable[[], datetime]
 
 RULE_SWITCH_TABLE = TableSpec(
     name="core.rules",
@@ -66,21 +75,47 @@ def _status_of(exc: BaseException) -> str:
 
 
 class Context:
-    """Everything one process needs to run exchanges. Cheap to create; heavy parts are lazy."""
+    """Everything one process needs to run exchanges. Cheap to create; heavy parts are lazy.
+
+    A context manager: ``with Context.from_config(path) as ctx: ...`` closes the store on the way out.
+    """
 
     def __init__(self, config: Config, *, pm: PluginManager | None = None, storage: Storage | None = None,
-                 clock: Any = None) -> None:
+                 clock: Clock | None = None) -> None:
         self.config = config
         self.pm = pm or make_plugin_manager(allow=config.plugins_allow, block=config.plugins_block)
         self._storage = storage
         self._clock = clock
-        self._security: Any = None
+        self._security: SecuritySession | None = None
         self._soap: SoapClient | None = None
 
     @classmethod
     def from_config(cls, path: Path | str | None = None, *, profile: str | None = None,
-                    trace_dir: Path | None = None, **kwargs: Any) -> Context:
-        return cls(load_config(path, profile=profile).with_trace(trace_dir), **kwargs)
+                    trace_dir: Path | None = None, check_credentials: bool = True, pm: PluginManager | None = None,
+                    storage: Storage | None = None, clock: Clock | None = None) -> Context:
+        """The context of one configuration file.
+
+        Reads the TOML file ``path`` (default ``$MYCARENET_DENTAL_CONFIG``, see :func:`load_config`) for
+        ``profile`` (default: the file's, else ``simulator``), and the keystore and licence passwords
+        from the environment variables it names. With ``check_credentials`` (the default) the
+        credentials are checked now, locally and without any network call: a keystore configured,
+        readable, opened by its password; the licence password set when a licence user is.
+        ``trace_dir`` writes the exact bytes of each exchange there (0600). ``pm``, ``storage``,
+        ``clock`` replace the plugin manager, the store and the clock (tests, embedding).
+
+        Raises :class:`~mycarenet_dental.errors.ConfigError` (exit 2) for a missing or invalid file, a
+        missing keystore or password, a keystore the password does not open; never a traceback.
+        """
+        config = load_config(path, profile=profile).with_trace(trace_dir)
+        if check_credentials:
+            check_credentials_of(config)
+        return cls(config, pm=pm, storage=storage, clock=clock)
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- time ----------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -106,6 +141,31 @@ class Context:
     @functools.cached_property
     def contacts(self) -> Contacts:
         return Contacts(self.storage)
+
+    def open_contact(self, patient: str) -> Contact:
+        """Open a contact with a patient being treated (R29) by the configured dentist and user.
+
+        ``patient`` is an SSIN or ``MUT:REGNR``; a bad one is an ``InvalidIdentifierError`` (exit 2)."""
+        key = str(parse_patient(patient))  # the SSIN, or MUT:REGNR
+        return self.contacts.open(key, dentist=self.responsible().id, user_id=self.user_id, at=self.now())
+
+    def contact(self, contact_id: str) -> Contact:
+        """The contact of that id (``UsageError`` UNKNOWN_CONTACT when there is none)."""
+        return self.contacts.get(contact_id)
+
+    def resolve_contact(self, contact: Contact | str) -> Contact:
+        """The open contact a consultation works in: ``contact`` itself (re-read, it must still be open),
+        or for a patient identifier the patient's open contact of this user (``NoContactError``, R29)."""
+        if isinstance(contact, Contact):
+            return self.contacts.resolve(contact.patient, contact.id, user_id=self.user_id)
+        return self.contacts.resolve(str(parse_patient(contact)), None, user_id=self.user_id)
+
+    def contact_for(self, patient: str, contact_id: str | None) -> Contact | str:
+        """What ``--patient P [--contact ID]`` names for a consultation: contact ID, which must be P's and
+        open; without an id, P itself (the consultation then takes P's open contact, after its own checks)."""
+        if not contact_id:
+            return patient
+        return self.contacts.resolve(str(parse_patient(patient)), contact_id, user_id=self.user_id)
 
     @functools.cached_property
     def log(self) -> ExchangeLog:
@@ -296,7 +356,7 @@ class Context:
 
     def _daily_checkpoint(self) -> None:
         """Sign the audit head at least once a day, while the keystore is open for the exchanges anyway."""
-        if self._security is None or getattr(self._security, "keystore", None) is None:
+        if self._security is None:
             return
         from .audit_checkpoint import CheckpointFile, Signer, path_from_config, sign_head
 
@@ -343,7 +403,7 @@ class Context:
         return self._soap
 
     @property
-    def security(self) -> Any:
+    def security(self) -> SecuritySession:
         """The eHealth security session (keystore, token cache, holder-of-key signing, ETKs)."""
         if self._security is None:
             from .ehealth.session import SecuritySession
@@ -364,8 +424,30 @@ class Context:
         return self._security
 
     def close(self) -> None:
+        """Close the store (the security session holds no open resource)."""
         if self._storage is not None:
             self._storage.close()
+
+
+def check_credentials_of(config: Config) -> None:
+    """The local part of logging in: the keystore is there, readable, and its password opens it; the
+    licence password is set when a licence user is configured. No network call (cheap enough for every
+    :meth:`Context.from_config`)."""
+    path = config.keystore_path
+    if path is None:
+        raise ConfigError("no keystore configured", location="[keystore] path",
+                          hint="run `mycarenet-dental simulator pki --out DIR` for a test one")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"the keystore cannot be read: {exc.strerror or type(exc).__name__}",
+                          location="[keystore] path", hint=str(path)) from None
+    from .ehealth.keystore import Keystore
+
+    Keystore.from_bytes(data, config.keystore_password())  # KeystoreError (a ConfigError) on a wrong password
+    if config.licence_username and not config.licence_password():
+        raise ConfigError(f"the licence password is not set: put it in the environment variable "
+                          f"{config.licence_password_env}", location="[licence] password_env")
 
 
 @attrs.frozen

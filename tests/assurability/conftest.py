@@ -28,8 +28,7 @@ def contact_for(ctx: object) -> Callable[[str], str]:
     def open_(patient: str) -> str:
         for old in ctx.contacts.list(open_only=True, patient=patient):  # type: ignore[attr-defined]
             ctx.contacts.close(old.id)  # type: ignore[attr-defined]
-        contact = ctx.contacts.open(patient, dentist=ctx.responsible().id,  # type: ignore[attr-defined]
-                                    user_id=ctx.user_id)  # type: ignore[attr-defined]
+        contact = ctx.open_contact(patient)  # type: ignore[attr-defined]
         return str(contact.id)
 
     return open_

@@ -76,9 +76,9 @@ def test_simulator_refuses_a_utc_zoneless_query(ctx: Any, contact_for: Any, monk
             return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         return value.isoformat()
 
-    ok = consult_insurability(ctx, PATIENT, contact_id=contact_for(PATIENT))  # the current form is taken
+    ok = consult_insurability(ctx, ctx.contact(contact_for(PATIENT)))  # the current form is taken
     assert ok is not None
     monkeypatch.setattr(md, "xs_local", old_form)
     with pytest.raises(InsurabilityRefused) as info:
-        consult_insurability(ctx, PATIENT, contact_id=contact_for(PATIENT))
+        consult_insurability(ctx, ctx.contact(contact_for(PATIENT)))
     assert info.value.code == "INVALID_ISSUE_INSTANT"

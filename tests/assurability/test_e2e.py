@@ -286,7 +286,7 @@ def test_retention_contact_erases_the_kept_summary(sim, contact_for) -> None:
     office.config = attrs.evolve(office.config, raw=raw)
     patient = EXTRA["Ines"].ssin
     contact_id = contact_for(patient)
-    consult_insurability(office, patient, contact_id=contact_id)
+    consult_insurability(office, office.contact(contact_id))
     assert office.log.find(kind="assurability.consultation", contact_id=contact_id)
     office.contacts.close(contact_id)
     assert office.log.find(kind="assurability.consultation", contact_id=contact_id) == []

@@ -24,8 +24,7 @@ def test_mandatary_consultation(sim) -> None:
         except SystemExit as done:
             assert not done.code
     patient = base_population()[1].ssin
-    office.contacts.open(patient, dentist=dentist.id, user_id=office.user_id)
-    result = consult_insurability(office, patient)
+    result = consult_insurability(office, office.open_contact(patient))
     assert (result.ct1, result.insurer) == ("131", "300")
     rows = office.storage.query("SELECT executor, responsible FROM audit WHERE kind = 'outcome' AND service = ?",
                                 ("assurability",))

@@ -13,7 +13,8 @@ import json
 import pytest
 from click.testing import CliRunner
 from mycarenet_dental.cli.main import build_cli
-from mycarenet_dental_billing.outbox import Outbox, SendingState, read_answer
+from mycarenet_dental_billing import build_sendings, sending_file, sending_lines, settle_sendings
+from mycarenet_dental_billing.outbox import SendingState, read_answer
 from mycarenet_dental_billing.rules import unattested
 
 from tests.billing.flow_fixtures import (  # noqa: F401  (fixtures)
@@ -49,7 +50,6 @@ def test_month_of_practice(env, tmp_path, mtom):
     """Once with the insurer's answers inline, once as MTOM/XOP attachments (issue 12.8)."""
     env.state.switches.extra["billing.mtom"] = mtom
     ctx = new_context(env, tmp_path)
-    outbox = Outbox(ctx)
     invoices = (
         _visits(ctx, 100, LUCAS, 5, 4, 2)  # union 100: 20 lines
         + _visits(ctx, 200, MARIE, 3, 3, 1) + _visits(ctx, 300, KARIM, 2, 3, 4)  # union 300: 15 lines
@@ -58,15 +58,15 @@ def test_month_of_practice(env, tmp_path, mtom):
     # the faulty one: Marie (insured at 306, union 300) billed as a member of 116 → sent to union 100
     faulty = consulted_invoice(ctx, 999, MARIE, [("301011", today() - dt.timedelta(days=6), 36, 2500)],
                                affiliation="116")
-    built = outbox.build(invoices + [faulty])
+    built = build_sendings(ctx, invoices + [faulty])
     assert not built.refused_lines
     assert sorted((s.oa, s.lines) for s in built.sendings) == [("100", 21), ("300", 15), ("500", 10)]
-    statuses = outbox.settle(max_polls=6)
+    statuses = settle_sendings(ctx, max_polls=6)
     assert (env.state.counters.get("billing.gets_mtom", 0) > 0) == mtom  # the answers really came that way
     by_oa = {s.oa: s for s in statuses}
     assert {s.state for s in statuses} == {SendingState.SETTLED}
     assert all(s.received for s in statuses)
-    lines = {oa: outbox.lines(s.id) for oa, s in by_oa.items()}
+    lines = {oa: sending_lines(ctx, s) for oa, s in by_oa.items()}
     refused = [ln for ls in lines.values() for ln in ls if ln.state == "refused"]
     assert [(ln.invoice_number, ln.patient) for ln in refused] == [(999, MARIE.ssin)]
     (error,) = refused[0].errors
@@ -125,7 +125,7 @@ def test_cli_build_send_poll_status(env, tmp_path):
     assert json.loads(result.output)["lines"][0]["state"] == "paid"
     # the file as sent passes the local checks; parse shows its totals
     ctx = env.context()
-    data = Outbox(ctx).file(sending)
+    data = sending_file(ctx, sending)
     ctx.close()
     file = tmp_path / "sending.920000"
     file.write_bytes(data)

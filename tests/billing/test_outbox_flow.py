@@ -8,6 +8,17 @@ import datetime as dt
 
 import pytest
 from mycarenet_dental.errors import RuleRefusal, UsageError
+from mycarenet_dental_billing import (
+    build_sendings,
+    list_sendings,
+    poll_sendings,
+    send_sending,
+    send_sendings,
+    sending_file,
+    sending_lines,
+    sending_status,
+    validate_sending,
+)
 from mycarenet_dental_billing.outbox import Outbox, SendingState
 
 from tests.billing.flow_fixtures import (  # noqa: F401  (fixtures)
@@ -28,29 +39,32 @@ def _day(n: int) -> dt.date:
 
 
 def test_happy_path_to_settlement(env, tmp_path):
+    """Through the vendor's functions (``mycarenet_dental_billing.build_sendings`` ...), not the outbox class."""
     ctx = new_context(env, tmp_path)
-    outbox = Outbox(ctx)
     inv = consulted_invoice(ctx, 1001, LUCAS, [("301011", _day(2), 36, 2500), ("301033", _day(2), 37, 1500)])
-    built = outbox.build([inv])
+    built = build_sendings(ctx, [inv])
     assert not built.refused_lines
     (sending,) = built.sendings
     assert sending.state is SendingState.BUILT and sending.oa == "100" and sending.sending_number == 1
     assert len(sending.input_reference) == 14
-    assert outbox.validate(sending.id).state is SendingState.VALIDATED
-    posted = outbox.send(sending.id)
+    assert validate_sending(ctx, sending).state is SendingState.VALIDATED
+    assert sending_file(ctx, sending).startswith(b"920000")
+    posted = send_sending(ctx, sending.id)
     assert posted.state is SendingState.POSTED
     assert not posted.received  # R39: the TAck is not a receipt
-    outbox.poll()
-    final = outbox.get(sending.id)
+    poll_sendings(ctx)
+    final = sending_status(ctx, sending)
+    assert list_sendings(ctx, states=[SendingState.SETTLED]) == [final]
     assert final.state is SendingState.SETTLED
     assert final.received and final.received_at
     assert final.accepted_amount == 4000 and final.refused_amount == 0
     assert final.payment_references and final.payment_references[0].startswith("+++")
-    assert [ln.state for ln in outbox.lines(sending.id)] == ["paid", "paid"]
-    assert [ln.paid for ln in outbox.lines(sending.id)] == [2500, 1500]
+    assert [ln.state for ln in sending_lines(ctx, sending)] == ["paid", "paid"]
+    assert [ln.paid for ln in sending_lines(ctx, sending)] == [2500, 1500]
     assert receipts(env) == {f"{ctx.config.require_dentist().nihii}:1001": 1}
-    # everything confirmed: the mailbox is empty
-    assert outbox.poll().new_messages == 0
+    # everything confirmed: the mailbox is empty; nothing left to send
+    assert poll_sendings(ctx).new_messages == 0
+    assert send_sendings(ctx) == []
 
 
 def test_r36_line_refused_before_sending(env, tmp_path):

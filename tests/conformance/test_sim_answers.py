@@ -108,14 +108,14 @@ def _drive(env: Any, tmp: Any) -> None:
     def contact(ssin: str) -> str:
         for old in ctx.contacts.list(open_only=True, patient=ssin):
             ctx.contacts.close(old.id)
-        return ctx.contacts.open(ssin, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+        return ctx.open_contact(ssin).id
 
     for ssin in (PATIENTS[0].ssin, PATIENTS[6].ssin, UNKNOWN):  # MemberData: success, medical house, refusal
-        _attempt(lambda s=ssin: consult_insurability(ctx, s, contact_id=contact(s)))
+        _attempt(lambda s=ssin: consult_insurability(ctx, ctx.contact(contact(s))))
     for ssin in (PATIENTS[0].ssin, UNKNOWN):  # Tarification: priced, refused in acknowledge
-        _attempt(lambda s=ssin: consult_tariff(ctx, s, ["301011"], contact_id=contact(s)))
+        _attempt(lambda s=ssin: consult_tariff(ctx, ctx.contact(contact(s)), ["301011"]))
     for ssin in (PATIENTS[0].ssin, PATIENTS[2].ssin, UNKNOWN):  # GMF: holder, no holder, refused
-        _attempt(lambda s=ssin: consult_dmg(ctx, s, contact_id=contact(s), route="gmf"))
+        _attempt(lambda s=ssin: consult_dmg(ctx, ctx.contact(contact(s)), route="gmf"))
     outbox = Outbox(ctx)  # GenericAsync: post, get, confirm
     inv = consulted_invoice(ctx, 1, LUCAS, [("301011", today() - dt.timedelta(days=1), 36, 2500)])
     (sending,) = outbox.build([inv]).sendings

@@ -27,6 +27,7 @@ KERNEL_ROOTS = ("mycarenet_dental.cli.main", "mycarenet_dental.context", "mycare
 KERNEL_SEAMS = {
     ("mycarenet_dental.context", "mycarenet_dental.ehealth.session"),  # ctx.security: token, signing
     ("mycarenet_dental.context", "mycarenet_dental.ehealth.transport"),  # ctx.transport: the SOAP client
+    ("mycarenet_dental.context", "mycarenet_dental.ehealth.keystore"),  # from_config opens the keystore
     ("mycarenet_dental.cli.security_cmds", "mycarenet_dental.ehealth.verify"),  # `security verify`
     ("mycarenet_dental.cli.main", "mycarenet_dental.ehealth.keystore"),  # `audit verify` signs checkpoints
     ("mycarenet_dental.testing", "mycarenet_dental.sim.testing"),  # vendors' old name of SimEnv (tests only)

@@ -316,7 +316,7 @@ def test_daily_checkpoint_after_an_exchange(make_context: Any, pki: Any) -> None
     path = Path(str(ctx.config.storage_path) + ".checkpoints")
     for hours in (0, 1, 25):
         now[0] = now[0] + timedelta(hours=hours)
-        contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+        contact = ctx.open_contact(PATIENT)
         with ctx.exchange(ctx.new_exchange("fakesvc", "Consult", patient=PATIENT, contact_id=contact.id)):
             pass
     lines = [json.loads(line) for line in path.read_text().splitlines()]

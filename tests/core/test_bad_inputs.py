@@ -416,7 +416,7 @@ def test_exchange_stopped_by_configuration_error_is_not_audited_as_sent(make_con
     from mycarenet_dental.errors import ConfigError
 
     ctx = make_context()
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     exchange = ctx.new_exchange("tariff", "consult", patient=PATIENT, contact_id=contact.id)
     with pytest.raises(ConfigError), ctx.exchange(exchange):
         ctx.security  # noqa: B018 — the lazy session needs the keystore

@@ -1,6 +1,6 @@
 """No dead code in the shipped packages: a ``vulture`` scan finds nothing but known false positives.
 
-The scan reads the tests too (code only tests use is still used) but reports only core and plugin
+The scan reads the tests and the vendor examples too (code only they use is still used) but reports only core and plugin
 modules. Every allowed name says why vulture cannot see its use. Skipped when vulture is absent
 (it is in the ``test`` extra).
 """
@@ -64,7 +64,7 @@ def test_no_dead_code_in_core_and_plugins() -> None:
     vulture = pytest.importorskip("vulture")
     shipped = [ROOT / "core" / "mycarenet_dental", *sorted((ROOT / "plugins").glob("*/mycarenet_dental_*"))]
     scan = vulture.Vulture(ignore_names=IGNORE_NAMES, ignore_decorators=IGNORE_DECORATORS)
-    scan.scavenge([str(p) for p in [*shipped, ROOT / "tests", ROOT / "bench"] if p.exists()])
+    scan.scavenge([str(p) for p in [*shipped, ROOT / "tests", ROOT / "bench", ROOT / "examples"] if p.exists()])
     roots = tuple(str(p) for p in shipped)
     dead = [f"{Path(item.filename).relative_to(ROOT)}:{item.first_lineno}: {item.typ} {item.name!r}"
             for item in scan.get_unused_code(min_confidence=60)

@@ -55,7 +55,7 @@ def _run(ctx, *, trigger=Trigger.USER, contact_id=None, patient=PATIENT, fail: E
 
 def test_kept_results_are_written_with_the_outcome(make_context, plugins) -> None:
     ctx = make_context(plugins=plugins)
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     ex = ctx.new_exchange("fakesvc", "Consult", patient=PATIENT, contact_id=contact.id)
     with ctx.exchange(ex) as run:
         run.keep("fakesvc.result", {"answer": 1})
@@ -73,7 +73,7 @@ def test_kept_results_are_written_with_the_outcome(make_context, plugins) -> Non
 
 def test_successful_exchange_is_audited(make_context, plugins) -> None:
     ctx = make_context(plugins=plugins)
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     ex = _run(ctx, contact_id=contact.id)
     rows = list(ctx.audit.entries(exchange_id=ex.id))
     assert [r.kind for r in rows] == ["exchange", "outcome"]
@@ -100,7 +100,7 @@ def test_contact_resolution_without_open_contact_says_how(make_context) -> None:
 
 def test_second_consultation_in_contact_refused_unless_first_failed(make_context, plugins) -> None:
     ctx = make_context(plugins=plugins)
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     with pytest.raises(BusinessError):
         _run(ctx, contact_id=contact.id, fail=BusinessError("insurer down", code="X"))
     _run(ctx, contact_id=contact.id)  # allowed: the first one failed
@@ -113,7 +113,7 @@ def test_second_consultation_in_contact_refused_unless_first_failed(make_context
 
 def test_automatic_trigger_refused(make_context, plugins) -> None:
     ctx = make_context(plugins=plugins)
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     with pytest.raises(RuleRefusal) as info:
         _run(ctx, contact_id=contact.id, trigger=Trigger.AUTOMATIC)
     assert info.value.rule_id == "R37"
@@ -121,7 +121,7 @@ def test_automatic_trigger_refused(make_context, plugins) -> None:
 
 def test_burst_of_consultations_refused(make_context, plugins) -> None:
     ctx = make_context(plugins=plugins, rules={"disabled": ["R35"]})
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     for _ in range(3):
         _run(ctx, contact_id=contact.id)
     with pytest.raises(RuleRefusal) as info:
@@ -131,7 +131,7 @@ def test_burst_of_consultations_refused(make_context, plugins) -> None:
 
 def test_mandatary_refused_for_non_mandatable_service(make_context, plugins) -> None:
     ctx = make_context(plugins=plugins, executor={"kind": "mandatary", "id": "0412345614", "cbe": "0412345614"})
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     with pytest.raises(RuleRefusal) as info:
         _run(ctx, contact_id=contact.id)
     assert info.value.rule_id == "R21-fake"
@@ -165,7 +165,7 @@ def test_third_party_rule_refuses_and_is_audited(make_context, plugins) -> None:
     full = PluginManager().load(allow=["example-rule"], extra=[("fakesvc", FakeService())])
     assert full.has_plugin("example-rule")
     ctx = make_context(plugins=full, example_rule={"blocked_patients": [PATIENT]})
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     with pytest.raises(RuleRefusal) as info:
         _run(ctx, contact_id=contact.id)
     assert info.value.rule_id == "X-PRACTICE-1"
@@ -183,14 +183,14 @@ def test_finished_hook_sees_outcome(make_context) -> None:
 
     plugins = PluginManager().load(allow=["core-only"], extra=[("fakesvc", FakeService()), ("obs", Observer())])
     ctx = make_context(plugins=plugins)
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     _run(ctx, contact_id=contact.id)
     assert seen == [("Consult", "ok")]
 
 
 def test_contact_bound_results_erased_on_close(make_context) -> None:
     ctx = make_context()
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     ctx.log.record(exchange_id="e1", kind="dmg.holder", service="dmg", status="ok", patient=PATIENT,
                    contact_id=contact.id, data={"holder": "x"}, retention="contact")
     ctx.log.record(exchange_id="e2", kind="tariff.consultation", service="tariff", status="ok", patient=PATIENT,
@@ -201,7 +201,7 @@ def test_contact_bound_results_erased_on_close(make_context) -> None:
 
 def test_other_patient_contact_refused(make_context, plugins) -> None:
     ctx = make_context(plugins=plugins)
-    contact = ctx.contacts.open(OTHER, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.contacts.open(OTHER, dentist=ctx.responsible().id, user_id=ctx.user_id)  # any text: no check here
     with pytest.raises(RuleRefusal, match="another patient"):
         _run(ctx, contact_id=contact.id)
 

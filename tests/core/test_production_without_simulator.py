@@ -32,20 +32,19 @@ class NoSimulatorExtra(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, NoSimulatorExtra())
 
 from mycarenet_dental.cli.main import build_cli
-from mycarenet_dental.context import Context
-from mycarenet_dental_assurability.client import consult_insurability
-from mycarenet_dental_dmg.client import consult_dmg
-from mycarenet_dental_tariff.client import consult_tariff
+from mycarenet_dental import Context
+from mycarenet_dental_assurability import consult_insurability
+from mycarenet_dental_dmg import consult_dmg
+from mycarenet_dental_tariff import consult_tariff
 
 config, profile, patient = sys.argv[1:4]
-ctx = Context.from_config(config, profile=profile)
-build_cli(ctx.pm)  # the CLI with every plugin's commands
-contact = ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
-insured = consult_insurability(ctx, patient, contact_id=contact).insured
-priced = consult_tariff(ctx, patient, ["301011"], contact_id=contact).lines[0].priced
-dmg = consult_dmg(ctx, patient, contact_id=contact, consent=True, route="memberdata").route.value
-profile_seen = ctx.config.profile
-ctx.close()
+with Context.from_config(config, profile=profile) as ctx:
+    build_cli(ctx.pm)  # the CLI with every plugin's commands
+    contact = ctx.open_contact(patient)
+    insured = consult_insurability(ctx, contact).insured
+    priced = consult_tariff(ctx, contact, ["301011"]).lines[0].priced
+    dmg = consult_dmg(ctx, contact, consent=True, route="memberdata").route.value
+    profile_seen = ctx.config.profile
 sim_side = {ep.value for ep in __import__("importlib.metadata").metadata.entry_points(group="mycarenet_dental.simulator")}
 sim_modules = sorted(m for m in sys.modules if m == "mycarenet_dental.sim" or m.startswith("mycarenet_dental.sim.")
                      or m in sim_side or m.endswith("_sim"))

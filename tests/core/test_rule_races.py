@@ -37,7 +37,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def _contact(sim: Any, db: Path, patient: str) -> str:
     ctx = sim.context(storage=Storage(db))
     try:
-        return ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+        return ctx.open_contact(patient).id
     finally:
         ctx.close()
 
@@ -82,7 +82,7 @@ def test_r34_insurability_once_per_contact_under_race(sim: Any, tmp_path: Path, 
     body = f"""
 from mycarenet_dental_assurability import consult_insurability
 try:
-    answer = consult_insurability(ctx, {REGULAR!r}, contact_id={contact!r})
+    answer = consult_insurability(ctx, ctx.contact({contact!r}))
     result = {{"fresh": not any(x.code == "R34" for x in answer.notices)}}
 except RuleRefusal as exc:
     result = {{"refused": exc.rule_id, "message": exc.reason}}
@@ -113,7 +113,7 @@ def test_r35_tariff_once_per_contact_under_race(sim: Any, tmp_path: Path) -> Non
 from mycarenet_dental_tariff import consult_tariff
 codes = ["301011", "302153:36", "304415:46", "302153:37", "304415:45", "302153:16"]
 try:
-    answer = consult_tariff(ctx, {patient!r}, [codes[{{k}}]], contact_id={contact!r})
+    answer = consult_tariff(ctx, ctx.contact({contact!r}), [codes[{{k}}]])
     result = {{"fresh": not answer.from_contact}}
 except RuleRefusal as exc:
     result = {{"refused": exc.rule_id}}
@@ -145,7 +145,7 @@ ctx.config = attrs.evolve(ctx.config, raw=raw)
 from mycarenet_dental_dmg import consult_dmg
 patients, contacts = {patients!r}, {contacts!r}
 try:
-    consult_dmg(ctx, patients[{{k}}], contact_id=contacts[{{k}}])
+    consult_dmg(ctx, ctx.contact(contacts[{{k}}]))
     result = "sent"
 except RuleRefusal as exc:
     result = exc.rule_id
@@ -206,7 +206,7 @@ ctx.config = attrs.evolve(ctx.config, raw=raw)
 from mycarenet_dental_tariff import consult_tariff
 patients, contacts = {patients!r}, {contacts!r}
 try:
-    consult_tariff(ctx, patients[{{k}}], ["301011"], contact_id=contacts[{{k}}])
+    consult_tariff(ctx, ctx.contact(contacts[{{k}}]), ["301011"])
     result = "sent"
 except RuleRefusal as exc:
     result = exc.rule_id
@@ -258,7 +258,7 @@ def test_a_check_alone_holds_no_reservation(make_context: Any) -> None:
 
     plugins = PluginManager().load(allow=["core-only"], extra=[("fakesvc", FakeService())])
     ctx = make_context(plugins=plugins)
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     ctx.check_rules(ctx.new_exchange("fakesvc", "Consult", patient=PATIENT, contact_id=contact.id))
     assert ctx.storage.query("SELECT * FROM rule_reservation") == []
     with ctx.exchange(ctx.new_exchange("fakesvc", "Consult", patient=PATIENT, contact_id=contact.id)) as run:

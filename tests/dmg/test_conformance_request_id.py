@@ -17,7 +17,7 @@ PATIENT = base_population()[0].ssin
 
 
 def _contact(ctx: Any) -> str:
-    return ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+    return ctx.open_contact(PATIENT).id
 
 
 def test_gmf_request_id_suffix_is_the_input_reference(dmg_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,7 +30,7 @@ def test_gmf_request_id_suffix_is_the_input_reference(dmg_context: Any, monkeypa
         return original(**kw)
 
     monkeypatch.setattr(gmf_route, "consult_request", spy)
-    result = consult_dmg(ctx, PATIENT, contact_id=_contact(ctx))
+    result = consult_dmg(ctx, ctx.contact(_contact(ctx)))
     assert result.holder is not None
     common_input, request = seen[0]
     nihii = ctx.config.require_dentist().nihii
@@ -48,6 +48,6 @@ def test_simulator_answers_155_when_the_suffix_differs(dmg_context: Any, monkeyp
 
     monkeypatch.setattr(gmf_route, "kmehr_request", own_suffix)
     with pytest.raises(DmgRefusedError) as err:
-        consult_dmg(ctx, PATIENT, contact_id=_contact(ctx))
+        consult_dmg(ctx, ctx.contact(_contact(ctx)))
     assert err.value.code == "155"
     assert err.value.location == "/RetrieveTransactionRequest/request/id"

@@ -26,7 +26,7 @@ GP, HOUSE = GP_PATIENT.facts[DMG_HOLDER], HOUSE_PATIENT.facts[DMG_HOLDER]
 
 
 def _contact(ctx: Any, ssin: str) -> str:
-    return ctx.contacts.open(ssin, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+    return ctx.open_contact(ssin).id
 
 
 def _outcomes(ctx: Any) -> list[Any]:
@@ -36,16 +36,16 @@ def _outcomes(ctx: Any) -> list[Any]:
 @pytest.mark.parametrize("route", ["memberdata", "gmf"])
 def test_three_holder_cases(dmg_context: Any, route: str) -> None:
     ctx = dmg_context(route=route)
-    gp = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), consent=True)
+    gp = consult_dmg(ctx, ctx.contact(_contact(ctx, GP_PATIENT.ssin)), consent=True)
     assert gp.holder is not None and gp.holder.nihii == GP.nihii
     assert gp.holder.first_name == "Anna" and gp.holder.kind is HolderKind.PHYSICIAN
     assert gp.route.value == route and gp.insurer and gp.consent is True
-    house = consult_dmg(ctx, HOUSE_PATIENT.ssin, contact_id=_contact(ctx, HOUSE_PATIENT.ssin))
+    house = consult_dmg(ctx, ctx.contact(_contact(ctx, HOUSE_PATIENT.ssin)))
     assert house.holder is not None and house.holder.kind is HolderKind.MEDICAL_HOUSE
     assert house.holder.first_name is None and house.holder.name == HOUSE.name
     if route == "gmf":  # the period travels on route B (gmdmanager beginmoment)
         assert gp.holder.start == GP.start
-    none = consult_dmg(ctx, NO_DMG.ssin, contact_id=_contact(ctx, NO_DMG.ssin))
+    none = consult_dmg(ctx, ctx.contact(_contact(ctx, NO_DMG.ssin)))
     assert none.holder is None and not none.has_holder
     outcomes = [e for e in _outcomes(ctx) if e.kind == "outcome"]
     assert [e.outcome for e in outcomes] == ["ok", "ok", "ok"]
@@ -69,7 +69,7 @@ def test_route_b_refusals(dmg_context: Any, switches: dict[str, Any], case: str,
     else:
         switches[SWITCH_GMF_REFUSED] = {"dentist"}
     with pytest.raises(DmgRefusedError) as err:
-        consult_dmg(ctx, patient, reference_date=day, contact_id=_contact(ctx, patient))
+        consult_dmg(ctx, ctx.contact(_contact(ctx, patient)), reference_date=day)
     assert err.value.code == code and err.value.messages.fr and err.value.messages.nl
     assert err.value.location  # the XPath into the request
     last = _outcomes(ctx)[-1]
@@ -80,11 +80,11 @@ def test_route_a_refusals(dmg_context: Any, switches: dict[str, Any]) -> None:
     ctx = dmg_context(route="memberdata")
     switches[SWITCH_FACET_UNAUTHORIZED] = {"dentist"}
     with pytest.raises(DmgRefusedError) as err:
-        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin))
+        consult_dmg(ctx, ctx.contact(_contact(ctx, GP_PATIENT.ssin)))
     assert err.value.code == "UNAUTHORIZED_FACET" and "globalMedicalFile" in (err.value.location or "")
     switches.pop(SWITCH_FACET_UNAUTHORIZED)
     with pytest.raises(DmgRefusedError) as err:
-        consult_dmg(ctx, UNKNOWN.ssin, contact_id=_contact(ctx, UNKNOWN.ssin))
+        consult_dmg(ctx, ctx.contact(_contact(ctx, UNKNOWN.ssin)))
     assert err.value.code == "UNKNOWN_NISS_ROUTING"
 
 
@@ -92,15 +92,15 @@ def test_automatic_and_mandatary_requests_are_refused_and_audited(dmg_context: A
     ctx = dmg_context(route="gmf")
     before = sim.state.counters.get("dmg:gmf", 0)
     with pytest.raises(RuleRefusal) as err:
-        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), trigger=Trigger.AUTOMATIC)
+        consult_dmg(ctx, ctx.contact(_contact(ctx, GP_PATIENT.ssin)), trigger=Trigger.AUTOMATIC)
     assert err.value.rule_id == "R42"
     refusal = _outcomes(ctx)[-1]
     assert refusal.kind == "refusal" and refusal.code == "R42" and refusal.trigger == "automatic"
 
     office = dmg_context(mandatary=True, route="gmf")
-    contact = office.contacts.open(GP_PATIENT.ssin, dentist=office.responsible().id, user_id=office.user_id)
+    contact = office.open_contact(GP_PATIENT.ssin)
     with pytest.raises(RuleRefusal) as err:
-        consult_dmg(office, GP_PATIENT.ssin, contact_id=contact.id)
+        consult_dmg(office, office.contact(contact.id))
     assert err.value.rule_id == "R21-dmg"
     refusal = _outcomes(office)[-1]
     assert refusal.code == "R21-dmg" and refusal.executor.startswith("mandatary:")
@@ -113,10 +113,10 @@ def test_insurer_side_refuses_a_mandatary_too(dmg_context: Any, route: str) -> N
     office = dmg_context(mandatary=True, route=route)
     mandate_rules = tuple(r.id for r in office.all_rules if r.id in ("R21", "R21-dmg"))  # R21: mandates plugin
     office.config = attrs.evolve(office.config, rules_disabled=mandate_rules)
-    contact = office.contacts.open(GP_PATIENT.ssin, dentist=office.responsible().id, user_id=office.user_id)
+    contact = office.open_contact(GP_PATIENT.ssin)
     assert any(e.kind == "rule_switch" and e.code == "R21-dmg" for e in office.audit.entries())
     with pytest.raises(MyCareNetDentalError) as err:
-        consult_dmg(office, GP_PATIENT.ssin, contact_id=contact.id)
+        consult_dmg(office, office.contact(contact.id))
     assert err.value.code == "SOA-01002"
 
 
@@ -133,7 +133,7 @@ def test_sent_envelopes_validate(sim: Any, tmp_path: Path, route: str, schema_na
     ctx = sim.context(storage=Storage(tmp_path / "trace.sqlite"), trace_dir=tmp_path / "trace")
     ctx.config = attrs.evolve(ctx.config, raw={**ctx.config.raw, "dmg": {"route": route}})
     try:
-        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin))
+        consult_dmg(ctx, ctx.contact(_contact(ctx, GP_PATIENT.ssin)))
     finally:
         ctx.close()
     sent = [p for p in sorted((tmp_path / "trace").glob("*-request.xml")) if "STS" not in p.name.upper()
@@ -149,9 +149,9 @@ def test_burst_refused(dmg_context: Any) -> None:
     ctx = dmg_context(route="gmf", max_per_minute=2)
     contact = _contact(ctx, GP_PATIENT.ssin)
     for _ in range(2):
-        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=contact)
+        consult_dmg(ctx, ctx.contact(contact))
     with pytest.raises(RuleRefusal) as err:
-        consult_dmg(ctx, GP_PATIENT.ssin, contact_id=contact)
+        consult_dmg(ctx, ctx.contact(contact))
     assert err.value.rule_id == "R42-burst"
 
 
@@ -165,7 +165,7 @@ def test_no_contact_no_consultation(dmg_context: Any) -> None:
 def test_holder_not_kept_beyond_the_contact(dmg_context: Any, keep: bool) -> None:
     ctx = dmg_context(route="gmf", keep_results=keep)
     contact = _contact(ctx, GP_PATIENT.ssin)
-    result = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=contact, consent=False)
+    result = consult_dmg(ctx, ctx.contact(contact), consent=False)
     logged = ctx.log.find(service="dmg", contact_id=contact)
     assert len(logged) == 1 and logged[0].data["holder"]["nihii"] == result.holder.nihii
     assert logged[0].data["consent"] is False and logged[0].retention == ("keep" if keep else "contact")
@@ -209,7 +209,7 @@ def test_route_a_on_a_dmg_only_simulator(tmp_path: Path) -> None:
     assert not pm.has_plugin("assurability")
     with SimEnv.running(tmp_path / "sim", pm=pm) as env:
         ctx = env.context(tables={"dmg": {"route": "memberdata"}})
-        result = consult_dmg(ctx, GP_PATIENT.ssin, contact_id=_contact(ctx, GP_PATIENT.ssin), consent=True)
+        result = consult_dmg(ctx, ctx.contact(_contact(ctx, GP_PATIENT.ssin)), consent=True)
         assert result.route.value == "memberdata"
         assert result.holder is not None and result.holder.nihii == GP.nihii
         ctx.close()

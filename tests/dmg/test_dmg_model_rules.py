@@ -61,7 +61,7 @@ def test_every_code_has_three_languages() -> None:
 
 
 def _exchange(ctx, *, trigger=Trigger.USER, purpose=PURPOSE, contact=None):  # type: ignore[no-untyped-def]
-    contact = contact or ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = contact or ctx.open_contact(PATIENT)
     return ctx.new_exchange("dmg", "ConsultGlobalMedicalFile", patient=PATIENT, contact_id=contact.id,
                             trigger=trigger, purpose=purpose)
 
@@ -108,7 +108,7 @@ def test_mandatary_is_refused(make_context) -> None:  # type: ignore[no-untyped-
 
 def test_burst_is_refused(make_context) -> None:  # type: ignore[no-untyped-def]
     ctx = make_context(dmg={"max_per_minute": 2})
-    contact = ctx.contacts.open(PATIENT, dentist=ctx.responsible().id, user_id=ctx.user_id)
+    contact = ctx.open_contact(PATIENT)
     for _ in range(2):
         with ctx.exchange(_exchange(ctx, contact=contact)):
             pass

@@ -62,7 +62,7 @@ def _stop(sim: Any, office: Any, mandate: Any) -> None:
 
 
 def _contact(ctx: Any, patient: str) -> str:
-    return ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+    return ctx.open_contact(patient).id
 
 
 def _regular() -> str:
@@ -74,13 +74,13 @@ def _regular() -> str:
 def _tariff(ctx: Any) -> Any:
     from mycarenet_dental_tariff import consult_tariff
 
-    return consult_tariff(ctx, _regular(), ["301011"], contact_id=_contact(ctx, _regular()))
+    return consult_tariff(ctx, ctx.contact(_contact(ctx, _regular())), ["301011"])
 
 
 def _insurability(ctx: Any) -> Any:
     from mycarenet_dental_assurability import consult_insurability
 
-    return consult_insurability(ctx, _regular(), contact_id=_contact(ctx, _regular()))
+    return consult_insurability(ctx, ctx.contact(_contact(ctx, _regular())))
 
 
 CONSULT = {"tariff": ("mycarenet_dental_tariff", _tariff), "assurability": ("mycarenet_dental_assurability",
@@ -146,7 +146,7 @@ def test_dmg_is_always_refused_for_a_mandatary(sim: Any, office: Any) -> None:
         if importlib.util.find_spec("mycarenet_dental_dmg") is not None:
             from mycarenet_dental_dmg.client import consult_dmg
 
-            consult_dmg(office, _regular(), contact_id=contact_id)
+            consult_dmg(office, office.contact(contact_id))
         else:
             office.check_rules(office.new_exchange("dmg", "ConsultGlobalMedicalFile", patient=_regular(),
                                                    contact_id=contact_id))

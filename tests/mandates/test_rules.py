@@ -83,7 +83,7 @@ def test_service_names_can_be_mapped_in_configuration(tmp_path, isolated_pm) -> 
     from mycarenet_dental.context import Context
 
     path = write_config(tmp_path / "mapped.toml", mandatary=True, extra='[mandates.services]\nefact = "billing"\n')
-    ctx = Context.from_config(path, pm=isolated_pm)
+    ctx = Context.from_config(path, pm=isolated_pm, check_credentials=False)
     try:
         _mandate(ctx, "billing", start="2020-01-01")
         assert check_mandate(ctx.new_exchange("efact", "Send"), ctx) is None

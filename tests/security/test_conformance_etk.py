@@ -195,9 +195,9 @@ def test_hostile_depot_nothing_sealed_or_sent(mycarenet_simulator: Any, other_pk
     state._trust = attrs.evolve(state.trust, etks={**state.trust.etks, MCN: _attacker_etk(other_pki)})
     ctx = env.context()
     patient = "85073003328"
-    contact = ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+    contact = ctx.open_contact(patient).id
     with pytest.raises(SecurityError) as info:
-        consult_insurability(ctx, patient, contact_id=contact)
+        consult_insurability(ctx, ctx.contact(contact))
     assert info.value.code == "ETK_UNTRUSTED"
     from mycarenet_dental.protocols import memberdata
 

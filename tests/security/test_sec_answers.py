@@ -86,7 +86,7 @@ def stranger(env: Any) -> KeyEntry:
 
 def open_contact(ctx: Any, patient: str) -> str:
     try:
-        return str(ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id)
+        return str(ctx.open_contact(patient).id)
     except Exception:  # noqa: BLE001 - already open in this module: reuse it
         return str(ctx.contacts.resolve(patient, None, user_id=ctx.user_id).id)
 
@@ -170,7 +170,7 @@ def _consult_mda(ctx: Any, patient: str, *, sealed: bool = True) -> tuple[Any, s
     from mycarenet_dental_assurability import consult_insurability
 
     contact = open_contact(ctx, patient)
-    return consult_insurability(ctx, patient, contact_id=contact, sealed=sealed), contact
+    return consult_insurability(ctx, ctx.contact(contact), sealed=sealed), contact
 
 
 # -- MemberData ------------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_replay_of_patient_a_sealed_answer_for_b_is_refused(env: Any, ctx: Any) 
     with hostile(env, md.PATH, replay), pytest.raises(answers.AnswerRejected) as info:
         from mycarenet_dental_assurability import consult_insurability
 
-        consult_insurability(ctx, B, contact_id=contact)
+        consult_insurability(ctx, ctx.contact(contact))
     assert_rejected(ctx, info, "ANSWER_IN_RESPONSE_TO", kind="assurability.consultation", contact=contact)
 
 
@@ -232,7 +232,7 @@ def test_replay_of_patient_a_clear_answer_for_b_is_refused(env: Any, ctx: Any) -
     with hostile(env, md.PATH, replay), pytest.raises(answers.AnswerRejected) as info:
         from mycarenet_dental_assurability import consult_insurability
 
-        consult_insurability(ctx, B, contact_id=contact, sealed=False)
+        consult_insurability(ctx, ctx.contact(contact), sealed=False)
     assert_rejected(ctx, info, "ANSWER_PATIENT", kind="assurability.consultation", contact=contact)
 
 
@@ -245,7 +245,7 @@ def test_unsealed_unsigned_answer_to_a_sealed_request_is_refused(env: Any, ctx: 
     with hostile(env, md.PATH, strip_seal), pytest.raises(answers.AnswerRejected) as info:
         from mycarenet_dental_assurability import consult_insurability
 
-        consult_insurability(ctx, BASE[1].ssin, contact_id=contact)
+        consult_insurability(ctx, ctx.contact(contact))
     assert_rejected(ctx, info, "ANSWER_NOT_SEALED", kind="assurability.consultation", contact=contact)
 
 
@@ -270,7 +270,7 @@ def test_answer_sealed_by_another_certificate_is_refused(env: Any, ctx: Any, den
     with hostile(env, md.PATH, reseal), pytest.raises(answers.AnswerRejected) as info:
         from mycarenet_dental_assurability import consult_insurability
 
-        consult_insurability(ctx, BASE[3].ssin, contact_id=contact)
+        consult_insurability(ctx, ctx.contact(contact))
     assert_rejected(ctx, info, code, kind="assurability.consultation", contact=contact)
 
 
@@ -280,7 +280,7 @@ def test_mda_in_response_to_mismatch_is_refused(env: Any, ctx: Any) -> None:
             pytest.raises(answers.AnswerRejected) as info:
         from mycarenet_dental_assurability import consult_insurability
 
-        consult_insurability(ctx, BASE[5].ssin, contact_id=contact)
+        consult_insurability(ctx, ctx.contact(contact))
     assert_rejected(ctx, info, "ANSWER_IN_RESPONSE_TO", kind="assurability.consultation", contact=contact)
 
 
@@ -313,7 +313,7 @@ def test_genins_answer_about_another_patient_is_refused(env: Any, ctx: Any) -> N
 
     contact = open_contact(ctx, BASE[1].ssin)
     with hostile(env, PATH, other_patient), pytest.raises(answers.AnswerRejected) as info:
-        consult_insurability(ctx, BASE[1].ssin, contact_id=contact, backend="genins")
+        consult_insurability(ctx, ctx.contact(contact), backend="genins")
     assert_rejected(ctx, info, "ANSWER_PATIENT", kind="assurability.consultation", contact=contact)
 
 
@@ -324,7 +324,7 @@ def _consult_tariff(ctx: Any, patient: str) -> tuple[Any, str]:
     from mycarenet_dental_tariff import consult_tariff
 
     contact = open_contact(ctx, patient)
-    return consult_tariff(ctx, patient, ["301011"], contact_id=contact), contact
+    return consult_tariff(ctx, ctx.contact(contact), ["301011"]), contact
 
 
 def _forge_amounts(child: etree._Element) -> bytes:
@@ -362,7 +362,7 @@ def test_forged_tariff_amounts_are_refused(env: Any, ctx: Any, rogue: KeyEntry, 
 
     contact = open_contact(ctx, BASE[1].ssin)
     with hostile(env, TARIFF_PATH, forge), pytest.raises(answers.AnswerRejected) as info:
-        consult_tariff(ctx, BASE[1].ssin, ["301011"], contact_id=contact)
+        consult_tariff(ctx, ctx.contact(contact), ["301011"])
     assert_rejected(ctx, info, code, kind="tariff.consultation", contact=contact)
 
 
@@ -387,7 +387,7 @@ def test_tariff_in_response_to_mismatch_is_refused(env: Any, ctx: Any) -> None:
     contact = open_contact(ctx, BASE[2].ssin)
     with hostile(env, TARIFF_PATH, lambda req, child: child.set("InResponseTo", "_not-ours")), \
             pytest.raises(answers.AnswerRejected) as info:
-        consult_tariff(ctx, BASE[2].ssin, ["301011"], contact_id=contact)
+        consult_tariff(ctx, ctx.contact(contact), ["301011"])
     assert_rejected(ctx, info, "ANSWER_IN_RESPONSE_TO", kind="tariff.consultation", contact=contact)
 
 
@@ -416,9 +416,9 @@ def test_gmf_answer_without_its_signature_is_refused(env: Any, ctx: Any) -> None
 
     patient = BASE[0].ssin
     contact = open_contact(ctx, patient)
-    assert consult_dmg(ctx, patient, contact_id=contact, route="gmf", consent=True) is not None  # signed: accepted
+    assert consult_dmg(ctx, ctx.contact(contact), route="gmf", consent=True) is not None  # signed: accepted
     with hostile(env, GMF_PATH, strip), pytest.raises(answers.AnswerRejected) as info:
-        consult_dmg(ctx, patient, contact_id=contact, route="gmf", consent=True)
+        consult_dmg(ctx, ctx.contact(contact), route="gmf", consent=True)
     assert info.value.code == "ANSWER_UNSIGNED" and info.value.exit_code == 3
 
 

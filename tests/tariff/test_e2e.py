@@ -26,7 +26,7 @@ from mycarenet_dental_tariff.population import HISTORY_SSIN, NOT_IN_ORDER_SSIN
 
 
 def open_contact(ctx: Any, patient: str) -> str:
-    return ctx.contacts.open(patient, dentist=ctx.responsible().id, user_id=ctx.user_id).id
+    return ctx.open_contact(patient).id
 
 REGULAR = base_population()[0].ssin
 BIM = base_population()[1].ssin
@@ -36,7 +36,7 @@ MEDICAL_HOUSE = base_population()[6].ssin
 
 
 def _consult(ctx: Any, patient: str, services: list[str], **kwargs: Any) -> Any:
-    return consult_tariff(ctx, patient, services, contact_id=open_contact(ctx, patient), **kwargs)
+    return consult_tariff(ctx, ctx.contact(open_contact(ctx, patient)), services, **kwargs)
 
 
 def test_three_services_two_teeth_three_priced_lines(ctx: Any) -> None:
@@ -201,21 +201,21 @@ def test_automatic_trigger_is_refused_and_audited(ctx: Any) -> None:
 
 def test_once_per_contact(ctx: Any) -> None:
     contact = open_contact(ctx, BIM)
-    first = consult_tariff(ctx, BIM, ["301011", "302153:36"], contact_id=contact)
+    first = consult_tariff(ctx, ctx.contact(contact), ["301011", "302153:36"])
     calls = ctx.soap.calls
-    again = consult_tariff(ctx, BIM, ["302153:36"], contact_id=contact)
+    again = consult_tariff(ctx, ctx.contact(contact), ["302153:36"])
     assert again.from_contact and ctx.soap.calls == calls  # no network call: result kept on the contact
     assert again.line_for("302153", 36) == first.lines[1] and again.exchange_id == first.exchange_id
     with pytest.raises(RuleRefusal) as info:
-        consult_tariff(ctx, BIM, ["304415:46"], contact_id=contact)
+        consult_tariff(ctx, ctx.contact(contact), ["304415:46"])
     assert info.value.rule_id == "R35" and _audited_refusal(ctx, "R35")
 
 
 def test_new_consultation_allowed_after_a_failed_one(ctx: Any) -> None:
     contact = open_contact(ctx, REGULAR)
     with pytest.raises(TariffBusinessError):
-        consult_tariff(ctx, REGULAR, ["309999"], contact_id=contact)
-    assert consult_tariff(ctx, REGULAR, ["301011"], contact_id=contact).lines[0].priced
+        consult_tariff(ctx, ctx.contact(contact), ["309999"])
+    assert consult_tariff(ctx, ctx.contact(contact), ["301011"]).lines[0].priced
 
 
 def test_no_contact_no_consultation(ctx: Any) -> None:
@@ -280,8 +280,8 @@ def test_billing_office_under_mandate(sim: Any) -> None:
         register.add(mandator_nihii=office.responsible().nihii, mandatary=f"cbe:{office.executor().cbe}",
                      service="tariff", start=dt.date.today().isoformat())
         sim.state.switches.extra["mandates"] = register  # MyCareNet's own register knows it too
-        contact = office.contacts.open(REGULAR, dentist=office.responsible().id, user_id=office.user_id).id
-        result = consult_tariff(office, REGULAR, ["301011"], contact_id=contact)
+        contact = office.open_contact(REGULAR).id
+        result = consult_tariff(office, office.contact(contact), ["301011"])
         assert result.lines[0].priced
         audit = office.storage.query("SELECT executor, responsible FROM audit WHERE exchange_id = ? AND kind = 'exchange'",
                                      (result.exchange_id,))

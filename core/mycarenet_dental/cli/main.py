@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import MyCareNetDentalError
 from . import emit, json_option, pass_context, print_json, print_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import Context
 
 
 class LazyGroup(click.Group):
@@ -89,7 +92,10 @@ def build_cli(pm: Any = None) -> click.Group:
         def factory() -> Any:
             from ..context import Context
 
-            return Context.from_config(config_path, profile=profile, trace_dir=trace_dir, pm=pm)
+            # commands that need no credentials (contacts, rules, eFact files) must run without a keystore;
+            # the ones that do meet the same ConfigError at their first use of ctx.security
+            return Context.from_config(config_path, profile=profile, trace_dir=trace_dir, pm=pm,
+                                       check_credentials=False)
 
         click_ctx.meta["mycarenet_dental.context_factory"] = factory
 
@@ -109,7 +115,7 @@ def build_cli(pm: Any = None) -> click.Group:
 @click.command("plugins")
 @json_option
 @pass_context
-def plugins_command(ctx: Any, as_json: bool) -> None:
+def plugins_command(ctx: Context, as_json: bool) -> None:
     """List the loaded plugins, their distribution, version and hooks."""
     infos = ctx.pm.info()
     services = {plugin: name for name, (_, plugin) in ctx.pm.services().items()}
@@ -125,7 +131,7 @@ def plugins_command(ctx: Any, as_json: bool) -> None:
 @json_option
 @click.option("--all", "show_all", is_flag=True, help="Also show rules switched off by configuration.")
 @pass_context
-def rules_command(ctx: Any, as_json: bool, show_all: bool) -> None:
+def rules_command(ctx: Context, as_json: bool, show_all: bool) -> None:
     """List the active convention rules with their article of the 2016 protocol."""
     disabled = set(ctx.config.rules_disabled)
     rules = ctx.all_rules if show_all else ctx.active_rules
@@ -149,12 +155,12 @@ def contact_group() -> None:
 @click.option("--patient", required=True, help="The patient's SSIN.")
 @json_option
 @pass_context
-def contact_open(ctx: Any, patient: str, as_json: bool) -> None:
+def contact_open(ctx: Context, patient: str, as_json: bool) -> None:
     """Open a contact with a patient being treated; prints the contact id."""
     from ..identifiers import Ssin
 
     ssin = Ssin.parse(patient, field="--patient")
-    contact = ctx.contacts.open(ssin.value, dentist=ctx.responsible().id, user_id=ctx.user_id, at=ctx.now())
+    contact = ctx.open_contact(ssin.value)
     emit(contact, as_json, lambda: click.echo(contact.id))
 
 
@@ -162,7 +168,7 @@ def contact_open(ctx: Any, patient: str, as_json: bool) -> None:
 @click.argument("contact_id")
 @json_option
 @pass_context
-def contact_close(ctx: Any, contact_id: str, as_json: bool) -> None:
+def contact_close(ctx: Context, contact_id: str, as_json: bool) -> None:
     """Close a contact (results kept only for the contact are erased)."""
     contact = ctx.contacts.close(contact_id, at=ctx.now())
     emit(contact, as_json, lambda: click.echo(f"closed {contact.id}"))
@@ -173,7 +179,7 @@ def contact_close(ctx: Any, contact_id: str, as_json: bool) -> None:
 @click.option("--patient", default=None)
 @json_option
 @pass_context
-def contact_list(ctx: Any, open_only: bool, patient: str | None, as_json: bool) -> None:
+def contact_list(ctx: Context, open_only: bool, patient: str | None, as_json: bool) -> None:
     """List contacts."""
     contacts = ctx.contacts.list(open_only=open_only, patient=patient)
     emit(contacts, as_json, lambda: print_table(["id", "patient", "dentist", "user", "opened", "closed"],
@@ -231,7 +237,7 @@ def _bound(value: str | None, end: bool) -> str | None:
 @click.option("--exchange", "exchange_id", default=None)
 @json_option
 @pass_context
-def audit_list(ctx: Any, since: str | None, until: str | None, exchange_id: str | None, as_json: bool) -> None:
+def audit_list(ctx: Context, since: str | None, until: str | None, exchange_id: str | None, as_json: bool) -> None:
     """List audit entries."""
     entries = list(ctx.audit.entries(since=_bound(since, False), until=_bound(until, True), exchange_id=exchange_id))
     emit(entries, as_json, lambda: print_table(
@@ -245,7 +251,7 @@ def audit_list(ctx: Any, since: str | None, until: str | None, exchange_id: str 
 @click.option("--no-sign", is_flag=True, help="Do not write a new checkpoint (e.g. when checking a backup).")
 @json_option
 @pass_context
-def audit_verify(ctx: Any, checkpoint_path: Path | None, no_sign: bool, as_json: bool) -> None:
+def audit_verify(ctx: Context, checkpoint_path: Path | None, no_sign: bool, as_json: bool) -> None:
     """Check the trail against its signed checkpoints; exit 1 naming what is wrong.
 
     When it is intact, the head is signed with the keystore's authentication key and appended to
@@ -288,7 +294,7 @@ def audit_verify(ctx: Any, checkpoint_path: Path | None, no_sign: bool, as_json:
 @click.option("--csv", "fmt", flag_value="csv", help="CSV.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to a file instead of stdout.")
 @pass_context
-def audit_export(ctx: Any, since: str | None, until: str | None, fmt: str, out: Path | None) -> None:
+def audit_export(ctx: Context, since: str | None, until: str | None, fmt: str, out: Path | None) -> None:
     """Export audit entries for an inspection."""
     text = ctx.audit.export(fmt, since=_bound(since, False), until=_bound(until, True))
     if out:

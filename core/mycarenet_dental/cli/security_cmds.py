@@ -5,18 +5,21 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import UsageError
 from . import emit, json_option, pass_context, print_json
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import Context
+
 
 @click.command("login")
 @json_option
 @pass_context
-def login_command(ctx: Any, as_json: bool) -> None:
+def login_command(ctx: Context, as_json: bool) -> None:
     """Get an eHealth holder-of-key token (STS) and show its subject, attributes and validity."""
     session = ctx.security
     token = session.token()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..cli import emit, json_option, pass_context, print_table
 from ..config import port_number, positive_number
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import Context
 
 LICENCE_USER = "mycarenet-dental-simulator"
 ENV_FILE = "keystore.env"
@@ -177,7 +180,7 @@ def pki_command(out: Path, key_type: str, port: int, as_json: bool) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help="Port (default from the PKI's config.toml; 0 picks a free one).")
 @pass_context
-def serve_command(ctx: Any, pki_dir: Path, host: str | None, port: int | None) -> None:
+def serve_command(ctx: Context, pki_dir: Path, host: str | None, port: int | None) -> None:
     """Run the simulator in the foreground until interrupted."""
     from .server import SimulatorServer
 
@@ -199,7 +202,7 @@ def serve_command(ctx: Any, pki_dir: Path, host: str | None, port: int | None) -
 @simulator_group.command("population")
 @json_option
 @pass_context
-def population_command(ctx: Any, as_json: bool) -> None:
+def population_command(ctx: Context, as_json: bool) -> None:
     """List the simulator's test patients and the situations each one shows."""
     from .plugins import make_sim_plugin_manager
     from .population import build_population

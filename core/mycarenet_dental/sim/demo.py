@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
 
 from ..cli import pass_context
 from ..errors import MyCareNetDentalError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import Context
 
 
 @attrs.define
@@ -58,7 +61,7 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
              f"(NIHII {pki.dentist_nihii})")
         patients = base_population()
         regular = patients[0]
-        contact = ctx.contacts.open(regular.ssin, dentist=ctx.responsible().id, user_id=ctx.user_id)
+        contact = ctx.open_contact(regular.ssin)
         echo(f"== contact {contact.id} opened for {regular.first_name} {regular.last_name} ({regular.ssin})")
         info = DemoInfo(pki_dir=workdir, url=server.url, config_path=config,
                         mandatary_config_path=mandatary, patient=regular.ssin,
@@ -87,7 +90,7 @@ def run_demo(pm: Any, *, workdir: Path, echo: Any = click.echo, only: tuple[str,
               help="Keep the demo's PKI, config and store in this folder instead of a temporary one.")
 @click.option("--step", "only", multiple=True, help="Run only the named step(s).")
 @pass_context
-def demo_command(ctx: Any, keep: Path | None, only: tuple[str, ...]) -> None:
+def demo_command(ctx: Context, keep: Path | None, only: tuple[str, ...]) -> None:
     """Run the day of a dental practice against the embedded simulator."""
     from . import require_extra
 

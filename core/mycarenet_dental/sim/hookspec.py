@@ -128,7 +128,7 @@ def mycarenet_dental_demo_steps() -> Iterable[DemoStep]:
     Example::
 
         def _demo(context, demo):
-            result = consult_tariff(context, demo.patient, ["301011"], contact_id=demo.contact_id)
+            result = consult_tariff(context, context.contact(demo.contact_id), ["301011"])
             demo.echo(f"   {len(result.lines)} line(s) priced")
 
         @hookimpl

@@ -6,10 +6,13 @@ Light at import (click and the core's CLI helpers only); the client is imported 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from mycarenet_dental.cli import emit, json_option, pass_context, print_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
 
 
 def _yes_no(value: bool | None) -> str:
@@ -69,27 +72,27 @@ def show_result(result: Any, echo: Any = click.echo) -> None:
 @click.option("--clear", is_flag=True, help="Send the MemberData blob in clear (no ETEE seal).")
 @json_option
 @pass_context
-def insurability_command(ctx: Any, patient: str, on: Any, since: Any, invoicing: bool, hospitalized: bool,
+def insurability_command(ctx: Context, patient: str, on: Any, since: Any, invoicing: bool, hospitalized: bool,
                          contact_id: str | None, backend: str | None, clear: bool, as_json: bool) -> None:
     """Is the patient insured, under which status, may third-party payment apply (annex 2)."""
     from .client import consult_insurability
 
-    result = consult_insurability(ctx, patient, on=on.date() if on else None,
+    result = consult_insurability(ctx, ctx.contact_for(patient, contact_id), on=on.date() if on else None,
                                   since=since.date() if since else None, invoicing=invoicing,
-                                  contact_type="hospitalized" if hospitalized else "other", contact_id=contact_id,
+                                  contact_type="hospitalized" if hospitalized else "other",
                                   backend=backend, sealed=False if clear else None)
     emit(result.to_dict(), as_json, lambda: show_result(result))
 
 
-def demo_step(ctx: Any, info: Any) -> None:
+def demo_step(ctx: Context, info: Any) -> None:
     """Demo: consult the regular adult of the visit at the chair, then ask again (refused by R34)."""
     from .client import consult_insurability, settings
 
     echo = info.echo
-    result = consult_insurability(ctx, info.patient, contact_id=info.contact_id)
+    result = consult_insurability(ctx, ctx.contact(info.contact_id))
     echo(f"   insured: {_yes_no(result.insured)} — insurer {result.insurer}, CT1/CT2 {result.ct1}/{result.ct2}, "
          f"BIM {_yes_no(result.bim)}, third-party payment {_yes_no(result.third_party_payment)} "
          f"({result.source.value}, {settings(ctx)['encryption']})")
-    again = consult_insurability(ctx, info.patient, contact_id=info.contact_id)
+    again = consult_insurability(ctx, ctx.contact(info.contact_id))
     note = next((n.message for n in again.notices if n.code == "R34"), "")
     echo(f"   second consultation in the same contact: {note}")

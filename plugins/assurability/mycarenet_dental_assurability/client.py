@@ -1,11 +1,11 @@
 """Client side of the insurability consultation: one patient, at the chair, once per contact.
 
-    from mycarenet_dental.context import Context
+    from mycarenet_dental import Context
     from mycarenet_dental_assurability import consult_insurability
 
-    ctx = Context.from_config("config.toml")
-    result = consult_insurability(ctx, "85073003328")          # the patient's open contact is used
-    result.insured, result.ct1, result.ct2, result.bim, result.third_party_payment
+    with Context.from_config("config.toml") as ctx:
+        result = consult_insurability(ctx, ctx.open_contact("85073003328"))
+        result.insured, result.ct1, result.ct2, result.bim, result.third_party_payment
 
 The backend is MyCareNet MemberData (sealed for MyCareNet's ETK by default) or, selectable with
 ``[assurability] backend = "genins"``, the legacy GenericInsurability; both give an
@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mycarenet_dental.contacts import Contact
 from mycarenet_dental.errors import ConfigError, RuleRefusal, UsageError
 from mycarenet_dental.exchange import Trigger
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin, parse_patient
@@ -88,26 +89,29 @@ def kept_result(ctx: Context, contact_id: str) -> InsurabilityResult | None:
     return InsurabilityResult.from_log(kept[-1].data, contact_id=contact_id)
 
 
-def consult_insurability(ctx: Context, patient: str, *, on: date | None = None, since: date | None = None,
+def consult_insurability(ctx: Context, contact: Contact | str, *, on: date | None = None, since: date | None = None,
                          invoicing: bool = False,
-                         contact_type: ContactType | str = ContactType.OTHER, contact_id: str | None = None,
+                         contact_type: ContactType | str = ContactType.OTHER,
                          trigger: Trigger | str = Trigger.USER, backend: str | None = None,
                          sealed: bool | None = None) -> InsurabilityResult:
-    """Consult one patient's insurability for day ``on`` (default: today; ``since`` widens the period
-    asked to ``[since, on]``) in the patient's open contact.
+    """Consult the contact's patient's insurability for day ``on`` (default: today; ``since`` widens the
+    period asked to ``[since, on]``).
+
+    ``contact`` is the open contact (:meth:`Context.open_contact`) or a patient identifier (SSIN or
+    ``MUT:REGNR``), which then means that patient's open contact (R29).
 
     Refused locally (nothing sent) for a bad identifier or without an open contact (R29). A second
     consultation in the same contact is refused by rule R34 (audited) and the answer kept on the
     contact is returned instead, with a notice naming the rule.
     """
-    ident = parse_patient(patient)  # InvalidIdentifierError: exit 2, no request leaves
+    ident = parse_patient(contact.patient if isinstance(contact, Contact) else contact)  # exit 2, nothing sent
     key = patient_key(ident)
     conf = settings(ctx)
     backend = backend or conf["backend"]
     if backend not in ("memberdata", "genins"):
         raise UsageError(f"unknown insurability backend {backend!r}", location="backend")
     sealed = conf["encryption"] == "sealed" if sealed is None else sealed
-    contact = ctx.contacts.resolve(key, contact_id, user_id=ctx.user_id)
+    contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else key)
     day = on or belgian_date(ctx.now())
     if since is not None and since > day:
         raise UsageError("the period start is after its end", location="since")

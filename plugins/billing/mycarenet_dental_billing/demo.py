@@ -15,20 +15,19 @@ from .cli import _euro
 
 def run_demo_step(context: Context, demo: Any) -> None:
     """End the day: bill the visits' tariff-consulted lines in eFact and follow them to settlement."""
-    from .outbox import Outbox
+    from .api import build_sendings, settle_sendings, validate_sending
 
     echo = demo.echo
     invoices = demo_invoices(context)
-    outbox = Outbox(context)
     if not invoices:
         echo("   no tariff consultation recorded today: nothing to bill in third-party payment (R36)")
         return
-    result = outbox.build(invoices)
+    result = build_sendings(context, invoices)
     for r in result.refused_lines:
         echo(f"   refused before sending ({r.rule}): patient {r.patient} code {r.code} — {r.hint}")
     for s in result.sendings:
-        outbox.validate(s.id)
-    statuses = outbox.settle(max_polls=10)
+        validate_sending(context, s)
+    statuses = settle_sendings(context, max_polls=10)
     for s in statuses:
         echo(f"   sending {s.sending_number:03d} to union {s.oa}: {s.state.value}; received (931000): "
              f"{'yes' if s.received else 'no'}; requested {_euro(s.total_a)} €, accepted "

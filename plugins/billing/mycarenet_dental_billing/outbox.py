@@ -75,6 +75,7 @@ from .outbox_state import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
+    from mycarenet_dental.storage import Storage
 
     from .efact.model import Invoice, Sending
     from .genasync import GenAsyncClient
@@ -127,7 +128,7 @@ class Outbox(OutboxPolling):
         return self._client
 
     @property
-    def storage(self) -> Any:
+    def storage(self) -> Storage:
         return self.ctx.storage
 
     def _crash(self, point: str) -> None:

@@ -6,10 +6,13 @@ Light at import (click only): the client, lxml and the security layer load when 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from mycarenet_dental.cli import emit, json_option, pass_context, print_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
 
 
 @click.command("dmg")
@@ -23,13 +26,13 @@ from mycarenet_dental.cli import emit, json_option, pass_context, print_table
               help="MemberData facet (default, [dmg] route) or GlobalMedicalFileConsultation.")
 @json_option
 @pass_context
-def dmg_command(ctx: Any, patient: str, reference_date: Any, contact_id: str | None, consent: bool | None,
+def dmg_command(ctx: Context, patient: str, reference_date: Any, contact_id: str | None, consent: bool | None,
                 route: str | None, as_json: bool) -> None:
     """Ask the insurer which physician holds the patient's DMG, for the art. 74 report (explicit request only)."""
     from .client import consult_dmg
 
     day: date | None = reference_date.date() if reference_date is not None else None
-    result = consult_dmg(ctx, patient, reference_date=day, contact_id=contact_id, consent=consent, route=route)
+    result = consult_dmg(ctx, ctx.contact_for(patient, contact_id), reference_date=day, consent=consent, route=route)
 
     def human() -> None:
         holder = result.holder

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from mycarenet_dental.contacts import Contact
 from mycarenet_dental.errors import ConfigError, UsageError
 from mycarenet_dental.exchange import ExchangeRun, Trigger
 from mycarenet_dental.identifiers import Ssin
@@ -38,19 +39,22 @@ def configured_route(ctx: Context, route: Route | str | None = None) -> Route:
                           hint="use 'memberdata' (MemberData facet) or 'gmf' (GlobalMedicalFileConsultation)") from None
 
 
-def consult_dmg(ctx: Context, patient: str, *, reference_date: date | None = None, contact_id: str | None = None,
+def consult_dmg(ctx: Context, contact: Contact | str, *, reference_date: date | None = None,
                 trigger: Trigger | str = Trigger.USER, consent: bool | None = None,
                 route: Route | str | None = None) -> DmgResult:
     """Ask the patient's insurer who holds the patient's DMG on ``reference_date`` (default today).
+
+    ``contact`` is the open contact (:meth:`Context.open_contact`) or the patient's SSIN, which then
+    means that patient's open contact (R29).
 
     Raises ``NoContactError`` without an open contact, ``RuleRefusal`` (R42 automatic or burst, R21-dmg
     mandatary, R41 purpose), :class:`DmgRefusedError` when the insurer refuses, ``RemoteError`` subclasses
     for transport and SOAP faults. "No holder" is a normal answer (``result.holder is None``).
     """
-    ssin = Ssin.parse(patient, field="--patient").value
+    ssin = Ssin.parse(contact.patient if isinstance(contact, Contact) else contact, field="--patient").value
     chosen = configured_route(ctx, route)
     day = reference_date or belgian_date(ctx.now())
-    contact = ctx.contacts.resolve(ssin, contact_id, user_id=ctx.user_id)
+    contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else ssin)
     details: dict[str, Any] = {"route": chosen.value, "reference_date": day.isoformat()}
     if consent is not None:
         details["patient_consent"] = bool(consent)  # R41: the patient's agreement to the art. 74 report

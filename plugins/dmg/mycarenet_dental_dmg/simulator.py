@@ -251,7 +251,7 @@ def _demo(context: Context, demo: Any) -> None:
 
     demo.echo("   the dentist asks (explicit request) who holds the DMG, to send the examination report to the "
               "treating physician (art. 74); the patient agrees")
-    result = consult_dmg(context, demo.patient, contact_id=demo.contact_id, consent=True)
+    result = consult_dmg(context, context.contact(demo.contact_id), consent=True)
     if result.holder is None:
         demo.echo(f"   no DMG holder for {demo.patient}: the report goes to the patient")
     else:

@@ -6,12 +6,12 @@ certificate and the dentist stays responsible. This package keeps the register (
 enforces the lifecycle rules, refuses an exchange by a mandatary that no mandate covers (rule R21),
 and gives the simulated MyCareNet its own register.
 
-Public API::
+Public API (the same shape as every service: ``verb_noun(ctx, ...)``, frozen results)::
 
-    from mycarenet_dental_mandates import MandateRegister, register_for, PartyId, Service
-    register = register_for(ctx)            # the register in the context's storage
-    register.add(mandator_nihii="31234592001", mandatary="cbe:0412345614", service="tariff",
-                 start="2026-01-01")
+    from mycarenet_dental_mandates import add_mandate, list_mandates, mandate_coverage, stop_mandate
+    added = add_mandate(ctx, mandatary="cbe:0412345614", service="tariff", start="2026-01-01")
+    mandate_coverage(ctx, mandatary="cbe:0412345614", service="tariff").allowed   # what R21 checks
+    stop_mandate(ctx, added.mandate)
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ __version__ = "0.1.0"
 
 #: Public name -> module; imported on first use so that loading the plugin stays light.
 _EXPORTS = {
+    "add_mandate": ".api", "export_mandates": ".api", "import_mandates": ".api", "list_mandates": ".api",
+    "mandate_coverage": ".api", "mandate_history": ".api", "record_party_event": ".api", "stop_mandate": ".api",
     "RegisterDocument": ".io", "dumps_csv": ".io", "dumps_json": ".io", "loads_csv": ".io", "loads_json": ".io",
     "read_file": ".io", "write_file": ".io",
     "Coverage": ".model", "EndReason": ".model", "EventKind": ".model", "HistoryEntry": ".model",

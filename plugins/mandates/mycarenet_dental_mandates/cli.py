@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from mycarenet_dental.cli import emit, json_option, pass_context, print_table
 
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
+
 SERVICES = ("assurability", "tariff", "billing")
 
 
-def _register(ctx: Any) -> Any:
+def _register(ctx: Context) -> Any:
     from .register import register_for
 
     return register_for(ctx)
@@ -71,7 +74,7 @@ def mandates_group() -> None:
 @click.option("--id", "mandate_id", default=None, help="Identifier to use (default: generated).")
 @json_option
 @pass_context
-def add_command(ctx: Any, mandator: str, mandator_ssin: str | None, mandatary: str, service: str, start: str,
+def add_command(ctx: Context, mandator: str, mandator_ssin: str | None, mandatary: str, service: str, start: str,
                 end: str | None, given_by: str | None, emandate_ref: str | None, mandate_id: str | None,
                 as_json: bool) -> None:
     """Register a mandate; the previous one for that service closes the day before it starts (R26)."""
@@ -107,7 +110,7 @@ def add_command(ctx: Any, mandator: str, mandator_ssin: str | None, mandatary: s
 @click.option("--active", "only_active", is_flag=True, help="Only mandates in force on the day.")
 @json_option
 @pass_context
-def list_command(ctx: Any, on: str | None, mandator: str | None, mandatary: str | None, service: str | None,
+def list_command(ctx: Context, on: str | None, mandator: str | None, mandatary: str | None, service: str | None,
                  only_active: bool, as_json: bool) -> None:
     """List the mandates with their service and state (pending, active, ended with its reason)."""
     from .model import MandateState, PartyId
@@ -129,7 +132,7 @@ def list_command(ctx: Any, on: str | None, mandator: str | None, mandatary: str 
               help="Which party stops it (either may, at any time).")
 @json_option
 @pass_context
-def stop_command(ctx: Any, mandate_id: str, by: str, as_json: bool) -> None:
+def stop_command(ctx: Context, mandate_id: str, by: str, as_json: bool) -> None:
     """Stop a mandate with immediate effect."""
     register = _register(ctx)
     mandate = register.stop(mandate_id, by=by)
@@ -144,7 +147,7 @@ def stop_command(ctx: Any, mandate_id: str, by: str, as_json: bool) -> None:
 @click.option("--date", "on", required=True, help="Day of the event (YYYY-MM-DD).")
 @json_option
 @pass_context
-def event_command(ctx: Any, party: str, kind: str, on: str, as_json: bool) -> None:
+def event_command(ctx: Context, party: str, kind: str, on: str, as_json: bool) -> None:
     """Record a death, bankruptcy or liquidation: every mandate of that party ends at once (R27)."""
     register = _register(ctx)
     result = register.record_event(party, kind, _date(on, "--date"))
@@ -160,7 +163,7 @@ def event_command(ctx: Any, party: str, kind: str, on: str, as_json: bool) -> No
 @click.argument("mandate_id")
 @json_option
 @pass_context
-def history_command(ctx: Any, mandate_id: str, as_json: bool) -> None:
+def history_command(ctx: Context, mandate_id: str, as_json: bool) -> None:
     """Every change of one mandate, with its reason and rule."""
     entries = _register(ctx).history(mandate_id)
     emit(entries, as_json, lambda: print_table(
@@ -173,7 +176,7 @@ def history_command(ctx: Any, mandate_id: str, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default=None, help="Default: from the suffix.")
 @json_option
 @pass_context
-def import_command(ctx: Any, file: Path, fmt: str | None, as_json: bool) -> None:
+def import_command(ctx: Context, file: Path, fmt: str | None, as_json: bool) -> None:
     """Mirror a register (JSON or CSV) through the lifecycle rules; all or nothing."""
     from .io import read_file
 
@@ -189,7 +192,7 @@ def import_command(ctx: Any, file: Path, fmt: str | None, as_json: bool) -> None
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default=None, help="Default: from the suffix.")
 @json_option
 @pass_context
-def export_command(ctx: Any, file: Path, fmt: str | None, as_json: bool) -> None:
+def export_command(ctx: Context, file: Path, fmt: str | None, as_json: bool) -> None:
     """Write the register (JSON keeps the history and the R27 events; CSV one line per mandate)."""
     from .io import write_file
 
@@ -205,7 +208,7 @@ def export_command(ctx: Any, file: Path, fmt: str | None, as_json: bool) -> None
 @click.option("--on", "on", default=None, help="Day (default today).")
 @json_option
 @pass_context
-def check_command(ctx: Any, mandator: str, mandatary: str, service: str, on: str | None, as_json: bool) -> None:
+def check_command(ctx: Context, mandator: str, mandatary: str, service: str, on: str | None, as_json: bool) -> None:
     """Say whether a mandate in force lets the mandatary act for the dentist (what rule R21 checks)."""
     from mycarenet_dental.identifiers import Nihii
 

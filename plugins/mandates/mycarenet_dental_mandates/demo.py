@@ -54,7 +54,7 @@ def run(context: Any, demo: Any) -> None:
         verdict = check_mandate(dmg, office)
         echo("   R21, DMG by the office: " + ("allowed" if verdict is None else f"refused: {verdict.reason}"))
 
-        contact = office.contacts.open(demo.patient, dentist=dentist.id, user_id=office.user_id)
+        contact = office.open_contact(demo.patient)
         for service, (names, extra) in CONSULT_COMMANDS.items():
             _consult(office, service, names, extra, demo.patient, contact.id, echo)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from mycarenet_dental.audit import AuditLog
@@ -38,6 +38,9 @@ from .model import (
     Service,
     parse_service,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
 
 TABLES = TableSpec(
     name="mandates",
@@ -436,14 +439,14 @@ def _action_for(reason: EndReason) -> str:
     return "terminated"
 
 
-def register_for(context: Any) -> MandateRegister:
+def register_for(context: Context) -> MandateRegister:
     """The register kept in a context's storage, dated in Belgian time (a light view: made per call)."""
     # UNSURE: eMandate periods are days without a time zone; Europe/Brussels is the natural reading.
     return MandateRegister(context.storage, today=lambda: belgian_date(context.now()), audit=context.audit,
                            actor=context.executor().label() if _has_identity(context) else "")
 
 
-def _has_identity(context: Any) -> bool:
+def _has_identity(context: Context) -> bool:
     try:
         context.executor()
     except Exception:

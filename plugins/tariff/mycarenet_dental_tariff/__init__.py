@@ -3,7 +3,7 @@
 Public API (imported lazily so that loading the plugin stays cheap)::
 
     from mycarenet_dental_tariff import consult_tariff, ServiceRequest, TariffResult
-    result = consult_tariff(ctx, "85073003328", ["301011", "302153:36"], contact_id=contact.id)
+    result = consult_tariff(ctx, ctx.open_contact("85073003328"), ["301011", "302153:36"])
 """
 
 from __future__ import annotations

@@ -6,10 +6,13 @@ Heavy modules (lxml, the client) are imported inside the command so that the CLI
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from mycarenet_dental.cli import emit, json_option, pass_context, print_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mycarenet_dental.context import Context
 
 
 def _euros(cents: int | None) -> str:
@@ -48,13 +51,14 @@ def show_result(result: Any, echo: Any = click.echo) -> None:
 @click.option("--justification", default=None, help="CD-MYCARENET-JUSTIFICATION value to send (e.g. 2).")
 @json_option
 @pass_context
-def tariff_command(ctx: Any, patient: str, services: tuple[str, ...], service_date: dt.datetime | None,
+def tariff_command(ctx: Context, patient: str, services: tuple[str, ...], service_date: dt.datetime | None,
                    contact_id: str | None, justification: str | None, as_json: bool) -> None:
     """Consult the tariff of the services of a visit (annex 3: on the dentist's request, once per contact)."""
     from mycarenet_dental.exchange import Trigger
 
     from .client import consult_tariff
 
-    result = consult_tariff(ctx, patient, list(services), service_date=service_date.date() if service_date else None,
-                            contact_id=contact_id, justification=justification, trigger=Trigger.USER)
+    result = consult_tariff(ctx, ctx.contact_for(patient, contact_id), list(services),
+                            service_date=service_date.date() if service_date else None,
+                            justification=justification, trigger=Trigger.USER)
     emit(result, as_json, lambda: show_result(result))

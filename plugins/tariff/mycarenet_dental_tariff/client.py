@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mycarenet_dental.contacts import Contact
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.exchange import Exchange, Trigger
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin, parse_patient
@@ -397,11 +398,14 @@ def _kept(ctx: Context, contact_id: str) -> TariffResult | None:
                                  refusal_messages=catalogue.refusal_messages)
 
 
-def consult_tariff(ctx: Context, patient: str | Ssin | RegistrationNumber, services: Sequence[str | ServiceRequest],
-                   *, service_date: dt.date | None = None, contact_id: str | None = None,
+def consult_tariff(ctx: Context, contact: Contact | str, services: Sequence[str | ServiceRequest],
+                   *, service_date: dt.date | None = None,
                    justification: str | None = None, trigger: Trigger | str = Trigger.USER,
                    reuse: bool = True, check_dates: bool = True) -> TariffResult:
-    """Ask the insurer the tariff of ``services`` for ``patient`` at ``service_date`` (default today).
+    """Ask the insurer the tariff of ``services`` for the contact's patient at ``service_date`` (default today).
+
+    ``contact`` is the open contact (:meth:`Context.open_contact`) or a patient identifier (SSIN or
+    ``MUT:REGNR``), which then means that patient's open contact (R29).
 
     Only at the dentist's explicit request (``trigger`` is recorded and checked, R37). Once per
     contact (R35): when the contact already holds a successful result covering the services, it is
@@ -410,10 +414,11 @@ def consult_tariff(ctx: Context, patient: str | Ssin | RegistrationNumber, servi
     :class:`TariffValidationError` / ``InvalidIdentifierError`` before sending, ``RuleRefusal``.
     """
     today = belgian_date(ctx.now())
+    patient = contact.patient if isinstance(contact, Contact) else contact
     query = make_query(patient, services, service_date=service_date or today, justification=justification)
     if check_dates:
         check_service_date(query.service_date, today)
-    contact = ctx.contacts.resolve(query.patient_key, contact_id, user_id=ctx.user_id)
+    contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else query.patient_key)
     if reuse and Trigger(trigger) is Trigger.USER:
         kept = _kept(ctx, contact.id)
         if kept is not None and kept.covers(query.services) and kept.service_date == query.service_date:

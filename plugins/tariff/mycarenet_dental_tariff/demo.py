@@ -15,12 +15,12 @@ def run_demo_step(ctx: Any, info: Any) -> None:
     from .client import consult_tariff
 
     echo = info.echo
-    result = consult_tariff(ctx, info.patient, list(VISIT), contact_id=info.contact_id)
+    result = consult_tariff(ctx, ctx.contact(info.contact_id), list(VISIT))
     show_result(result, echo)
     echo(f"   recorded {len(result.lines)} line(s) as tariff.consultation for billing (R36)")
-    again = consult_tariff(ctx, info.patient, list(VISIT), contact_id=info.contact_id)
+    again = consult_tariff(ctx, ctx.contact(info.contact_id), list(VISIT))
     echo(f"   asked again in the same contact: {'result kept on the contact' if again.from_contact else 'network'}")
     try:
-        consult_tariff(ctx, info.patient, ["307016:36"], contact_id=info.contact_id)
+        consult_tariff(ctx, ctx.contact(info.contact_id), ["307016:36"])
     except RuleRefusal as exc:
         echo(f"   another consultation in the same contact is refused: {exc.rule_id} ({exc.article})")
