@@ -18,7 +18,8 @@ from ..registrations import RouteCall, RouteSpec
 
 @attrs.frozen
 class ContactOpen:
-    """Open a contact with a patient being treated (R29): consultations happen inside it."""
+    """Open a contact with a patient being treated (R29): consultations happen inside it.
+    ``patient``: an SSIN, or ``MUT:REGNR`` for a patient without one."""
 
     patient: str
 
@@ -62,15 +63,11 @@ class TokenStatus:
 
 
 def _open(call: RouteCall) -> Contact:
-    from ..identifiers import Ssin
-
-    ctx = call.context
-    ssin = Ssin.parse(call.body.patient, field="patient")
-    return ctx.contacts.open(ssin.value, dentist=ctx.responsible().id, user_id=ctx.user_id, at=ctx.now())
+    return call.context.open_contact(call.body.patient)
 
 
 def _get(call: RouteCall) -> Contact:
-    return call.context.contacts.get(call.params["contact_id"])
+    return call.context.contact(call.params["contact_id"])
 
 
 def _close(call: RouteCall) -> Contact:

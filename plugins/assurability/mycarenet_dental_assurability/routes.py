@@ -25,7 +25,8 @@ def _consult(call: RouteCall) -> InsurabilityResult:
     from .client import consult_insurability
 
     ask: InsurabilityAsk = call.body
-    return consult_insurability(call.context, ask.patient, on=ask.on, since=ask.since, contact_id=ask.contact_id)
+    contact = call.context.contact_for(ask.patient, ask.contact_id)
+    return consult_insurability(call.context, contact, on=ask.on, since=ask.since)
 
 
 def routes() -> Iterator[RouteSpec]:

@@ -26,45 +26,49 @@ class InvoicesAsk:
     send: bool = False
 
 
-def _outbox(ctx: Context) -> Any:
-    from .outbox import Outbox
-
-    return Outbox(ctx)
-
-
 def _build(call: RouteCall) -> BuildResult:
+    from .api import build_sendings, send_sending
     from .invoices_json import load_invoices
 
     ask: InvoicesAsk = call.body
     document: dict[str, Any] = {"invoices": ask.invoices}
     if ask.sending is not None:
         document["sending"] = ask.sending
-    outbox = _outbox(call.context)
-    built = outbox.build(load_invoices(document, default_provider=call.context.config.require_dentist().nihii))
+    ctx = call.context
+    built = build_sendings(ctx, load_invoices(document, default_provider=ctx.config.require_dentist().nihii))
     if ask.send:
-        sent = tuple(outbox.send(s.id) for s in built.sendings)
-        built = attrs.evolve(built, sendings=sent)
+        built = attrs.evolve(built, sendings=tuple(send_sending(ctx, s) for s in built.sendings))
     return built
 
 
 def _send(call: RouteCall) -> SendingStatus:
-    return _outbox(call.context).send(call.params["sending_id"])
+    from .api import send_sending
+
+    return send_sending(call.context, call.params["sending_id"])
 
 
 def _poll(call: RouteCall) -> PollResult:
-    return _outbox(call.context).poll()
+    from .api import poll_sendings
+
+    return poll_sendings(call.context)
 
 
 def _list(call: RouteCall) -> list[SendingStatus]:
-    return _outbox(call.context).list()
+    from .api import list_sendings
+
+    return list_sendings(call.context)
 
 
 def _get(call: RouteCall) -> SendingStatus:
-    return _outbox(call.context).get(call.params["sending_id"])
+    from .api import sending_status
+
+    return sending_status(call.context, call.params["sending_id"])
 
 
 def _lines(call: RouteCall) -> list[LineStatus]:
-    return _outbox(call.context).lines(call.params["sending_id"])
+    from .api import sending_lines
+
+    return sending_lines(call.context, call.params["sending_id"])
 
 
 def routes() -> Iterator[RouteSpec]:
@@ -118,13 +122,14 @@ def _totals(statuses: list[SendingStatus]) -> Mapping[tuple[str, str], list[int]
 
 def panels(ctx: Context) -> Iterator[StatusPanel]:
     """The outbox: each sending's state and the insurer's reasons in plain words; totals per insurer and month."""
-    outbox = _outbox(ctx)
-    statuses = outbox.list()
+    from .api import list_sendings, sending_lines
+
+    statuses = list_sendings(ctx)
     bad = {SendingState.REFUSED, SendingState.INVALID, SendingState.FAILED, SendingState.PARTLY}
     quiet = {SendingState.BUILT, SendingState.VALIDATED, SendingState.POSTING, SendingState.POSTED}
     rows, marks = [], {}
     for i, s in enumerate(statuses):
-        reasons = "" if s.state in quiet else _reasons(s, outbox.lines(s.id))
+        reasons = "" if s.state in quiet else _reasons(s, sending_lines(ctx, s))
         rows.append((s.oa, s.period, str(s.sending_number), _PLAIN.get(s.state.value, s.state.value),
                      _euro(s.total_a), reasons or "-"))
         marks[i] = "bad" if s.state in bad or reasons else "ok" if s.state is SendingState.SETTLED else ""

@@ -26,8 +26,9 @@ def _consult(call: RouteCall) -> DmgResult:
     from .client import consult_dmg
 
     ask: DmgAsk = call.body
-    return consult_dmg(call.context, ask.patient, reference_date=ask.reference_date, contact_id=ask.contact_id,
-                       consent=ask.consent, route=ask.route)
+    contact = call.context.contact_for(ask.patient, ask.contact_id)
+    return consult_dmg(call.context, contact, reference_date=ask.reference_date, consent=ask.consent,
+                       route=ask.route)
 
 
 def routes() -> Iterator[RouteSpec]:

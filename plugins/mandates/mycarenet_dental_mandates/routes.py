@@ -13,7 +13,7 @@ import attrs
 from mycarenet_dental.registrations import SENDING_ROLES, RouteCall, RouteSpec
 
 from .model import Mandate
-from .register import AddResult, register_for
+from .register import AddResult
 
 
 @attrs.frozen
@@ -31,17 +31,18 @@ class MandateAsk:
 def _add(call: RouteCall) -> AddResult:
     from mycarenet_dental.identifiers import Nihii
 
+    from .api import add_mandate
+
     ask: MandateAsk = call.body
-    dentist = call.context.config.dentist
-    nihii = Nihii.parse(ask.mandator_nihii or (dentist.nihii if dentist else ""), field="mandator_nihii").value
-    ssin = dentist.ssin if dentist is not None and dentist.nihii[:8] == nihii[:8] else None
-    return register_for(call.context).add(mandator_nihii=nihii, mandatary=ask.mandatary, service=ask.service,
-                                          start=ask.start, end=ask.end, mandator_ssin=ssin,
-                                          emandate_ref=ask.emandate_ref)
+    nihii = None if ask.mandator_nihii is None else Nihii.parse(ask.mandator_nihii, field="mandator_nihii").value
+    return add_mandate(call.context, mandatary=ask.mandatary, service=ask.service, start=ask.start, end=ask.end,
+                       mandator_nihii=nihii, emandate_ref=ask.emandate_ref)
 
 
 def _list(call: RouteCall) -> list[Mandate]:
-    return register_for(call.context).mandates()
+    from .api import list_mandates
+
+    return list_mandates(call.context)
 
 
 def routes() -> Iterator[RouteSpec]:

@@ -27,8 +27,9 @@ def _consult(call: RouteCall) -> TariffResult:
 
     ask: TariffAsk = call.body
     services = [ServiceRequest.parse(text, field=f"services[{i}]") for i, text in enumerate(ask.services)]
-    return consult_tariff(call.context, ask.patient, services, service_date=ask.service_date,
-                          contact_id=ask.contact_id, justification=ask.justification)
+    contact = call.context.contact_for(ask.patient, ask.contact_id)
+    return consult_tariff(call.context, contact, services, service_date=ask.service_date,
+                          justification=ask.justification)
 
 
 def routes() -> Iterator[RouteSpec]:
