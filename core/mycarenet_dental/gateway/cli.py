@@ -37,15 +37,21 @@ def serve_command(ctx: Any, host: str | None, port: int | None, port_file: Path 
 @gateway_group.command("openapi")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the contract to this file instead of stdout.")
-@pass_context
-def openapi_command(ctx: Any, out: Path | None) -> None:
-    """Print the OpenAPI 3.1 contract of the gateway with the loaded plugins."""
+def openapi_command(out: Path | None) -> None:
+    """Print the OpenAPI 3.1 contract of the gateway with the installed plugins (no configuration needed)."""
+    import tempfile
+
+    from ..config import config_from_mapping
+    from ..context import Context
     from .serve import require_extra
 
     require_extra()
     from .app import build_app, contract
 
-    text = json.dumps(contract(build_app(ctx)), indent=2, sort_keys=True) + "\n"
+    with tempfile.TemporaryDirectory() as scratch:  # the app needs a store; the contract does not use it
+        config = config_from_mapping({"profile": "simulator", "storage": {"path": f"{scratch}/contract.sqlite"}})
+        with Context(config) as ctx:
+            text = json.dumps(contract(build_app(ctx)), indent=2, sort_keys=True) + "\n"
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -31,6 +31,7 @@ def bind(settings: GatewaySettings) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.host, settings.port))
+        sock.listen(2048)  # connections queue from now on: the announced port answers at once
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}",

@@ -10,6 +10,7 @@ accepted by this page only — never by the JSON API, so it cannot be used for a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
@@ -44,10 +45,15 @@ class StatusLink:
     minutes: int
 
 
-def health(gateway: Gateway) -> Health:
+@functools.cache
+def _version() -> str:
     from importlib.metadata import version
 
-    return Health(status="ok", version=version("mycarenet-dental"), routes=len(gateway.routes))
+    return version("mycarenet-dental")
+
+
+def health(gateway: Gateway) -> Health:
+    return Health(status="ok", version=_version(), routes=len(gateway.routes))
 
 
 def link_for(gateway: Gateway, token: ApiToken) -> StatusLink:
