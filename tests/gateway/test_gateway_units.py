@@ -247,3 +247,22 @@ def test_without_the_extra_tokens_work_and_serve_says_how_to_install(tmp_path: P
     assert json.loads(added.stdout)["token"].startswith("mcdg_")
     served = subprocess.run(base + ["serve"], capture_output=True, text=True, env=cli_env(), timeout=60)
     assert served.returncode == 2 and "mycarenet-dental[gateway]" in served.stderr
+
+
+def test_the_contract_written_for_the_docs_is_the_served_one(client: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from mycarenet_dental.cli.main import build_cli
+
+    out = tmp_path / "openapi.json"
+    done = CliRunner().invoke(build_cli(), ["gateway", "openapi", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    written = json.loads(out.read_text(encoding="utf-8"))
+    served = client.get("/openapi.json").json()
+    served_schemas = {k: v for k, v in served["components"]["schemas"].items() if k != "Echo"}
+    assert written["openapi"] == "3.1.0" and written["components"]["schemas"] == served_schemas
+    assert set(served["paths"]) - set(written["paths"]) == {"/echo", "/faults/{kind}"}  # the test's own plugin
+    tariff = written["paths"]["/tariff"]["post"]
+    assert tariff["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/TariffAsk")
+    assert tariff["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TariffResult")
+    assert tariff["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "Idempotency-Key" in json.dumps(written["paths"]["/billing/sendings"]["post"]["parameters"])
