@@ -149,7 +149,7 @@ def _core_routes(gateway: Gateway) -> list[Any]:
 
     @post("/status/link", sync_to_thread=True, tags=["token"], security=[{"bearer": []}],
           summary="A one-time link (10 minutes) that opens the status page for this token, e.g. on a phone",
-          responses={401: ResponseSpec(data_container=ErrorBody, description=_ERRORS[401])})
+          responses={401: ResponseSpec(data_container=ErrorBody, description=_ERRORS[401], generate_examples=False)})
     def link(request: Request[Any, Any, Any]) -> Response[status_page.StatusLink]:
         try:
             token = gateway.authenticate(request.headers.get("authorization"), "POST /status/link")
