@@ -12,6 +12,7 @@ import attrs
 
 from ..audit import AuditEntry, VerifyResult
 from ..contacts import Contact
+from ..context import Context
 from ..errors import UsageError
 from ..registrations import RouteCall, RouteSpec
 
@@ -98,12 +99,17 @@ def _audit_list(call: RouteCall) -> list[AuditEntry]:
     return list(call.context.audit.entries(since=since, until=until, exchange_id=call.query.get("exchange")))
 
 
-def _audit_verify(call: RouteCall) -> VerifyResult:
-    """Check the trail against its checkpoints; the gateway does not sign (``audit verify`` on the CLI does)."""
-    from ..audit_checkpoint import CheckpointFile, check_trail, path_from_config
+def verify_trail(ctx: Context) -> VerifyResult:
+    """Check the trail against its checkpoints and the practice's key; the gateway never signs a new
+    checkpoint (``audit verify`` on the CLI does)."""
+    from ..audit_checkpoint import CheckpointFile, Signer, check_trail, path_from_config
 
-    ctx = call.context
-    return check_trail(ctx.config.storage_path, CheckpointFile(path_from_config(ctx.config)), None, sign=False)
+    signer = Signer.from_keystore(ctx.security.keystore) if ctx.config.keystore_path is not None else None
+    return check_trail(ctx.config.storage_path, CheckpointFile(path_from_config(ctx.config)), signer, sign=False)
+
+
+def _audit_verify(call: RouteCall) -> VerifyResult:
+    return verify_trail(call.context)
 
 
 def _audit_export(call: RouteCall) -> AuditExport:

@@ -96,10 +96,12 @@ def login_page(*, expired: bool = False) -> str:
 
 
 def _audit_state(gateway: Gateway) -> tuple[bool, str]:
-    from ..audit_checkpoint import CheckpointFile, check_trail, path_from_config
+    from .kernel_routes import verify_trail
 
-    ctx = gateway.ctx
-    result = check_trail(ctx.config.storage_path, CheckpointFile(path_from_config(ctx.config)), None, sign=False)
+    try:
+        result = verify_trail(gateway.ctx)
+    except MyCareNetDentalError as exc:
+        return False, f"cannot be checked: {exc.message}"
     if result.ok:
         return True, f"intact: {result.rows} entries, chained and matching the signed checkpoints"
     where = f" at entry {result.first_broken}" if result.first_broken else ""
