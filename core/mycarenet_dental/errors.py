@@ -3,17 +3,28 @@
 Every error a vendor can meet is one of these classes. Each carries a stable ``code`` (the
 eHealth/MyCareNet/insurer code when the error came from the remote side), where it came from
 (``origin``), an optional ``location`` (XPath, field, record/zone), the message in French, Dutch
-and English, and a ``hint`` that says what to do. ``exit_code`` is what the CLI returns:
-0 success, 1 business refusal, 2 usage or configuration error, 3 remote or transport failure.
+and English, and a ``hint`` that says what to do. ``exit_code`` is what the CLI returns, one of
+:class:`ExitCode` (the contract, defined here once; ``docs/exit-codes.md`` lists it per command).
 
 Secrets never go into an exception: callers pass identifiers and codes, never passwords or keys.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import ClassVar
 
 import attrs
+
+
+class ExitCode(enum.IntEnum):
+    """The exit codes of ``mycarenet-dental``, for every command of every plugin."""
+
+    OK = 0  #: done as asked
+    REFUSED = 1  #: a business refusal (the insurer, or a local check the insurer would make) or a rule veto
+    USAGE = 2  #: bad command line, input file or configuration; nothing was sent
+    REMOTE = 3  #: the remote side failed or could not be reached, or its answer failed authentication
+    INTERNAL = 4  #: a defect: short message, traceback in a private file
 
 
 @attrs.frozen
@@ -32,7 +43,7 @@ class Messages:
 class MyCareNetDentalError(Exception):
     """Base class of every error raised by mycarenet-dental."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[int] = ExitCode.REFUSED
     default_code: ClassVar[str] = "ERROR"
 
     def __init__(
@@ -64,15 +75,22 @@ class MyCareNetDentalError(Exception):
         return text
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-friendly form used by ``--json`` output and the audit."""
+        """JSON-friendly form used by ``--json`` output and the audit.
+
+        ``message`` always has ``en``; ``fr`` and ``nl`` only when there is a text in that language
+        (the insurers' catalogues give them; a local error has English only): an empty string would
+        read as "the insurer said nothing".
+        """
+        message = {"en": self.messages.en}
+        message.update({lang: text for lang in ("fr", "nl") if (text := getattr(self.messages, lang))})
         return {
             "error": type(self).__name__,
             "code": self.code,
             "origin": self.origin,
             "location": self.location,
-            "message": {"en": self.messages.en, "fr": self.messages.fr, "nl": self.messages.nl},
+            "message": message,
             "hint": self.hint,
-            "exit_code": self.exit_code,
+            "exit_code": int(self.exit_code),
         }
 
 
@@ -82,7 +100,7 @@ class MyCareNetDentalError(Exception):
 class UsageError(MyCareNetDentalError):
     """Bad input from the caller; nothing was sent."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
     default_code = "USAGE"
 
 
@@ -104,26 +122,20 @@ class ConfigError(UsageError):
     default_code = "CONFIG"
 
 
-class NoContactError(UsageError):
-    """A consultation needs an open patient contact (protocol R29) and none was found."""
-
-    default_code = "NO_CONTACT"
-
-
 # --- exit code 1: a business refusal ----------------------------------------------------------
 
 
 class BusinessError(MyCareNetDentalError):
     """The remote service answered, and refused the request for a business reason."""
 
-    exit_code = 1
+    exit_code = ExitCode.REFUSED
     default_code = "BUSINESS"
 
 
 class RuleRefusal(MyCareNetDentalError):
     """A convention rule vetoed an exchange before anything was sent."""
 
-    exit_code = 1
+    exit_code = ExitCode.REFUSED
     default_code = "RULE_REFUSAL"
 
     def __init__(self, rule_id: str, article: str, reason: str, *, hint: str | None = None) -> None:
@@ -133,13 +145,29 @@ class RuleRefusal(MyCareNetDentalError):
         super().__init__(f"refused by rule {rule_id} ({article}): {reason}", code=rule_id, hint=hint)
 
 
+class NoContactError(RuleRefusal):
+    """A consultation needs an open patient contact (rule R29) and none was found.
+
+    A rule veto (exit 1) like every rule, though found while resolving the contact, before the
+    exchange exists; its code stays ``NO_CONTACT`` (what scripts match), ``rule_id`` is ``R29``.
+    """
+
+    default_code = "NO_CONTACT"
+
+    def __init__(self, reason: str, *, hint: str | None = None) -> None:
+        self.rule_id = "R29"
+        self.article = "Annexes 2, 3, 5"  # as the built-in rule R29 cites it
+        self.reason = reason
+        MyCareNetDentalError.__init__(self, reason, hint=hint)
+
+
 # --- exit code 3: remote side or transport failed --------------------------------------------
 
 
 class RemoteError(MyCareNetDentalError):
     """The remote side failed (SOAP fault, system error) or could not be reached."""
 
-    exit_code = 3
+    exit_code = ExitCode.REMOTE
     default_code = "REMOTE"
 
 
@@ -170,7 +198,7 @@ class SoapFaultError(RemoteError):
 class SecurityError(MyCareNetDentalError):
     """A signature, certificate, token or encryption check failed."""
 
-    exit_code = 3
+    exit_code = ExitCode.REMOTE
     default_code = "SECURITY"
 
 

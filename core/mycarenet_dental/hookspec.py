@@ -10,6 +10,11 @@ and implements some of the hooks below with ``@hookimpl``. Registration hooks *y
 records (:mod:`mycarenet_dental.registrations`) so that new fields never break a plugin. A hook
 name that is not listed here makes loading fail (``check_pending``), so a typo is caught at once.
 
+Each plugin module names the plugin API it was built for, ``MYCARENET_DENTAL_API = "1.0"``, which
+the plugin manager compares with :data:`API_VERSION` when it loads the plugin (same major, a minor
+not above the core's): a plugin built for another API is refused at load, with a message naming it,
+instead of failing at its first call.
+
 The insurer side of a plugin (simulator routes, population, MemberData facets, demo steps) has its
 own hooks in :mod:`mycarenet_dental.sim.hookspec`, loaded through a second entry-point group.
 """
@@ -35,6 +40,12 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 PROJECT = "mycarenet_dental"
+
+#: The plugin API this core implements, ``"major.minor"``. The minor grows when hooks or record
+#: fields are added (older plugins keep working); the major when one is removed or changes meaning.
+API_VERSION = "1.0"
+#: The module attribute in which a plugin declares the API version it was built for.
+API_ATTRIBUTE = "MYCARENET_DENTAL_API"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 

@@ -9,7 +9,10 @@
   what the file allows, never widen it — a plugin blocked by either is not loaded, and when both
   give an allow list a plugin must be in both (an administrator's block in the file cannot be undone
   by a variable set in a shell). Built-in plugins ignore allow lists but can be blocked;
-- a third-party plugin that fails to import is reported and skipped (strict mode re-raises).
+- a third-party plugin that fails to import is reported and skipped (strict mode re-raises);
+- a third-party plugin built for another plugin API (``MYCARENET_DENTAL_API`` in its module, compared
+  with :data:`mycarenet_dental.hookspec.API_VERSION`) is refused at load with a configuration error
+  naming it, its version and the supported range — not left to fail at its first call.
 """
 
 from __future__ import annotations
@@ -40,6 +43,50 @@ class PluginConflictError(ConfigError):
 
 class PluginLoadError(ConfigError):
     default_code = "PLUGIN_LOAD"
+
+
+class PluginApiError(PluginLoadError):
+    """A plugin built for a plugin API this core does not implement (or that declares none)."""
+
+    default_code = "PLUGIN_API"
+
+
+def supported_api_range(api: str = hookspec.API_VERSION) -> str:
+    """The API versions a plugin may declare: the core's major, any minor up to the core's."""
+    major, minor = api.split(".")
+    return f">={major}.0,<={major}.{minor}"
+
+
+def _api_parts(value: object) -> tuple[int, int] | None:
+    if not isinstance(value, str):
+        return None
+    major, _, minor = value.strip().partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        return None
+    return int(major), int(minor)
+
+
+def check_plugin_api(name: str, plugin: object, *, distribution: str | None, version: str | None) -> None:
+    """Refuse ``plugin`` unless the API version it declares is one this core implements."""
+    declared = getattr(plugin, hookspec.API_ATTRIBUTE, None)
+    wanted = _api_parts(declared)
+    core_major, core_minor = _api_parts(hookspec.API_VERSION) or (0, 0)
+    if wanted is not None and wanted[0] == core_major and wanted[1] <= core_minor:
+        return
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        core = dist_version(CORE_DISTRIBUTION)
+    except PackageNotFoundError:  # pragma: no cover - the core runs from a source tree
+        core = "?"
+    who = f"plugin {name!r} ({distribution or 'no distribution'} {version or '?'})"
+    said = (f"is built for plugin API {declared}" if wanted is not None
+            else f"declares no usable plugin API version ({hookspec.API_ATTRIBUTE} = {declared!r})")
+    raise PluginApiError(
+        f"{who} {said}; {CORE_DISTRIBUTION} {core} supports plugin API {supported_api_range()}",
+        hint=f"install a version of {distribution or name} made for {CORE_DISTRIBUTION} {core}, or leave it "
+             f"out with {ENV_PLUGINS}=-{name}")
 
 
 class UndeclaredResultKindError(PluginLoadError):
@@ -77,6 +124,9 @@ class PluginManager(pluggy.PluginManager):
     project: str = hookspec.PROJECT
     specs: Any = hookspec
     group: str = GROUP
+    #: whether third-party plugins must declare a compatible plugin API (the simulator sides are
+    #: loaded only with their production plugin, which was checked)
+    check_api: bool = True
 
     def __init__(self) -> None:
         super().__init__(self.project)
@@ -133,11 +183,14 @@ class PluginManager(pluggy.PluginManager):
             log.warning("plugin %s failed to load and is skipped: %s", ep.name, exc)
             self.skipped.append((ep.name, f"failed to load: {exc}"))
             return
+        dist, version = (ep.dist.name, ep.dist.version) if ep.dist else (None, None)
+        if self.check_api and dist != CORE_DISTRIBUTION:
+            check_plugin_api(ep.name, plugin, distribution=dist, version=version)
         try:
             self.register(plugin, name=ep.name)
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"plugin {ep.name!r} is invalid: {exc}") from exc
-        self._dists[ep.name] = (ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
+        self._dists[ep.name] = (dist, version)
 
     # -- what the plugins provide --------------------------------------------------------------
     def collect(self, hook_name: str, *, tolerant: bool = False) -> list[tuple[str, Any]]:

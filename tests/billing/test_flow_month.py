@@ -111,9 +111,10 @@ def test_cli_build_send_poll_status(env, tmp_path):
     path = tmp_path / "invoices.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     result = runner.invoke(cli, [*config, "billing", "build", str(path), "--send", "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one line refused: exit 1 though Lucas's invoice was sent
     out = json.loads(result.output)
     assert [r["rule"] for r in out["refused_lines"]] == ["R36"]  # Marie had no tariff consultation
+    assert out["outcome"] == "partial" and out["exit_code"] == 1
     assert [s["state"] for s in out["sendings"]] == ["posted"]
     result = runner.invoke(cli, [*config, "billing", "poll", "--until-settled", "--interval", "0", "--json"])
     assert result.exit_code == 0, result.output

@@ -41,6 +41,7 @@ ALLOWED = {
     "_kind_default": "attrs default",
     "_end_after_start": "attrs validator",
     "TOO_MANY_ERRORS": "enum member (an eFact answer code)",
+    "MYCARENET_DENTAL_API": "a plugin's declared API version, read by name (hookspec.API_ATTRIBUTE) at load",
     # data fields: what a message or a generated file holds, kept on the record for its readers
     "finished_at": "Outcome field passed to the exchange_finished hook",
     "query_id": "MemberData consultation record field",

@@ -53,3 +53,28 @@ def test_pki_then_serve(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_pki_port_0_writes_a_free_port_and_serve_names_a_busy_one(tmp_path: Path) -> None:
+    """`pki --port 0` writes the port the system chose into config.toml; `serve` on a taken port says
+    which one and how to choose another (exit 2), instead of cheroot's "No socket could be created"."""
+    import json
+
+    from mycarenet_dental.config import tomllib
+
+    pki = tmp_path / "sim"
+    made = subprocess.run(EXE + ["simulator", "pki", "--out", str(pki), "--port", "0", "--json"],
+                          capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert made.returncode == 0, made.stderr
+    port = json.loads(made.stdout)["port"]
+    config = tomllib.loads((pki / "config.toml").read_text())
+    assert port > 0 and config["simulator"]["port"] == port
+    assert config["endpoints"]["services"] == f"https://127.0.0.1:{port}"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        busy = subprocess.run(EXE + ["simulator", "serve", "--pki", str(pki)], capture_output=True, text=True,
+                              env=cli_env(), timeout=60)
+    assert busy.returncode == 2
+    assert f"port {port} is busy" in busy.stderr and "--port 0" in busy.stderr, busy.stderr
+    assert "Traceback" not in busy.stderr

@@ -1,8 +1,10 @@
 """CLI helpers shared by the core and the plugins' commands.
 
 Plugins write ``@pass_context`` to receive the :class:`~mycarenet_dental.context.Context`, and
-``emit(...)`` to print either JSON (``--json``) or a human table. Exit codes: 0 success,
-1 business refusal, 2 usage or configuration error, 3 remote/transport failure.
+``emit(...)`` to print either JSON (``--json``) or a human table. A command ends by returning
+(exit 0) or by raising: a typed error of ``mycarenet_dental.errors`` (its ``exit_code``) or
+``click.exceptions.Exit(n)`` with n from :class:`~mycarenet_dental.errors.ExitCode`; anything else is
+an internal error (4). ``docs/exit-codes.md`` is the contract.
 """
 
 from __future__ import annotations
@@ -70,16 +72,20 @@ def print_json(data: Any) -> None:
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
-    """A table for people (rich when the terminal allows, plain text otherwise)."""
+    """A table for people. Every value is printed whole: on a terminal a long one wraps inside its cell;
+    into a pipe or a file (no width to respect) each row stays on one line, however wide."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_lines=False, show_header=any(columns))
     for col in columns:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row])
-    Console(soft_wrap=False, width=max(100, Console().width)).print(table)
+    console = Console(file=sys.stdout, soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(file=sys.stdout, soft_wrap=False, width=1_000_000)
+    console.print(table)
 
 
 def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import MyCareNetDentalError
-from . import emit, json_option, pass_context, print_json, print_table
+from ..errors import ExitCode, MyCareNetDentalError
+from . import emit, json_option, pass_context, print_table, to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import Context
@@ -33,7 +33,7 @@ class LazyGroup(click.Group):
                 command = self.commands[name]
                 if command.hidden:
                     continue
-                rows.append((name, command.get_short_help_str(limit=formatter.width - 6 - len(name))))
+                rows.append((name, command.get_short_help_str()))
             else:
                 rows.append((name, LAZY_HELP.get(name, "")))
         if rows:
@@ -46,11 +46,32 @@ class LazyGroup(click.Group):
             import importlib
 
             try:
-                self.add_command(getattr(importlib.import_module(module), attr), name)
+                self.add_command(full_summaries(getattr(importlib.import_module(module), attr)), name)
             except ImportError as exc:  # a command whose module is missing must not break --help
                 click.echo(f"warning: command {name!r} unavailable: {exc}", err=True)
                 return None
         return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> None:
+        """Run the command and drop its return value: a command says how it ended by raising (a typed
+        error, ``Exit(n)``), never by returning a number click would pass on as if it were ``Exit(n)``."""
+        super().invoke(ctx)
+
+
+def full_summaries(command: click.Command) -> click.Command:
+    """Give ``command`` and its subcommands their docstring's whole first paragraph as ``--help`` summary.
+
+    Click's default summary stops at the first period, which cut "for the art. 74 report" and
+    "(protocol Art. 3)" in the middle; the listing wraps long summaries instead.
+    """
+    if command.short_help is None and command.help:
+        import inspect
+
+        first = inspect.cleandoc(command.help).split("\n\n", 1)[0]
+        command.short_help = " ".join(first.split())
+    for sub in getattr(command, "commands", {}).values():
+        full_summaries(sub)
+    return command
 
 
 LAZY_HELP = {
@@ -58,6 +79,7 @@ LAZY_HELP = {
     "demo": "Run the day of a dental practice against the embedded simulator (extra 'simulator').",
     "login": "Get an eHealth token (STS) and show its subject, attributes and validity.",
     "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
+    "plugin": "Write a new plugin from the template (service, simulator side, rule, command, tests).",
     "gateway": "The local HTTP gateway: every service as JSON over HTTP, API tokens (extra 'gateway').",
 }
 
@@ -66,6 +88,7 @@ CORE_LAZY = {
     "demo": "mycarenet_dental.sim.demo:demo_command",
     "login": "mycarenet_dental.cli.security_cmds:login_command",
     "security": "mycarenet_dental.cli.security_cmds:security_group",
+    "plugin": "mycarenet_dental.cli.plugin_cmds:plugin_group",
     "gateway": "mycarenet_dental.gateway.cli:gateway_group",
 }
 
@@ -100,12 +123,12 @@ def build_cli(pm: Any = None) -> click.Group:
         click_ctx.meta["mycarenet_dental.context_factory"] = factory
 
     for command in (plugins_command, rules_command, contact_group, audit_group):
-        cli.add_command(command)
+        cli.add_command(full_summaries(command))
     if pm is not None:
         for _, spec in pm.collect("mycarenet_dental_commands", tolerant=True):
             if spec.name in cli.commands or spec.name in CORE_LAZY:
                 raise click.UsageError(f"two commands are named {spec.name!r}")
-            cli.add_command(spec.command, spec.name)
+            cli.add_command(full_summaries(spec.command), spec.name)
     return cli
 
 
@@ -282,9 +305,10 @@ def audit_verify(ctx: Context, checkpoint_path: Path | None, no_sign: bool, as_j
         for warning in result.warnings:
             click.echo(f"  warning: {warning}")
 
-    emit(result, as_json, human)
-    if not result.ok:
-        sys.exit(1)
+    code = ExitCode.OK if result.ok else ExitCode.REFUSED
+    emit({**to_jsonable(result), "exit_code": int(code)}, as_json, human)
+    if code:
+        raise click.exceptions.Exit(int(code))
 
 
 @audit_group.command("export")
@@ -310,26 +334,6 @@ def audit_export(ctx: Context, since: str | None, until: str | None, fmt: str, o
 
 
 # -- entry point -------------------------------------------------------------------------------
-
-
-# The design's contract: 4 is an internal error (a defect), so that it never looks like a business
-# refusal (1); a short message on stderr, the traceback in a private file.
-INTERNAL_ERROR_EXIT = 4
-
-
-def _write_traceback() -> str | None:
-    """Write the current exception's traceback to a new 0600 file; its path, or None if that fails."""
-    import os
-    import tempfile
-    import traceback
-
-    try:
-        fd, path = tempfile.mkstemp(prefix="mycarenet-dental-error-", suffix=".txt")  # 0600 by mkstemp
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(traceback.format_exc())
-        return path
-    except OSError:
-        return None
 
 
 _ROOT_VALUE_OPTIONS = frozenset({"--config", "--profile", "--trace"})
@@ -364,47 +368,39 @@ def config_path_of(args: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: read the plugin lists of the configuration, load plugins, run, map errors
-    to exit codes."""
+    """Console entry point: read the plugin lists of the configuration, load plugins, run; exit with the
+    contract's code (``exitcodes``)."""
+    from .exitcodes import internal_error, report, run
+
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
     try:
-        from ..config import load_plugin_lists
-        from ..plugins import make_plugin_manager
-
-        allow, block = load_plugin_lists(config_path_of(args))
-        pm = make_plugin_manager(allow=allow, block=block)
-        cli = build_cli(pm)
-        code = cli.main(args=args, prog_name="mycarenet-dental", standalone_mode=False)
-        if isinstance(code, int) and code:  # a command's Exit(n): click returns it when not standalone
-            sys.exit(code)
+        cli = build_cli(_plugin_manager(args))
     except MyCareNetDentalError as exc:
-        if as_json:
-            print_json(exc.to_dict())
-        else:
-            click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(2)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if exc.exit_code not in (0, 1) else exc.exit_code or 2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 — last resort: a defect, shown without traceback nor message
-        # The message of an unexpected exception may quote input (a password, an SSIN): only its type
-        # is shown. MYCARENET_DENTAL_DEBUG=1 re-raises it for a developer.
+        sys.exit(report(exc, as_json))
+    except Exception as exc:  # noqa: BLE001 — a plugin that breaks the start is a defect too
         import os
 
         if os.environ.get("MYCARENET_DENTAL_DEBUG"):
             raise
-        where = _write_traceback()
-        click.echo(f"error: internal error ({type(exc).__name__}); the details may hold personal data, so they "
-                   + (f"are in {where} (private file)" if where else "are not shown")
-                   + ". Please report it (MYCARENET_DENTAL_DEBUG=1 shows the traceback here).", err=True)
-        sys.exit(INTERNAL_ERROR_EXIT)
+        sys.exit(internal_error(exc, as_json))
+    code = run(cli, args, as_json=as_json)
+    if code:  # success returns (the console script then exits 0), as callers of main() expect
+        sys.exit(code)
+
+
+def _plugin_manager(args: list[str]) -> Any:
+    """The plugins the configuration allows. A configuration that cannot be read still lets ``--help``
+    list the core commands (with a warning): the help is how one finds out what to fix."""
+    from ..config import load_plugin_lists
+    from ..errors import ConfigError
+    from ..plugins import make_plugin_manager
+
+    try:
+        allow, block = load_plugin_lists(config_path_of(args))
+    except ConfigError as exc:
+        if not args or any(a in ("-h", "--help") for a in args):
+            click.echo(f"warning: {exc}; only the core commands are listed", err=True)
+            return None
+        raise
+    return make_plugin_manager(allow=allow, block=block)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import UsageError
+from ..errors import ExitCode, UsageError
 from . import emit, json_option, pass_context, print_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,8 +91,11 @@ def verify_command(file: Path, trust_paths: tuple[Path, ...], at: str | None, ti
     report = verify_bytes(file.read_bytes(), trust=_load_trust(trust_paths), at=_parse_at(at),
                           timestamp_only=timestamp_only)
     report["file"] = str(file)
+    code = ExitCode.REFUSED if report["verdict"] == "invalid" else ExitCode.OK
+    report["exit_code"] = int(code)
     if as_json:
         print_json(report)
     else:
         click.echo(format_report(report))
-    sys.exit(1 if report["verdict"] == "invalid" else 0)
+    if code:
+        raise click.exceptions.Exit(int(code))

@@ -105,12 +105,25 @@ def read_env_file(pki_dir: Path) -> dict[str, str]:
     return values
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (the system's choice), for ``simulator pki --port 0``.
+
+    Another program may take it before ``serve`` starts; ``serve`` then says the port is busy.
+    """
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def generate(out: Path, *, key_type: str = "rsa", port: int = 8443) -> tuple[Any, Path]:
     import secrets
 
     from .pki import generate_pki
 
     pki = generate_pki(out, key_type=key_type)
+    port = port or free_port()
     config, _ = write_simulator_config(pki, out, port=port, licence_password=secrets.token_urlsafe(9))
     return pki, config
 
@@ -161,16 +174,18 @@ def simulator_group(click_ctx: click.Context) -> None:
 @simulator_group.command("pki")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
 @click.option("--key-type", type=click.Choice(["rsa", "ec"]), default="rsa", help="Dentist key type.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8443, help="Port the generated config points at.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8443, show_default=True,
+              help="Port the simulator listens on, written into config.toml; 0 picks a free one.")
 @json_option
 def pki_command(out: Path, key_type: str, port: int, as_json: bool) -> None:
     """Generate a test CA, keystores, TLS/STS credentials, MyCareNet's keys and a config.toml."""
     pki, config = generate(out, key_type=key_type, port=port)
-    data = {"out": str(out), "config": str(config), "dentist_nihii": pki.dentist_nihii,
+    port = int(load_sim_settings(out)["port"])
+    data = {"out": str(out), "config": str(config), "port": port, "dentist_nihii": pki.dentist_nihii,
             "dentist_ssin": pki.dentist_ssin, "mandatary_cbe": pki.mandatary_cbe, "env_file": str(out / ENV_FILE)}
     emit(data, as_json, lambda: click.echo(
-        f"test PKI written to {out}\n  config:   {config}\n  dentist:  NIHII {pki.dentist_nihii}, "
-        f"SSIN {pki.dentist_ssin}\n  passwords: source {out / ENV_FILE}\n"
+        f"test PKI written to {out}\n  config:   {config} (simulator port {port})\n  dentist:  NIHII "
+        f"{pki.dentist_nihii}, SSIN {pki.dentist_ssin}\n  passwords: source {out / ENV_FILE}\n"
         f"next: mycarenet-dental simulator serve --pki {out}"))
 
 
@@ -188,7 +203,16 @@ def serve_command(ctx: Context, pki_dir: Path, host: str | None, port: int | Non
     host = host or str(settings.get("host", "127.0.0.1"))
     port = port if port is not None else port_number(settings.get("port", 8443), "[simulator] port", allow_zero=True)
     app = make_simulator(ctx.pm, pki_dir)
-    server = SimulatorServer(app, pki_dir=pki_dir, host=host, port=port)
+    try:
+        server = SimulatorServer(app, pki_dir=pki_dir, host=host, port=port)
+    except ConfigError as exc:
+        if "is busy" not in str(exc):
+            raise
+        raise ConfigError(exc.messages, code=exc.code, location="--port", hint=(
+            f"stop what listens on {port}, or choose another port: `mycarenet-dental simulator pki --out NEWDIR "
+            f"--port 0` writes a free one into NEWDIR/config.toml (read by `serve --pki NEWDIR` and the clients), "
+            f"or `serve --port N` with [simulator] port and [endpoints] of {pki_dir / 'config.toml'} set to N"
+        )) from None
     routes = sorted(app.routes)
     click.echo(f"simulator on {server.url} ({len(app.state.population)} patients); routes:")
     for path in routes:

@@ -12,7 +12,9 @@ addition here is that the TLS handshake runs in the worker thread that reads the
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import ssl
 import sys
 import threading
@@ -137,6 +139,11 @@ class SimulatorServer:
         try:
             _in_daemon_thread(server.prepare)  # bind and listen now: the port is known, a busy port a ConfigError
         except OSError as exc:
+            if exc.errno == errno.EADDRINUSE or os.strerror(errno.EADDRINUSE) in str(exc):  # cheroot wraps it
+                raise ConfigError(f"cannot listen on {host}:{port}: port {port} is busy (another simulator or "
+                                  "program listens there)", location="--port",
+                                  hint=f"stop what listens on {port}, or choose another port (0 picks a free one)"
+                                  ) from exc
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", location="--port") from exc
         self._server = server
         self.host = host

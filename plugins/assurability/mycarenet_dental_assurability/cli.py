@@ -85,7 +85,7 @@ def insurability_command(ctx: Context, patient: str, on: Any, since: Any, invoic
 
 
 def demo_step(ctx: Context, info: Any) -> None:
-    """Demo: consult the regular adult of the visit at the chair, then ask again (refused by R34)."""
+    """Demo: consult the regular adult of the visit at the chair, then ask again (R34: the kept answer)."""
     from .client import consult_insurability, settings
 
     echo = info.echo

@@ -144,9 +144,10 @@ def consult_insurability(ctx: Context, contact: Contact | str, *, on: date | Non
             if kept is not None:
                 import attrs
 
+                # Not a refusal of the caller's request: the answer is given (exit 0), from the contact.
                 notice = Notice(code="R34", source="rule",
-                                message=f"refused by rule R34 ({refusal.article}): the answer kept on contact "
-                                        f"{contact.id} is returned without a new consultation")
+                                message=f"not consulted again (rule R34, {refusal.article}: once per contact): "
+                                        f"the answer kept on contact {contact.id} is shown")
                 return attrs.evolve(kept, notices=(*kept.notices, notice))
         raise
 

@@ -15,6 +15,9 @@ from mycarenet_dental.registrations import (
     ServiceSpec,
 )
 
+#: the plugin API this plugin is built for (checked when the plugin loads)
+MYCARENET_DENTAL_API = "1.0"
+
 SERVICE = ServiceSpec(
     name="assurability",
     title="Insurability consultation (MyCareNet MemberData / GenericInsurability)",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from mycarenet_dental.cli import FiniteRange, emit, json_option, pass_context, print_table
+from mycarenet_dental.errors import ExitCode
 
 if TYPE_CHECKING:  # pragma: no cover
     from mycarenet_dental.context import Context
@@ -91,16 +92,27 @@ def build_command(ctx: Context, invoices: Path, and_send: bool, as_json: bool) -
     if and_send:
         sendings = [outbox.send(s.id) if s.state.value == "validated" else s for s in sendings]
 
+    # Exit 1 as soon as one line is refused, even when other invoices were filed (and sent): a script
+    # that checks only the exit code must not lose a refused invoice (never billed, never paid).
+    # "outcome" tells the partial case ("partial": some filed) from "refused" (nothing filed).
+    outcome = "filed" if not result.refused_lines else "partial" if sendings else "refused"
+    code = ExitCode.OK if outcome == "filed" and not _refused(sendings) else ExitCode.REFUSED
+
     def human() -> None:
         if sendings:
             show_statuses(sendings, title="sendings built")
         for r in result.refused_lines:
             click.echo(f"REFUSED ({r.rule}) invoice {r.invoice_number}, patient {r.patient}, code {r.code} on "
                        f"{r.date.isoformat()}: {r.reason}\n   → {r.hint}")
+        if code:
+            click.echo(f"{len(result.refused_lines)} line(s) refused; {len(sendings)} sending(s) filed"
+                       + (" — the refused lines are not billed: fix them and build them again" if sendings else ""),
+                       err=True)
 
-    emit({"sendings": sendings, "refused_lines": result.refused_lines}, as_json, human)
-    if result.refused_lines and not sendings:
-        raise click.exceptions.Exit(1)
+    emit({"outcome": outcome, "sendings": sendings, "refused_lines": result.refused_lines, "exit_code": int(code)},
+         as_json, human)
+    if code:
+        raise click.exceptions.Exit(int(code))
 
 
 @billing_group.command("validate")
@@ -117,13 +129,13 @@ def validate_command(ctx: Context, file: Path, as_json: bool) -> None:
     emit({"file": str(file), "findings": [{"code": f.code, "letter": f.letter, "record": f.record_type,
                                             "sequence": f.sequence, "zone": f.zone, "en": f.messages.en,
                                             "fr": f.messages.fr, "nl": f.messages.nl} for f in findings],
-          "sendable": not refusing}, as_json,
+          "sendable": not refusing, "exit_code": int(ExitCode.REFUSED if refusing else ExitCode.OK)}, as_json,
          lambda: (print_table(["letter", "code", "record", "seq", "zone", "message"],
                               [[f.letter, f.code, f.record_type, f.sequence, f.zone, f.messages.en] for f in findings],
                               title=f"{file.name}: {len(findings)} finding(s)") if findings
                   else click.echo(f"{file.name}: no finding — the insurer's checks pass")))
     if refusing:
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(int(ExitCode.REFUSED))
 
 
 @billing_group.command("send")
@@ -137,6 +149,14 @@ def send_command(ctx: Context, sendings: tuple[str, ...], as_json: bool) -> None
     outbox = Outbox(ctx)
     done = [outbox.send(s) for s in sendings] if sendings else outbox.send_all()
     emit(done, as_json, lambda: show_statuses(done, title="sendings posted"))
+    if _refused(done):
+        raise click.exceptions.Exit(int(ExitCode.REFUSED))
+
+
+def _refused(statuses: list[SendingStatus]) -> bool:
+    """A sending the local checks refused ("invalid") or MyCareNet refused (TAck failure: "failed", may
+    be sent again) is a refusal (exit 1); a transport failure or a SOAP fault has raised (exit 3)."""
+    return any(s.state.value in ("invalid", "failed") for s in statuses)
 
 
 @billing_group.command("poll")

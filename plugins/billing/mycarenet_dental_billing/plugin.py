@@ -19,6 +19,9 @@ from mycarenet_dental.registrations import (
     TableSpec,
 )
 
+#: the plugin API this plugin is built for (checked when the plugin loads)
+MYCARENET_DENTAL_API = "1.0"
+
 SERVICE = "billing"
 ACTIONS = ("urn:be:cin:nip:async:generic:post:msg", "urn:be:cin:nip:async:generic:get:query",
            "urn:be:cin:nip:async:generic:confirm:hash")

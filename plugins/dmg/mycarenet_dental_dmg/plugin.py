@@ -19,6 +19,9 @@ from mycarenet_dental.registrations import (
 
 from .names import RESULT_KIND, SERVICE
 
+#: the plugin API this plugin is built for (checked when the plugin loads)
+MYCARENET_DENTAL_API = "1.0"
+
 GMF_PATH = "/GlobalMedicalFileConsultation/v1"
 GMF_ACTION = "urn:be:fgov:ehealth:globalmedicalfile:protocol:v1:ConsultGlobalMedicalFile"
 MEMBERDATA_PATH = "/MyCareNet/MemberData/v1"

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 
 import attrs
-from mycarenet_dental.errors import InvalidIdentifierError, RuleRefusal
+from mycarenet_dental.errors import InvalidIdentifierError, RuleRefusal, UsageError
 from mycarenet_dental.identifiers import CompanyNumber, Nihii, Ssin
 from mycarenet_dental.timeutil import iso_date
 
@@ -39,15 +39,14 @@ class MandateRefusal(RuleRefusal):
         super().__init__(rule_id, ARTICLE, reason, hint=hint)
 
 
-class MandateNotFound(RuleRefusal):
-    """No mandate with that id in the register."""
+class MandateNotFound(UsageError):
+    """No mandate with that id in the register: a wrong argument (exit 2), not a rule's veto."""
 
-    exit_code = 2
+    default_code = "UNKNOWN_MANDATE"
 
     def __init__(self, mandate_id: str) -> None:
-        super().__init__("R22", ARTICLE, f"no mandate {mandate_id!r} in the register",
+        super().__init__(f"no mandate {mandate_id!r} in the register", location="mandate id",
                          hint="see `mycarenet-dental mandates list --all`")
-        self.code = "UNKNOWN_MANDATE"
 
 
 class Service(str, enum.Enum):

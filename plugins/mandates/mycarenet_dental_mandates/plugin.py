@@ -9,6 +9,9 @@ from mycarenet_dental.registrations import CommandSpec, RouteSpec, RuleSpec, Tab
 
 from .cli import mandates_group
 
+#: the plugin API this plugin is built for (checked when the plugin loads)
+MYCARENET_DENTAL_API = "1.0"
+
 
 @hookimpl
 def mycarenet_dental_tables() -> Iterator[TableSpec]:

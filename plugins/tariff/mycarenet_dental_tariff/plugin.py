@@ -13,6 +13,9 @@ from mycarenet_dental.registrations import (
     ServiceSpec,
 )
 
+#: the plugin API this plugin is built for (checked when the plugin loads)
+MYCARENET_DENTAL_API = "1.0"
+
 SERVICE = "tariff"
 PATH = "/MyCareNet/Tarification/v1"
 SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1:TarificationConsult"

@@ -13,6 +13,9 @@ from typing import Any
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import RuleCheck, RuleSpec
 
+#: the plugin API this plugin is built for (checked when the plugin loads)
+MYCARENET_DENTAL_API = "1.0"
+
 
 def _blocked_patient(exchange: Any, context: Any) -> RuleCheck | None:
     blocked = context.config.section("example_rule").get("blocked_patients", [])
