@@ -43,7 +43,7 @@ PROJECT = "mycarenet_dental"
 
 #: The plugin API this core implements, ``"major.minor"``. The minor grows when hooks or record
 #: fields are added (older plugins keep working); the major when one is removed or changes meaning.
-API_VERSION = "1.0"
+API_VERSION = "1.1"  # 1.1: mycarenet_dental_routes and mycarenet_dental_status_panels (the gateway)
 #: The module attribute in which a plugin declares the API version it was built for.
 API_ATTRIBUTE = "MYCARENET_DENTAL_API"
 hookspec = pluggy.HookspecMarker(PROJECT)

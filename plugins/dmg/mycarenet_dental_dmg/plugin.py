@@ -20,7 +20,7 @@ from mycarenet_dental.registrations import (
 from .names import RESULT_KIND, SERVICE
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 GMF_PATH = "/GlobalMedicalFileConsultation/v1"
 GMF_ACTION = "urn:be:fgov:ehealth:globalmedicalfile:protocol:v1:ConsultGlobalMedicalFile"

@@ -10,7 +10,7 @@ from mycarenet_dental.registrations import CommandSpec, RouteSpec, RuleSpec, Tab
 from .cli import mandates_group
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 
 @hookimpl

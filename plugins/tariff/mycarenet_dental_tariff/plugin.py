@@ -14,7 +14,7 @@ from mycarenet_dental.registrations import (
 )
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 SERVICE = "tariff"
 PATH = "/MyCareNet/Tarification/v1"
