@@ -28,6 +28,7 @@ try:
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "billing"))
 
+from mycarenet_dental.coded import Sex
 from mycarenet_dental_billing.efact.model import Commitment, Invoice, SendingHeader, ServiceLine
 from mycarenet_dental_billing.efact.reader import iter_invoices
 from mycarenet_dental_billing.efact.validator import ValidationOptions, validate, write_and_validate
@@ -64,7 +65,8 @@ def _pool(size: int = 1000) -> list[Invoice]:
                 reference=f"L{i}-{j}",
                 commitment=Commitment(f"C{i:010d}{j}", day) if j == 0 else None,
             ))
-        out.append(Invoice(number=i + 1, patient_id=_ssin(850730000 + i), sex=1 + i % 2, affiliation="319",
+        out.append(Invoice(number=i + 1, patient_id=_ssin(850730000 + i), sex=(Sex.MALE, Sex.FEMALE)[i % 2],
+                           mutuality="319",
                            destination="300", ct1="110", ct2="110", lines=tuple(lines), reference=f"INV{i}"))
     return out
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from mycarenet_dental import Context
+from mycarenet_dental import Context, Sex
 from mycarenet_dental_assurability import consult_insurability
 from mycarenet_dental_billing import Invoice, ServiceLine, build_sendings, send_sending, sending_status
 from mycarenet_dental_tariff import consult_tariff
@@ -29,11 +29,10 @@ def main(config: str, patient: str, services: tuple[str, ...] = ("301011", "3044
             return {"insured": False}
         tariff = consult_tariff(ctx, contact, list(services))
         dentist = ctx.config.require_dentist().nihii
-        invoice = Invoice(
+        invoice = Invoice(  # destination: by default the mutuality's union
             number=int(contact.opened_at[:10].replace("-", "")) * 10_000 + 1,
-            patient_id=patient, sex=1 if insurability.patient and insurability.patient.sex == "male" else 2,
-            affiliation=period.mutuality, destination=insurability.insurer or period.mutuality,
-            ct1=period.ct1, ct2=period.ct2,
+            patient_id=patient, sex=insurability.patient.sex if insurability.patient else Sex.UNKNOWN,
+            mutuality=period.mutuality, ct1=period.ct1, ct2=period.ct2,
             lines=[ServiceLine(code=line.code, date=tariff.service_date, tooth=line.tooth, provider=dentist,
                                reimbursement=line.reimbursement_cents or 0,
                                patient_share=line.patient_share_cents or 0)
@@ -41,7 +40,7 @@ def main(config: str, patient: str, services: tuple[str, ...] = ("301011", "3044
         built = build_sendings(ctx, [invoice])  # R36: every line was just consulted
         sent = [send_sending(ctx, sending) for sending in built.sendings]
         return {
-            "insured": True, "union": insurability.insurer, "mutuality": period.mutuality,
+            "insured": True, "union": insurability.union, "mutuality": period.mutuality,
             "ct1": period.ct1, "ct2": period.ct2, "third_party_payment": insurability.third_party_payment,
             "lines": [(line.code, line.tooth, line.reimbursement_cents, line.patient_share_cents)
                       for line in tariff.lines],

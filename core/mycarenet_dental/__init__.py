@@ -10,7 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Contact", "Context"]
+__all__ = ["Contact", "Context", "Sex"]
 
 
 def __getattr__(name: str) -> Any:
@@ -18,6 +18,10 @@ def __getattr__(name: str) -> Any:
         from .context import Context
 
         return Context
+    if name == "Sex":
+        from .coded import Sex
+
+        return Sex
     if name == "Contact":
         from .contacts import Contact
 

@@ -18,6 +18,7 @@ from typing import Literal
 
 import attrs
 
+from .coded import Sex
 from .errors import InvalidIdentifierError
 
 __all__ = [
@@ -183,14 +184,14 @@ class Ssin:
             return None
 
     @property
-    def sex(self) -> Literal["M", "F"] | None:
+    def sex(self) -> Sex | None:
         """Odd serial = male, even = female; None for a +20 bis number or an out-of-range serial."""
         if self._month_offset == 20:
             return None
         serial = int(self.value[6:9])
         if not 1 <= serial <= 998:
             return None
-        return "M" if serial % 2 else "F"
+        return Sex.MALE if serial % 2 else Sex.FEMALE
 
     def formatted(self) -> str:
         """Human form ``YY.MM.DD-XXX.CC``."""

@@ -25,7 +25,7 @@ def _consult(ctx, contact_for, patient: str, **kw):
 
 def test_regular_insured_sealed(ctx, contact_for) -> None:
     r = _consult(ctx, contact_for, BASE[0].ssin)
-    assert (r.insured, r.ct1, r.ct2, r.bim, r.third_party_payment, r.insurer) == (True, "110", "110", False, True, "100")
+    assert (r.insured, r.ct1, r.ct2, r.bim, r.third_party_payment, r.union) == (True, "110", "110", False, True, "100")
     assert r.patient.last_name == "Janssens" and r.patient.sex == "male"
     assert r.source.value == "memberdata" and not r.partial
     assert {"input_reference", "nip_reference", "output_reference"} <= set(r.references)
@@ -33,7 +33,7 @@ def test_regular_insured_sealed(ctx, contact_for) -> None:
 
 def test_clear_mode(ctx, contact_for) -> None:
     r = _consult(ctx, contact_for, BASE[1].ssin, sealed=False)
-    assert (r.ct1, r.bim, r.third_party_payment, r.insurer) == ("131", True, True, "300")
+    assert (r.ct1, r.bim, r.third_party_payment, r.union) == ("131", True, True, "300")
 
 
 def test_bim_111(ctx, contact_for) -> None:
@@ -68,7 +68,7 @@ def test_starting_later(ctx, contact_for) -> None:
 def test_change_of_insurer_mutation(ctx, contact_for) -> None:
     r = _consult(ctx, contact_for, EXTRA["Laura"].ssin, since=TODAY - timedelta(days=15))
     assert r.partial and "MUTATION" in [n.code for n in r.notices]
-    assert [p.mutuality for p in r.periods] == ["203", "509"] and r.insurer == "500"
+    assert [p.mutuality for p in r.periods] == ["203", "509"] and r.union == "500"
     assert r.general_situation.event == "changeDuring"
 
 
@@ -109,7 +109,7 @@ def test_unknown_ssin(ctx, contact_for) -> None:
 
 @pytest.mark.parametrize(("union", "ssin"), sorted(union_members().items()))
 def test_each_union_answers_as_its_io(ctx, contact_for, union: str, ssin: str) -> None:
-    assert _consult(ctx, contact_for, ssin).insurer == union
+    assert _consult(ctx, contact_for, ssin).union == union
 
 
 def test_union_coverage_is_complete() -> None:
@@ -160,7 +160,8 @@ def test_second_consultation_refused_audited_and_cached(sim, ctx, contact_for) -
     again = consult_insurability(ctx, patient)
     assert sim.state.counters.get("memberdata:requests", 0) == before  # no network call
     assert again.source.value == "cache" and (again.ct1, again.ct2) == (first.ct1, first.ct2)
-    assert again.third_party_payment == first.third_party_payment and again.insurer == first.insurer
+    assert again.third_party_payment == first.third_party_payment and again.union == first.union
+    assert again.patient is not None and (again.patient.ssin, again.patient.sex) == (patient, first.patient.sex)
     assert any(n.code == "R34" and "Annex 2" in (n.message or "") for n in again.notices)
     rows = ctx.storage.query("SELECT * FROM audit WHERE kind = 'refusal' AND contact_id = ?", (contact_id,))
     assert [r["code"] for r in rows] == ["R34"]
@@ -207,7 +208,7 @@ def test_cli_json(sim, ctx, contact_for, capsys) -> None:
     contact_for(BASE[2].ssin)
     assert _cli(sim, "--patient", BASE[2].ssin, "--json") == 0
     data = json.loads(capsys.readouterr().out)
-    assert (data["insured"], data["ct1"], data["insurer"], data["source"]) == (True, "110", "500", "memberdata")
+    assert (data["insured"], data["ct1"], data["union"], data["source"]) == (True, "110", "500", "memberdata")
     contact_for(BASE[4].ssin)
     assert _cli(sim, "--patient", BASE[4].ssin, "--json") == 1
     err = json.loads(capsys.readouterr().out)
@@ -244,7 +245,7 @@ def test_cli_json_every_population_case(sim, contact_for, capsys, label: str, ss
     data = json.loads(capsys.readouterr().out)
     if exit_code == 0:
         assert data["source"] == "memberdata" and data["patient"]["ssin"] == ssin
-        assert data["insurer"] in ("100", "200", "300", "400", "500", "600", "900")
+        assert data["union"] in ("100", "200", "300", "400", "500", "600", "900")
     else:
         assert data["code"] in ("UNKNOWN_NISS_ROUTING", "BO_EXCEPTION") and data["message"]["fr"]
 

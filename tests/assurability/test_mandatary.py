@@ -25,7 +25,7 @@ def test_mandatary_consultation(sim) -> None:
             assert not done.code
     patient = base_population()[1].ssin
     result = consult_insurability(office, office.open_contact(patient))
-    assert (result.ct1, result.insurer) == ("131", "300")
+    assert (result.ct1, result.union) == ("131", "300")
     rows = office.storage.query("SELECT executor, responsible FROM audit WHERE kind = 'outcome' AND service = ?",
                                 ("assurability",))
     assert rows and rows[-1]["executor"].startswith("mandatary:") and rows[-1]["responsible"].startswith("dentist:")

@@ -229,7 +229,7 @@ def test_conformance_response_parses(entry: dict) -> None:
             assert all(p.payment_approval for p in result.periods)
         assert result.partial == (expect["sub_status"] == md.SUB_PARTIAL)
         assert [n.code for n in result.notices] == expect["detail_codes"]
-        assert result.insurer == resp.io
+        assert result.union == resp.io
     else:
         with pytest.raises((InsurabilityRefused, InsurerUnavailable)) as exc:
             result_from_mda(resp, period=period)

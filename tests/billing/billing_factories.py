@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from mycarenet_dental.coded import Sex
 from mycarenet_dental_billing.efact.controls import record_control_text
 from mycarenet_dental_billing.efact.model import (
     Commitment,
@@ -57,7 +58,7 @@ def line(**kw: object) -> ServiceLine:
 
 
 def invoice(number: int = 1, lines: tuple[ServiceLine, ...] | None = None, **kw: object) -> Invoice:
-    values: dict[str, object] = dict(number=number, patient_id=PATIENT, sex=1, affiliation="319", destination="300",
+    values: dict[str, object] = dict(number=number, patient_id=PATIENT, sex=Sex.MALE, mutuality="319", destination="300",
                                      ct1="110", ct2="110", reference=f"INV{number}")
     values.update(kw)
     return Invoice(lines=lines or (line(),), **values)  # type: ignore[arg-type]
@@ -73,8 +74,8 @@ def rich_sending() -> Sending:
         line(code="0371254", tooth=None, reimbursement=1800, patient_share=0, supplement=250, reference="L2"),
         line(code="305594", tooth=55, end_date=dt.date(2026, 10, 10), units=2, account_b=True, reference="L3"),
     ))
-    inv2 = invoice(2, (line(provider=DENTIST_2, related_code="301033"),), patient_id=PATIENT_2, sex=2,
-                   affiliation="306", destination="306")
+    inv2 = invoice(2, (line(provider=DENTIST_2, related_code="301033"),), patient_id=PATIENT_2, sex=Sex.FEMALE,
+                   mutuality="306", destination="306")
     credit = invoice(3, (line(reimbursement=-2500, patient_share=-500, units=-1),), invoicing_type=3,
                      previous=PreviousInvoice(number=77, sending_number=4, mutuality="300", year_month="202609"))
     return Sending.build(header(), [inv1, credit, inv2])

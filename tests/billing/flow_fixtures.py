@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.sim.population import SimPatient, base_population
 from mycarenet_dental_billing.efact.model import Invoice, ServiceLine, destination_for
 
@@ -58,11 +59,12 @@ def record_tariff(ctx: Any, patient: str, lines: Sequence[tuple[str, dt.date]], 
 
 
 def make_invoice(number: int, person: SimPatient, lines: Sequence[tuple[str, dt.date, int | None, int]], *,
-                 provider: str, affiliation: str | None = None) -> Invoice:
+                 provider: str, mutuality: str | None = None) -> Invoice:
     """An invoice for a simulator patient; ``lines`` = (6-digit code, date, tooth, reimbursement cents)."""
     period = person.periods[-1]
-    mut = affiliation or period.mutuality
-    return Invoice(number=number, patient_id=person.ssin, sex=1 if person.sex == "M" else 2, affiliation=mut,
+    mut = mutuality or period.mutuality
+    return Invoice(number=number, patient_id=person.ssin, sex=Sex.MALE if person.sex == "M" else Sex.FEMALE,
+                   mutuality=mut,
                    destination=destination_for(mut), ct1=period.ct1, ct2=period.ct2,
                    lines=tuple(ServiceLine(code=code, date=day, tooth=tooth, reimbursement=cents,
                                            patient_share=300, provider=provider)

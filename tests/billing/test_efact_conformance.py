@@ -57,7 +57,7 @@ def test_totals_controls_and_typed_model(cin_files: list[Path]) -> None:
         assert s.header.bic == "GEBABEBB" and s.header.bce is None
         inv = s.invoices[0]
         assert inv.patient_id == beneficiary and ssin_is_valid(beneficiary)
-        assert inv.affiliation == "131" and inv.destination == "131"
+        assert inv.mutuality == "131" and inv.destination == "131"
         assert (inv.ct1, inv.ct2) == (("131", "131") if beneficiary.startswith("36") else ("110", "110"))
         ln = inv.lines[0]
         assert ln.code == "0101032" and ln.date == dt.date(int(date[:4]), int(date[4:6]), int(date[6:]))

@@ -7,6 +7,7 @@ import io
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from mycarenet_dental.coded import Sex
 from mycarenet_dental_billing.efact.model import (
     FDI_TEETH,
     Commitment,
@@ -80,8 +81,8 @@ def invoices(draw: st.DrawFn, number: int, destination: str) -> Invoice:
         prev = PreviousInvoice(number=draw(st.integers(1, 10**12 - 1)), sending_number=draw(st.integers(1, 999)),
                                mutuality=destination, year_month="202609")
     return Invoice(
-        number=number, patient_id=patient, sex=draw(st.sampled_from([1, 2])),
-        affiliation=draw(st.sampled_from(["000", "306", "319", destination])), destination=destination,
+        number=number, patient_id=patient, sex=draw(st.sampled_from([Sex.MALE, Sex.FEMALE])),
+        mutuality=draw(st.sampled_from(["000", "306", "319", destination])), destination=destination,
         ct1=draw(st.sampled_from(["110", "111", "130"])), ct2=draw(st.sampled_from(["110", "111", "000"])),
         lines=tuple(draw(st.lists(lines(credit), min_size=1, max_size=4))), reference=draw(text),
         invoicing_type=kind, lifting_prescription=draw(st.booleans()), treatment_cause=draw(st.sampled_from([0, 80])),

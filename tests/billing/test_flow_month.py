@@ -57,7 +57,7 @@ def test_month_of_practice(env, tmp_path, mtom):
     )
     # the faulty one: Marie (insured at 306, union 300) billed as a member of 116 → sent to union 100
     faulty = consulted_invoice(ctx, 999, MARIE, [("301011", today() - dt.timedelta(days=6), 36, 2500)],
-                               affiliation="116")
+                               mutuality="116")
     built = build_sendings(ctx, invoices + [faulty])
     assert not built.refused_lines
     assert sorted((s.oa, s.lines) for s in built.sendings) == [("100", 21), ("300", 15), ("500", 10)]
@@ -102,10 +102,10 @@ def test_cli_build_send_poll_status(env, tmp_path):
     record_tariff(ctx, LUCAS.ssin, [("301011", day)])
     ctx.close()
     doc = {"invoices": [
-        {"number": 7001, "patient": {"ssin": LUCAS.ssin, "sex": "M", "mutuality": "116", "ct1": "110", "ct2": "110"},
+        {"number": 7001, "patient_id": LUCAS.ssin, "sex": "male", "mutuality": "116", "ct1": "110", "ct2": "110",
          "lines": [{"code": "301011", "date": day.isoformat(), "reimbursement": 2500, "patient_share": 500,
                     "tooth": 36}]},
-        {"number": 7002, "patient": {"ssin": MARIE.ssin, "sex": "F", "mutuality": "306", "ct1": "131", "ct2": "131"},
+        {"number": 7002, "patient_id": MARIE.ssin, "sex": "female", "mutuality": "306", "ct1": "131", "ct2": "131",
          "lines": [{"code": "301011", "date": day.isoformat(), "reimbursement": 2500, "tooth": 16}]},
     ]}
     path = tmp_path / "invoices.json"

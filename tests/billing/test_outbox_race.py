@@ -53,8 +53,8 @@ def _invoice(number: int, day: dt.date) -> dict[str, Any]:
     person = PEOPLE[number % len(PEOPLE)]
     period = person.periods[-1]
     return {"number": number,
-            "patient": {"ssin": person.ssin, "sex": "M" if person.sex == "M" else "F",
-                        "mutuality": period.mutuality, "ct1": period.ct1, "ct2": period.ct2},
+            "patient_id": person.ssin, "sex": "male" if person.sex == "M" else "female",
+            "mutuality": period.mutuality, "ct1": period.ct1, "ct2": period.ct2,
             "lines": [{"code": "301011", "date": day.isoformat(), "reimbursement": 2500, "patient_share": 300,
                        "tooth": 11 + number % 7}]}
 

@@ -35,7 +35,7 @@ path = "data/store.sqlite"
 
 GOOD_INVOICE: dict[str, Any] = {
     "number": 1,
-    "patient": {"ssin": PATIENT, "sex": "M", "mutuality": "319", "ct1": "110", "ct2": "110"},
+    "patient_id": PATIENT, "sex": "male", "mutuality": "319", "ct1": "110", "ct2": "110",
     "lines": [{"code": "301011", "date": "2026-10-03", "reimbursement": 2500, "patient_share": 500, "tooth": 36}],
 }
 
@@ -81,13 +81,11 @@ def _invoices(*invoices: dict[str, Any], raw: str | bytes | None = None) -> Call
 
 
 def _inv(**changes: Any) -> dict[str, Any]:
-    """GOOD_INVOICE with ``patient.x`` / ``lines.x`` / top-level keys changed."""
+    """GOOD_INVOICE with ``lines.x`` / top-level keys changed."""
     inv = json.loads(json.dumps(GOOD_INVOICE))
     for key, value in changes.items():
         head, _, tail = key.partition("__")
-        if head == "patient":
-            inv["patient"][tail] = value
-        elif head == "line":
+        if head == "line":
             inv["lines"][0][tail] = value
         else:
             inv[head] = value
@@ -218,9 +216,9 @@ INVOICE_CASES = [
     Case("superscript-tooth", INVOICE, 2, setup=_invoices(_inv(line__tooth="3⁶"))),
     Case("superscript-amount", INVOICE, 2, setup=_invoices(_inv(line__reimbursement="²⁵⁰⁰"))),
     Case("arabic-indic-digits", INVOICE, 2, setup=_invoices(_inv(number="١٢٣"))),
-    Case("sex-list", INVOICE, 2, setup=_invoices(_inv(patient__sex=[])), expect="sex"),
-    Case("sex-object", INVOICE, 2, setup=_invoices(_inv(patient__sex={}))),
-    Case("sex-bool", INVOICE, 2, setup=_invoices(_inv(patient__sex=True))),
+    Case("sex-list", INVOICE, 2, setup=_invoices(_inv(sex=[])), expect="sex"),
+    Case("sex-object", INVOICE, 2, setup=_invoices(_inv(sex={}))),
+    Case("sex-bool", INVOICE, 2, setup=_invoices(_inv(sex=True))),
     Case("non-utf8", INVOICE, 2, setup=_invoices(raw=b'{"invoices": ["\xff\xfe"]}'), expect="UTF-8"),
     Case("deep-nesting", INVOICE, 2, setup=_invoices(raw="[" * 200_000 + "]" * 200_000)),
     Case("5000-digit-number", INVOICE, 2, setup=_invoices(raw='{"invoices": [{"number": ' + "9" * 5000 + "}]}")),
@@ -228,14 +226,14 @@ INVOICE_CASES = [
     Case("nan-amount", INVOICE, 2, setup=_invoices(raw=json.dumps({"invoices": [_inv()]}).replace("2500", "NaN"))),
     Case("duplicate-numbers", INVOICE, 2, setup=_invoices(_inv(), _inv()), expect="twice"),
     Case("units-zero", INVOICE, 2, setup=_invoices(_inv(line__units=0)), expect="units"),
-    Case("ct1-999", INVOICE, 2, setup=_invoices(_inv(patient__ct1="999")), expect="ct1"),
-    Case("ct2-abc", INVOICE, 2, setup=_invoices(_inv(patient__ct2="abc"))),
+    Case("ct1-999", INVOICE, 2, setup=_invoices(_inv(ct1="999")), expect="ct1"),
+    Case("ct2-abc", INVOICE, 2, setup=_invoices(_inv(ct2="abc"))),
     Case("non-dental-code", INVOICE, 2, setup=_invoices(_inv(line__code="102771")), expect="dental"),
     Case("non-dental-code-7", INVOICE, 2, setup=_invoices(_inv(line__code="0475075"))),
     Case("code-letters", INVOICE, 2, setup=_invoices(_inv(line__code="30101A"))),
     Case("bad-date", INVOICE, 2, setup=_invoices(_inv(line__date="2026-02-30"))),
     Case("date-number", INVOICE, 2, setup=_invoices(_inv(line__date=20261003))),
-    Case("bad-ssin", INVOICE, 2, setup=_invoices(_inv(patient__ssin="85073003329"))),
+    Case("bad-ssin", INVOICE, 2, setup=_invoices(_inv(patient_id="85073003329"))),
     Case("top-level-list", INVOICE, 2, setup=_invoices(raw="[]")),
     Case("empty-file", INVOICE, 2, setup=_invoices(raw=b"")),
     Case("invoices-object", INVOICE, 2, setup=_invoices(raw='{"invoices": {}}')),

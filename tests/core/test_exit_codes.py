@@ -96,8 +96,8 @@ class World:
         if consulted:
             self.contact()
             self.ok("tariff", "--patient", PATIENT, "--service", "301011", "--date", day)
-        doc = {"invoices": [{"number": 7001, "patient": {"ssin": PATIENT, "sex": "M", "mutuality": "116",
-                                                         "ct1": "110", "ct2": "110"},
+        doc = {"invoices": [{"number": 7001, "patient_id": PATIENT, "sex": "male", "mutuality": "116",
+                             "ct1": "110", "ct2": "110",
                              "lines": [{"code": "301011", "date": day, "reimbursement": 2500, "patient_share": 500,
                                         "tooth": 36}]}]}
         return self.file("invoices.json", json.dumps(doc))
@@ -223,6 +223,7 @@ ROWS: dict[str, Row] = {
     "billing status": Row(ok=lambda w: [], usage=lambda w: ["no-such-sending"]),
     "billing parse": Row(ok=lambda w: [w.sending_file()], usage=lambda w: [w.file("x.txt", "hello")]),
     "billing unattested": Row(ok=lambda w: [], usage=lambda w: ["--days", "0"]),
+    "billing schema": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
 }
 
 _CLASSES = {"ok": OK, "refused": REFUSED, "usage": USAGE, "remote": REMOTE}

@@ -13,6 +13,7 @@ import datetime
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.errors import InvalidIdentifierError, UsageError
 from mycarenet_dental.identifiers import (
     CT1_VALUES,
@@ -119,9 +120,9 @@ def refused(func, text, field: str) -> InvalidIdentifierError:  # type: ignore[n
 # --- SSIN --------------------------------------------------------------------------------------
 
 SPEC_SSINS = {
-    "85073003328": (1900, False, datetime.date(1985, 7, 30), "M"),
-    "17073003384": (2000, False, datetime.date(2017, 7, 30), "M"),
-    "93051822361": (1900, False, datetime.date(1993, 5, 18), "M"),
+    "85073003328": (1900, False, datetime.date(1985, 7, 30), Sex.MALE),
+    "17073003384": (2000, False, datetime.date(2017, 7, 30), Sex.MALE),
+    "93051822361": (1900, False, datetime.date(1993, 5, 18), Sex.MALE),
     "88222999936": (1900, True, datetime.date(1988, 2, 29), None),  # +20: sex unknown
     "08222999934": (2000, True, datetime.date(2008, 2, 29), None),
     "88422999979": (1900, True, datetime.date(1988, 2, 29), None),  # serial 999 is out of range
@@ -159,7 +160,7 @@ def test_ssin_national_number_facts(item: tuple[str, int]) -> None:
     ssin = Ssin.parse(value)
     assert not ssin.is_bis
     serial = int(value[6:9])
-    assert ssin.sex == (None if serial in (0, 999) else ("M" if serial % 2 else "F"))
+    assert ssin.sex == (None if serial in (0, 999) else (Sex.MALE if serial % 2 else Sex.FEMALE))
     try:
         expected = datetime.date(century + int(value[:2]), int(value[2:4]), int(value[4:6]))
     except ValueError:

@@ -39,7 +39,7 @@ def test_three_holder_cases(dmg_context: Any, route: str) -> None:
     gp = consult_dmg(ctx, ctx.contact(_contact(ctx, GP_PATIENT.ssin)), consent=True)
     assert gp.holder is not None and gp.holder.nihii == GP.nihii
     assert gp.holder.first_name == "Anna" and gp.holder.kind is HolderKind.PHYSICIAN
-    assert gp.route.value == route and gp.insurer and gp.consent is True
+    assert gp.route.value == route and (gp.union or gp.mutuality) and gp.consent is True
     house = consult_dmg(ctx, ctx.contact(_contact(ctx, HOUSE_PATIENT.ssin)))
     assert house.holder is not None and house.holder.kind is HolderKind.MEDICAL_HOUSE
     assert house.holder.first_name is None and house.holder.name == HOUSE.name

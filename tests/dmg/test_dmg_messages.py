@@ -66,7 +66,7 @@ def test_route_b_answer_validates_and_reads_back(holder: DmgHolder | None) -> No
                                         now=NOW)
     assert gmf.validate(response), gmf.error_log
     read = gmf_route.parse_consult_response(response)
-    assert read.errors == () and read.complete and read.insurer == "116"
+    assert read.errors == () and read.complete and read.mutuality == "116"
     assert read.holder == holder
     if holder is HOUSE:
         assert read.holder is not None and read.holder.kind is HolderKind.MEDICAL_HOUSE
@@ -108,7 +108,7 @@ def test_real_answer_medical_house() -> None:
     from mycarenet_dental_dmg.memberdata_route import read_response
 
     answer = read_response(md.parse_saml_response(parse_xml(_conformance("global-medical-file.xml"))))
-    assert answer.insurer == "600"
+    assert answer.union == "600"
     assert answer.holder == DmgHolder(nihii="81150396111", name="WIJKGEZONDHEIDSCENTRUM 'T SPOOR")
     assert answer.holder.kind is HolderKind.MEDICAL_HOUSE and answer.holder.first_name is None
 
@@ -157,4 +157,4 @@ def test_facet_not_answered_is_not_no_holder() -> None:
     assert err.value.code == "MISSING_FACETS"
     none = md.MdaResponse(id="_r", in_response_to="_q", issuer="urn:be:cin:io:300", status=md.STATUS_SUCCESS)
     answer = read_response(none)
-    assert answer.holder is None and answer.insurer == "300"
+    assert answer.holder is None and answer.union == "300"

@@ -33,7 +33,7 @@ def test_holder_kind_follows_the_answer() -> None:
 
 def test_result_round_trips_through_the_log() -> None:
     holder = DmgHolder(nihii="10023464004", name="Peeters", first_name="Anna", start="2020-01-01")
-    result = DmgResult(patient=PATIENT, reference_date="2026-11-25", route="gmf", holder=holder, insurer="116",
+    result = DmgResult(patient=PATIENT, reference_date="2026-11-25", route="gmf", holder=holder, mutuality="116",
                        exchange_id="e1", contact_id="c1", consent=True, references={"input_reference": "R1"})
     again = DmgResult.from_log(result.to_log())
     assert again == result

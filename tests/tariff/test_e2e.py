@@ -47,7 +47,7 @@ def test_three_services_two_teeth_three_priced_lines(ctx: Any) -> None:
     line = result.lines[1]
     assert line.fee_cents == line.reimbursement_cents + line.patient_share_cents
     assert result.insured.ssin == REGULAR and (result.insured.ct1, result.insured.ct2) == ("110", "110")
-    assert not result.insured.is_bim and result.insured.insurer == "116"
+    assert not result.insured.bim and result.insured.mutuality == "116"
     # recorded for billing, one entry per line, readable through the core
     rows = [r for r in ctx.log.find(kind="tariff.consultation", patient=REGULAR) if r.exchange_id == result.exchange_id]
     assert [r.data["code"] for r in rows] == ["301011", "302153", "304415"]
@@ -64,7 +64,7 @@ def test_three_services_two_teeth_three_priced_lines(ctx: Any) -> None:
 def test_bim_patient_gets_the_higher_reimbursement(ctx: Any) -> None:
     regular = _consult(ctx, REGULAR, ["302175:24"])
     bim = _consult(ctx, BIM, ["302175:24"])
-    assert bim.insured.is_bim and bim.insured.ct1 == "131"
+    assert bim.insured.bim and bim.insured.ct1 == "131"
     assert bim.lines[0].reimbursement_cents > regular.lines[0].reimbursement_cents
     assert bim.lines[0].patient_share_cents < regular.lines[0].patient_share_cents
 
@@ -295,7 +295,7 @@ def test_patient_by_mutuality_and_registration_number(ctx: Any) -> None:
     period = bim.periods[0]
     key = f"{period.mutuality}:{period.registration_number}"
     result = _consult(ctx, key, ["301011"])
-    assert result.patient == key and result.insured.ssin == bim.ssin and result.insured.is_bim
+    assert result.patient == key and result.insured.ssin == bim.ssin and result.insured.bim
     with pytest.raises(TariffBusinessError) as info:
         _consult(ctx, f"{period.mutuality}:9999999", ["301011"])
     assert info.value.code == "122" and info.value.issues[0].field == "patient"

@@ -129,7 +129,7 @@ def test_log_entries_round_trip() -> None:
     result = TariffResult(
         patient=SSIN, service_date=dt.date(2026, 11, 2), request_id="r", response_id="s",
         consulted_at=dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc),
-        insured=InsuredPatient(ssin=SSIN, first_name="Lucas", last_name="Janssens", insurer="116", ct1="110", ct2="110"),
+        insured=InsuredPatient(ssin=SSIN, first_name="Lucas", last_name="Janssens", mutuality="116", ct1="110", ct2="110"),
         lines=[TariffLine("302153", 36, None, LineStatus.PRICED, 4800, 3600, 1200, None, "C1", "3"),
                TariffLine("302175", 36, None, "refused", refusal=Refusal("010", Messages("x"), "302153",
                                                                             dt.date(2026, 11, 2)))])

@@ -28,7 +28,7 @@ def show_result(result: Any, echo: Any = click.echo) -> None:
     rows = [
         ("patient", who or "(kept summary)" if result.source.value == "cache" else who),
         ("insured on " + result.period.end.isoformat(), _yes_no(result.insured)),
-        ("insurer", result.insurer or "-"),
+        ("union", result.union or "-"),
         ("CT1/CT2", f"{result.ct1 or '-'}/{result.ct2 or '-'}"),
         ("BIM (increased reimbursement)", _yes_no(result.bim)),
         ("third-party payment allowed", _yes_no(result.third_party_payment)),
@@ -90,7 +90,7 @@ def demo_step(ctx: Context, info: Any) -> None:
 
     echo = info.echo
     result = consult_insurability(ctx, ctx.contact(info.contact_id))
-    echo(f"   insured: {_yes_no(result.insured)} — insurer {result.insurer}, CT1/CT2 {result.ct1}/{result.ct2}, "
+    echo(f"   insured: {_yes_no(result.insured)} — union {result.union}, CT1/CT2 {result.ct1}/{result.ct2}, "
          f"BIM {_yes_no(result.bim)}, third-party payment {_yes_no(result.third_party_payment)} "
          f"({result.source.value}, {settings(ctx)['encryption']})")
     again = consult_insurability(ctx, ctx.contact(info.contact_id))

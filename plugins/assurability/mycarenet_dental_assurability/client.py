@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.contacts import Contact
 from mycarenet_dental.errors import ConfigError, RuleRefusal, UsageError
 from mycarenet_dental.exchange import Trigger
@@ -86,7 +87,7 @@ def kept_result(ctx: Context, contact_id: str) -> InsurabilityResult | None:
     kept = ctx.log.find(service=SERVICE, kind=RESULT_KIND, contact_id=contact_id, status="ok")
     if not kept:
         return None
-    return InsurabilityResult.from_log(kept[-1].data, contact_id=contact_id)
+    return InsurabilityResult.from_log(kept[-1].data, contact_id=contact_id, patient=kept[-1].patient)
 
 
 def consult_insurability(ctx: Context, contact: Contact | str, *, on: date | None = None, since: date | None = None,
@@ -232,7 +233,7 @@ def result_from_mda(response: MdaResponse, *, period: Period, request_type: Requ
         patient = PatientData(ssin=a.value("urn:be:fgov:person:ssin"), last_name=a.value(NS + "careReceiver:name"),
                               first_name=a.value(NS + "careReceiver:firstName"),
                               birth_date=optional_xs_date(a.value(NS + "careReceiver:birthDate")),
-                              sex=gender if gender in ("male", "female") else None,
+                              sex=Sex.from_cd_sex(gender) if gender else None,
                               deceased=optional_xs_date(a.value(NS + "careReceiver:deceasedDate")))
     periods = []
     for a in response.of_type(A_PERIOD):
@@ -265,7 +266,7 @@ def result_from_mda(response: MdaResponse, *, period: Period, request_type: Requ
                     for d in (response.fault.details if response.fault else ()))
     return InsurabilityResult(
         source=Source.MEMBERDATA, period=period, request_type=request_type, contact_type=contact_type,
-        insurer=response.io, patient=patient, periods=tuple(sorted(periods, key=lambda p: p.start or date.min)),
+        union=response.io, patient=patient, periods=tuple(sorted(periods, key=lambda p: p.start or date.min)),
         payment=payment, general_situation=general, hospitalisation=hospital, medical_house=house, notices=notices,
         partial=response.partial, truncated=any(n.code == "ONLY_FIVE_PERIODS_RETURNED" for n in notices),
         references=dict(references or {}), consulted_at=consulted_at)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from lxml import etree
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.identifiers import RegistrationNumber, Ssin
 from mycarenet_dental.protocols import answers, commons
@@ -150,13 +151,14 @@ def parse_response(body: etree._Element, *, period: Period, request_type: Reques
     crd = resp.find(_q("CareReceiverDetail"))
     patient = PatientData(ssin=_t(crd, _q("Inss")), first_name=_t(crd, _q("FirstName")),
                           last_name=_t(crd, _q("LastName")), birth_date=optional_xs_date(_t(crd, _q("Birthday"))),
-                          deceased=optional_xs_date(_t(crd, _q("Deceased"))), sex=_t(crd, _q("Sex")))
+                          deceased=optional_xs_date(_t(crd, _q("Deceased"))),
+                          sex=Sex.from_cd_sex(sex) if (sex := _t(crd, _q("Sex"))) else None)
     detail = resp.find(_q("InsurabilityResponseDetail"))
     general = None
     gs = detail.find(_q("GeneralSituation")) if detail is not None else None
     if gs is not None:
         general = GeneralSituation(event=gs.get("Event"), transfers=tuple(
-            Transfer(direction=t.get("Direction"), insurer=_t(t, _q("InsuranceOrg")),
+            Transfer(direction=t.get("Direction"), union=_t(t, _q("InsuranceOrg")),
                      on=optional_xs_date(_t(t, _q("TransferDate")))) for t in gs.findall(_q("Transfer"))))
     pay = detail.find(_q("Payment")) if detail is not None else None
     payment = None
@@ -188,13 +190,13 @@ def parse_response(body: etree._Element, *, period: Period, request_type: Reques
                                           end=optional_xs_date(_t(item, f"{_q('Period')}/{_q('PeriodEnd')}")),
                                           communication_date=optional_xs_date(_t(item, _q("InsurabilityDate"))),
                                           payment_approval=_t(item, _q("PaymentApproval"))))
-    insurer = None
+    union = None
     if periods and periods[-1].mutuality:
-        insurer = periods[-1].mutuality[0] + "00"
+        union = periods[-1].mutuality[0] + "00"  # the mutuality's union (domain.md §1.3)
     notices = (Notice(code="ONLY_FIVE_PERIODS_RETURNED", source="GenericInsurability",
                       message="more than five periods: the list is truncated"),) if truncated else ()
     return InsurabilityResult(source=Source.GENINS, period=period, request_type=request_type,
-                              contact_type=contact_type, insurer=insurer, patient=patient,
+                              contact_type=contact_type, union=union, patient=patient,
                               periods=tuple(sorted(periods, key=lambda p: p.start or date.min)), payment=payment,
                               general_situation=general, hospitalisation=hospital, medical_house=house,
                               notices=notices, truncated=truncated, partial=False, references=refs,

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 from attrs import validators as v
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.timeutil import iso_date, parse_datetime
 
 _opt_str = v.optional(v.instance_of(str))
@@ -54,7 +55,7 @@ class PatientData:
     last_name: str | None = attrs.field(default=None, validator=_opt_str)
     first_name: str | None = attrs.field(default=None, validator=_opt_str)
     birth_date: date | None = attrs.field(default=None, validator=_opt_date)
-    sex: str | None = attrs.field(default=None, validator=v.optional(v.in_(("male", "female"))))
+    sex: Sex | None = attrs.field(default=None, converter=attrs.converters.optional(Sex))
     deceased: date | None = attrs.field(default=None, validator=_opt_date)
 
 
@@ -86,7 +87,7 @@ class CoveragePeriod:
 @attrs.frozen
 class Transfer:
     direction: str | None = None  # toOtherIo | fromOtherIo
-    insurer: str | None = None
+    union: str | None = None  # GenIns InsuranceOrg: the other insurance organisation (IO = union)
     on: date | None = attrs.field(default=None, validator=_opt_date)
 
 
@@ -160,7 +161,7 @@ class InsurabilityResult:
     period: Period
     request_type: RequestType = attrs.field(converter=RequestType)
     contact_type: ContactType = attrs.field(converter=ContactType)
-    insurer: str | None = attrs.field(default=None, validator=_opt_str)  # the answering IO (union code)
+    union: str | None = attrs.field(default=None, validator=_opt_str)  # the answering IO (union code, e.g. 100)
     patient: PatientData | None = None
     periods: tuple[CoveragePeriod, ...] = attrs.field(default=(), converter=tuple)
     payment: Payment | None = None
@@ -221,11 +222,11 @@ class InsurabilityResult:
 
     # -- exchange log (billing summary only: R28/R30) -----------------------------------------------
     def log_summary(self) -> dict[str, Any]:
-        """What is kept on the contact for billing: status, insurer, CT1/CT2, third-party payment, period."""
+        """What is kept on the contact for billing: status, union, CT1/CT2, third-party payment, period."""
         return {
             "status": self.status,
             "source": self.source.value,
-            "insurer": self.insurer,
+            "union": self.union,
             "ct1": self.ct1,
             "ct2": self.ct2,
             "bim": self.bim,
@@ -238,14 +239,17 @@ class InsurabilityResult:
                          "start": p.start.isoformat() if p.start else None,
                          "end": p.end.isoformat() if p.end else None} for p in self.periods],
             "deceased": self.deceased.isoformat() if self.deceased else None,
+            "sex": self.patient.sex.value if self.patient and self.patient.sex else None,  # eFact record 20 needs it
             "notices": [n.code for n in self.notices],
             "consulted_at": self.consulted_at.isoformat() if self.consulted_at else None,
             "references": dict(self.references),
         }
 
     @classmethod
-    def from_log(cls, data: Mapping[str, Any], *, contact_id: str | None = None) -> InsurabilityResult:
-        """The result kept on the contact (summary only: no names, no registration numbers)."""
+    def from_log(cls, data: Mapping[str, Any], *, contact_id: str | None = None,
+                 patient: str | None = None) -> InsurabilityResult:
+        """The result kept on the contact (summary only: no names, no registration numbers); ``patient``
+        is the patient key it was recorded under (an SSIN, or ``MUT:REGNR``)."""
         def d(text: Any) -> date | None:
             return iso_date(text) if text else None
 
@@ -256,13 +260,15 @@ class InsurabilityResult:
         consulted = data.get("consulted_at")
         return cls(source=Source.CACHE, period=Period(d(period["start"]) or date.min, d(period["end"]) or date.min),
                    request_type=data.get("request_type", "information"),
-                   contact_type=data.get("contact_type", "other"), insurer=data.get("insurer"),
+                   contact_type=data.get("contact_type", "other"),
+                   union=data.get("union", data.get("insurer")),  # "insurer": rows kept before the rename
                    periods=periods, payment=Payment(third_party_payment=data.get("third_party_payment")),
                    notices=tuple(Notice(code=c) for c in data.get("notices", ())),
                    partial=data.get("status") == "partial",
                    references={str(k): str(v_) for k, v_ in (data.get("references") or {}).items()},
                    consulted_at=parse_datetime(consulted) if consulted else None, contact_id=contact_id,
-                   patient=PatientData(deceased=d(data.get("deceased"))) if data.get("deceased") else None)
+                   patient=PatientData(ssin=patient if patient and ":" not in patient else None,
+                                       sex=data.get("sex"), deceased=d(data.get("deceased"))))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON view (``--json``): the full result plus the derived answers."""

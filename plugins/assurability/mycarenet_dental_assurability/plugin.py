@@ -52,7 +52,7 @@ def mycarenet_dental_rules() -> Iterator[RuleSpec]:
 @hookimpl
 def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name="assurability.consultation",
-                     description="insurability answer kept on the contact: status, insurer, CT1/CT2, "
+                     description="insurability answer kept on the contact: status, union, CT1/CT2, "
                                  "third-party payment, period (no patient identity data)")
 
 

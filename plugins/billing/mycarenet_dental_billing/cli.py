@@ -264,3 +264,13 @@ def unattested_command(ctx: Context, days: int, as_json: bool) -> None:
         ["date", "patient", "consultation", "codes", "recorded", "exchange"],
         [[u.date.isoformat(), u.patient, u.kind, " ".join(u.codes), u.recorded_at[:19], u.exchange_id[:12]]
          for u in items], title=f"consultations of the last {days} days without an invoice line (R31)"))
+
+
+@billing_group.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the invoice file (the Python model's names and defaults), for any language."""
+    import json
+
+    from .invoices_schema import invoices_schema
+
+    click.echo(json.dumps(invoices_schema(), indent=2, ensure_ascii=False))

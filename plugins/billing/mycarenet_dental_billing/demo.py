@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.context import Context
 from mycarenet_dental.timeutil import iso_date, yymmdd
 
@@ -39,7 +40,7 @@ def demo_invoices(context: Context) -> list[Any]:
 
     from mycarenet_dental.sim.population import base_population
 
-    from .efact.model import Invoice, ServiceLine, destination_for
+    from .efact.model import Invoice, ServiceLine
     from .rules import TARIFF_SERVICE
 
     people = {p.ssin: p for p in base_population()}
@@ -66,7 +67,7 @@ def demo_invoices(context: Context) -> list[Any]:
         if person is None or not person.periods:
             continue
         period = person.periods[-1]
-        invoices.append(Invoice(number=number + n, patient_id=ssin, sex=1 if person.sex == "M" else 2,
-                                affiliation=period.mutuality, destination=destination_for(period.mutuality),
+        invoices.append(Invoice(number=number + n, patient_id=ssin, sex=Sex.MALE if person.sex == "M" else Sex.FEMALE,
+                                mutuality=period.mutuality,
                                 ct1=period.ct1, ct2=period.ct2, lines=tuple(lines)))
     return invoices

@@ -43,8 +43,9 @@ def dmg_command(ctx: Context, patient: str, reference_date: Any, contact_id: str
         period = ""
         if holder.start or holder.end:
             period = f"{holder.start or '…'} → {holder.end or '…'}"
-        print_table(["NIHII", "holder", "kind", "period", "insurer"],
-                    [[holder.nihii, holder.display_name, holder.kind.value, period, result.insurer or ""]],
+        print_table(["NIHII", "holder", "kind", "period", "union", "mutuality"],
+                    [[holder.nihii, holder.display_name, holder.kind.value, period, result.union or "",
+                      result.mutuality or ""]],
                     title=f"DMG holder of {result.patient} on {result.reference_date} (route {result.route.value})")
         click.echo("Purpose recorded: art. 74 report to the treating physician"
                    + ("" if result.consent is None else f"; patient agreement: {'yes' if result.consent else 'no'}"))

@@ -118,12 +118,12 @@ def _consult_via_gmf(ctx: Context, exchange: Exchange, run: ExchangeRun, ssin: s
     if answer.errors:
         first = answer.errors[0]
         raise DmgRefusedError(first.code, remote_text=first.description, location=first.url,
-                              origin=f"insurer {answer.insurer}" if answer.insurer else "gmf", route=Route.GMF)
+                              origin=f"insurer {answer.mutuality}" if answer.mutuality else "gmf", route=Route.GMF)
     if not answer.complete:
         raise DmgRefusedError("DMG_MALFORMED", remote_text="the answer is incomplete and names no error",
                               route=Route.GMF)
     return DmgResult(patient=ssin, reference_date=day, route=Route.GMF, holder=answer.holder,
-                     insurer=answer.insurer, references=dict(run.references))
+                     mutuality=answer.mutuality, references=dict(run.references))
 
 
 def _authenticate_gmf(ctx: Context, run: ExchangeRun, envelope: Any, response: Any, *, request_id: str,
@@ -154,4 +154,4 @@ def _consult_via_memberdata(ctx: Context, exchange: Exchange, run: ExchangeRun, 
 
     answer = memberdata_route.consult(ctx, exchange, run, ssin, day)
     return DmgResult(patient=ssin, reference_date=day, route=Route.MEMBERDATA, holder=answer.holder,
-                     insurer=answer.insurer, references=dict(run.references))
+                     union=answer.union, references=dict(run.references))

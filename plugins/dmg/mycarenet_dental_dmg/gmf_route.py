@@ -47,7 +47,7 @@ class GmfAnswer:
     complete: bool
     errors: tuple[kmehr.AckError, ...] = ()
     holder: DmgHolder | None = None
-    insurer: str | None = None
+    mutuality: str | None = None  # the KMEHR author's ID-INSURANCE
     output_reference: str | None = None
     kmehr_id: str | None = None
 
@@ -106,7 +106,7 @@ def parse_consult_response(body: etree._Element | None, *,
 
 def read_kmehr_response(response: kmehr.RetrieveTransactionResponse) -> GmfAnswer:
     """Refusals, the answering insurer and the ``gmdmanager`` holder (None when absent: no DMG holder)."""
-    insurer = next((p.id_of("ID-INSURANCE") for p in response.author if p.id_of("ID-INSURANCE")), None)
+    mutuality = next((p.id_of("ID-INSURANCE") for p in response.author if p.id_of("ID-INSURANCE")), None)
     holder = None
     for tx in response.transactions:
         if tx.kind != TRANSACTION.value:
@@ -129,7 +129,7 @@ def read_kmehr_response(response: kmehr.RetrieveTransactionResponse) -> GmfAnswe
                                          origin="gmf") from None
         break
     return GmfAnswer(status_code="200", complete=response.complete, errors=response.errors, holder=holder,
-                     insurer=insurer, kmehr_id=response.id)
+                     mutuality=mutuality, kmehr_id=response.id)
 
 
 # -- simulator side ------------------------------------------------------------------------------------

@@ -29,10 +29,10 @@ ATTR_END = f"{FACET}:hcp:endDate"
 
 @attrs.frozen
 class FacetResult:
-    """What the MemberData answer says about the DMG: the holder (or None) and the answering insurer."""
+    """What the MemberData answer says about the DMG: the holder (or None) and the answering IO (union)."""
 
     holder: DmgHolder | None
-    insurer: str | None
+    union: str | None  # MemberData's answering IO
     partial_codes: tuple[str, ...] = ()
 
 
@@ -64,7 +64,7 @@ def read_response(response: Any) -> FacetResult:
         if missing:  # the insurer did not answer the facet: that is not "no holder"
             raise DmgRefusedError(missing[0].code, remote_text=missing[0].message, origin=missing[0].source,
                                   route=Route.MEMBERDATA)
-        return FacetResult(holder=None, insurer=response.io, partial_codes=tuple(d.code for d in details))
+        return FacetResult(holder=None, union=response.io, partial_codes=tuple(d.code for d in details))
     a = assertions[0]
     nihii = a.value(ATTR_NIHII)
     name = a.value(ATTR_NAME)
@@ -81,4 +81,4 @@ def read_response(response: Any) -> FacetResult:
 
         raise MalformedResponseError(f"the globalMedicalFile assertion is not valid: {exc}", code="DMG_MALFORMED",
                                      origin=response.issuer or "memberdata") from None
-    return FacetResult(holder=holder, insurer=response.io, partial_codes=tuple(d.code for d in details))
+    return FacetResult(holder=holder, union=response.io, partial_codes=tuple(d.code for d in details))

@@ -121,14 +121,17 @@ class DmgResult:
     """One DMG consultation: who holds the file on ``reference_date`` (``holder`` None = nobody).
 
     ``consent`` is the patient's agreement to the art. 74 report when the dentist recorded it (R41);
-    ``insurer`` the answering insurer (IO code) when the answer names it.
+    ``union`` the answering insurance organisation (route A: MemberData's IO, e.g. 100) and
+    ``mutuality`` the patient's mutuality (route B: the KMEHR author's ID-INSURANCE, e.g. 116), each when
+    the answer names it.
     """
 
     patient: str = attrs.field(validator=_ssin)
     reference_date: date = attrs.field(converter=_date)
     route: Route = attrs.field(converter=Route)
     holder: DmgHolder | None = None
-    insurer: str | None = None
+    union: str | None = None
+    mutuality: str | None = None
     exchange_id: str = ""
     contact_id: str | None = None
     purpose: str = PURPOSE
@@ -148,7 +151,8 @@ class DmgResult:
                       "start": h.start.isoformat() if h.start else None,
                       "end": h.end.isoformat() if h.end else None}
         return {"patient": self.patient, "reference_date": self.reference_date.isoformat(),
-                "route": self.route.value, "holder": holder, "insurer": self.insurer,
+                "route": self.route.value, "holder": holder, "union": self.union,
+                "mutuality": self.mutuality,
                 "exchange_id": self.exchange_id, "contact_id": self.contact_id, "purpose": self.purpose,
                 "consent": self.consent, "references": dict(self.references)}
 
@@ -161,7 +165,7 @@ class DmgResult:
                                start=raw.get("start"), end=raw.get("end"), kind=raw.get("kind")
                                or infer_kind(raw["nihii"], raw.get("first_name")))
         return cls(patient=data["patient"], reference_date=data["reference_date"], route=data["route"],
-                   holder=holder, insurer=data.get("insurer"), exchange_id=data.get("exchange_id", ""),
+                   holder=holder, union=data.get("union"), mutuality=data.get("mutuality"), exchange_id=data.get("exchange_id", ""),
                    contact_id=data.get("contact_id"), purpose=data.get("purpose", PURPOSE),
                    consent=data.get("consent"), references=data.get("references") or {})
 

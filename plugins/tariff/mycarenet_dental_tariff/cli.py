@@ -24,8 +24,8 @@ def show_result(result: Any, echo: Any = click.echo) -> None:
     ins = result.insured
     who = result.patient
     if ins is not None:
-        who = f"{ins.first_name} {ins.last_name} ({ins.ssin or result.patient}), insurer {ins.insurer}, " \
-              f"CT {ins.ct1}/{ins.ct2}{' BIM' if ins.is_bim else ''}"
+        who = f"{ins.first_name} {ins.last_name} ({ins.ssin or result.patient}), mutuality {ins.mutuality}, " \
+              f"CT {ins.ct1}/{ins.ct2}{' BIM' if ins.bim else ''}"
     title = f"Tariff {result.service_date} — {who}" + (" — kept on the contact" if result.from_contact else "")
     rows = []
     for line in result.lines:

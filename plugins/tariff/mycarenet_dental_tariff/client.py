@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.contacts import Contact
 from mycarenet_dental.errors import MalformedResponseError
 from mycarenet_dental.exchange import Exchange, Trigger
@@ -267,8 +268,8 @@ def insured_from(patient: kmehr.KmehrPatient | None) -> InsuredPatient | None:
         return None
     ins = patient.insurance
     return InsuredPatient(ssin=patient.ssin, first_name=" ".join(patient.firstnames), last_name=patient.familyname,
-                          birth_date=patient.birthdate, sex=patient.sex, insurer=ins.insurer if ins else None,
-                          membership=ins.membership if ins else None, ct1=ins.cg1 if ins else None,
+                          birth_date=patient.birthdate, sex=Sex.from_cd_sex(patient.sex), mutuality=ins.insurer if ins else None,
+                          registration_number=ins.membership if ins else None, ct1=ins.cg1 if ins else None,
                           ct2=ins.cg2 if ins else None, coverage_start=ins.begindate if ins else None,
                           coverage_end=ins.enddate if ins else None)
 

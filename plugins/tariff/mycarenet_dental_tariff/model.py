@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.errors import BusinessError, Messages, UsageError
 from mycarenet_dental.identifiers import NomenclatureCode, RegistrationNumber, Ssin, Tooth
 from mycarenet_dental.timeutil import iso_date, parse_datetime
@@ -134,22 +135,22 @@ class TariffLine:
 
 @attrs.frozen
 class InsuredPatient:
-    """The patient block of the answer: identity, insurer, membership, coverage and CT1/CT2."""
+    """The patient block of the answer: identity, mutuality, registration number, coverage and CT1/CT2."""
 
     ssin: str | None
     first_name: str = ""
     last_name: str = ""
     birth_date: dt.date | None = None
-    sex: str = "unknown"
-    insurer: str | None = None
-    membership: str | None = None
+    sex: Sex = attrs.field(default=Sex.UNKNOWN, converter=Sex)
+    mutuality: str | None = None  # the patient's mutuality (e.g. 116), KMEHR insurancymembership/id
+    registration_number: str | None = None  # at the mutuality, KMEHR insurancymembership/membership
     ct1: str | None = None
     ct2: str | None = None
     coverage_start: dt.date | None = None
     coverage_end: dt.date | None = None
 
     @property
-    def is_bim(self) -> bool:
+    def bim(self) -> bool:
         """Increased reimbursement: CT1 ends in 1 (UNSURE, see ``identifiers.CtCodes.is_bim``)."""
         return bool(self.ct1) and self.ct1.endswith("1")  # type: ignore[union-attr]
 
@@ -193,19 +194,20 @@ class TariffResult:
         null), ``commitment`` (payment commitment number or null), ``justification``,
         ``refusal_reason``, ``refusal_because_of_code``, ``refusal_because_of_date``, ``line`` (1-based
         index in the request), ``line_count`` (number of lines), ``request_id``, ``response_id``,
-        ``consulted_at`` (ISO UTC), ``insurer``, ``membership``, ``ct1``, ``ct2``, ``patient_ssin``.
+        ``consulted_at`` (ISO UTC), ``mutuality``, ``registration_number``, ``ct1``, ``ct2``, ``patient_ssin``.
         """
         ins = self.insured
         shared = {
             "patient": self.patient, "service_date": self.service_date.isoformat(), "line_count": len(self.lines),
             "request_id": self.request_id, "response_id": self.response_id,
             "consulted_at": self.consulted_at.isoformat() if self.consulted_at else None,
-            "insurer": ins.insurer if ins else None, "membership": ins.membership if ins else None,
+            "mutuality": ins.mutuality if ins else None,
+            "registration_number": ins.registration_number if ins else None,
             "ct1": ins.ct1 if ins else None, "ct2": ins.ct2 if ins else None,
             "patient_ssin": ins.ssin if ins else None,
             "first_name": ins.first_name if ins else "", "last_name": ins.last_name if ins else "",
             "birth_date": ins.birth_date.isoformat() if ins and ins.birth_date else None,
-            "sex": ins.sex if ins else "unknown",
+            "sex": ins.sex.value if ins else Sex.UNKNOWN.value,
             "coverage_start": ins.coverage_start.isoformat() if ins and ins.coverage_start else None,
             "coverage_end": ins.coverage_end.isoformat() if ins and ins.coverage_end else None,
         }
@@ -239,7 +241,9 @@ class TariffResult:
         insured = InsuredPatient(
             ssin=first.get("patient_ssin"), first_name=first.get("first_name") or "",
             last_name=first.get("last_name") or "", birth_date=_d(first.get("birth_date")),
-            sex=first.get("sex") or "unknown", insurer=first.get("insurer"), membership=first.get("membership"),
+            sex=first.get("sex") or "unknown",
+            mutuality=first.get("mutuality", first.get("insurer")),  # "insurer"/"membership": rows before the rename
+            registration_number=first.get("registration_number", first.get("membership")),
             ct1=first.get("ct1"), ct2=first.get("ct2"), coverage_start=_d(first.get("coverage_start")),
             coverage_end=_d(first.get("coverage_end")))
         lines = []

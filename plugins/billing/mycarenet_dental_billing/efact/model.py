@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
+from mycarenet_dental.coded import Sex
 from mycarenet_dental.errors import InvalidIdentifierError, UsageError
 from mycarenet_dental.identifiers import Nihii, Ssin
 
@@ -408,13 +409,15 @@ class Invoice:
     """Records 20…80: one patient's invoice for one destination mutuality."""
 
     number: int
-    patient_id: str
-    sex: int
-    affiliation: str
-    destination: str
+    patient_id: str  # the SSIN, or the registration number at the mutuality when ``id_is_ssin`` is false
+    sex: Sex = attrs.field(metadata={"enum": ("male", "female")})  # eFact zone 9 (1/2) at the file's edge
+    mutuality: str  # the patient's mutuality (ET20 Z7)
     ct1: str
     ct2: str
     lines: tuple[ServiceLine, ...] = attrs.field(converter=tuple)
+    # ET20 Z18: the insurer the invoice goes to; default from the routing table (mutuality → its union)
+    destination: str = attrs.field(default=attrs.Factory(lambda self: destination_for(self.mutuality),
+                                                         takes_self=True))
     id_is_ssin: bool = True
     reference: str = attrs.field(default="", converter=_rstrip)
     invoicing_type: int = 0
@@ -437,7 +440,7 @@ class Invoice:
         if not (n.__class__ is int and 1 <= n <= _MAX_INVOICE_NUMBER
                 and self.id_is_ssin is True and pid.__class__ is str and pid in _GOOD_SSINS
                 and self.sex in _SEXES
-                and self.affiliation.__class__ is str and self.affiliation in _THREE_DIGITS
+                and self.mutuality.__class__ is str and self.mutuality in _THREE_DIGITS
                 and self.destination.__class__ is str and self.destination in _THREE_DIGITS
                 and self.destination != "000"
                 and self.ct1.__class__ is str and self.ct1 in _THREE_DIGITS
@@ -468,7 +471,10 @@ class Invoice:
 
 
 _MAX_INVOICE_NUMBER = 10**12 - 1
-_SEXES = (1, 2)
+_SEXES = (Sex.MALE, Sex.FEMALE)
+#: eFact record 20/50/80 zone 9: the one place the sex is a digit (the file's edge: writer and reader)
+EFACT_SEX = {Sex.MALE: 1, Sex.FEMALE: 2}
+SEX_OF_EFACT = {"1": Sex.MALE, "2": Sex.FEMALE}
 _INVOICING_TYPE_CODES = tuple(INVOICING_TYPES)
 _THREE_DIGITS = frozenset(f"{i:03d}" for i in range(1000))
 #: the field checks of :class:`Invoice`, in field order (run when the fast test is not conclusive),
@@ -478,7 +484,7 @@ _INVOICE_CHECKS: tuple[tuple[attrs.Attribute, Any], ...] = tuple(
         ("number", _int_range(1, _MAX_INVOICE_NUMBER)),
         ("patient_id", Invoice._check_patient),
         ("sex", _one_of(_SEXES)),
-        ("affiliation", _digits(3)),
+        ("mutuality", _digits(3)),
         ("destination", _digits(3, allow_zero=False)),
         ("ct1", _digits(3)),
         ("ct2", _digits(3)),
@@ -649,14 +655,16 @@ def split_by_federation(invoices: Iterable[Invoice]) -> dict[str, tuple[Invoice,
     return {fed: tuple(sorted(v, key=lambda i: i.destination)) for fed, v in sorted(out.items())}
 
 
-def destination_for(affiliation: str, routing: Mapping[str, str] | None = None) -> str:
-    """Destination mutuality of an invoice from the patient's mutuality (configurable table)."""
+def destination_for(mutuality: str, routing: Mapping[str, str] | None = None) -> str:
+    """Destination of an invoice from the patient's mutuality (configurable table)."""
     from .catalogue import routing_table
 
     table = routing if routing is not None else routing_table()
-    if affiliation in table:
-        return table[affiliation]
-    return table.get(affiliation[0] + "xx", affiliation)
+    if not isinstance(mutuality, str) or not mutuality:
+        return mutuality  # the invoice's own check names the bad mutuality
+    if mutuality in table:
+        return table[mutuality]
+    return table.get(mutuality[0] + "xx", mutuality)
 
 
 #: ``Invoice`` and ``Commitment`` from already-checked values (reader fast path), positionally.

@@ -38,6 +38,7 @@ from .controls import (
 from .model import (
     _GOOD_NIHIIS,
     FDI_TEETH,
+    SEX_OF_EFACT,
     THIRD_PARTY_EXCEPTIONS,
     Commitment,
     IdentityCheck,
@@ -628,8 +629,10 @@ def _checked_invoice(z: dict[str, str], lines: list[ServiceLine]) -> Invoice | N
             or z["29-31"].strip("0") or z["18"] == "000" or not ssin_is_valid(pid)):
         return None
     ct = z["27"]
-    return _trusted_invoice(number, pid, int(sex), z["7"], z["18"], ct[4:7], ct[7:10], tuple(lines), True,
-                            z["28"].rstrip(), int(kind), z["16"] == "1", int(z["17"]), None)
+    return _trusted_invoice(number=number, patient_id=pid, sex=SEX_OF_EFACT[sex], mutuality=z["7"], ct1=ct[4:7],
+                            ct2=ct[7:10], lines=tuple(lines), destination=z["18"], id_is_ssin=True,
+                            reference=z["28"].rstrip(), invoicing_type=int(kind), lifting_prescription=z["16"] == "1",
+                            treatment_cause=int(z["17"]), previous=None)
 
 
 _PLAIN_INVOICING = frozenset("024")  # invoicing types that need no previous invoice
@@ -647,8 +650,8 @@ def _invoice(z: dict[str, str], lines: list[ServiceLine], index: int) -> Invoice
             prev = PreviousInvoice(number=int(z["29-31"]), sending_number=int(z["34-36"]), mutuality=z["37"],
                                    year_month=z["41"])
         return Invoice(
-            number=int(z["24-25"]), patient_id=pid[2:] if flag else pid.lstrip("0") or "0", sex=int(z["9"]),
-            affiliation=z["7"], destination=z["18"], ct1=z["27"][4:7], ct2=z["27"][7:10], lines=tuple(lines),
+            number=int(z["24-25"]), patient_id=pid[2:] if flag else pid.lstrip("0") or "0",
+            sex=SEX_OF_EFACT.get(z["9"], z["9"]), mutuality=z["7"], destination=z["18"], ct1=z["27"][4:7], ct2=z["27"][7:10], lines=tuple(lines),
             id_is_ssin=flag, reference=z["28"], invoicing_type=int(z["11"]),
             lifting_prescription=z["16"] == "1", treatment_cause=int(z["17"]), previous=prev,
         )

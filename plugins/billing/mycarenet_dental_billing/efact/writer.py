@@ -27,7 +27,7 @@ from mycarenet_dental.errors import UsageError
 
 from . import records as rl
 from .controls import _VALUES, format_amount, mod97, value_sum
-from .model import Invoice, Sending, SendingHeader, check_destination_order, federation_of
+from .model import EFACT_SEX, Invoice, Sending, SendingHeader, check_destination_order, federation_of
 
 _CONTROL = ["97"] + [f"{i:02d}" for i in range(1, 97)]  # remainder → control digits (0 → 97)
 _REMAINDER = {text: i for i, text in enumerate(_CONTROL)}  # and back
@@ -315,7 +315,7 @@ class EfactWriter:
         dates = self._dates
         credit = inv.invoicing_type == 3
         pid = inv.patient_id.rjust(13, "0")
-        aff, sex = inv.affiliation, inv.sex
+        aff, sex = inv.mutuality, EFACT_SEX[inv.sex]
         seq = self._seq + 1
         prev = inv.previous
         ct = "0000" + inv.ct1 + inv.ct2
