@@ -41,8 +41,8 @@ def _consulted(live: Any, person: Any) -> dict[str, Any]:
 
 def _invoice(person: Any, number: int, tariff: dict[str, Any], *, mutuality: str | None = None) -> dict[str, Any]:
     insured = tariff["insured"]
-    return {"number": number, "patient": {"ssin": person.ssin, "sex": person.sex, "mutuality": mutuality or insured["insurer"],
-                                          "ct1": insured["ct1"], "ct2": insured["ct2"]},
+    return {"number": number, "patient_id": person.ssin, "sex": insured["sex"],
+            "mutuality": mutuality or insured["mutuality"], "ct1": insured["ct1"], "ct2": insured["ct2"],
             "lines": [{"code": "301011", "date": dt.date.today().isoformat(),
                        "reimbursement": tariff["lines"][0]["reimbursement_cents"] or 2000, "patient_share": 300}]}
 

@@ -133,11 +133,11 @@ def panels(ctx: Context) -> Iterator[StatusPanel]:
         rows.append((s.oa, s.period, str(s.sending_number), _PLAIN.get(s.state.value, s.state.value),
                      _euro(s.total_a), reasons or "-"))
         marks[i] = "bad" if s.state in bad or reasons else "ok" if s.state is SendingState.SETTLED else ""
-    yield StatusPanel(title="eFact outbox", columns=("insurer", "month", "sending", "state", "amount", "insurer's answer"),
+    yield StatusPanel(title="eFact outbox", columns=("union", "month", "sending", "state", "amount", "insurer's answer"),
                       rows=rows, marks=marks,
                       notes=() if statuses else ("No sending yet.",))
     totals = _totals(statuses)
     yield StatusPanel(title="Totals per insurer and month",
-                      columns=("insurer", "month", "sendings", "billed", "accepted", "refused"),
+                      columns=("union", "month", "sendings", "billed", "accepted", "refused"),
                       rows=[(oa, month, str(v[0]), _euro(v[1]), _euro(v[2]), _euro(v[3]))
                             for (oa, month), v in sorted(totals.items())])

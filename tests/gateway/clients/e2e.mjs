@@ -19,19 +19,14 @@ async function call(method, path, body, extraHeaders = {}) {
   return data;
 }
 
-const sexOf = (value) => (typeof value === "number" ? value : String(value ?? "").toUpperCase().startsWith("F") ? "F" : "M");
-
 const contact = await call("POST", "/contacts", { patient });
 const insurability = await call("POST", "/insurability", { patient, contact_id: contact.id });
 const tariff = await call("POST", "/tariff", { patient, services: ["301011"], contact_id: contact.id });
 const line = tariff.lines[0];
 const today = new Date().toISOString().slice(0, 10);
-const invoice = {
-  number: Number(invoiceNumber),
-  patient: {
-    ssin: patient, sex: sexOf(insurability.patient?.sex), mutuality: tariff.insured.insurer,
-    ct1: tariff.insured.ct1, ct2: tariff.insured.ct2,
-  },
+const invoice = {  // the JSON invoice format: the billing model's names (GET /openapi.json, `billing schema`)
+  number: Number(invoiceNumber), patient_id: patient, sex: insurability.patient.sex,
+  mutuality: tariff.insured.mutuality, ct1: tariff.insured.ct1, ct2: tariff.insured.ct2,
   lines: [{ code: line.code, date: today, reimbursement: line.reimbursement_cents, patient_share: line.patient_share_cents ?? 0 }],
 };
 const key = `invoice-${invoiceNumber}-${Date.now()}`;
@@ -48,7 +43,7 @@ while (!["settled", "refused"].includes(state) && polls < 20) {
 const lines = await call("GET", `/billing/sendings/${sending.id}/lines`);
 const audit = await call("GET", "/audit/verify");
 console.log(JSON.stringify({
-  contact: contact.id, insured: insurability.insurer, priced: line.status, refused_lines: built.refused_lines.length,
+  contact: contact.id, union: insurability.union, priced: line.status, refused_lines: built.refused_lines.length,
   sending: sending.id, replayed_same: JSON.stringify(again) === JSON.stringify(built), state, polls,
   line_states: lines.map((l) => l.state), audit_ok: audit.ok, audit_rows: audit.rows,
 }));
