@@ -9,7 +9,6 @@ accepted by this page only — never by the JSON API, so it cannot be used for a
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import secrets
 import time
@@ -19,6 +18,7 @@ import attrs
 
 from ..errors import MyCareNetDentalError
 from ..registrations import StatusPanel
+from ..timeutil import utc_ms
 from .problems import HttpProblem
 from .tokens import ApiToken
 
@@ -138,6 +138,6 @@ def render(gateway: Gateway, token: ApiToken) -> str:
     cert_text, cert_mark = _certificate(gateway)
     now = gateway.now()
     return _env().get_template("status.html").render(
-        now=now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), token=token,
+        now=utc_ms(now)[:16].replace("T", " ") + " UTC", token=token,
         token_valid=token.valid_at(now), audit_ok=audit_ok, audit_text=audit_text, cert_text=cert_text,
         cert_mark=cert_mark, panels=_panels(gateway))
