@@ -26,6 +26,13 @@ system-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
 	      || echo "warning: could not install postgresql; the shared-store tests will be skipped"; \
 	  else echo "warning: PostgreSQL missing and not root; the shared-store tests will be skipped"; fi; }
+	@# the gateway's tests: headless Chromium screenshots the status page, Node drives the API (issue 17)
+	@for tool in chromium:chromium node:nodejs; do cmd=$${tool%%:*}; pkg=$${tool##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null) \
+	        || echo "warning: could not install $$pkg; its gateway tests will be skipped"; \
+	    else echo "warning: $$cmd missing and not root; its gateway tests will be skipped"; fi; }; done
 
 $(STAMP): $(PY) pyproject.toml $(PLUGINS) tests/example_plugin/pyproject.toml
 	$(PIP) install -q -e '.[test,simulator,postgresql,docs]'
@@ -87,3 +94,10 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) build dist site *.egg-info core/*.egg-info plugins/*/*.egg-info
+
+# The gateway's OpenAPI contract (issue 17), generated from the loaded plugins' routes for the docs site.
+DOCS_INPUTS += docs/openapi.json
+.PHONY: docs-openapi
+docs-openapi: docs/openapi.json
+docs/openapi.json: $(STAMP) $(wildcard core/mycarenet_dental/gateway/*.py) $(wildcard plugins/*/mycarenet_dental_*/routes.py)
+	$(VENV)/bin/mycarenet-dental gateway openapi --out $@

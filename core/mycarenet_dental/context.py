@@ -14,6 +14,7 @@ Typical use from a vendor's code (every service plugin has the same shape: a mod
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -56,6 +57,11 @@ RULE_SWITCH_TABLE = TableSpec(
     name="core.rules",
     migrations=["CREATE TABLE rule_switch (rule_id TEXT PRIMARY KEY, disabled INTEGER NOT NULL, changed_at TEXT NOT NULL)"],
 )
+
+
+#: the executor of the calls running in this thread/task, set by ``Context.acting_as`` (the gateway)
+_ACTING: contextvars.ContextVar[tuple[int, Party] | None] = contextvars.ContextVar("mycarenet_dental_acting",
+                                                                                  default=None)
 
 
 def _status_of(exc: BaseException) -> str:
@@ -244,8 +250,25 @@ class Context:
                            f"by configuration", detail={"config": str(self.config.path or "")})
 
     # -- identities --------------------------------------------------------------------------
+    @contextmanager
+    def acting_as(self, executor: Party) -> Iterator[None]:
+        """Run the calls made inside the block with ``executor`` as who executes them (R7): the gateway's
+        token user, one request at a time; other threads and requests keep the configured executor."""
+        token = _ACTING.set((id(self), executor))
+        try:
+            yield
+        finally:
+            _ACTING.reset(token)
+
+    def _acting(self) -> Party | None:
+        acting = _ACTING.get()
+        return acting[1] if acting is not None and acting[0] == id(self) else None
+
     @property
     def user_id(self) -> str:
+        acting = self._acting()
+        if acting is not None:
+            return acting.id
         return self.config.executor.id or (self.config.dentist.nihii if self.config.dentist else "")
 
     def responsible(self) -> Party:
@@ -254,6 +277,9 @@ class Context:
                      nihii=dentist.nihii)
 
     def executor(self) -> Party:
+        acting = self._acting()
+        if acting is not None:
+            return acting
         ex = self.config.executor
         if ex.kind == "dentist":
             return self.responsible()

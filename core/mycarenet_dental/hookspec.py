@@ -35,8 +35,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registrations import (
         CommandSpec,
         ResultKind,
+        RouteSpec,
         RuleSpec,
         ServiceSpec,
+        StatusPanelSpec,
         TableSpec,
     )
 
@@ -44,7 +46,7 @@ PROJECT = "mycarenet_dental"
 
 #: The plugin API this core implements, ``"major.minor"``. The minor grows when hooks or record
 #: fields are added (older plugins keep working); the major when one is removed or changes meaning.
-API_VERSION = "1.0"
+API_VERSION = "1.1"  # 1.1: mycarenet_dental_routes and mycarenet_dental_status_panels (the gateway)
 #: The module attribute in which a plugin declares the API version it was built for.
 API_ATTRIBUTE = "MYCARENET_DENTAL_API"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -137,6 +139,49 @@ def mycarenet_dental_result_kinds() -> Iterable[ResultKind]:
         def mycarenet_dental_result_kinds():
             yield ResultKind(name="tariff.consultation",
                              description="one line per service priced by the insurer")
+    """
+
+
+@hookspec
+def mycarenet_dental_routes() -> Iterable[RouteSpec]:
+    """Add JSON-over-HTTP routes to the local gateway (``mycarenet-dental gateway serve``).
+
+    Framework-neutral: the handler receives a :class:`~mycarenet_dental.registrations.RouteCall`
+    (the context acting as the token's user, the typed body, the path and query parameters) and
+    returns an attrs object; the gateway makes the web route, its OpenAPI schema, the token and role
+    check, the error mapping and, for ``sends=True``, the ``Idempotency-Key`` replay. A plugin never
+    imports the web framework. Uninstalling the plugin removes its routes.
+
+    Example::
+
+        @attrs.frozen
+        class TariffAsk:
+            patient: str
+            services: list[str]
+
+        def _tariff(call):
+            return consult_tariff(call.context, call.body.patient, call.body.services)
+
+        @hookimpl
+        def mycarenet_dental_routes():
+            yield RouteSpec(method="POST", path="/tariff", handler=_tariff, request=TariffAsk,
+                            response=TariffResult, summary="Consult the tariff of services")
+    """
+
+
+@hookspec
+def mycarenet_dental_status_panels() -> Iterable[StatusPanelSpec]:
+    """Add sections to the gateway's status page (plain rows, rendered as HTML by the gateway).
+
+    Example::
+
+        def _panel(context):
+            yield StatusPanel(title="Mandates", columns=("mandatary", "service", "state"),
+                              rows=[(m.mandatary, m.service, m.state) for m in register_for(context).list()])
+
+        @hookimpl
+        def mycarenet_dental_status_panels():
+            yield StatusPanelSpec(name="mandates", render=_panel)
     """
 
 

@@ -6,7 +6,7 @@ fields can be added later without breaking any plugin (the pattern of conda's pl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -102,3 +102,68 @@ class ResultKind:
 
     name: str
     description: str = ""
+
+
+#: The gateway's roles (issue 17): reception consults; a dentist or the billing office may also send
+#: invoices and mandates. A route names the roles allowed to call it.
+ROLES: tuple[str, ...] = ("reception", "dentist", "billing")
+SENDING_ROLES: frozenset[str] = frozenset({"dentist", "billing"})
+
+
+@attrs.frozen
+class RouteCall:
+    """What a route handler receives: the context acting as the caller, the typed body and the
+    parameters of the path and of the query string (framework-neutral: no web framework type)."""
+
+    context: Context
+    body: Any = None
+    params: Mapping[str, str] = attrs.field(factory=dict)
+    query: Mapping[str, str | None] = attrs.field(factory=dict)
+    user: str = ""
+    role: str = ""
+    token_id: str = ""
+
+
+@attrs.frozen
+class RouteSpec:
+    """An HTTP route of the local gateway (``mycarenet-dental gateway serve``), framework-neutral.
+
+    ``path`` uses ``{name}`` for path parameters; ``handler(call: RouteCall)`` returns an instance of
+    ``response`` (an attrs class, a list of one, or a builtin), from which the OpenAPI contract is
+    generated, as it is from ``request`` (the attrs class of the JSON body, ``None`` for none).
+    ``query`` names optional string query parameters. ``roles`` may call it; ``sends=True`` marks a
+    POST that sends something to an insurer or a register: it requires an ``Idempotency-Key``.
+    Uninstalling the plugin removes the route.
+    """
+
+    method: str = attrs.field(validator=attrs.validators.in_(("GET", "POST", "PUT", "DELETE")))
+    path: str = attrs.field(validator=attrs.validators.matches_re(r"^/[a-z0-9_/{}\-]*$"))
+    handler: Callable[[RouteCall], Any]
+    response: Any
+    request: Any = None
+    roles: frozenset[str] = attrs.field(factory=lambda: frozenset(ROLES), converter=frozenset)
+    sends: bool = False
+    summary: str = ""
+    query: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    status_code: int = 200
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+
+
+@attrs.frozen
+class StatusPanel:
+    """A section of the gateway's status page: plain data, rendered as an HTML table by the gateway."""
+
+    title: str
+    columns: tuple[str, ...] = attrs.field(converter=_tuple)
+    rows: tuple[tuple[str, ...], ...] = attrs.field(converter=lambda rows: tuple(tuple(r) for r in rows))
+    notes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    #: row index -> css class ("bad", "ok", "warn") to colour a row
+    marks: Mapping[int, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class StatusPanelSpec:
+    """A plugin's panel on the status page: ``render(context)`` is called at each page view."""
+
+    name: str
+    render: Callable[[Context], Iterable[StatusPanel]]

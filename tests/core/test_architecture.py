@@ -220,3 +220,33 @@ def test_what_only_the_simulator_imports_is_in_the_simulator_extra_not_in_the_ba
     assert "werkzeug" in sim_only  # the check sees the simulator's own imports
     assert sim_only & base == set(), f"simulator-only libraries in the base install: {sorted(sim_only & base)}"
     assert sim_only - extra == set(), f"simulator libraries missing from the 'simulator' extra: {sorted(sim_only - extra)}"
+
+
+# -- the gateway (issue 17): an optional part of the core; the web framework stays inside it ---------
+
+WEB_FRAMEWORK = frozenset({"litestar", "uvicorn", "jinja2", "starlette", "msgspec", "anyio"})
+
+
+def test_plugins_never_import_the_web_framework() -> None:
+    """Plugins give the gateway framework-neutral RouteSpec records; only the gateway imports Litestar."""
+    found = sorted((m, n) for m in MODULES if layer(m) == "plugin" for n in third_party_of(m) & WEB_FRAMEWORK)
+    assert found == []
+
+
+def test_only_the_gateway_imports_the_web_framework_and_production_never_reaches_it() -> None:
+    outside = sorted((m, n) for m in MODULES if not m.startswith("mycarenet_dental.gateway")
+                     for n in third_party_of(m) & WEB_FRAMEWORK)
+    assert outside == []
+    assert "litestar" in third_party_of("mycarenet_dental.gateway.app")  # the check sees the gateway's imports
+    production = closure(list(KERNEL_ROOTS) + [m for _, m in SERVICE_EPS if m in MODULES])
+    assert sorted(m for m in production if m.startswith("mycarenet_dental.gateway")) == []
+
+
+def test_the_web_framework_is_in_the_gateway_extra_not_in_the_base_install() -> None:
+    from mycarenet_dental.config import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = {_requirement_name(r) for r in project["dependencies"]}
+    extra = {_requirement_name(r) for r in project["optional-dependencies"]["gateway"]}
+    assert {"litestar", "uvicorn", "jinja2"} <= extra
+    assert base & extra == set()

@@ -162,7 +162,24 @@ def _serve_returns(w: World, mp: pytest.MonkeyPatch) -> None:
     mp.setattr(SimulatorServer, "serve_forever", interrupted)
 
 
+def _gateway_returns(w: World, mp: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    mp.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)  # served, then stopped
+
+
+def _token(w: World) -> list[str]:
+    return [json.loads(w.ok("gateway", "token", "add", "--user", "desk", "--role", "reception"))["id"]]
+
+
 ROWS: dict[str, Row] = {
+    "gateway openapi": Row(ok=lambda w: ["--out", str(w.tmp / "openapi.json")], usage=lambda w: ["--bogus"]),
+    "gateway serve": Row(ok=lambda w: ["--port", "0"], usage=lambda w: ["--host", "0.0.0.0"], patch=_gateway_returns),
+    "gateway token add": Row(ok=lambda w: ["--user", "desk", "--role", "billing"],
+                             usage=lambda w: ["--user", "desk", "--role", "admin"]),
+    "gateway token list": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
+    "gateway token revoke": Row(ok=_token, usage=lambda w: ["no-such-token"]),
+    "gateway token link": Row(ok=_token, usage=lambda w: ["no-such-token"]),
     "plugins": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
     "plugin new": Row(ok=lambda w: ["eattest", "--dir", str(w.tmp / "new")],
                       usage=lambda w: ["Not-A-Name", "--dir", str(w.tmp / "bad")]),

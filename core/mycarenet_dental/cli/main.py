@@ -81,6 +81,7 @@ LAZY_HELP = {
     "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
     "storage": "The store: schema versions (status, migrate), moving it to PostgreSQL (copy).",
     "plugin": "Write a new plugin from the template (service, simulator side, rule, command, tests).",
+    "gateway": "The local HTTP gateway: every service as JSON over HTTP, API tokens (extra 'gateway').",
 }
 
 CORE_LAZY = {
@@ -90,6 +91,7 @@ CORE_LAZY = {
     "security": "mycarenet_dental.cli.security_cmds:security_group",
     "storage": "mycarenet_dental.cli.storage_cmds:storage_group",
     "plugin": "mycarenet_dental.cli.plugin_cmds:plugin_group",
+    "gateway": "mycarenet_dental.gateway.cli:gateway_group",
 }
 
 

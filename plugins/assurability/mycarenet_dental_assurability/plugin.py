@@ -10,12 +10,13 @@ from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
     ResultKind,
+    RouteSpec,
     RuleSpec,
     ServiceSpec,
 )
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 SERVICE = ServiceSpec(
     name="assurability",
@@ -53,3 +54,10 @@ def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name="assurability.consultation",
                      description="insurability answer kept on the contact: status, union, CT1/CT2, "
                                  "third-party payment, period (no patient identity data)")
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()

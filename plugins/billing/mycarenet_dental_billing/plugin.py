@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
+    RouteSpec,
     RuleSpec,
     ServiceSpec,
+    StatusPanelSpec,
     TableSpec,
 )
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 SERVICE = "billing"
 ACTIONS = ("urn:be:cin:nip:async:generic:post:msg", "urn:be:cin:nip:async:generic:get:query",
@@ -54,3 +56,17 @@ def mycarenet_dental_commands() -> Iterator[CommandSpec]:
     from .cli import billing_group
 
     yield CommandSpec(name=SERVICE, command=billing_group)
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()
+
+
+@hookimpl
+def mycarenet_dental_status_panels() -> Iterator[StatusPanelSpec]:
+    from .routes import panels
+
+    yield StatusPanelSpec(name="billing", render=panels)

@@ -12,6 +12,7 @@ from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
     ResultKind,
+    RouteSpec,
     RuleSpec,
     ServiceSpec,
 )
@@ -19,7 +20,7 @@ from mycarenet_dental.registrations import (
 from .names import RESULT_KIND, SERVICE
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 GMF_PATH = "/GlobalMedicalFileConsultation/v1"
 GMF_ACTION = "urn:be:fgov:ehealth:globalmedicalfile:protocol:v1:ConsultGlobalMedicalFile"
@@ -54,3 +55,10 @@ def mycarenet_dental_commands() -> Iterator[CommandSpec]:
 def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name=RESULT_KIND, description="holder of the patient's DMG (NIHII, name, period) on a date; "
                      "erased when the contact closes unless [dmg] keep_results = true")
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()

@@ -8,12 +8,12 @@ from typing import Any
 
 from mycarenet_dental.config import Identity
 from mycarenet_dental.hookspec import hookimpl
-from mycarenet_dental.registrations import CommandSpec, RuleSpec, TableSpec
+from mycarenet_dental.registrations import CommandSpec, RouteSpec, RuleSpec, TableSpec
 
 from .cli import mandates_group
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 
 @hookimpl
@@ -49,3 +49,10 @@ def mycarenet_dental_mandators(context: Any, service: str, on: dt.date) -> Itera
 @hookimpl
 def mycarenet_dental_commands() -> Iterator[CommandSpec]:
     yield CommandSpec(name="mandates", command=mandates_group)
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()

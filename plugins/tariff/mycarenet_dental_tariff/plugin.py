@@ -8,12 +8,13 @@ from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import (
     CommandSpec,
     ResultKind,
+    RouteSpec,
     RuleSpec,
     ServiceSpec,
 )
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 SERVICE = "tariff"
 PATH = "/MyCareNet/Tarification/v1"
@@ -48,3 +49,10 @@ def mycarenet_dental_result_kinds() -> Iterator[ResultKind]:
     yield ResultKind(name="tariff.consultation",
                      description="one entry per service line priced or refused by the insurer (patient, code, "
                                  "service_date, tooth, status, fee/reimbursement/patient share in cents, commitment)")
+
+
+@hookimpl
+def mycarenet_dental_routes() -> Iterator[RouteSpec]:
+    from .routes import routes
+
+    yield from routes()

@@ -14,7 +14,7 @@ from mycarenet_dental.hookspec import hookimpl
 from mycarenet_dental.registrations import RuleCheck, RuleSpec
 
 #: the plugin API this plugin is built for (checked when the plugin loads)
-MYCARENET_DENTAL_API = "1.0"
+MYCARENET_DENTAL_API = "1.1"
 
 
 def _blocked_patient(exchange: Any, context: Any) -> RuleCheck | None:
