@@ -29,10 +29,14 @@ def _validator() -> Any:
 
 
 def _readme_sample() -> dict[str, Any]:
+    """The invoice file the README's runnable sample writes (``cat > invoices.json <<EOF``), dated today
+    as the shell would date it (tests/docs/test_readme_blocks.py runs it against the simulator)."""
+    import datetime as dt
+
     text = README.read_text(encoding="utf-8")
-    block = re.search(r"```json\n(.*?)```", text, re.S)
+    block = re.search(r"cat > invoices\.json <<EOF\n(.*?)\nEOF\n", text, re.S)
     assert block, "the billing README has a JSON invoice sample"
-    return json.loads(block.group(1))  # type: ignore[no-any-return]
+    return json.loads(block.group(1).replace("$(date +%F)", dt.date.today().isoformat()))  # type: ignore[no-any-return]
 
 
 def test_the_readme_sample_and_the_test_invoices_are_valid() -> None:
@@ -41,7 +45,7 @@ def test_the_readme_sample_and_the_test_invoices_are_valid() -> None:
     for doc in (sample, EXAMPLE, sending_to_json(rich_sending())):
         errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(doc)]
         assert errors == []
-    assert load_invoices(sample, default_provider=DENTIST)[0].mutuality == "116"  # and the loader agrees
+    assert load_invoices(sample, default_provider=DENTIST)[0].mutuality == "306"  # and the loader agrees
     assert load_sending(EXAMPLE).invoices
 
 

@@ -104,10 +104,11 @@ def test_same_file_raced_is_billed_once(env: Any, tmp_path: Path, n: int) -> Non
     assert receipts(env) == {f"{nihii}:{number}": 1 for number in range(7001, 7026)}
     codes = sorted(result for _, result, _ in outcomes)
     # The file holds several unions, so it is filed as several sendings, each claimed in its own
-    # transaction: under load two processes may each win a different union's sending (both exit 0).
-    # What must hold is above (every invoice exactly once at the insurer); each process either billed
-    # something (0) or was refused everything as already billed (1), and someone billed.
-    assert set(codes) <= {0, 1} and codes[0] == 0, [err for _, _, err in outcomes]
+    # transaction: under load two processes may each win a different union's sending. What must hold is
+    # above (every invoice exactly once at the insurer, so someone billed everything); each process exits
+    # 0 (it filed the whole file) or 1 (docs/exit-codes.md: any line refused, here as already billed by
+    # another process, even when it filed the sendings of other unions: "partial").
+    assert set(codes) <= {0, 1}, [err for _, _, err in outcomes]
 
 
 def test_losers_are_told_where_the_invoice_was_billed(env: Any, tmp_path: Path) -> None:
