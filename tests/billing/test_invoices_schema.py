@@ -3,6 +3,7 @@ README sample and the test invoices, refuses the old names, and follows a change
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -29,13 +30,10 @@ def _validator() -> Any:
 
 
 def _readme_sample() -> dict[str, Any]:
-    """The invoice file the README's runnable sample writes (``cat > invoices.json <<EOF``), dated today
-    as the shell would date it (tests/docs/test_readme_blocks.py runs it against the simulator)."""
-    import datetime as dt
-
+    """The invoice file the billing README writes (``cat > invoices.json <<EOF ... EOF``), dated today."""
     text = README.read_text(encoding="utf-8")
     block = re.search(r"cat > invoices\.json <<EOF\n(.*?)\nEOF\n", text, re.S)
-    assert block, "the billing README has a JSON invoice sample"
+    assert block, "the billing README writes a JSON invoice file"
     return json.loads(block.group(1).replace("$(date +%F)", dt.date.today().isoformat()))  # type: ignore[no-any-return]
 
 

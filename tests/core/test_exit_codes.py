@@ -2,7 +2,9 @@
 
 The commands are discovered from the CLI tree: a new command without a row in ``ROWS`` fails
 ``test_every_command_has_a_row``. Each row gives, per outcome class the command can produce, a case
-(the arguments, built on a fresh store against the module's simulator); every case runs plain and,
+(the arguments, built on a fresh store against the module's simulator); a remote case runs twice:
+against a closed port, and against the simulator with its services switched down (SOAP fault
+SOA-02001). Every case runs plain and,
 when the command has ``--json``, with ``--json`` (then the error body carries ``exit_code``). The
 internal error (4) is every command's success case with its callback raising.
 """
@@ -59,6 +61,7 @@ class World:
     capsys: Any
     cfg: Path
     dead: Path
+    fresh: Path  # the same as cfg without the shared token cache: the STS is asked
 
     def run(self, *args: str, config: Path | None = None) -> tuple[int, str, str]:
         try:
@@ -233,10 +236,11 @@ def _has_json(path: str) -> bool:
 def _cases() -> Iterator[Any]:
     for path in sorted(ROWS):
         row = ROWS[path]
-        for kind in ("ok", "refused", "usage", "remote", "internal"):
-            if kind != "internal" and getattr(row, kind) is None:
+        for kind in ("ok", "refused", "usage", "remote", "fault", "internal"):
+            if getattr(row, "remote" if kind == "fault" else kind, True) is None:
                 continue
-            for as_json in (False, True) if path in COMMANDS and _has_json(path) else (False,):
+            both = path in COMMANDS and _has_json(path) and kind != "fault"  # fault: the remote case's twin
+            for as_json in (False, True) if both else (False,):
                 yield pytest.param(path, kind, as_json, id=f"{path.replace(' ', '-')}-{kind}" + ("-json" * as_json))
 
 
@@ -283,14 +287,19 @@ def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypat
     dead.write_text(cfg.read_text(encoding="utf-8").replace(f":{port}", f":{_closed_port()}")
                     .replace('token_cache = "token-dentist.json"', f'token_cache = "{tmp_path / "token.json"}"'),
                     encoding="utf-8")
-    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead)
+    fresh = sim.config_path.with_name(f"exit-fresh-{tmp_path.name}.toml")
+    fresh.write_text(cfg.read_text(encoding="utf-8").replace(
+        'token_cache = "token-dentist.json"', f'token_cache = "{tmp_path / "token.json"}"'), encoding="utf-8")
+    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead, fresh=fresh)
 
 
 @pytest.mark.parametrize(("path", "kind", "as_json"), list(_cases()))
 def test_exit_code(world: World, monkeypatch: pytest.MonkeyPatch, path: str, kind: str, as_json: bool) -> None:
     row = ROWS[path]
-    args = (row.ok if kind == "internal" else getattr(row, kind))(world)
-    config = world.dead if kind == "remote" else world.cfg
+    args = {"internal": row.ok, "fault": row.remote}.get(kind, getattr(row, kind, None))(world)
+    config = {"remote": world.dead, "fault": world.fresh}.get(kind, world.cfg)
+    if kind == "fault":  # every service of the simulator answers SOA-02001 "service not available"
+        monkeypatch.setattr(world.sim.app.state.switches, "down", set(world.sim.app.routes))
     if kind == "ok" and row.patch is not None:
         row.patch(world, monkeypatch)
     if kind == "internal":
@@ -299,7 +308,7 @@ def test_exit_code(world: World, monkeypatch: pytest.MonkeyPatch, path: str, kin
 
         monkeypatch.setattr(COMMANDS[path], "callback", boom)
     code, out, err = world.run(*path.split(), *args, *(["--json"] if as_json else []), config=config)
-    expected = INTERNAL if kind == "internal" else _CLASSES[kind]
+    expected = {"internal": INTERNAL, "fault": REMOTE}.get(kind) or _CLASSES[kind]
     assert code == expected, f"{path} {kind}: exit {code}\n{out}\n{err}"
     assert "Traceback" not in out + err
     if as_json:
