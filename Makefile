@@ -21,9 +21,14 @@ system-deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1 >/dev/null) \
 	      || echo "warning: could not install xmlsec1; its tests will be skipped"; \
 	  else echo "warning: xmlsec1 missing and not root; its tests will be skipped"; fi; }
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; the shared-store tests will be skipped"; \
+	  else echo "warning: PostgreSQL missing and not root; the shared-store tests will be skipped"; fi; }
 
 $(STAMP): $(PY) pyproject.toml $(PLUGINS) tests/example_plugin/pyproject.toml
-	$(PIP) install -q -e '.[test,simulator,docs]'
+	$(PIP) install -q -e '.[test,simulator,postgresql,docs]'
 	@for p in $(dir $(PLUGINS)) tests/example_plugin/; do echo "installing $$p"; $(PIP) install -q --no-deps -e $$p || exit 1; done
 	$(PIP) check >/dev/null || $(PIP) check
 	touch $(STAMP)
@@ -47,7 +52,18 @@ $(DEMO_STAMP): pyproject.toml $(PLUGINS)
 demo: $(DEMO_STAMP)
 	$(DEMO_VENV)/bin/mycarenet-dental demo
 
-bench: $(STAMP)
+# The peer stack of bench/bench_peer.py (the [bench] extra). python-xmlsec ships manylinux wheels; where it must be
+# built from source it needs libxmlsec1-dev and pkg-config, installed here when missing (as root, Debian).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	@$(PIP) install -q -e '.[bench]' || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxmlsec1-dev pkg-config >/dev/null \
+	      && $(PIP) install -q -e '.[bench]'; \
+	  else false; fi; } || echo "warning: the [bench] extra could not be installed; the peer rows will be skipped"
+	@$(PY) -c "import zeep, xmlsec" 2>/dev/null && touch $(BENCH_STAMP) || true
+
+bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) bench/run.py
 
 # Every wheel and sdist (core + each plugin) into dist/: `pip install --find-links dist mycarenet-dental-tariff`.

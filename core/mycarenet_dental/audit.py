@@ -58,7 +58,25 @@ TABLES = TableSpec(
         """,
         # the burst rules (R37, R42) count one executor's recent exchanges of a service before every call
         "CREATE INDEX audit_burst ON audit(service, executor, ts) WHERE kind = 'exchange'",
+        # PostgreSQL's one-statement append keeps the previous head hash here (unused on SQLite)
+        "ALTER TABLE audit_head ADD COLUMN prev_hash TEXT",
     ],
+)
+
+# PostgreSQL appends in one statement: appenders from every machine queue on an advisory lock
+# (granted one at a time, in order: a row lock would wake every waiter at each commit), then the
+# UPDATE of the head row re-reads the head the previous one committed, computes the row hash
+# server-side over exactly the bytes ``_row_hash`` hashes ('[' + seq + the JSON tail the client
+# sends) and keeps the old hash as ``prev_hash``; the lock is held for no client round trip.
+AUDIT_LOCK = 0x6D636E2D6175  # "mcn-au"
+_PG_APPEND = (
+    "WITH queue AS (SELECT pg_advisory_xact_lock(?) AS held), "
+    "head AS (UPDATE audit_head SET seq = seq + 1, prev_hash = hash, "
+    "hash = encode(sha256(convert_to(hash || '[' || (seq + 1) || ?, 'UTF8')), 'hex') "
+    "WHERE id = 1 AND (SELECT true FROM queue) RETURNING seq, prev_hash, hash) "
+    "INSERT INTO audit(seq, ts, kind, exchange_id, service, operation, responsible, executor, patient, "
+    "contact_id, trigger_, outcome, code, message, detail, prev_hash, hash) "
+    "SELECT head.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, head.prev_hash, head.hash FROM head RETURNING seq"
 )
 
 FIELDS = ("seq", "ts", "kind", "exchange_id", "service", "operation", "responsible", "executor",
@@ -147,6 +165,9 @@ class AuditLog:
         detail_json = json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"),
                                  ensure_ascii=False, default=str)
         ts = utc_ms(at)
+        if self.storage.dialect == "postgresql":
+            return self._append_one_statement((ts, kind, exchange_id, service, operation, responsible, executor,
+                                               patient, contact_id, trigger, outcome, code, message, detail_json))
         with self.storage.transaction() as conn:
             head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
             seq = int(head[0]) + 1
@@ -161,6 +182,12 @@ class AuditLog:
             )
             conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
         return seq
+
+    def _append_one_statement(self, values: tuple[Any, ...]) -> int:
+        """PostgreSQL: the head update, the hash and the row in one statement (see ``_PG_APPEND``)."""
+        tail = "," + json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:]
+        row = self.storage.query_one(_PG_APPEND, (AUDIT_LOCK, tail, *values))
+        return int(row[0])
 
     def entries(self, *, since: str | None = None, until: str | None = None, kind: str | None = None,
                 exchange_id: str | None = None, service: str | None = None) -> Iterator[AuditEntry]:
@@ -185,7 +212,7 @@ class AuditLog:
         """Recompute the chain; report the first row edited, deleted, inserted or reordered, and any
         difference with the signed ``checkpoints`` (see :mod:`mycarenet_dental.audit_checkpoint`)."""
         cols = ", ".join(FIELDS)
-        with self.storage.transaction(immediate=False):  # one snapshot: rows and head seen at the same moment
+        with self.storage.transaction(immediate=False, snapshot=True):  # one snapshot: rows and head seen at the same moment
             rows = self.storage.iterate(f"SELECT {cols}, prev_hash, hash FROM audit ORDER BY seq", batch=20000)
             return verify_rows(rows, lambda: self.storage.query_one("SELECT seq, hash FROM audit_head WHERE id = 1"),
                                checkpoints)
@@ -265,10 +292,13 @@ def verify_rows(rows: Iterable[Sequence[Any]], head_of: Callable[[], Any], check
 def verify_store(path: Path | str, checkpoints: Sequence[Any] = ()) -> VerifyResult:
     """Verify the trail in the database file at ``path`` without creating or migrating anything.
 
-    An empty, truncated, garbage or audit-less file is a named failure, never "intact".
+    An empty, truncated, garbage or audit-less file is a named failure, never "intact". A
+    ``postgresql://`` URL is verified on the server (:func:`verify_server_store`).
     """
     import sqlite3
 
+    if str(path).startswith(("postgresql://", "postgres://")):
+        return verify_server_store(str(path), checkpoints)
     p = Path(path)
     if not p.exists():
         return _failed("MISSING", f"there is no database at {p}")
@@ -320,3 +350,22 @@ def verify_store(path: Path | str, checkpoints: Sequence[Any] = ()) -> VerifyRes
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.close()
+
+
+def verify_server_store(url: str, checkpoints: Sequence[Any] = ()) -> VerifyResult:
+    """Verify the trail of a PostgreSQL store without creating or migrating anything."""
+    from .errors import ConfigError
+    from .storage_pg import PgStorage
+
+    try:
+        storage = PgStorage(url)
+    except ConfigError as exc:
+        return _failed("MISSING", str(exc))
+    try:
+        missing = [t for t in ("audit", "audit_head") if t not in storage.tables()]
+        if missing:
+            return _failed("DROPPED", f"the audit table{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                           f"{'are' if len(missing) > 1 else 'is'} missing from {storage.path}: the trail was dropped")
+        return AuditLog(storage).verify(checkpoints)
+    finally:
+        storage.close()

@@ -103,6 +103,7 @@ class Config:
     package_name: str
     endpoints: Endpoints
     storage_path: Path
+    storage_url: str | None = None  # postgresql://… (no password: libpq's PGPASSWORD, ~/.pgpass, PGSERVICE)
     plugins_allow: tuple[str, ...] = ()
     plugins_block: tuple[str, ...] = ()
     rules_disabled: tuple[str, ...] = ()
@@ -181,6 +182,33 @@ def _path(base: Path | None, value: str | None) -> Path | None:
     if not p.is_absolute() and base is not None:
         p = base / p
     return p
+
+
+def _storage_target(st: Mapping[str, Any], base: Path | None) -> tuple[Path, str | None]:
+    """``[storage] path`` or ``url``: a SQLite file (the default), or a PostgreSQL database.
+
+    The URL must carry no password: libpq takes it from ``PGPASSWORD``, ``~/.pgpass`` or a service
+    file, so the configuration file (often shared, backed up, pasted into tickets) never holds it.
+    """
+    path = _get(st, "path", str, "[storage]")
+    url = _get(st, "url", str, "[storage]")
+    if path is not None and url is not None:
+        raise ConfigError("[storage] has both path and url", location="[storage]", hint="keep one of them")
+    if url is None:
+        return _path(base, path) or _default_storage(), None
+    if url.startswith("sqlite:///"):
+        return _path(base, url[len("sqlite:///"):]) or _default_storage(), None
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("[storage] url must start with postgresql:// or sqlite:///", location="[storage] url")
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is not None or "password" in parse_qs(parts.query):
+        raise ConfigError("the database password must not be written in the configuration file",
+                          location="[storage] url",
+                          hint="remove it from the URL; set PGPASSWORD, or use ~/.pgpass or a PGSERVICE file")
+    database = (parts.path.lstrip("/") or "postgres").replace("/", "_")
+    return _default_storage().with_name(f"postgresql-{parts.hostname or 'local'}-{database}"), url
 
 
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -439,7 +467,7 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
     )
 
     st = _table(data, "storage")
-    storage_path = _path(base, _get(st, "path", str, "[storage]")) or _default_storage()
+    storage_path, storage_url = _storage_target(st, base)
     pl = _table(data, "plugins")
     rules = _table(data, "rules")
     timeouts = _table(data, "timeouts")
@@ -456,6 +484,7 @@ def config_from_mapping(data: Mapping[str, Any], *, path: Path | None = None, pr
         package_name=_get(lic, "package_name", str, "[licence]", "mycarenet-dental"),
         endpoints=endpoints,
         storage_path=storage_path,
+        storage_url=storage_url,
         plugins_allow=string_list(pl.get("allow", []), "[plugins] allow"),
         plugins_block=string_list(pl.get("block", []), "[plugins] block"),
         rules_disabled=string_list(rules.get("disabled", []), "[rules] disabled"),

@@ -10,6 +10,7 @@ contact closes (confidentiality, R28).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -121,10 +122,12 @@ class Contacts:
         row = self.storage.query_one(sql + " ORDER BY opened_at DESC LIMIT 1", params)
         return _contact(row) if row else None
 
-    def resolve(self, patient: str, contact_id: str | None, *, user_id: str) -> Contact:
-        """The contact a service command works in: the given one, or the patient's open contact."""
+    def resolve(self, patient: str, contact_id: str | None, *, user_id: str,
+                get: Callable[[str], Contact] | None = None) -> Contact:
+        """The contact a service command works in: the given one, or the patient's open contact.
+        ``get`` reads it (``Context.contact``: once per exchange's first transaction)."""
         if contact_id:
-            contact = self.get(contact_id)
+            contact = (get or self.get)(contact_id)
             if contact.patient != patient:
                 raise UsageError(f"contact {contact_id} is for another patient", code="CONTACT_PATIENT",
                                  location="--contact")

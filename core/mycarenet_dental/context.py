@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +37,12 @@ from .errors import (
     UsageError,
 )
 from .exchange import Exchange, ExchangeRun, Outcome, Party, PartyKind, Trigger
-from .exchange_log import ExchangeLog
+from .exchange_log import ExchangeLog, RecordedResult
 from .identifiers import parse_patient
 from .plugins import PluginManager, make_plugin_manager
 from .registrations import RuleSpec, ServiceSpec, TableSpec
 from .rules import applies
-from .storage import Storage
+from .storage import Storage, open_storage
 from .timeutil import utc_ms
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,6 +82,10 @@ class Context:
         self._clock = clock
         self._security: SecuritySession | None = None
         self._soap: SoapClient | None = None
+        self._reads: dict[Any, Any] | None = None  # reads of the open :meth:`preparing` transaction
+        self._pending_refusal: tuple[Exchange, RuleRefusal] | None = None
+        self._started: set[str] = set()  # exchanges whose first phase ran in a :meth:`preparing` block
+        self._checkpoint_quiet: tuple[Path, tuple[int, int], datetime] | None = None
 
     @classmethod
     def from_config(cls, path: Path | str | None = None, *, profile: str | None = None,
@@ -119,14 +123,18 @@ class Context:
     @property
     def storage(self) -> Storage:
         if self._storage is None:
-            self._storage = Storage(self.config.storage_path)
+            self._storage = open_storage(self.config.storage_url or self.config.storage_path,
+                                         self.config.section("storage"))
         if not getattr(self._storage, "_mcn_migrated", False):
-            specs = [audit_mod.TABLES, contacts_mod.TABLES, RULE_SWITCH_TABLE, reservations.TABLES]
-            specs += [spec for _, spec in self.pm.collect("mycarenet_dental_tables")]
-            self._storage.migrate(specs)
+            self._storage.migrate(self.table_specs())
             self._storage._mcn_migrated = True  # type: ignore[attr-defined]
             self._audit_rule_switches()
         return self._storage
+
+    def table_specs(self) -> list[TableSpec]:
+        """The kernel's tables and every loaded plugin's (``storage status``/``migrate`` list them)."""
+        specs = [audit_mod.TABLES, contacts_mod.TABLES, RULE_SWITCH_TABLE, reservations.TABLES]
+        return specs + [spec for _, spec in self.pm.collect("mycarenet_dental_tables")]
 
     @functools.cached_property
     def audit(self) -> AuditLog:
@@ -143,15 +151,11 @@ class Context:
         key = str(parse_patient(patient))  # the SSIN, or MUT:REGNR
         return self.contacts.open(key, dentist=self.responsible().id, user_id=self.user_id, at=self.now())
 
-    def contact(self, contact_id: str) -> Contact:
-        """The contact of that id (``UsageError`` UNKNOWN_CONTACT when there is none)."""
-        return self.contacts.get(contact_id)
-
     def resolve_contact(self, contact: Contact | str) -> Contact:
         """The open contact a consultation works in: ``contact`` itself (re-read, it must still be open),
         or for a patient identifier the patient's open contact of this user (``NoContactError``, R29)."""
         if isinstance(contact, Contact):
-            return self.contacts.resolve(contact.patient, contact.id, user_id=self.user_id)
+            return self.contacts.resolve(contact.patient, contact.id, user_id=self.user_id, get=self.contact)
         return self.contacts.resolve(str(parse_patient(contact)), None, user_id=self.user_id)
 
     def contact_for(self, patient: str, contact_id: str | None) -> Contact | str:
@@ -295,11 +299,64 @@ class Context:
             return reservations.take(conn, rule_id, key, exchange.id, now=self.now(), ttl=ttl)
 
     @contextmanager
+    def preparing(self) -> Iterator[None]:
+        """The first phase of an exchange as ONE write transaction: the caller's own reads (its contact,
+        a result kept on it), then :meth:`start` (rules, reservations, the start row).
+
+        Inside it, :meth:`contact` and :meth:`results` read each row set once: no other writer can change
+        them before it commits, so a rule asking again what the caller just read is answered from memory.
+        A refusal is raised after the commit (its audit row is kept). The network call comes after the
+        block, in :meth:`exchange`: the write lock is never held across it.
+        """
+        if self._reads is not None:  # nested: part of the outer one
+            yield
+            return
+        with self.storage.transaction():
+            self._reads = {}
+            try:
+                yield
+            finally:
+                self._reads = None
+                pending, self._pending_refusal = self._pending_refusal, None
+        if pending is not None:
+            self._refused(*pending)
+
+    def start(self, exchange: Exchange) -> None:
+        """Rules, reservations and the exchange's start row; inside :meth:`preparing`, a refusal waits for
+        its commit. :meth:`exchange` calls it unless it already ran."""
+        refusal = self._checked(exchange, start=True)
+        if refusal is None:
+            self._started.add(exchange.id)
+        elif self._reads is not None:
+            self._pending_refusal = (exchange, refusal)
+        else:
+            self._refused(exchange, refusal)
+
+    def contact(self, contact_id: str) -> Contact:
+        """The contact of that id (``UsageError`` UNKNOWN_CONTACT when there is none); read once per
+        :meth:`preparing` transaction (R29 and the service ask the same)."""
+        return self._read(("contact", contact_id), lambda: self.contacts.get(contact_id))
+
+    def results(self, *, service: str, contact_id: str, status: str = "ok") -> list[RecordedResult]:
+        """A contact's results of a service, read once per :meth:`preparing` transaction (R34/R35 and the
+        reuse of a kept result ask the same)."""
+        return self._read(("results", service, contact_id, status),
+                          lambda: self.log.find(service=service, contact_id=contact_id, status=status))
+
+    def _read(self, key: tuple[str, ...], load: Any) -> Any:
+        if self._reads is None:
+            return load()
+        if key not in self._reads:
+            self._reads[key] = load()
+        return self._reads[key]
+
+    @contextmanager
     def exchange(self, exchange: Exchange) -> Iterator[ExchangeRun]:
         """Rules, then audit of the start, every disturbance and the outcome, then the finished hook."""
-        refusal = self._checked(exchange, start=True)
-        if refusal is not None:
-            self._refused(exchange, refusal)
+        if exchange.id in self._started:
+            self._started.discard(exchange.id)
+        else:
+            self.start(exchange)
         run = ExchangeRun(exchange, self.audit, kinds=self.log.kinds)
         try:
             self.pm.hook.mycarenet_dental_exchange_started(exchange=exchange, context=self)
@@ -336,11 +393,37 @@ class Context:
 
         try:
             checkpoints = CheckpointFile(path_from_config(self.config))
+            if self._checkpoint_not_due(checkpoints.path):
+                return
             if checkpoints.due(self.now()):
                 sign_head(self.storage, checkpoints, Signer.from_keystore(self._security.keystore), reason="daily",
                           now=self.now())
+            self._remember_checkpoint(checkpoints)
         except (OSError, MyCareNetDentalError) as exc:  # never lose the exchange over it; say so in the trail
             self.audit.append("checkpoint_failed", message=f"daily audit checkpoint not written: {exc}"[:300])
+
+    def _remember_checkpoint(self, checkpoints: Any) -> None:
+        from .timeutil import parse_datetime
+
+        latest = checkpoints.latest()
+        try:
+            stat = checkpoints.path.stat()
+            due = parse_datetime(latest.at) + timedelta(hours=24) if latest is not None else None
+        except (OSError, ValueError):
+            due = None
+        self._checkpoint_quiet = None if due is None else (checkpoints.path, (stat.st_size, stat.st_mtime_ns), due)
+
+    def _checkpoint_not_due(self, path: Path) -> bool:
+        """The file is as this process last read it and its latest checkpoint is under a day old: nothing to
+        read again after every exchange (a replaced, truncated or deleted file is read again)."""
+        quiet = self._checkpoint_quiet
+        if quiet is None or quiet[0] != path or self.now() >= quiet[2]:
+            return False
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        return (stat.st_size, stat.st_mtime_ns) == quiet[1]
 
     def _finished(self, exchange: Exchange, outcome: Outcome) -> None:
         self.pm.hook.mycarenet_dental_exchange_finished(exchange=exchange, outcome=outcome, context=self)
@@ -358,7 +441,8 @@ class Context:
         """The URL of one endpoint of a service: ``[<service>] <endpoint>_url`` or services host + default path."""
         override = self.config.section(service).get(f"{endpoint}_url")
         if override:
-            return https_url(override, f"[{service}] {endpoint}_url")
+            where = f"[{service}] {endpoint}_url"
+            return _checked_url(override, where) if isinstance(override, str) else https_url(override, where)
         spec = self.services.get(service)
         if spec is None or endpoint not in spec.endpoints:
             raise ConfigError(f"no endpoint {endpoint!r} for service {service!r}")
@@ -401,6 +485,12 @@ class Context:
         """Close the store (the security session holds no open resource)."""
         if self._storage is not None:
             self._storage.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_url(value: str, where: str) -> str:
+    """:func:`https_url`, once per configured value (asked before every call)."""
+    return https_url(value, where)
 
 
 def check_credentials_of(config: Config) -> None:

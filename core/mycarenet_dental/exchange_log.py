@@ -60,11 +60,11 @@ class ExchangeLog:
                                             hint="declare it with the mycarenet_dental_result_kinds hook")
         cur = self.storage.execute(
             "INSERT INTO exchange_result(exchange_id, kind, service, patient, contact_id, status, recorded_at, "
-            "retention, data) VALUES (?,?,?,?,?,?,?,?,?)",
+            "retention, data) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
             (exchange_id, kind, service, patient, contact_id, status, utc_ms(at), retention,
              json.dumps(dict(data), ensure_ascii=False, sort_keys=True, default=str)),
         )
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
     def find(self, *, kind: str | None = None, service: str | None = None, patient: str | None = None,
              contact_id: str | None = None, status: str | None = None,

@@ -15,7 +15,6 @@ A process that dies mid-exchange leaves its reservation behind; it is taken over
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,28 +55,28 @@ class Holder:
     taken_at: str
 
 
-def take(conn: sqlite3.Connection, rule_id: str, key: str, exchange_id: str, *, now: datetime,
+def take(conn: Any, rule_id: str, key: str, exchange_id: str, *, now: datetime,
          ttl: timedelta) -> Holder | None:
     """Reserve (rule_id, key) for ``exchange_id``; the live holder if someone else has it.
 
-    Must run inside the write transaction of the rule check (the caller's ``conn``).
+    One statement decides, under the primary key's constraint: the row is inserted, or taken over
+    when it is this exchange's own or older than ``ttl`` (a dead process); otherwise it stays and
+    the holder is returned. No read-then-write: two workstations asking at the same moment on a
+    shared PostgreSQL store queue on the key and exactly one gets it.
     """
+    cur = conn.execute(
+        "INSERT INTO rule_reservation(rule_id, key, exchange_id, taken_at) VALUES (?,?,?,?) "
+        "ON CONFLICT(rule_id, key) DO UPDATE SET exchange_id = excluded.exchange_id, taken_at = excluded.taken_at "
+        "WHERE rule_reservation.exchange_id = excluded.exchange_id OR rule_reservation.taken_at <= ?",
+        (rule_id, key, exchange_id, utc_ms(now), utc_ms(now - ttl)))
+    if cur.rowcount == 1:
+        return None
     row = conn.execute("SELECT exchange_id, taken_at FROM rule_reservation WHERE rule_id = ? AND key = ?",
                        (rule_id, key)).fetchone()
-    if row is not None:
-        holder = Holder(exchange_id=row[0], taken_at=row[1])
-        if holder.exchange_id == exchange_id:
-            return None
-        if holder.taken_at > utc_ms(now - ttl):
-            return holder
-        conn.execute("DELETE FROM rule_reservation WHERE rule_id = ? AND key = ?", (rule_id, key))  # stale: dead
-    # the primary key makes a second holder impossible even if a caller forgot the transaction
-    conn.execute("INSERT INTO rule_reservation(rule_id, key, exchange_id, taken_at) VALUES (?,?,?,?)",
-                 (rule_id, key, exchange_id, utc_ms(now)))
-    return None
+    return Holder(exchange_id=row[0], taken_at=row[1])
 
 
-def release(conn: sqlite3.Connection, exchange_id: str) -> None:
+def release(conn: Any, exchange_id: str) -> None:
     """Drop every reservation of an exchange (its outcome is recorded, or it was refused)."""
     conn.execute("DELETE FROM rule_reservation WHERE exchange_id = ?", (exchange_id,))
 

@@ -4,7 +4,8 @@ Audit, contacts, the exchange log and every table a plugin declares (``mycarenet
 live in one database file. Several processes of one practice may use it at once: WAL lets
 readers run beside one writer, ``busy_timeout`` makes writers wait their turn, and writes that
 read-then-write (the audit chain, sending numbers) use ``BEGIN IMMEDIATE`` so they serialise.
-A server database can later replace this class behind the same small interface.
+A PostgreSQL server replaces it behind the same small interface for processes on several
+machines (:mod:`.storage_pg`, chosen by ``[storage] url``; :func:`open_storage`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ _SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (name TEXT PRIMARY KE
 
 class Storage:
     """A SQLite database shared by the core and the plugins."""
+
+    dialect = "sqlite"
+    integrity_errors: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
 
     def __init__(self, path: Path | str, *, busy_timeout_ms: int = 15000) -> None:
         self.path = str(path)
@@ -58,8 +62,9 @@ class Storage:
             self._conn.close()
 
     @contextmanager
-    def transaction(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
-        """A transaction; nested calls join the outer one. ``immediate`` takes the write lock at once."""
+    def transaction(self, *, immediate: bool = True, snapshot: bool = False) -> Iterator[sqlite3.Connection]:
+        """A transaction; nested calls join the outer one. ``immediate`` takes the write lock at once;
+        a deferred one reads one snapshot anyway (``snapshot`` matters on PostgreSQL)."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -111,19 +116,69 @@ class Storage:
         for spec in specs:
             if self.schema_version(spec.name) >= spec.version:
                 continue
-            with self.transaction():
+            with self.transaction() as conn:
                 current = self.schema_version(spec.name)  # re-read under the write lock
                 if current > spec.version:
                     raise ConfigError(f"storage schema {spec.name!r} is at version {current}, newer than "
                                       f"this software ({spec.version})", hint="upgrade the plugin")
                 for step in spec.migrations[current:]:
                     for statement in _statements(step):
-                        self._conn.execute(statement)
-                self._conn.execute(
+                        conn.execute(statement)
+                conn.execute(
                     "INSERT INTO schema_version(name, version) VALUES (?, ?) "
                     "ON CONFLICT(name) DO UPDATE SET version = excluded.version",
                     (spec.name, spec.version),
                 )
+
+    def pending(self, specs: Iterable[TableSpec]) -> list[tuple[str, int, int]]:
+        """(schema, version in the store, version of this software) for every declared schema."""
+        return [(spec.name, self.schema_version(spec.name), spec.version) for spec in specs]
+
+    def tables(self) -> list[str]:
+        """The tables of the store (``storage copy`` moves them all)."""
+        return [r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                         "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
+
+def is_url(target: str) -> bool:
+    return "://" in target
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///data.db`` is relative, ``sqlite:////srv/data.db`` absolute (the usual URL reading)."""
+    return url[len("sqlite:///"):]
+
+
+_COMMIT_MODES = ("on", "off", "local", "remote_write", "remote_apply")
+
+
+def open_storage(target: Path | str, options: Mapping[str, Any] | None = None) -> Storage:
+    """The store a path or URL names: a SQLite file (``path``, ``sqlite:///path``) or ``postgresql://``.
+
+    ``options`` is the ``[storage]`` table: ``pool_size`` and ``synchronous_commit`` for PostgreSQL.
+    """
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        from .storage_pg import PgStorage
+
+        opts = options or {}
+        pool = opts.get("pool_size", 10)
+        if isinstance(pool, bool) or not isinstance(pool, int) or not 1 <= pool <= 100:
+            raise ConfigError("[storage] pool_size must be a whole number from 1 to 100",
+                              location="[storage] pool_size")
+        # UNSURE: "off" matches the SQLite store's synchronous=NORMAL (a power cut may lose the last
+        # commits, never the database's consistency nor the chain's order); "on" for full durability.
+        commit = opts.get("synchronous_commit", "off")
+        if commit not in _COMMIT_MODES:
+            raise ConfigError(f"[storage] synchronous_commit must be one of {', '.join(_COMMIT_MODES)}",
+                              location="[storage] synchronous_commit")
+        return PgStorage(text, pool_size=pool, synchronous_commit=commit)
+    if text.startswith("sqlite:///"):
+        return Storage(sqlite_path(text))
+    if is_url(text):
+        raise ConfigError(f"unknown storage URL scheme in {text.split('://')[0]}://…", location="[storage] url",
+                          hint="use postgresql://host/database or sqlite:///path/to/file.db")
+    return Storage(text)
 
 
 # -- file modes: the database holds SSINs, insurance results and eFact files -----------------------

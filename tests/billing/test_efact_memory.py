@@ -9,6 +9,7 @@ hand (figures in the issue report), not here.
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from mycarenet_dental.cli.main import build_cli
 from mycarenet_dental.plugins import make_plugin_manager
 from mycarenet_dental_billing.efact.reader import iter_invoices, scan_sending
-from mycarenet_dental_billing.efact.validator import ValidationOptions, validate
+from mycarenet_dental_billing.efact.validator import ValidationOptions, validate, validate_into
 from mycarenet_dental_billing.efact.writer import EfactWriter
 
 from .billing_factories import TODAY, header, invoice, line
@@ -103,3 +104,57 @@ def test_cli_reads_the_file_in_flat_memory(files: tuple[Path, Path], command: st
 
     small, large = _growth(files, run)
     assert large - small < GROWTH_LIMIT, (small, large)
+
+
+def _spoil_every_line(source: Path, target: Path, every: int = 1) -> int:
+    """A copy of ``source`` whose every (``every``-th) record 50 has wrong control digits: a finding each."""
+    data = bytearray(source.read_bytes())
+    spoiled = seen = 0
+    for pos in range(227 + 350, len(data) - 350, 350):  # S200 + S300 are 227 characters, records 350
+        if data[pos:pos + 2] == b"50":
+            seen += 1
+            if (seen - 1) % every:
+                continue
+            data[pos + 348:pos + 350] = b"98" if data[pos + 348:pos + 350] == b"99" else b"99"
+            spoiled += 1
+    target.write_bytes(bytes(data))
+    return spoiled
+
+
+def test_findings_are_streamed_not_kept(files: tuple[Path, Path], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with a finding on every third line: ``validate_into`` hands each one over as found, so the peak does
+    not grow with their number (a 100 MB file with 180,000 findings peaked at ~620 MB RSS when they were
+    all kept), and ``billing validate`` prints the very findings :func:`validate` returns."""
+    small, large = tmp_path / "small-bad.920000", tmp_path / "large-bad.920000"
+    spoiled = _spoil_every_line(files[0], small, every=3), _spoil_every_line(files[1], large, every=3)
+    options = ValidationOptions(today=TODAY)
+    seen: dict[Path, int] = {}
+
+    def count(path: Path) -> None:
+        seen[path] = 0
+
+        def sink(finding: object) -> None:
+            seen[path] += 1
+
+        with path.open("rb") as f:
+            validate_into(f, sink, options)
+
+    grown = _growth((small, large), count)
+    # 2,000 more findings kept would be ~700 kB more; streamed, the peak does not move (measured: < 1 kB)
+    assert grown[1] - grown[0] < 300_000, grown
+    assert seen[large] >= spoiled[1] == 3_000  # every finding was handed over
+    tiny = tmp_path / "tiny.920000"
+    _write(tmp_path / "tiny-clean.920000", 20)
+    _spoil_every_line(tmp_path / "tiny-clean.920000", tiny)
+    expected = validate(tiny.read_bytes(), options)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(build_cli(make_plugin_manager()), ["billing", "validate", str(tiny), "--json"])
+    assert result.exit_code == 1
+    printed = json.loads(result.output)
+    assert printed["sendable"] is False and printed["file"] == str(tiny)
+    assert [(f["code"], f["letter"], f["record"], f["sequence"], f["zone"], f["en"]) for f in printed["findings"]] == [
+        (f.code, f.letter, f.record_type, f.sequence, f.zone, f.messages.en) for f in expected] != []
+    human = CliRunner().invoke(build_cli(make_plugin_manager()), ["billing", "validate", str(tiny)])
+    assert human.exit_code == 1 and f"{len(expected)} finding(s)" in human.output
+    assert human.output.count("Check digit wrong") == len(expected)

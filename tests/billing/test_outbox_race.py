@@ -104,10 +104,10 @@ def test_same_file_raced_is_billed_once(env: Any, tmp_path: Path, n: int) -> Non
     assert receipts(env) == {f"{nihii}:{number}": 1 for number in range(7001, 7026)}
     codes = sorted(result for _, result, _ in outcomes)
     # The file holds several unions, so it is filed as several sendings, each claimed in its own
-    # transaction: under load two processes may each win a different union's sending. What must hold is
-    # above (every invoice exactly once at the insurer, so someone billed everything); each process exits
-    # 0 (it filed the whole file) or 1 (docs/exit-codes.md: any line refused, here as already billed by
-    # another process, even when it filed the sendings of other unions: "partial").
+    # transaction: under load several processes may each win a different union's sending. What must
+    # hold is above (every invoice exactly once at the insurer). Each process exits 0 (it billed the
+    # whole file) or 1 (docs/exit-codes.md: any line refused, here as already billed elsewhere — a
+    # process that won only some unions is "partial" and exits 1 too, so all may exit 1).
     assert set(codes) <= {0, 1}, [err for _, _, err in outcomes]
 
 

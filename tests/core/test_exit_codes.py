@@ -62,6 +62,11 @@ class World:
     cfg: Path
     dead: Path
     fresh: Path  # the same as cfg without the shared token cache: the STS is asked
+    request: Any = None
+
+    def postgres(self) -> str:
+        """A new, empty PostgreSQL database (the test skips where PostgreSQL cannot be started)."""
+        return str(self.request.getfixturevalue("postgres_url"))
 
     def run(self, *args: str, config: Path | None = None) -> tuple[int, str, str]:
         try:
@@ -169,6 +174,10 @@ ROWS: dict[str, Row] = {
     "audit verify": Row(ok=lambda w: [w.ok("insurability", "--patient", PATIENT) for _ in [w.contact()]] and [],
                         refused=lambda w: [w.contact()] and ["--checkpoints", w.file("cp.txt", "not a checkpoint")],
                         usage=lambda w: ["--checkpoints", str(w.tmp)]),
+    "storage status": Row(ok=lambda w: [w.contact()] and [], refused=lambda w: [],  # a new store: pending
+                          usage=lambda w: ["--bogus"]),
+    "storage migrate": Row(ok=lambda w: [], usage=lambda w: ["--bogus"]),
+    "storage copy": Row(ok=lambda w: [w.contact()] and ["--to", w.postgres()], usage=lambda w: ["--to", "mysql://h/db"]),
     "audit export": Row(ok=lambda w: ["--csv"], usage=lambda w: ["--to", "garbage"]),
     "login": Row(ok=lambda w: [], usage=lambda w: ["--bogus"], remote=lambda w: []),
     "security verify": Row(ok=lambda w: [w.signed()], refused=lambda w: [w.signed(tamper=True)],
@@ -274,7 +283,8 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypatch: pytest.MonkeyPatch,
+          request: pytest.FixtureRequest) -> World:
     for name, value in sim.env.items():  # the passwords (``demo`` sets its own PKI's in the environment)
         monkeypatch.setenv(name, value)
     text = sim.config_path.read_text(encoding="utf-8")
@@ -290,7 +300,7 @@ def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypat
     fresh = sim.config_path.with_name(f"exit-fresh-{tmp_path.name}.toml")
     fresh.write_text(cfg.read_text(encoding="utf-8").replace(
         'token_cache = "token-dentist.json"', f'token_cache = "{tmp_path / "token.json"}"'), encoding="utf-8")
-    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead, fresh=fresh)
+    return World(sim=sim, tmp=tmp_path, capsys=capsys, cfg=cfg, dead=dead, fresh=fresh, request=request)
 
 
 @pytest.mark.parametrize(("path", "kind", "as_json"), list(_cases()))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from mycarenet_dental.sim.population import base_population
-from mycarenet_dental.storage import Storage
+from mycarenet_dental.storage import Storage, open_storage
 
 from tests.racing import race
 
@@ -34,20 +34,20 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield env
 
 
-def _contact(sim: Any, db: Path, patient: str) -> str:
-    ctx = sim.context(storage=Storage(db))
+def _contact(sim: Any, db: Path | str, patient: str) -> str:
+    ctx = sim.context(storage=open_storage(db))
     try:
         return ctx.open_contact(patient).id
     finally:
         ctx.close()
 
 
-def _setup(sim: Any, db: Path, extra: str = "") -> str:
+def _setup(sim: Any, db: Path | str, extra: str = "") -> str:
     return f"""
 from mycarenet_dental.context import Context
 from mycarenet_dental.errors import RuleRefusal
-from mycarenet_dental.storage import Storage
-ctx = Context.from_config({str(sim.config_path)!r}, storage=Storage({str(db)!r}))
+from mycarenet_dental.storage import open_storage
+ctx = Context.from_config({str(sim.config_path)!r}, storage=open_storage({str(db)!r}))
 ctx.storage
 ctx.security.token()  # log in before the barrier: the race is about the rule check, not the STS
 {extra}
@@ -97,6 +97,34 @@ except RuleRefusal as exc:
     assert all(r.get("refused") == "R34" or r.get("fresh") is False for r in others), others
     ctx = sim.context(storage=Storage(db))
     assert ctx.storage.query("SELECT * FROM rule_reservation") == []  # released by the outcome
+    assert ctx.audit.verify().ok
+    ctx.close()
+
+
+def test_r34_two_workstations_on_a_shared_postgresql_store(sim: Any, tmp_path: Path, postgres_url: str) -> None:
+    """Reception and chair, two processes on one PostgreSQL store, the same patient's insurability in
+    the same contact at the same moment: exactly one request goes out, the other is refused by R34."""
+    from mycarenet_dental.protocols.memberdata import PATH
+
+    patient = PEOPLE[2].ssin
+    contact = _contact(sim, postgres_url, patient)
+    before = _requests(sim, PATH)
+    body = f"""
+from mycarenet_dental_assurability import consult_insurability
+try:
+    answer = consult_insurability(ctx, ctx.contact({contact!r}))
+    result = {{"fresh": not any(x.code == "R34" for x in answer.notices)}}
+except RuleRefusal as exc:
+    result = {{"refused": exc.rule_id}}
+"""
+    outcomes = race(tmp_path / "race", 2, _setup(sim, postgres_url), body, env=sim.env)
+    assert all(code == 0 for code, _, _ in outcomes), [err for _, _, err in outcomes]
+    results = [r for _, r, _ in outcomes]
+    assert _requests(sim, PATH) - before == 1, results  # one request reached the insurer
+    assert sorted(map(str, results)) == sorted(map(str, [{"fresh": True}, {"refused": "R34"}])) or \
+        sorted(map(str, results)) == sorted(map(str, [{"fresh": True}, {"fresh": False}])), results
+    ctx = sim.context(storage=open_storage(postgres_url))
+    assert ctx.storage.query("SELECT * FROM rule_reservation") == []
     assert ctx.audit.verify().ok
     ctx.close()
 

@@ -79,6 +79,7 @@ LAZY_HELP = {
     "demo": "Run the day of a dental practice against the embedded simulator (extra 'simulator').",
     "login": "Get an eHealth token (STS) and show its subject, attributes and validity.",
     "security": "Verify signatures of SOAP/SAML/CMS messages (helpdesk diagnostics).",
+    "storage": "The store: schema versions (status, migrate), moving it to PostgreSQL (copy).",
     "plugin": "Write a new plugin from the template (service, simulator side, rule, command, tests).",
 }
 
@@ -87,6 +88,7 @@ CORE_LAZY = {
     "demo": "mycarenet_dental.sim.demo:demo_command",
     "login": "mycarenet_dental.cli.security_cmds:login_command",
     "security": "mycarenet_dental.cli.security_cmds:security_group",
+    "storage": "mycarenet_dental.cli.storage_cmds:storage_group",
     "plugin": "mycarenet_dental.cli.plugin_cmds:plugin_group",
 }
 
@@ -287,7 +289,7 @@ def audit_verify(ctx: Context, checkpoint_path: Path | None, no_sign: bool, as_j
         signer = Signer.from_keystore(Keystore.load(ctx.config.keystore_path,
                                                     ctx.config.keystore_password(prompt=True)))
     checkpoints = CheckpointFile(checkpoint_path or path_from_config(ctx.config))
-    result = check_trail(ctx.config.storage_path, checkpoints, signer, sign=not no_sign)
+    result = check_trail(ctx.config.storage_url or ctx.config.storage_path, checkpoints, signer, sign=not no_sign)
 
     def human() -> None:
         if result.ok:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import attrs
-from asn1crypto import cms
+from asn1crypto import algos, cms
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -111,8 +111,7 @@ def verify_signer(
     sig_name = sig_algo["algorithm"].native
 
     def pss_params() -> tuple[str, int]:
-        params = sig_algo["parameters"]
-        return params["hash_algorithm"]["algorithm"].native, params["salt_length"].native
+        return _pss_params(sig_algo.dump())
 
     _verify_value(cert, info["signature"].native, to_verify, digest_name, sig_name, pss_params, what)
     return SignerCheck(
@@ -138,6 +137,13 @@ def _check_digest(digest_name: str, allow_sha1: bool, what: str) -> None:
         raise SecurityError(f"{what}: unsupported digest {digest_name}", code="CMS_ALGORITHM")
     if digest_name == "sha1" and not allow_sha1:
         raise SecurityError(f"{what}: SHA-1 signature refused", code="CMS_WEAK_ALGORITHM")
+
+
+@lru_cache(maxsize=32)
+def _pss_params(algorithm_der: bytes) -> tuple[str, int]:
+    """(hash, salt length) of an RSASSA-PSS AlgorithmIdentifier: a peer uses the same few, parsed once."""
+    params = algos.SignedDigestAlgorithm.load(algorithm_der)["parameters"]
+    return params["hash_algorithm"]["algorithm"].native, params["salt_length"].native
 
 
 @lru_cache(maxsize=256)

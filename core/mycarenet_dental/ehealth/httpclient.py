@@ -26,6 +26,7 @@ CA file), but the deadline can then only shorten its per-read timeouts, not cut 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import http.client
 import itertools
@@ -370,6 +371,8 @@ class HttpClient:
                  proxies: Mapping[str, str] | None = None, user_agent: str = "mycarenet-dental") -> None:
         self.context = tls_context(ca_file)
         self.ca_file = ca_file
+        # our own session, without proxies, needs none of the Session layer: see :meth:`_send`
+        self._direct = session is None and not proxies
         self.session = session if session is not None else requests.Session()
         self.session.trust_env = False  # no proxy or CA surprises from the environment: explicit settings only
         if proxies:
@@ -394,8 +397,7 @@ class HttpClient:
                 raise HttpFailure("deadline", TimeoutError("the deadline passed before sending"))
             connect_timeout, read_timeout = min(connect_timeout, left), min(read_timeout, left)
         try:
-            resp = self.session.post(url, data=body, headers=all_headers, timeout=(connect_timeout, read_timeout),
-                                     verify=self._verify, stream=True, allow_redirects=False)
+            resp = self._send(url, body, all_headers, (connect_timeout, read_timeout))
         except requests.exceptions.InvalidHeader as exc:
             raise ValueError(f"header contains a line break or is invalid: {exc}") from None
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
@@ -405,8 +407,34 @@ class HttpClient:
             raise _failure(exc, deadline, reading=False) from None
         return Response(resp, deadline)
 
+    def _send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: tuple[float, float]) -> requests.Response:
+        """POST through the session; with our own session, straight to its (guarded) adapter.
+
+        What ``Session.request`` adds per call — merging environment settings, cookies, auth, hooks,
+        redirects — is nothing for our session (``trust_env`` off, no cookies, no redirects followed)
+        but costs about half a millisecond of CPU: the request is prepared with requests' own steps
+        (URL checked once per URL, headers validated, body framed) and sent by the mounted adapter.
+        """
+        if not self._direct:
+            return self.session.post(url, data=body, headers=headers, timeout=timeout, verify=self._verify,
+                                     stream=True, allow_redirects=False)
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method("POST")
+        prepared.url = _prepared_url(url)
+        prepared.prepare_headers(headers)
+        prepared.prepare_body(body, None)
+        return self.session.get_adapter(url).send(prepared, stream=True, timeout=timeout, verify=self._verify)
+
     def close(self) -> None:
         self.session.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _prepared_url(url: str) -> str:
+    """``url`` as requests prepares it (checked: scheme, host, IDNA); the few endpoint URLs are prepared once."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    return str(prepared.url)
 
 
 def _failure(exc: BaseException, deadline: Deadline | None, *, reading: bool) -> HttpFailure:

@@ -207,7 +207,7 @@ class SendResponse:
 def new_input_reference(*, length: int = 14, digits_only: bool = False) -> str:
     """A fresh caller reference; 14 characters fits every service (GenIns limits it to 14)."""
     if digits_only:
-        return "".join(secrets.choice("0123456789") for _ in range(length))
+        return f"{secrets.randbelow(10 ** length):0{length}d}"  # uniform over the 10**length digit strings
     # starts with a letter so that "_" + reference and reference alone are valid xs:ID values
     return "R" + secrets.token_hex(length)[: length - 1].upper()
 

@@ -38,19 +38,20 @@ def once_per_contact(rule_id: str, article: str, service: str, *, title: str = "
     def check(exchange: Exchange, context: Context) -> RuleCheck | None:
         if exchange.contact_id is None:
             return None  # the contact rule (R29) speaks for a missing contact
-        done = context.log.find(service=service, contact_id=exchange.contact_id, status="ok")
-        if done:
-            return RuleCheck(
-                f"{service} was already consulted in contact {exchange.contact_id}; "
-                "the result kept on the contact is to be used",
-                hint="a new consultation is allowed only after a failed one, or in a new contact",
-            )
+        # reserve first, then look for a kept result: whoever gets the reservation after another's
+        # outcome released it also sees that outcome's result (on any backend, any isolation level)
         holder = context.reserve(rule_id, f"{service}:{exchange.contact_id}", exchange)
         if holder is not None:
             return RuleCheck(
                 f"a {service} consultation for contact {exchange.contact_id} is already in progress "
                 f"(exchange {holder.exchange_id[:12]}, started {holder.taken_at})",
                 hint="wait for its answer: it is kept on the contact and used again",
+            )
+        if context.results(service=service, contact_id=exchange.contact_id):
+            return RuleCheck(  # the core releases the reservation with the refusal
+                f"{service} was already consulted in contact {exchange.contact_id}; "
+                "the result kept on the contact is to be used",
+                hint="a new consultation is allowed only after a failed one, or in a new contact",
             )
         return None
 
@@ -88,7 +89,7 @@ def burst_limit(rule_id: str, article: str, service: str, *, per_minute_key: str
         since = utc_ms(exchange.created_at - timedelta(seconds=60))
         row = context.storage.query_one(  # partial index audit_burst; stop counting past the limit
             "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit WHERE kind = 'exchange' AND service = ? AND executor = ? "
-            "AND ts >= ? LIMIT ?)",
+            "AND ts >= ? LIMIT ?) AS recent",
             (service, exchange.executor.label(), since, limit),
         )
         count = int(row["n"]) if row else 0

@@ -48,7 +48,7 @@ def _r29_patient_contact(exchange: Exchange, context: Context) -> RuleCheck | No
     if exchange.contact_id is None:
         return RuleCheck("a consultation needs an open contact with the patient (patients actually treated)",
                          hint=f"mycarenet-dental contact open --patient {exchange.patient}")
-    contact = context.contacts.get(exchange.contact_id)
+    contact = context.contact(exchange.contact_id)
     if not contact.is_open:
         return RuleCheck(f"contact {contact.id} is closed")
     if contact.patient != exchange.patient:

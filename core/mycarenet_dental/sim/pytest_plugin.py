@@ -6,6 +6,10 @@
 
 ``mycarenet_simulator`` is one simulator per test; ``mycarenet_simulator_module`` one per test module
 (the test PKI is the slow part), which the project's own test folders share.
+
+``postgres_url`` is a fresh, empty database on a throwaway PostgreSQL cluster (one cluster per test
+session, started on first use, stopped at the end); the test skips, saying why, where PostgreSQL
+cannot be started.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from .pg_cluster import ClusterUnavailable, PgCluster
 from .testing import SimEnv
 
 
@@ -32,3 +37,26 @@ def mycarenet_simulator_module(request: pytest.FixtureRequest,
     name = request.module.__name__.rpartition(".")[2]
     with SimEnv.running(tmp_path_factory.mktemp(f"sim-{name}")) as env:
         yield env
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PgCluster]:
+    """One throwaway cluster for the session (``initdb`` in a temporary folder, stopped at the end)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("PostgreSQL tests need the 'postgresql' extra (psycopg); `make test` installs it")
+    try:
+        cluster = PgCluster.start()
+    except ClusterUnavailable as exc:
+        pytest.skip(f"PostgreSQL cannot be started here: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PgCluster) -> str:
+    """A URL (no password) of a new, empty database of the session's cluster."""
+    return postgres_cluster.create_database()

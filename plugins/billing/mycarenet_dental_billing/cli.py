@@ -121,21 +121,60 @@ def build_command(ctx: Context, invoices: Path, and_send: bool, as_json: bool) -
 @pass_context
 def validate_command(ctx: Context, file: Path, as_json: bool) -> None:
     """Run the insurer's checks on a 920000 FILE locally (exit 1 if the insurer would refuse it)."""
-    from .efact.validator import ValidationOptions, validate
+    from .efact.validator import ValidationOptions, validate_into
 
-    with file.open("rb") as stream:  # streamed: flat memory whatever the file's size
-        findings = validate(stream, ValidationOptions(today=ctx.now().date()))
-    refusing = [f for f in findings if f.letter in ("B", "F", "R")]
-    emit({"file": str(file), "findings": [{"code": f.code, "letter": f.letter, "record": f.record_type,
-                                            "sequence": f.sequence, "zone": f.zone, "en": f.messages.en,
-                                            "fr": f.messages.fr, "nl": f.messages.nl} for f in findings],
-          "sendable": not refusing, "exit_code": int(ExitCode.REFUSED if refusing else ExitCode.OK)}, as_json,
-         lambda: (print_table(["letter", "code", "record", "seq", "zone", "message"],
-                              [[f.letter, f.code, f.record_type, f.sequence, f.zone, f.messages.en] for f in findings],
-                              title=f"{file.name}: {len(findings)} finding(s)") if findings
-                  else click.echo(f"{file.name}: no finding — the insurer's checks pass")))
-    if refusing:
+    out = _FindingPrinter(file, as_json)
+    with file.open("rb") as stream:  # streamed, findings printed as found: flat memory whatever the file
+        validate_into(stream, out.add, ValidationOptions(today=ctx.now().date()))
+    out.close()
+    if out.refusing:
         raise click.exceptions.Exit(int(ExitCode.REFUSED))
+
+
+class _FindingPrinter:
+    """Prints findings as they are found: the JSON document ``{"file", "findings": [...], "sendable"}``
+    written piece by piece, or one line per finding for people (a table would hold them all)."""
+
+    COLUMNS = ("letter", "code", "record", "seq", "zone", "message")
+
+    def __init__(self, file: Path, as_json: bool) -> None:
+        self.file, self.as_json = file, as_json
+        self.count = 0
+        self.refusing = False
+        if as_json:
+            import json
+
+            self._dumps = json.dumps
+            click.echo(f'{{\n  "file": {json.dumps(str(file), ensure_ascii=False)},\n  "findings": [', nl=False)
+
+    def add(self, f: Any) -> None:
+        self.refusing = self.refusing or f.letter in ("B", "F", "R")
+        self.count += 1
+        if self.as_json:
+            item = {"code": f.code, "letter": f.letter, "record": f.record_type, "sequence": f.sequence,
+                    "zone": f.zone, "en": f.messages.en, "fr": f.messages.fr, "nl": f.messages.nl}
+            text = self._dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            click.echo(("," if self.count > 1 else "") + "\n    " + text, nl=False)
+            return
+        if self.count == 1:
+            click.echo(f"{self.file.name}: findings")
+            click.echo(self._line(self.COLUMNS))
+        seq = "" if f.sequence is None else f.sequence
+        click.echo(self._line((f.letter, f.code, f.record_type, seq, f.zone, f.messages.en)))
+
+    @staticmethod
+    def _line(values: tuple[Any, ...]) -> str:
+        return "".join(f"{v!s:<{w}}" for v, w in zip(values, (7, 9, 7, 9, 6), strict=False)) + str(values[-1])
+
+    def close(self) -> None:
+        if self.as_json:
+            tail = "\n  ]" if self.count else "]"
+            code = int(ExitCode.REFUSED if self.refusing else ExitCode.OK)
+            click.echo(f'{tail},\n  "sendable": {"false" if self.refusing else "true"},\n  "exit_code": {code}\n}}')
+        elif self.count:
+            click.echo(f"{self.file.name}: {self.count} finding(s)")
+        else:
+            click.echo(f"{self.file.name}: no finding — the insurer's checks pass")
 
 
 @billing_group.command("send")

@@ -390,7 +390,7 @@ class TariffClient:
 
 def _kept(ctx: Context, contact_id: str) -> TariffResult | None:
     """The last successful consultation kept on the contact, rebuilt from the log."""
-    rows = ctx.log.find(kind=RESULT_KIND, contact_id=contact_id, status="ok")
+    rows = [r for r in ctx.results(service=SERVICE, contact_id=contact_id) if r.kind == RESULT_KIND]
     if not rows:
         return None
     last = rows[-1].exchange_id
@@ -419,14 +419,16 @@ def consult_tariff(ctx: Context, contact: Contact | str, services: Sequence[str 
     query = make_query(patient, services, service_date=service_date or today, justification=justification)
     if check_dates:
         check_service_date(query.service_date, today)
-    contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else query.patient_key)
-    if reuse and Trigger(trigger) is Trigger.USER:
-        kept = _kept(ctx, contact.id)
-        if kept is not None and kept.covers(query.services) and kept.service_date == query.service_date:
-            return kept
-    exchange = ctx.new_exchange(SERVICE, OPERATION, patient=query.patient_key, contact_id=contact.id,
-                                trigger=trigger, details={"patients": 1, "services": len(query.services)})
-    with ctx.exchange(exchange) as run:
+    with ctx.preparing():  # one write transaction: the contact, its kept result, the rules, the start row
+        contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else query.patient_key)
+        if reuse and Trigger(trigger) is Trigger.USER:
+            kept = _kept(ctx, contact.id)
+            if kept is not None and kept.covers(query.services) and kept.service_date == query.service_date:
+                return kept
+        exchange = ctx.new_exchange(SERVICE, OPERATION, patient=query.patient_key, contact_id=contact.id,
+                                    trigger=trigger, details={"patients": 1, "services": len(query.services)})
+        ctx.start(exchange)
+    with ctx.exchange(exchange) as run:  # the network call, then the outcome transaction
         result = TariffClient(ctx).send(query, exchange, run=run, check_dates=False)
         result = _finish(ctx, result, exchange, contact.id, run)
     return result

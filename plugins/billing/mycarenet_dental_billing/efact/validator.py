@@ -35,7 +35,7 @@ give the same findings, on clean files and on files with one zone spoiled anywhe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO, TextIO
 
 import attrs
@@ -124,10 +124,11 @@ class EfactRejectedLocally(UsageError):
 class _Validator(_HeadChecks, _LineChecks):
     """One pass over a sending: state, reporting and dispatch; the record checks are in the bases."""
 
-    def __init__(self, opts: ValidationOptions) -> None:
+    def __init__(self, opts: ValidationOptions, sink: Callable[[Finding], object] | None = None) -> None:
         self.o = opts
         self.today = opts.today or dt.date.today()
         self.findings: list[Finding] = []
+        self.report = sink or self.findings.append  # a sink streams them: memory stays flat whatever their number
         self.expected_offset = CIN_TEST_FILE_OFFSET if opts.checksum_mode is ChecksumMode.CIN else 0
         self.prev_kind: str | None = None
         self.prev_seq = 0
@@ -196,7 +197,7 @@ class _Validator(_HeadChecks, _LineChecks):
         kind = rec.kind if rec is not None else "--"
         idx = rec.index if rec is not None else -1
         seq = rec.sequence if rec is not None else None
-        self.findings.append(Finding(code, entry.letter or "B", idx, kind, zone, entry.messages, seq, value))
+        self.report(Finding(code, entry.letter or "B", idx, kind, zone, entry.messages, seq, value))
 
     def add_rec(self, rec: RawRecord, zone_name: str, ending: str, value: str = "") -> None:
         self.add(f"{rec.kind}{_zone_number(zone_name)}{ending}", rec, zone_name, value)
@@ -378,7 +379,16 @@ class _Validator(_HeadChecks, _LineChecks):
 
 def validate(source: str | bytes | TextIO | BinaryIO, options: ValidationOptions | None = None) -> list[Finding]:
     """Run the insurer's local checks over a 920000 (text, bytes or stream); return every finding."""
-    v = _Validator(options or ValidationOptions())
+    found: list[Finding] = []
+    validate_into(source, found.append, options)
+    return found
+
+
+def validate_into(source: str | bytes | TextIO | BinaryIO, sink: Callable[[Finding], object],
+                  options: ValidationOptions | None = None) -> None:
+    """:func:`validate`, handing each finding to ``sink`` as it is found, in the same order: a file with a
+    problem on every line is checked in flat memory (``billing validate`` prints them as they come)."""
+    v = _Validator(options or ValidationOptions(), sink)
     reader: EfactReader | None = None
     try:
         reader = EfactReader(source, check_controls=False)  # the validator judges the controls itself
@@ -389,12 +399,11 @@ def validate(source: str | bytes | TextIO | BinaryIO, options: ValidationOptions
         last = _raw_record(reader.segment300_layout if reader else None, v.last_raw)
         if last is None and e.location == "S200 Z200":  # not a 920000 at all
             entry = describe("2001/22", "B")
-            v.findings.append(Finding("2001/22", "B", 0, "200", "200", entry.messages, None, e.message))
-            return v.findings
-        v.findings.append(Finding("000010", "B", last.index + 1 if last else 0, "--", "", e.messages))
-        return v.findings
+            sink(Finding("2001/22", "B", 0, "200", "200", entry.messages, None, e.message))
+            return
+        sink(Finding("000010", "B", last.index + 1 if last else 0, "--", "", e.messages))
+        return
     v.finish(_raw_record(reader.segment300_layout, v.last_raw))
-    return v.findings
 
 
 def _raw_record(segment300: rl.Layout | None, raw: tuple[str, int, str] | None) -> RawRecord | None:
