@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -88,10 +89,28 @@ class Context:
         self._clock = clock
         self._security: SecuritySession | None = None
         self._soap: SoapClient | None = None
-        self._reads: dict[Any, Any] | None = None  # reads of the open :meth:`preparing` transaction
-        self._pending_refusal: tuple[Exchange, RuleRefusal] | None = None
+        # Per thread: one Context serves several threads at once (the gateway's workers, a worker's
+        # turns); each thread's :meth:`preparing` transaction has its own reads and pending refusal.
+        self._phase = threading.local()
         self._started: set[str] = set()  # exchanges whose first phase ran in a :meth:`preparing` block
         self._checkpoint_quiet: tuple[Path, tuple[int, int], datetime] | None = None
+
+    @property
+    def _reads(self) -> dict[Any, Any] | None:
+        """The reads of this thread's open :meth:`preparing` transaction (None outside one)."""
+        return getattr(self._phase, "reads", None)
+
+    @_reads.setter
+    def _reads(self, value: dict[Any, Any] | None) -> None:
+        self._phase.reads = value
+
+    @property
+    def _pending_refusal(self) -> tuple[Exchange, RuleRefusal] | None:
+        return getattr(self._phase, "pending_refusal", None)
+
+    @_pending_refusal.setter
+    def _pending_refusal(self, value: tuple[Exchange, RuleRefusal] | None) -> None:
+        self._phase.pending_refusal = value
 
     @classmethod
     def from_config(cls, path: Path | str | None = None, *, profile: str | None = None,

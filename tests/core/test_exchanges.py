@@ -208,3 +208,39 @@ def test_other_patient_contact_refused(make_context, plugins) -> None:
 
 def test_unused_types() -> None:
     assert types.SimpleNamespace  # keep the import used for readers extending this file
+
+
+def test_one_context_shared_by_threads_keeps_each_threads_phase_apart(make_context, plugins) -> None:
+    """The gateway's workers share one Context: a second thread's ``preparing()`` is its own transaction
+    (it waits for the first to commit), never taken as nested in another thread's (it used to be: the
+    phase's reads were an attribute of the Context, and the first thread's exit crashed the second)."""
+    import threading
+    import time
+
+    ctx = make_context(plugins=plugins)
+    first, second = ctx.open_contact(PATIENT), ctx.open_contact("56031212434")
+    inside, order, errors = threading.Event(), [], []
+
+    def a() -> None:
+        with ctx.preparing():
+            ctx.contact(first.id)
+            inside.set()
+            time.sleep(0.3)
+            order.append("a-commits")
+
+    def b() -> None:
+        inside.wait(5)
+        try:
+            with ctx.preparing():
+                order.append("b-inside")
+                assert ctx.contact(second.id).id == second.id
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors, errors
+    assert order == ["a-commits", "b-inside"]
