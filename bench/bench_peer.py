@@ -103,11 +103,9 @@ def _patient() -> str:
 
 
 def _start_echo(workdir: Path, answer: Path) -> tuple[subprocess.Popen[str], str]:
-    import socket
+    from mycarenet_dental.sim.cli import free_port
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     proc = subprocess.Popen([sys.executable, str(HERE / "echo_server.py"), str(port), str(workdir / "tls.pem"),
                              str(workdir / "tls-key.pem"), str(answer)], stdout=subprocess.PIPE, text=True)
     if proc.stdout is None or proc.stdout.readline().strip() != "ready":

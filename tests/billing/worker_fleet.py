@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from mycarenet_dental.sim.cli import free_port
 
 PYTHON = [sys.executable, "-m", "mycarenet_dental"]
 
@@ -32,12 +33,6 @@ def dentist_nihii(i: int) -> str:
 
     first6 = f"3{10000 + i:05d}"
     return first6 + Nihii.check_digits(first6) + "001"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @attrs.define
@@ -139,7 +134,7 @@ def prepare(root: Path, *, dentists: int, invoices: int, latency_s: float = 0.0,
     sending of ``invoices`` invoices per dentist (built, not yet validated; none when ``invoices`` is 0)."""
     from mycarenet_dental.sim.cli import ENV_FILE, generate, read_env_file
 
-    port = _free_port()
+    port = free_port()
     pki, _ = generate(root, port=port)
     journal = root / "insurer-journal.jsonl"
     sim_config = root / "config.toml"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import click
 import pytest
 from mycarenet_dental.cli.main import build_cli, main
 from mycarenet_dental.plugins import make_plugin_manager
+from mycarenet_dental.sim.cli import free_port
 from mycarenet_dental.sim.population import base_population
 
 OK, REFUSED, USAGE, REMOTE, INTERNAL = 0, 1, 2, 3, 4
@@ -296,12 +296,6 @@ def fast_keystores() -> Iterator[None]:
     Keystore.load = original  # type: ignore[method-assign]
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypatch: pytest.MonkeyPatch,
           request: pytest.FixtureRequest) -> World:
@@ -314,7 +308,7 @@ def world(sim: Any, tmp_path: Path, capsys: Any, fast_keystores: None, monkeypat
                    + "\n[tariff]\nmax_per_minute = 100000\n", encoding="utf-8")
     port = str(sim.server.port)
     dead = sim.config_path.with_name(f"exit-dead-{tmp_path.name}.toml")
-    dead.write_text(cfg.read_text(encoding="utf-8").replace(f":{port}", f":{_closed_port()}")
+    dead.write_text(cfg.read_text(encoding="utf-8").replace(f":{port}", f":{free_port()}")
                     .replace('token_cache = "token-dentist.json"', f'token_cache = "{tmp_path / "token.json"}"'),
                     encoding="utf-8")
     fresh = sim.config_path.with_name(f"exit-fresh-{tmp_path.name}.toml")

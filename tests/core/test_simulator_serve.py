@@ -9,16 +9,11 @@ import time
 from pathlib import Path
 
 import requests
+from mycarenet_dental.sim.cli import free_port
 
 from tests.conftest import cli_env
 
 EXE = [sys.executable, "-m", "mycarenet_dental"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_pki_then_serve(tmp_path: Path) -> None:
@@ -31,7 +26,7 @@ def test_pki_then_serve(tmp_path: Path) -> None:
         assert (pki / name).exists(), name
     assert (pki / "keystore.env").stat().st_mode & 0o077 == 0
     assert "password =" not in (pki / "config.toml").read_text()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(EXE + ["simulator", "serve", "--pki", str(pki), "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
     try:

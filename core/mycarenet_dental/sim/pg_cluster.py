@@ -11,7 +11,6 @@ import atexit
 import glob
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 import attrs
+
+from .cli import free_port
 
 #: Throwaway data: no fsync (the tests prove logic, not the disk); the bench starts with durability on.
 FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
@@ -64,12 +65,6 @@ def _reachable_tmp() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @attrs.define
 class PgCluster:
     """One running cluster; ``url(db)`` gives a libpq URL, ``create_database`` a fresh database."""
@@ -91,7 +86,7 @@ class PgCluster:
             except (LookupError, OSError) as exc:
                 shutil.rmtree(base, ignore_errors=True)
                 raise ClusterUnavailable(f"running as root and no usable '{as_user}' system user: {exc}") from exc
-        cluster = cls(base=base, port=_free_port(), bin=pg_bin, as_user=as_user)
+        cluster = cls(base=base, port=free_port(), bin=pg_bin, as_user=as_user)
         try:
             cluster._run("initdb", "-D", str(base / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                          "--locale=C", "--no-sync")

@@ -72,11 +72,9 @@ class SimEnv:
         import sys
         import time
 
-        from .cli import read_env_file
+        from .cli import free_port, read_env_file
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
+        port = free_port()
         cli = [sys.executable, "-m", "mycarenet_dental"]
         subprocess.run([*cli, "simulator", "pki", "--out", str(workdir), "--key-type", key_type, "--port", str(port)],
                        check=True, stdout=subprocess.DEVNULL)
