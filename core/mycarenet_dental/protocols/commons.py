@@ -27,6 +27,7 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import pybase64
 from lxml import etree
 
 from ..ehealth.deflate import inflate_blob
@@ -241,6 +242,21 @@ def _text(parent: etree._Element | None, ns: str, name: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _b64encode(data: bytes) -> str:
+    return pybase64.b64encode(data).decode("ascii")
+
+
+def b64decode_strict(text: str, *, strip_whitespace: bool = True) -> bytes:
+    """``base64.b64decode(text, validate=True)`` (first ``"".join(text.split())`` when ``strip_whitespace``):
+    the same bytes or the same error. pybase64 decodes first (a 11 KB blob in ~1 µs, the stdlib ~45 µs);
+    whatever it refuses (line breaks, bad input) goes through the stdlib, which then decides."""
+    try:
+        return pybase64.b64decode(text, validate=True)
+    except (ValueError, TypeError):
+        pass
+    return base64.b64decode("".join(text.split()) if strip_whitespace else text, validate=True)
+
+
 def _deflate(data: bytes) -> bytes:
     comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
     return comp.compress(data) + comp.flush()
@@ -263,13 +279,13 @@ def blob_element(flavour: CommonsFlavour, blob: Blob, *, ns: str | None = None, 
         if blob.content_encryption:
             el.set("ContentEncryption", blob.content_encryption)
         if blob.etk:
-            el.set("Etk", base64.b64encode(blob.etk).decode("ascii"))
+            el.set("Etk", _b64encode(blob.etk))
     if blob.hash_value is not None:
-        el.set("HashValue", base64.b64encode(blob.hash_value).decode("ascii"))
+        el.set("HashValue", _b64encode(blob.hash_value))
     if blob.id:
         el.set("Id", blob.id)
     payload = _deflate(blob.content) if blob.content_encoding == "deflate" else blob.content
-    el.text = base64.b64encode(payload).decode("ascii")
+    el.text = _b64encode(payload)
     return el
 
 
@@ -279,7 +295,7 @@ def _b64_attribute(el: etree._Element, name: str, code: str) -> bytes | None:
     if not text:
         return None
     try:
-        return base64.b64decode(text, validate=True)
+        return b64decode_strict(text, strip_whitespace=False)
     except (ValueError, TypeError):
         raise MalformedResponseError(f"blob {name} is not base64", code=code, origin="mycarenet.commons") from None
 
@@ -294,7 +310,7 @@ def parse_blob(el: etree._Element, *, check_hash: bool = True, max_bytes: int = 
         raise MalformedResponseError(f"unsupported blob ContentEncoding {encoding!r}", code="BLOB_ENCODING",
                                      origin="mycarenet.commons", location="Detail/@ContentEncoding")
     try:
-        raw = base64.b64decode("".join((el.text or "").split()), validate=True)
+        raw = b64decode_strict(el.text or "")
     except (ValueError, TypeError):
         raise MalformedResponseError("blob is not valid base64", code="BLOB_BASE64", origin="mycarenet.commons",
                                      location="Detail") from None
@@ -583,7 +599,7 @@ def parse_response(flavour: CommonsFlavour, el: etree._Element, *, check_hash: b
     xades_t = None
     if xt is not None and xt.text:
         try:
-            xades_t = base64.b64decode("".join(xt.text.split()), validate=True)
+            xades_t = b64decode_strict(xt.text)
         except (ValueError, TypeError):
             raise MalformedResponseError("XadesT is not valid base64", code="XADES_T_BASE64",
                                          origin="mycarenet.commons", location="Return/XadesT") from None

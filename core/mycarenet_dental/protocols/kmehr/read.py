@@ -53,6 +53,7 @@ from .model import (
     _read_code,
     _set,
 )
+from .quick import quick_response
 
 # ------------------------------------------------------------------------------------------------
 # Readers
@@ -298,6 +299,12 @@ def parse_request(element: etree._Element) -> RetrieveTransactionRequest:
 
 def parse_response(element: etree._Element) -> RetrieveTransactionResponse:
     """Read a response blob (client side). Structure problems raise ``MalformedResponseError``."""
+    quick = quick_response(element)  # one pass; None when the general reader must decide
+    return quick if quick is not None else parse_response_general(element)
+
+
+def parse_response_general(element: etree._Element) -> RetrieveTransactionResponse:
+    """:func:`parse_response` without its fast path: the reader that locates and raises every problem."""
     r = _Reader(for_request=False)
     root = "/RetrieveTransactionResponse"
     if element.tag != f"{{{NS_MS_PROTOCOL}}}RetrieveTransactionResponse":
