@@ -172,7 +172,7 @@ def routing_for(query: TariffQuery) -> commons.Routing:
 def build_body(common_input: commons.CommonInput, query: TariffQuery, blob_request: kmehr.RetrieveTransactionRequest,
                *, now: dt.datetime) -> etree._Element:
     """The SOAP body ``TarificationConsultationRequest`` (commons v2, clear blob, no XAdES)."""
-    blob = commons.make_blob(kmehr.to_bytes(kmehr.build_request(blob_request)), id="blob")
+    blob = commons.make_blob(kmehr.request_bytes(blob_request), id="blob")
     return commons.build_request(commons.V2, REQUEST_ROOT, common_input=common_input, blob=blob,
                                  routing=routing_for(query), issue_instant=now,
                                  nsmap={"tarif": NS_TARIFICATION})

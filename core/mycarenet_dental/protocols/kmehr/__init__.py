@@ -50,6 +50,7 @@ from .model import (
     request_id_for,
 )
 from .read import parse_request, parse_response
+from .serialize import request_bytes
 from .write import build_request, build_response, to_bytes
 
 __all__ = [
@@ -87,6 +88,7 @@ __all__ = [
     "parse_request",
     "parse_response",
     "request_id_consistent",
+    "request_bytes",
     "request_id_for",
     "to_bytes",
 ]
