@@ -16,6 +16,7 @@ with its own tooth ``CD-ISO-3950`` and related service ``CD-NIHDI-RELATEDSERVICE
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -124,6 +125,10 @@ def dentist_party(nihii: str, ssin: str | None, name: str = "") -> kmehr.HcParty
                                 familyname=last)
 
 
+#: The dentist's HcParty, built once per (NIHII, SSIN, name): it depends on nothing else (HcParty is frozen).
+_dentist_of = functools.lru_cache(maxsize=64)(dentist_party)
+
+
 # Codes that never change, built once (Code is frozen, so sharing them is safe).
 _CLAIM_CD = kmehr.Code("CD-ITEM", "claim")
 _ENCOUNTER_CD = kmehr.Code("CD-ITEM", "encounterdatetime")
@@ -141,12 +146,17 @@ def claim_item(service: ServiceRequest) -> kmehr.Item:
     return kmehr.Item(cd=_CLAIM_CD, contents=contents)
 
 
+#: The claim of a service, built once per distinct service: an Item depends only on the ServiceRequest's
+#: code, tooth and related service, which are exactly what ServiceRequest equality compares (Item is frozen).
+_claim_of = functools.lru_cache(maxsize=1024)(claim_item)
+
+
 def build_kmehr_request(query: TariffQuery, *, author: kmehr.HcParty, now: dt.datetime,
                         request_id: str) -> kmehr.RetrieveTransactionRequest:
     """The KMEHR blob of a dentist's tariff consultation."""
     items = [kmehr.Item(cd=_ENCOUNTER_CD,
                         contents=[kmehr.Content(date=query.service_date)])]
-    items += [claim_item(s) for s in query.services]
+    items += [_claim_of(s) for s in query.services]
     if query.justification:
         items.append(kmehr.Item(cd=_JUSTIFICATION_CD, contents=[
             kmehr.Content(cds=[kmehr.Code("CD-MYCARENET-JUSTIFICATION", query.justification)])]))
@@ -364,7 +374,8 @@ class TariffClient:
                                                 input_reference=commons.new_input_reference(digits_only=True))
         # the KMEHR request id suffix is the InputReference (MyCareNet answers 155 otherwise)
         request_id = kmehr.request_id_for(dentist.nihii, common_input.input_reference or "")
-        blob_request = build_kmehr_request(query, author=self.author(), now=now, request_id=request_id)
+        author = _dentist_of(dentist.nihii, dentist.ssin, dentist.name)  # what self.author() returns, built once
+        blob_request = build_kmehr_request(query, author=author, now=now, request_id=request_id)
         body = build_body(common_input, query, blob_request, now=now)
         return body, request_id, common_input.input_reference or ""
 
