@@ -232,18 +232,21 @@ def _issues(errors: Sequence[kmehr.AckError], query: TariffQuery) -> list[Tariff
 
 
 def _line(tx: kmehr.Transaction) -> TariffLine:
-    claim = tx.item("claim")
+    first: dict[str, kmehr.Item] = {}
+    for each in tx.items:  # what tx.item(kind) returns for every kind, in one pass
+        first.setdefault(each.cd.value, each)
+    claim = first.get("claim")
     if claim is None or not claim.content_code("CD-NIHDI"):
         raise MalformedResponseError("a tariff transaction has no claim with a CD-NIHDI code", origin="insurer")
     tooth_text = claim.content_code("CD-ISO-3950")
 
     def cents(kind: str) -> int | None:
-        item = tx.item(kind)
+        item = first.get(kind)
         return item.cost.cents if item is not None and item.cost is not None else None
 
-    fin = tx.item("financialcontract")
-    just = tx.item("justification")
-    refusal_item = tx.item("refusal")
+    fin = first.get("financialcontract")
+    just = first.get("justification")
+    refusal_item = first.get("refusal")
     refusal = None
     if refusal_item is not None:
         reason = refusal_item.content_code("CD-MYCARENET-REFUSAL") or "000"

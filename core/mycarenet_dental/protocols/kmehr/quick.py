@@ -37,10 +37,13 @@ from .model import (
     Content,
     Cost,
     HcParty,
+    Insurance,
     Item,
+    KmehrPatient,
     RequestHeader,
     RetrieveTransactionResponse,
     Transaction,
+    _k,
     _new_code,
     _read_code,
     _set,
@@ -54,6 +57,11 @@ _K_TIME, _K_AUTHOR, _K_HEADER, _K_RECIPIENT, _K_FOLDER = _K["time"], _K["author"
     _K["folder"]
 _K_PATIENT, _K_TRANSACTION, _K_ISCOMPLETE, _K_ISVALIDATED = _K["patient"], _K["transaction"], _K["iscomplete"], \
     _K["isvalidated"]
+_K_FIRSTNAME, _K_FAMILYNAME, _K_SEX, _K_INSURANCYSTATUS = _K["firstname"], _K["familyname"], _K["sex"], \
+    _K["insurancystatus"]
+_K_BIRTHDATE, _K_DEATHDATE = _k("birthdate"), _k("deathdate")
+_K_MEMBERSHIP, _K_BEGINDATE, _K_ENDDATE, _K_CG1, _K_CG2 = _K["membership"], _K["begindate"], _K["enddate"], _K["cg1"], \
+    _K["cg2"]
 _date = dt.date.fromisoformat
 _time = dt.time.fromisoformat
 
@@ -270,9 +278,53 @@ def _transaction(el: etree._Element) -> Transaction:
     return tx
 
 
-def _answer(element: etree._Element) -> RetrieveTransactionResponse:
-    from .read import _read_patient, _Reader
+def _patient(el: etree._Element) -> KmehrPatient:
+    """What ``read._read_patient`` gives for a patient it accepts."""
+    ssin = None
+    firstnames: list[str] = []
+    first: dict[object, etree._Element] = {}
+    sex_cd = None
+    for child in el:
+        tag = child.tag
+        if tag == _K_ID:
+            if ssin is None and child.get("S") == "ID-PATIENT":
+                ssin = (child.text or "").strip()
+        elif tag == _K_FIRSTNAME:
+            firstnames.append((child.text or "").strip())
+        else:
+            if tag == _K_SEX and sex_cd is None:  # find("sex/cd"): the first cd of the first sex that has one
+                sex_cd = next((grandchild for grandchild in child if grandchild.tag == _K_CD), None)
+            if tag not in first:
+                first[tag] = child
+    insurance = None
+    ins = first.get(_K_INSURANCYSTATUS)
+    if ins is not None:
+        fields = _first_children(ins)
+        begin, end = fields.get(_K_BEGINDATE), fields.get(_K_ENDDATE)
+        membership = fields.get(_K_MEMBERSHIP)
+        insurance = _new_code(Insurance)
+        _set(insurance, "insurer", _text(fields.get(_K_ID)))
+        _set(insurance, "membership", (membership.text or "").strip() if membership is not None else "")
+        _set(insurance, "begindate", _date(begin.text.strip()[:10]) if begin is not None and begin.text else None)
+        _set(insurance, "enddate", _date(end.text.strip()[:10]) if end is not None and end.text else None)
+        for name, tag in (("cg1", _K_CG1), ("cg2", _K_CG2)):
+            value = fields.get(tag)
+            text = value.text if value is not None else None
+            _set(insurance, name, text.strip() if text is not None and text.strip() else None)
+    familyname = first.get(_K_FAMILYNAME)
+    birthdate, deathdate = first.get(_K_BIRTHDATE), first.get(_K_DEATHDATE)
+    patient = _new_code(KmehrPatient)
+    _set(patient, "ssin", ssin)
+    _set(patient, "firstnames", tuple(firstnames))
+    _set(patient, "familyname", (familyname.text or "").strip() if familyname is not None else "")
+    _set(patient, "birthdate", _moment(birthdate) if birthdate is not None else None)
+    _set(patient, "deathdate", _moment(deathdate) if deathdate is not None else None)
+    _set(patient, "sex", (sex_cd.text or "unknown").strip() if sex_cd is not None else "unknown")
+    _set(patient, "insurance", insurance)
+    return patient
 
+
+def _answer(element: etree._Element) -> RetrieveTransactionResponse:
     if element.tag != _ROOT:
         raise _Fallback
     top = _first_children(element)
@@ -320,7 +372,7 @@ def _answer(element: etree._Element) -> RetrieveTransactionResponse:
                 patient_el = child
         if patient_el is None:
             raise _Fallback
-        patient = _read_patient(_Reader(for_request=False), patient_el, "")
+        patient = _patient(patient_el)
         transactions = tuple(_transaction(tx) for tx in tx_els)
     response = _new_code(RetrieveTransactionResponse)
     for name, value in (("id", ident), ("author", author), ("date", day), ("time", clock), ("request", request),
