@@ -62,3 +62,13 @@ def test_cached_common_input_gives_the_same_body(flavour: commons.CommonsFlavour
     monkeypatch.setattr(commons, "common_input_xml", commons._common_input_tree)  # the tree written from scratch
     assert cached == [_body(flavour, ci) for ci in COMMON_INPUTS + COMMON_INPUTS]
     assert len(set(cached)) == len(COMMON_INPUTS)
+
+
+def test_blob_text_is_the_stdlib_base64() -> None:
+    for size in (0, 1, 2, 3, 57, 1000, 8478):
+        payload = os.urandom(size)
+        blob = commons.make_blob(payload, id="b", with_hash=True)
+        el = commons.blob_element(commons.V2, blob)
+        assert el.text == base64.b64encode(payload).decode("ascii")
+        assert el.get("HashValue") == base64.b64encode(blob.hash_value or b"").decode("ascii")
+        assert commons.parse_blob(el).content == payload
