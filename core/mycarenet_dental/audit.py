@@ -58,7 +58,7 @@ TABLES = TableSpec(
         """,
         # the burst rules (R37, R42) count one executor's recent exchanges of a service before every call
         "CREATE INDEX audit_burst ON audit(service, executor, ts) WHERE kind = 'exchange'",
-        # PostgreSQL's one-statement append keeps the previous head hash here (unused on SQLite)
+        # the append keeps the previous head hash here (RETURNING hands it to the INSERT of the row)
         "ALTER TABLE audit_head ADD COLUMN prev_hash TEXT",
     ],
 )
@@ -78,6 +78,18 @@ _PG_APPEND = (
     "contact_id, trigger_, outcome, code, message, detail, prev_hash, hash) "
     "SELECT head.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, head.prev_hash, head.hash FROM head RETURNING seq"
 )
+
+# SQLite appends in two statements inside its write transaction (BEGIN IMMEDIATE: one writer at a
+# time): the head moves on and hashes the new row with the same bytes as _row_hash (the function is
+# registered on the connection by AuditLog), then the row is written with the hashes RETURNING gave.
+_SQLITE_HEAD = ("UPDATE audit_head SET seq = seq + 1, prev_hash = hash, hash = mcn_audit_hash(hash, seq + 1, ?) "
+                "WHERE id = 1 RETURNING seq, prev_hash, hash")
+_SQLITE_ROW = ("INSERT INTO audit(seq, ts, kind, exchange_id, service, operation, responsible, executor, patient, "
+               "contact_id, trigger_, outcome, code, message, detail, prev_hash, hash) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+# built once: json.dumps with options builds a new encoder at every call
+_ROW_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DETAIL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 FIELDS = ("seq", "ts", "kind", "exchange_id", "service", "operation", "responsible", "executor",
           "patient", "contact_id", "trigger_", "outcome", "code", "message", "detail")
@@ -133,8 +145,12 @@ def _failed(problem: str, reason: str, rows: int = 0, first_broken: int | None =
 
 
 def _row_hash(prev: str, values: tuple[Any, ...]) -> str:
-    payload = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev + payload).encode("utf-8")).hexdigest()
+    return hashlib.sha256((prev + _ROW_JSON(values)).encode("utf-8")).hexdigest()
+
+
+def _chained_hash(prev: str, seq: int, tail: str) -> str:
+    """``_row_hash`` of the row ``seq`` whose other values JSON-encode to ``'[' + seq + tail``."""
+    return hashlib.sha256(f"{prev}[{seq}{tail}".encode()).hexdigest()
 
 
 class AuditLog:
@@ -142,6 +158,8 @@ class AuditLog:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        if storage.dialect == "sqlite":
+            storage.function("mcn_audit_hash", _chained_hash)
 
     def append(
         self,
@@ -162,32 +180,18 @@ class AuditLog:
         at: datetime | None = None,
     ) -> int:
         """Append one record; returns its sequence number. Safe across processes (BEGIN IMMEDIATE)."""
-        detail_json = json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"),
-                                 ensure_ascii=False, default=str)
-        ts = utc_ms(at)
+        detail_json = _DETAIL_JSON(dict(detail)) if detail else "{}"
+        values = (utc_ms(at), kind, exchange_id, service, operation, responsible, executor, patient, contact_id,
+                  trigger, outcome, code, message, detail_json)
+        # what _row_hash hashes after the previous hash, but for the sequence number: '[' + seq + tail
+        tail = "," + _ROW_JSON(values)[1:]
         if self.storage.dialect == "postgresql":
-            return self._append_one_statement((ts, kind, exchange_id, service, operation, responsible, executor,
-                                               patient, contact_id, trigger, outcome, code, message, detail_json))
-        with self.storage.transaction() as conn:
-            head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-            seq = int(head[0]) + 1
-            values = (seq, ts, kind, exchange_id, service, operation, responsible, executor, patient,
-                      contact_id, trigger, outcome, code, message, detail_json)
-            digest = _row_hash(head[1], values)
-            conn.execute(
-                "INSERT INTO audit(seq, ts, kind, exchange_id, service, operation, responsible, executor, "
-                "patient, contact_id, trigger_, outcome, code, message, detail, prev_hash, hash) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*values, head[1], digest),
-            )
-            conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
-        return seq
-
-    def _append_one_statement(self, values: tuple[Any, ...]) -> int:
-        """PostgreSQL: the head update, the hash and the row in one statement (see ``_PG_APPEND``)."""
-        tail = "," + json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:]
-        row = self.storage.query_one(_PG_APPEND, (AUDIT_LOCK, tail, *values))
-        return int(row[0])
+            row = self.storage.query_one(_PG_APPEND, (AUDIT_LOCK, tail, *values))
+            return int(row[0])
+        with self.storage.transaction() as conn:  # the head, then the row: one write transaction
+            seq, prev, digest = conn.execute(_SQLITE_HEAD, (tail,)).fetchone()
+            conn.execute(_SQLITE_ROW, (seq, *values, prev, digest))
+        return int(seq)
 
     def entries(self, *, since: str | None = None, until: str | None = None, kind: str | None = None,
                 exchange_id: str | None = None, service: str | None = None) -> Iterator[AuditEntry]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,11 @@ class Storage:
                 self._conn.execute("COMMIT")
             finally:
                 self._depth = 0
+
+    def function(self, name: str, fn: Callable[..., Any]) -> None:
+        """Make a deterministic Python function callable from this connection's SQL (the audit hash)."""
+        with self._lock:
+            self._conn.create_function(name, fn.__code__.co_argcount, fn, deterministic=True)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         with self._lock:
