@@ -58,7 +58,7 @@ TABLES = TableSpec(
         """,
         # the burst rules (R37, R42) count one executor's recent exchanges of a service before every call
         "CREATE INDEX audit_burst ON audit(service, executor, ts) WHERE kind = 'exchange'",
-        # the append keeps the previous head hash here (RETURNING hands it to the INSERT of the row)
+        # PostgreSQL's one-statement append keeps the previous head hash here (unused on SQLite)
         "ALTER TABLE audit_head ADD COLUMN prev_hash TEXT",
     ],
 )
@@ -79,11 +79,6 @@ _PG_APPEND = (
     "SELECT head.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, head.prev_hash, head.hash FROM head RETURNING seq"
 )
 
-# SQLite appends in two statements inside its write transaction (BEGIN IMMEDIATE: one writer at a
-# time): the head moves on and hashes the new row with the same bytes as _row_hash (the function is
-# registered on the connection by AuditLog), then the row is written with the hashes RETURNING gave.
-_SQLITE_HEAD = ("UPDATE audit_head SET seq = seq + 1, prev_hash = hash, hash = mcn_audit_hash(hash, seq + 1, ?) "
-                "WHERE id = 1 RETURNING seq, prev_hash, hash")
 _SQLITE_ROW = ("INSERT INTO audit(seq, ts, kind, exchange_id, service, operation, responsible, executor, patient, "
                "contact_id, trigger_, outcome, code, message, detail, prev_hash, hash) "
                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
@@ -148,18 +143,11 @@ def _row_hash(prev: str, values: tuple[Any, ...]) -> str:
     return hashlib.sha256((prev + _ROW_JSON(values)).encode("utf-8")).hexdigest()
 
 
-def _chained_hash(prev: str, seq: int, tail: str) -> str:
-    """``_row_hash`` of the row ``seq`` whose other values JSON-encode to ``'[' + seq + tail``."""
-    return hashlib.sha256(f"{prev}[{seq}{tail}".encode()).hexdigest()
-
-
 class AuditLog:
     """Append-only, hash-chained audit trail stored in the core storage."""
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        if storage.dialect == "sqlite":
-            storage.function("mcn_audit_hash", _chained_hash)
 
     def append(
         self,
@@ -188,10 +176,13 @@ class AuditLog:
         if self.storage.dialect == "postgresql":
             row = self.storage.query_one(_PG_APPEND, (AUDIT_LOCK, tail, *values))
             return int(row[0])
-        with self.storage.transaction() as conn:  # the head, then the row: one write transaction
-            seq, prev, digest = conn.execute(_SQLITE_HEAD, (tail,)).fetchone()
-            conn.execute(_SQLITE_ROW, (seq, *values, prev, digest))
-        return int(seq)
+        with self.storage.transaction() as conn:
+            head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            seq = int(head[0]) + 1
+            digest = hashlib.sha256(f"{head[1]}[{seq}{tail}".encode()).hexdigest()  # = _row_hash(head, (seq, *values))
+            conn.execute(_SQLITE_ROW, (seq, *values, head[1], digest))
+            conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+        return seq
 
     def entries(self, *, since: str | None = None, until: str | None = None, kind: str | None = None,
                 exchange_id: str | None = None, service: str | None = None) -> Iterator[AuditEntry]:

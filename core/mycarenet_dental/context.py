@@ -94,6 +94,8 @@ class Context:
         # turns); each thread's :meth:`preparing` transaction has its own reads and pending refusal.
         self._phase = threading.local()
         self._started: set[str] = set()  # exchanges whose first phase ran in a :meth:`preparing` block
+        self._rule_cache: tuple[Config, list[RuleSpec], dict[str, list[RuleSpec]]] | None = None
+        self._party_cache: tuple[Any, Party] | None = None  # (the configured dentist, the responsible Party)
         self._checkpoint_quiet: tuple[Config, str, tuple[int, int, int], datetime] | None = None
 
     @property
@@ -293,8 +295,13 @@ class Context:
 
     def responsible(self) -> Party:
         dentist = self.config.require_dentist()
-        return Party(kind=PartyKind.DENTIST, id=dentist.nihii, name=dentist.name, ssin=dentist.ssin,
-                     nihii=dentist.nihii)
+        cached = self._party_cache
+        if cached is not None and cached[0] is dentist:  # frozen: one Party per configured dentist
+            return cached[1]
+        party = Party(kind=PartyKind.DENTIST, id=dentist.nihii, name=dentist.name, ssin=dentist.ssin,
+                      nihii=dentist.nihii)
+        self._party_cache = (dentist, party)
+        return party
 
     def executor(self) -> Party:
         acting = self._acting()
@@ -328,10 +335,8 @@ class Context:
 
     def _checked(self, exchange: Exchange, *, start: bool) -> RuleRefusal | None:
         with self.storage.transaction() as conn:
-            for rule in self.active_rules:
-                if rule.check is None or not applies(rule, exchange):
-                    continue
-                verdict = rule.check(exchange, self)
+            for rule in self._rules_for(exchange):
+                verdict = rule.check(exchange, self)  # type: ignore[misc]
                 if verdict is not None:
                     reservations.release(conn, exchange.id)  # taken by an earlier rule of this check
                     self._audit_row("refusal", exchange, outcome="refused", code=rule.id,
@@ -347,6 +352,18 @@ class Context:
             else:
                 reservations.release(conn, exchange.id)  # a check alone sends nothing: it holds nothing
         return None
+
+    def _rules_for(self, exchange: Exchange) -> list[RuleSpec]:
+        """The active rules with a check that apply to the exchange's service, worked out once per service
+        (for this configuration and rule set: a context given another one works them out again)."""
+        cache = self._rule_cache
+        if cache is None or cache[0] is not self.config or cache[1] is not self.all_rules:
+            cache = self._rule_cache = (self.config, self.all_rules, {})
+        rules = cache[2].get(exchange.service)
+        if rules is None:
+            rules = cache[2][exchange.service] = [rule for rule in self.active_rules
+                                                  if rule.check is not None and applies(rule, exchange)]
+        return rules
 
     def _refused(self, exchange: Exchange, refusal: RuleRefusal) -> None:
         self._finished(exchange, Outcome(status="refused", finished_at=self.now(), code=refusal.rule_id,
