@@ -4,7 +4,8 @@
   the simulator, unseal, parse, log) per second, one after the other, with the STS token reused.
 * ``dmg.client_cpu_ratio``: client CPU time per consultation (the calling thread only; the simulator
   runs in other threads) divided by the crypto floor measured in the same run: one ETEE seal + one
-  unseal + one signature with the dentist's key.
+  unseal + one signature with the dentist's key (``consultations.crypto_floor_call``), timed in interleaved
+  rounds with the consultations.
 
 Route A (MemberData facet, the default) is the main figure; route B (GMF, no ETEE) is printed too.
 Plain script, nothing asserted. Run: ``.venv/bin/python bench/bench_dmg.py [consultations]``.
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from consultations import cpu_per_call, measure
+from consultations import crypto_floor_call, interleaved, measure
 
 
 def _context(env: Any, route: str) -> Any:
@@ -29,31 +30,6 @@ def _context(env: Any, route: str) -> Any:
     return ctx
 
 
-def crypto_floor(ctx: Any, n: int = 30) -> float:
-    """Thread CPU seconds of one seal + one unseal + one signature (the dentist's keys, MyCareNet's ETK)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-    from mycarenet_dental.ehealth import etee
-    from mycarenet_dental.protocols import memberdata
-
-    security = ctx.security
-    sender = security.keystore.authentication
-    own = memberdata.own_etk(ctx, ctx.new_exchange("dmg", "bench"))
-    payload = b"<x>" + b"a" * 1500 + b"</x>"
-    key = sender.private_key
-    etee.unseal(etee.seal(payload, sender=sender, recipients=[own]), recipient_keys=list(security.keystore.encryption_keys))
-
-    def once() -> None:
-        sealed = etee.seal(payload, sender=sender, recipients=[own])
-        etee.unseal(sealed, recipient_keys=list(security.keystore.encryption_keys))
-        if isinstance(key, rsa.RSAPrivateKey):
-            key.sign(payload, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(key, ec.EllipticCurvePrivateKey):
-            key.sign(payload, ec.ECDSA(hashes.SHA256()))
-
-    return cpu_per_call(once, n)
-
-
 def run_route(env: Any, route: str, n: int, floor: float | None) -> tuple[float, float, float]:
     from mycarenet_dental.sim.population import base_population
     from mycarenet_dental_dmg.client import consult_dmg
@@ -61,8 +37,11 @@ def run_route(env: Any, route: str, n: int, floor: float | None) -> tuple[float,
     patient = base_population()[0].ssin
     ctx = _context(env, route)
     contact = ctx.open_contact(patient)
-    rate, cpu_per = measure(lambda: consult_dmg(ctx, contact), n)
-    floor = floor if floor is not None else crypto_floor(ctx)
+    if floor is None:  # the main figure: consultations and floor interleaved (consultations.interleaved)
+        figures = interleaved({"dmg": (lambda: consult_dmg(ctx, contact), n), "floor": (crypto_floor_call(ctx), 30)})
+        (cpu_per, rate), (floor, _) = figures["dmg"], figures["floor"]
+    else:
+        rate, cpu_per = measure(lambda: consult_dmg(ctx, contact), n)
     ctx.close()
     return rate, cpu_per, floor
 
@@ -76,7 +55,7 @@ def main() -> None:
         try:
             rate, cpu_per, floor = run_route(env, "memberdata", n, None)
             print(f"dmg.consultations_per_s: {rate:.1f} consultations/s (route A, MemberData facet, sealed; "
-                  f"loopback TLS simulator, token reused, {n} sequential, best of 3 rounds)")
+                  f"loopback TLS simulator, token reused, {n} sequential, best of 5 interleaved rounds)")
             print(f"dmg.client_cpu_ratio: {cpu_per / floor:.2f}x crypto floor (client CPU {cpu_per * 1000:.1f} ms per "
                   f"consultation; floor seal+unseal+one signature = {floor * 1000:.1f} ms)")
             rate_b, cpu_b, _ = run_route(env, "gmf", n, floor)
