@@ -72,7 +72,7 @@ def kmehr_request(*, author: kmehr.HcParty, patient_ssin: str, reference_date: d
 def consult_request(*, common_input: commons.CommonInput, request: kmehr.RetrieveTransactionRequest,
                     patient_ssin: str, reference_date: date) -> etree._Element:
     """The SOAP body ``ConsultGlobalMedicalFileRequest`` (plain blob: ContentEncoding none, dmg.md §3)."""
-    blob = commons.make_blob(kmehr.to_bytes(kmehr.build_request(request)), encoding="none")
+    blob = commons.make_blob(kmehr.request_bytes(request), encoding="none")
     routing = commons.Routing(reference_date=reference_date, ssin=patient_ssin)
     return commons.build_request(commons.GMF, REQUEST_ROOT, common_input=common_input, blob=blob, routing=routing)
 
