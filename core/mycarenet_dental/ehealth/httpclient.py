@@ -433,13 +433,15 @@ class HttpClient:
         :func:`_failure` classifies it.
         """
         target = self._targets.get(url)
-        if target is None or target[0].pool is None:  # a pool evicted or closed by the pool manager: fetch again
+        if target is None:  # once per endpoint URL (a pool the manager later drops stays usable: urllib3 2)
             prepared = _prepared_url(url)
             adapter = self.session.get_adapter(prepared)  # InvalidSchema for anything but http(s)
             try:
                 pool = adapter.poolmanager.connection_from_url(prepared)  # type: ignore[attr-defined]
             except urllib3.exceptions.LocationValueError as exc:
                 raise requests.exceptions.InvalidURL(exc) from None
+            if len(self._targets) >= 64:  # endpoint URLs are few; past that, start again rather than grow
+                self._targets.clear()
             target = self._targets[url] = (pool, urllib3.util.parse_url(prepared).request_uri)
         for header in headers.items():
             requests.utils.check_header_validity(header)
