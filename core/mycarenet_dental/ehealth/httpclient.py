@@ -19,9 +19,12 @@ Why these pieces on top of the library:
   body is read in chunks by the caller against its own limit; ``Content-Encoding`` gzip/deflate is
   decoded here with a cap on the output of each step (no decompression bomb).
 
-A caller's ``Session`` keeps its proxies, headers and auth; its stock adapters are replaced by ours. An
-adapter of the caller's own class is kept as it is: verification is still forced on (with the configured
-CA file), but the deadline can then only shorten its per-read timeouts, not cut its sockets.
+Our own session (no caller ``Session``, no proxies) posts straight to the adapter's urllib3 pool, with the
+same connections, checks and failures; a caller's ``Session`` goes through ``requests`` as it always did, and
+both hand the same urllib3 response to :class:`Response`. A caller's ``Session`` keeps its proxies, headers
+and auth; its stock adapters are replaced by ours. An adapter of the caller's own class is kept as it is:
+verification is still forced on (with the configured CA file), but the deadline can then only shorten its
+per-read timeouts, not cut its sockets.
 """
 
 from __future__ import annotations
