@@ -79,6 +79,13 @@ _PG_APPEND = (
     "SELECT head.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, head.prev_hash, head.hash FROM head RETURNING seq"
 )
 
+_SQLITE_ROW = ("INSERT INTO audit(seq, ts, kind, exchange_id, service, operation, responsible, executor, patient, "
+               "contact_id, trigger_, outcome, code, message, detail, prev_hash, hash) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+# built once: json.dumps with options builds a new encoder at every call
+_ROW_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DETAIL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
 FIELDS = ("seq", "ts", "kind", "exchange_id", "service", "operation", "responsible", "executor",
           "patient", "contact_id", "trigger_", "outcome", "code", "message", "detail")
 
@@ -133,8 +140,7 @@ def _failed(problem: str, reason: str, rows: int = 0, first_broken: int | None =
 
 
 def _row_hash(prev: str, values: tuple[Any, ...]) -> str:
-    payload = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev + payload).encode("utf-8")).hexdigest()
+    return hashlib.sha256((prev + _ROW_JSON(values)).encode("utf-8")).hexdigest()
 
 
 class AuditLog:
@@ -162,32 +168,21 @@ class AuditLog:
         at: datetime | None = None,
     ) -> int:
         """Append one record; returns its sequence number. Safe across processes (BEGIN IMMEDIATE)."""
-        detail_json = json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"),
-                                 ensure_ascii=False, default=str)
-        ts = utc_ms(at)
+        detail_json = _DETAIL_JSON(dict(detail)) if detail else "{}"
+        values = (utc_ms(at), kind, exchange_id, service, operation, responsible, executor, patient, contact_id,
+                  trigger, outcome, code, message, detail_json)
+        # what _row_hash hashes after the previous hash, but for the sequence number: '[' + seq + tail
+        tail = "," + _ROW_JSON(values)[1:]
         if self.storage.dialect == "postgresql":
-            return self._append_one_statement((ts, kind, exchange_id, service, operation, responsible, executor,
-                                               patient, contact_id, trigger, outcome, code, message, detail_json))
+            row = self.storage.query_one(_PG_APPEND, (AUDIT_LOCK, tail, *values))
+            return int(row[0])
         with self.storage.transaction() as conn:
             head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
             seq = int(head[0]) + 1
-            values = (seq, ts, kind, exchange_id, service, operation, responsible, executor, patient,
-                      contact_id, trigger, outcome, code, message, detail_json)
-            digest = _row_hash(head[1], values)
-            conn.execute(
-                "INSERT INTO audit(seq, ts, kind, exchange_id, service, operation, responsible, executor, "
-                "patient, contact_id, trigger_, outcome, code, message, detail, prev_hash, hash) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*values, head[1], digest),
-            )
+            digest = hashlib.sha256(f"{head[1]}[{seq}{tail}".encode()).hexdigest()  # = _row_hash(head, (seq, *values))
+            conn.execute(_SQLITE_ROW, (seq, *values, head[1], digest))
             conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
         return seq
-
-    def _append_one_statement(self, values: tuple[Any, ...]) -> int:
-        """PostgreSQL: the head update, the hash and the row in one statement (see ``_PG_APPEND``)."""
-        tail = "," + json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:]
-        row = self.storage.query_one(_PG_APPEND, (AUDIT_LOCK, tail, *values))
-        return int(row[0])
 
     def entries(self, *, since: str | None = None, until: str | None = None, kind: str | None = None,
                 exchange_id: str | None = None, service: str | None = None) -> Iterator[AuditEntry]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -93,7 +94,9 @@ class Context:
         # turns); each thread's :meth:`preparing` transaction has its own reads and pending refusal.
         self._phase = threading.local()
         self._started: set[str] = set()  # exchanges whose first phase ran in a :meth:`preparing` block
-        self._checkpoint_quiet: tuple[Path, tuple[int, int], datetime] | None = None
+        self._rule_cache: tuple[Config, list[RuleSpec], dict[str, list[RuleSpec]]] | None = None
+        self._party_cache: tuple[Any, Party] | None = None  # (the configured dentist, the responsible Party)
+        self._checkpoint_quiet: tuple[Config, str, tuple[int, int, int], datetime] | None = None
 
     @property
     def _reads(self) -> dict[Any, Any] | None:
@@ -292,8 +295,13 @@ class Context:
 
     def responsible(self) -> Party:
         dentist = self.config.require_dentist()
-        return Party(kind=PartyKind.DENTIST, id=dentist.nihii, name=dentist.name, ssin=dentist.ssin,
-                     nihii=dentist.nihii)
+        cached = self._party_cache
+        if cached is not None and cached[0] is dentist:  # frozen: one Party per configured dentist
+            return cached[1]
+        party = Party(kind=PartyKind.DENTIST, id=dentist.nihii, name=dentist.name, ssin=dentist.ssin,
+                      nihii=dentist.nihii)
+        self._party_cache = (dentist, party)
+        return party
 
     def executor(self) -> Party:
         acting = self._acting()
@@ -327,10 +335,8 @@ class Context:
 
     def _checked(self, exchange: Exchange, *, start: bool) -> RuleRefusal | None:
         with self.storage.transaction() as conn:
-            for rule in self.active_rules:
-                if rule.check is None or not applies(rule, exchange):
-                    continue
-                verdict = rule.check(exchange, self)
+            for rule in self._rules_for(exchange):
+                verdict = rule.check(exchange, self)  # type: ignore[misc]
                 if verdict is not None:
                     reservations.release(conn, exchange.id)  # taken by an earlier rule of this check
                     self._audit_row("refusal", exchange, outcome="refused", code=rule.id,
@@ -346,6 +352,18 @@ class Context:
             else:
                 reservations.release(conn, exchange.id)  # a check alone sends nothing: it holds nothing
         return None
+
+    def _rules_for(self, exchange: Exchange) -> list[RuleSpec]:
+        """The active rules with a check that apply to the exchange's service, worked out once per service
+        (for this configuration and rule set: a context given another one works them out again)."""
+        cache = self._rule_cache
+        if cache is None or cache[0] is not self.config or cache[1] is not self.all_rules:
+            cache = self._rule_cache = (self.config, self.all_rules, {})
+        rules = cache[2].get(exchange.service)
+        if rules is None:
+            rules = cache[2][exchange.service] = [rule for rule in self.active_rules
+                                                  if rule.check is not None and applies(rule, exchange)]
+        return rules
 
     def _refused(self, exchange: Exchange, refusal: RuleRefusal) -> None:
         self._finished(exchange, Outcome(status="refused", finished_at=self.now(), code=refusal.rule_id,
@@ -439,10 +457,9 @@ class Context:
         outcome = Outcome(status=status, finished_at=self.now(), code=code, message=message,
                           references=dict(run.references), disturbances=tuple(run.disturbances))
         with self.storage.transaction() as conn:  # the kept results and the outcome row: both or neither
-            for kept in run.kept:
-                self.log.record(exchange_id=exchange.id, kind=kept.kind, service=exchange.service,
-                                status=kept.status, data=kept.data, patient=exchange.patient,
-                                contact_id=exchange.contact_id, retention=kept.retention)
+            self.log.record_all(conn, [(k.kind, k.status, k.data, k.retention) for k in run.kept],
+                                exchange_id=exchange.id, service=exchange.service, patient=exchange.patient,
+                                contact_id=exchange.contact_id)
             self._audit_row("outcome", exchange, outcome=status, code=code, message=message,
                             detail={"references": outcome.references} if outcome.references else None)
             reservations.release(conn, exchange.id)  # the results are on record: the rules now see them
@@ -451,14 +468,12 @@ class Context:
 
     def _daily_checkpoint(self) -> None:
         """Sign the audit head at least once a day, while the keystore is open for the exchanges anyway."""
-        if self._security is None:
+        if self._security is None or self._checkpoint_not_due():
             return
         from .audit_checkpoint import CheckpointFile, Signer, path_from_config, sign_head
 
         try:
             checkpoints = CheckpointFile(path_from_config(self.config))
-            if self._checkpoint_not_due(checkpoints.path):
-                return
             if checkpoints.due(self.now()):
                 sign_head(self.storage, checkpoints, Signer.from_keystore(self._security.keystore), reason="daily",
                           now=self.now())
@@ -470,24 +485,25 @@ class Context:
         from .timeutil import parse_datetime
 
         latest = checkpoints.latest()
+        path = str(checkpoints.path)
         try:
-            stat = checkpoints.path.stat()
+            seen = _file_state(path)
             due = parse_datetime(latest.at) + timedelta(hours=24) if latest is not None else None
         except (OSError, ValueError):
             due = None
-        self._checkpoint_quiet = None if due is None else (checkpoints.path, (stat.st_size, stat.st_mtime_ns), due)
+        self._checkpoint_quiet = None if due is None else (self.config, path, seen, due)
 
-    def _checkpoint_not_due(self, path: Path) -> bool:
-        """The file is as this process last read it and its latest checkpoint is under a day old: nothing to
-        read again after every exchange (a replaced, truncated or deleted file is read again)."""
+    def _checkpoint_not_due(self) -> bool:
+        """The configuration and the file are as this process last read them (one stat, ~2 µs: a replaced,
+        truncated or deleted file is read again at once) and its latest checkpoint is under a day old:
+        nothing to resolve or read again after every exchange."""
         quiet = self._checkpoint_quiet
-        if quiet is None or quiet[0] != path or self.now() >= quiet[2]:
+        if quiet is None or quiet[0] is not self.config or self.now() >= quiet[3]:
             return False
         try:
-            stat = path.stat()
+            return _file_state(quiet[1]) == quiet[2]
         except OSError:
             return False
-        return (stat.st_size, stat.st_mtime_ns) == quiet[1]
 
     def _finished(self, exchange: Exchange, outcome: Outcome) -> None:
         self.pm.hook.mycarenet_dental_exchange_finished(exchange=exchange, outcome=outcome, context=self)
@@ -549,6 +565,12 @@ class Context:
         """Close the store (the security session holds no open resource)."""
         if self._storage is not None:
             self._storage.close()
+
+
+def _file_state(path: str) -> tuple[int, int, int]:
+    """What tells a file rewritten, truncated or replaced: inode, size, modification time."""
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=64)

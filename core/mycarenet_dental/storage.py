@@ -61,29 +61,10 @@ class Storage:
         with self._lock:
             self._conn.close()
 
-    @contextmanager
-    def transaction(self, *, immediate: bool = True, snapshot: bool = False) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, immediate: bool = True, snapshot: bool = False) -> _Transaction:
         """A transaction; nested calls join the outer one. ``immediate`` takes the write lock at once;
         a deferred one reads one snapshot anyway (``snapshot`` matters on PostgreSQL)."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._depth -= 1
-                return
-            self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            self._depth = 1
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
-            finally:
-                self._depth = 0
+        return _Transaction(self, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         with self._lock:
@@ -138,6 +119,47 @@ class Storage:
         """The tables of the store (``storage copy`` moves them all)."""
         return [r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table' "
                                          "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
+
+class _Transaction:
+    """:meth:`Storage.transaction` as a plain context manager (entered a dozen times per exchange, most of
+    them nested: a generator-based one cost more than the statements it wraps). Holds the store's lock
+    from enter to exit; the outermost one begins, then commits, or rolls back on any exception."""
+
+    __slots__ = ("_storage", "_begin", "_outermost")
+
+    def __init__(self, storage: Storage, begin: str) -> None:
+        self._storage = storage
+        self._begin = begin
+        self._outermost = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        storage = self._storage
+        storage._lock.acquire()
+        if storage._depth:
+            storage._depth += 1
+            return storage._conn
+        try:
+            storage._conn.execute(self._begin)
+        except BaseException:
+            storage._lock.release()
+            raise
+        storage._depth = 1
+        self._outermost = True
+        return storage._conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        storage = self._storage
+        try:
+            if not self._outermost:
+                storage._depth -= 1
+                return
+            try:
+                storage._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+            finally:
+                storage._depth = 0
+        finally:
+            storage._lock.release()
 
 
 def is_url(target: str) -> bool:

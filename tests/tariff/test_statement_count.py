@@ -27,7 +27,7 @@ EXPECTED = [
     ("SELECT", "audit_head"), ("INSERT", "audit"), ("UPDATE", "audit_head"),  # the start row
     ("COMMIT", ""),
     ("BEGIN", ""),
-    ("INSERT", "exchange_result"), ("INSERT", "exchange_result"), ("INSERT", "exchange_result"),  # one per line
+    ("INSERT", "exchange_result"),  # every priced line in one multi-row INSERT
     ("SELECT", "audit_head"), ("INSERT", "audit"), ("UPDATE", "audit_head"),  # the outcome row
     ("DELETE", "rule_reservation"),
     ("COMMIT", ""),

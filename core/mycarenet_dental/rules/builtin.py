@@ -8,6 +8,7 @@ every obligation the software carries.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -27,17 +28,26 @@ def _r2_known_service(exchange: Exchange, context: Context) -> RuleCheck | None:
 
 
 def _r4_authenticated_identity(exchange: Exchange, context: Context) -> RuleCheck | None:
+    problem = _responsible_nihii_problem(exchange.responsible.nihii or exchange.responsible.id)
+    if problem is not None:
+        return RuleCheck(problem)
+    if not exchange.executor.id:
+        return RuleCheck("the executor of the transmission is unknown (R7)")
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _responsible_nihii_problem(nihii: str) -> str | None:
+    """What R4 finds wrong with a responsible's NIHII, once per number: the answer depends on its digits
+    alone, and every exchange of a practice asks it for the same dentist."""
     from ..identifiers import Nihii
 
-    nihii = exchange.responsible.nihii or exchange.responsible.id
     try:
         parsed = Nihii.parse(nihii, field="responsible")
     except ValueError:
-        return RuleCheck("the responsible care provider has no valid NIHII")
+        return "the responsible care provider has no valid NIHII"
     if not parsed.is_dentist:
-        return RuleCheck(f"NIHII {parsed.value} is not a dentist's: only the quality 'dentist' uses this protocol")
-    if not exchange.executor.id:
-        return RuleCheck("the executor of the transmission is unknown (R7)")
+        return f"NIHII {parsed.value} is not a dentist's: only the quality 'dentist' uses this protocol"
     return None
 
 

@@ -112,20 +112,23 @@ def consult_insurability(ctx: Context, contact: Contact | str, *, on: date | Non
     if backend not in ("memberdata", "genins"):
         raise UsageError(f"unknown insurability backend {backend!r}", location="backend")
     sealed = conf["encryption"] == "sealed" if sealed is None else sealed
-    contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else key)
-    day = on or belgian_date(ctx.now())
-    if since is not None and since > day:
-        raise UsageError("the period start is after its end", location="since")
-    period = Period(since or day, day)
-    request_type = RequestType.INVOICING if invoicing else RequestType.INFORMATION
-    contact_type = ContactType(contact_type)
-    exchange = ctx.new_exchange(SERVICE, OPERATION_MDA if backend == "memberdata" else OPERATION_GENINS,
-                                patient=key, contact_id=contact.id, trigger=trigger,
-                                purpose="billing (annex 2)",
-                                details={"patients": 1, "backend": backend, "request_type": request_type.value,
-                                         "contact_type": contact_type.value, "day": day.isoformat(),
-                                         "since": period.start.isoformat()})
     try:
+        with ctx.preparing():  # one write transaction: the contact, the rules (R29, R34...), the start row
+            contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else key)
+            day = on or belgian_date(ctx.now())
+            if since is not None and since > day:
+                raise UsageError("the period start is after its end", location="since")
+            period = Period(since or day, day)
+            request_type = RequestType.INVOICING if invoicing else RequestType.INFORMATION
+            contact_type = ContactType(contact_type)
+            exchange = ctx.new_exchange(SERVICE, OPERATION_MDA if backend == "memberdata" else OPERATION_GENINS,
+                                        patient=key, contact_id=contact.id, trigger=trigger,
+                                        purpose="billing (annex 2)",
+                                        details={"patients": 1, "backend": backend,
+                                                 "request_type": request_type.value,
+                                                 "contact_type": contact_type.value, "day": day.isoformat(),
+                                                 "since": period.start.isoformat()})
+            ctx.start(exchange)
         with ctx.exchange(exchange) as run:
             if backend == "memberdata":
                 result = _via_memberdata(ctx, exchange, run, ident, period, request_type, contact_type, sealed)

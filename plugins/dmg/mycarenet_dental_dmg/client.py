@@ -54,12 +54,14 @@ def consult_dmg(ctx: Context, contact: Contact | str, *, reference_date: date | 
     ssin = Ssin.parse(contact.patient if isinstance(contact, Contact) else contact, field="--patient").value
     chosen = configured_route(ctx, route)
     day = reference_date or belgian_date(ctx.now())
-    contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else ssin)
-    details: dict[str, Any] = {"route": chosen.value, "reference_date": day.isoformat()}
-    if consent is not None:
-        details["patient_consent"] = bool(consent)  # R41: the patient's agreement to the art. 74 report
-    exchange = ctx.new_exchange(SERVICE, OPERATIONS[chosen], patient=ssin, contact_id=contact.id, trigger=trigger,
-                                purpose=PURPOSE, details=details)
+    with ctx.preparing():  # one write transaction: the contact, the rules (R29, R42...), the start row
+        contact = ctx.resolve_contact(contact if isinstance(contact, Contact) else ssin)
+        details: dict[str, Any] = {"route": chosen.value, "reference_date": day.isoformat()}
+        if consent is not None:
+            details["patient_consent"] = bool(consent)  # R41: the patient's agreement to the art. 74 report
+        exchange = ctx.new_exchange(SERVICE, OPERATIONS[chosen], patient=ssin, contact_id=contact.id,
+                                    trigger=trigger, purpose=PURPOSE, details=details)
+        ctx.start(exchange)
     with ctx.exchange(exchange) as run:
         if consent is not None:
             run.reference("patient_consent", "given" if consent else "refused")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -48,14 +49,9 @@ class ServiceRequest:
         ``dental``: the code must be an article 5 code (30xxxx–37xxxx); a GP code typed by mistake is
         refused here instead of being sent to the insurer (who would answer error 171).
         """
-        parts = [p.strip() for p in str(text).split(":")]
-        if len(parts) > 3:
-            raise UsageError(f"{field}: expected CODE[:TOOTH[:RELATED]], got {text!r}", location=field)
-        code = NomenclatureCode.parse(parts[0], field=f"{field} code", dental=dental)
-        tooth = Tooth.parse(parts[1], field=f"{field} tooth") if len(parts) > 1 and parts[1] else None
-        related = (NomenclatureCode.parse(parts[2], field=f"{field} related service")
-                   if len(parts) > 2 and parts[2] else None)
-        return cls(code, tooth, related)
+        if cls is ServiceRequest and type(text) is str:
+            return _parsed(text, field, dental)  # the same text always gives the same (frozen) request
+        return cls(*_parts(str(text), field, dental))
 
     def key(self) -> tuple[str, int | None]:
         return (self.code.value, self.tooth.value if self.tooth else None)
@@ -67,6 +63,24 @@ class ServiceRequest:
         if self.related:
             text += ":" + self.related.value
         return text
+
+
+def _parts(text: str, field: str, dental: bool) -> tuple[NomenclatureCode, Tooth | None, NomenclatureCode | None]:
+    parts = [p.strip() for p in text.split(":")]
+    if len(parts) > 3:
+        raise UsageError(f"{field}: expected CODE[:TOOTH[:RELATED]], got {text!r}", location=field)
+    code = NomenclatureCode.parse(parts[0], field=f"{field} code", dental=dental)
+    tooth = Tooth.parse(parts[1], field=f"{field} tooth") if len(parts) > 1 and parts[1] else None
+    related = (NomenclatureCode.parse(parts[2], field=f"{field} related service")
+               if len(parts) > 2 and parts[2] else None)
+    return code, tooth, related
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str, field: str, dental: bool) -> ServiceRequest:
+    """:meth:`ServiceRequest.parse` of one text, once: a practice asks the same few codes all day. Keyed
+    on every input of the parse; a refused text raises each time (exceptions are not cached)."""
+    return ServiceRequest(*_parts(text, field, dental))
 
 
 def _services(value: Iterable[ServiceRequest]) -> tuple[ServiceRequest, ...]:
