@@ -561,3 +561,63 @@ def test_a_callers_own_adapter_is_kept_with_verification_forced(serve, tls_pki) 
     with pytest.raises(HttpFailure) as info:
         _post(HttpClient(ca_file=other, session=session), server.url)
     assert info.value.kind == "tls" and VendorAdapter.used == 2
+
+
+# --- our direct urllib3 path and a caller's Session path give the same answers and the same failures ---------
+
+
+def _outcome(client: HttpClient, url: str, headers: dict[str, str] | None = None,
+             read_timeout: float = 2) -> object:
+    try:
+        resp = client.post(url, b"<x/>", headers or {"SOAPAction": '"a"'}, connect_timeout=2,
+                           read_timeout=read_timeout)
+        try:
+            return resp.status, resp.header("content-type"), b"".join(resp.chunks())
+        finally:
+            resp.close()
+    except HttpFailure as failure:
+        return failure.kind
+    except ValueError as exc:
+        return type(exc).__name__, "line break" in str(exc)
+
+
+_PEERS = [
+    _answer(b"<ok/>", "Content-Type: text/xml"),
+    _answer(gzip.compress(b"<ok/>"), "Content-Encoding: gzip"),
+    b"HTTP/1.1 100 Continue\r\n\r\n" + _answer(b"late", status="500 Internal Server Error"),
+    *(answer for answer, _ in test_broken_peers_give_typed_failures.pytestmark[0].args[1]),
+    _answer(b"<ok/>", "Set-Cookie: a=1"),  # last: a caller's Session keeps cookies (its business), ours none
+]
+
+
+def test_the_direct_path_and_a_callers_session_agree(serve, tls_pki) -> None:
+    """Our own session skips requests' Session and adapter layers: every outcome must stay the same."""
+    plain = HttpClient(), HttpClient(session=requests.Session())  # one certifi load each, for every plain case
+
+    def both(url: str, clients: tuple[HttpClient, HttpClient] = plain, **kw: object) -> object:
+        direct, via_session = clients
+        assert direct._direct and not via_session._direct
+        first = _outcome(direct, url, **kw)  # type: ignore[arg-type]
+        assert _outcome(via_session, url, **kw) == first  # type: ignore[arg-type]
+        return first
+
+    for answer in _PEERS:
+        server = serve(lambda c, r, a=answer: c.sendall(a) or False)
+        both(server.url)
+        direct_head, session_head = (sorted(r.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]) for r in server.requests)
+        assert direct_head == session_head  # the same request on the wire, header for header
+    assert both(serve(lambda c, r: c.sendall(_answer(b"<ok/>", "Content-Type: a/b")) or True).url) == \
+        (200, "a/b", b"<ok/>")
+    ctx, ca, other = tls_pki
+    server = serve(lambda c, r: c.sendall(_answer(b"ok")) or True, tls=ctx)
+    for ca_file, outcome in ((ca, (200, None, b"ok")), (other, "tls")):
+        pinned = HttpClient(ca_file=ca_file), HttpClient(ca_file=ca_file, session=requests.Session())
+        assert both(server.url, pinned) == outcome
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    assert both(refused) == "connection"
+    assert both("ftp://example.invalid/") == "connection"
+    silent = serve(lambda c, r: True)
+    assert both(silent.url, read_timeout=0.2) == "timeout"
+    assert both(silent.url, headers={"SOAPAction": "a\r\nX-Evil: 1"}) == ("ValueError", True)

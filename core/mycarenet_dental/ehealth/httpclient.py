@@ -19,9 +19,12 @@ Why these pieces on top of the library:
   body is read in chunks by the caller against its own limit; ``Content-Encoding`` gzip/deflate is
   decoded here with a cap on the output of each step (no decompression bomb).
 
-A caller's ``Session`` keeps its proxies, headers and auth; its stock adapters are replaced by ours. An
-adapter of the caller's own class is kept as it is: verification is still forced on (with the configured
-CA file), but the deadline can then only shorten its per-read timeouts, not cut its sockets.
+Our own session (no caller ``Session``, no proxies) posts straight to the adapter's urllib3 pool, with the
+same connections, checks and failures; a caller's ``Session`` goes through ``requests`` as it always did, and
+both hand the same urllib3 response to :class:`Response`. A caller's ``Session`` keeps its proxies, headers
+and auth; its stock adapters are replaced by ours. An adapter of the caller's own class is kept as it is:
+verification is still forced on (with the configured CA file), but the deadline can then only shorten its
+per-read timeouts, not cut its sockets.
 """
 
 from __future__ import annotations
@@ -318,13 +321,16 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 
 class Response:
-    """Status, headers and the (decoded, chunked) body of one answer; :meth:`close` always."""
+    """Status, headers and the (decoded, chunked) body of one answer; :meth:`close` always.
 
-    def __init__(self, resp: requests.Response, deadline: Deadline | None) -> None:
-        self._resp = resp
+    ``raw`` is urllib3's response, whichever path sent the request (a caller's ``Session`` or our direct
+    pool): everything after the answer arrives is one code path."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, deadline: Deadline | None) -> None:
+        self._raw = raw
         self._deadline = deadline
-        self.status = resp.status_code
-        self.headers = resp.headers
+        self.status = raw.status
+        self.headers = raw.headers  # case-insensitive; a repeated header reads as its values joined by ", "
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -340,7 +346,7 @@ class Response:
         elif encoding not in ("identity", ""):
             raise HttpFailure("broken", ValueError(f"unsupported Content-Encoding {encoding!r}"))
         try:
-            for raw in self._resp.raw.stream(size, decode_content=False):
+            for raw in self._raw.stream(size, decode_content=False):
                 if inflater is None:
                     yield raw
                     continue
@@ -361,7 +367,10 @@ class Response:
             raise _failure(exc, self._deadline, reading=True) from None
 
     def close(self) -> None:
-        self._resp.close()
+        """As ``requests.Response.close`` does: a body not read to its end closes the connection (never
+        pooled with unread bytes); a finished one was already handed back to the pool by urllib3."""
+        self._raw.close()
+        self._raw.release_conn()
 
 
 class HttpClient:
@@ -371,8 +380,9 @@ class HttpClient:
                  proxies: Mapping[str, str] | None = None, user_agent: str = "mycarenet-dental") -> None:
         self.context = tls_context(ca_file)
         self.ca_file = ca_file
-        # our own session, without proxies, needs none of the Session layer: see :meth:`_send`
+        # our own session, without proxies, needs none of the requests layers: see :meth:`_send_direct`
         self._direct = session is None and not proxies
+        self._targets: dict[str, tuple[HTTPConnectionPool, str]] = {}  # url -> (pool, request target)
         self.session = session if session is not None else requests.Session()
         self.session.trust_env = False  # no proxy or CA surprises from the environment: explicit settings only
         if proxies:
@@ -386,18 +396,24 @@ class HttpClient:
         self._verify: str | bool = str(ca_file) if ca_file is not None else True
         self._headers = {"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING, "Accept": "*/*",
                          "Connection": "keep-alive"}
+        for header in self._headers.items():
+            requests.utils.check_header_validity(header)  # checked here once; a call's own headers at each call
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], *, connect_timeout: float,
              read_timeout: float, deadline: Deadline | None = None) -> Response:
         """Send one POST and read status and headers (body through :meth:`Response.chunks`)."""
-        all_headers = {**self._headers, **headers}
         if deadline is not None:
             left = deadline.remaining()
             if left <= 0:
                 raise HttpFailure("deadline", TimeoutError("the deadline passed before sending"))
             connect_timeout, read_timeout = min(connect_timeout, left), min(read_timeout, left)
         try:
-            resp = self._send(url, body, all_headers, (connect_timeout, read_timeout))
+            if self._direct:
+                raw = self._send_direct(url, body, headers, connect_timeout, read_timeout)
+            else:
+                raw = self.session.post(url, data=body, headers={**self._headers, **headers},
+                                        timeout=(connect_timeout, read_timeout), verify=self._verify, stream=True,
+                                        allow_redirects=False).raw
         except requests.exceptions.InvalidHeader as exc:
             raise ValueError(f"header contains a line break or is invalid: {exc}") from None
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
@@ -405,27 +421,41 @@ class HttpClient:
             raise HttpFailure("connection", exc) from None
         except Exception as exc:
             raise _failure(exc, deadline, reading=False) from None
-        return Response(resp, deadline)
+        return Response(raw, deadline)
 
-    def _send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: tuple[float, float]) -> requests.Response:
-        """POST through the session; with our own session, straight to its (guarded) adapter.
+    def _send_direct(self, url: str, body: bytes, headers: Mapping[str, str], connect_timeout: float,
+                     read_timeout: float) -> urllib3.BaseHTTPResponse:
+        """POST straight to the guarded urllib3 pool of our own session's adapter.
 
-        What ``Session.request`` adds per call — merging environment settings, cookies, auth, hooks,
-        redirects — is nothing for our session (``trust_env`` off, no cookies, no redirects followed)
-        but costs about half a millisecond of CPU: the request is prepared with requests' own steps
-        (URL checked once per URL, headers validated, body framed) and sent by the mounted adapter.
+        What the ``requests`` layers add per call — environment merging, cookies, auth, hooks, redirects,
+        proxy selection, pool-key building, a ``requests.Response`` with its cookie jar — is nothing for our
+        session (``trust_env`` off, no proxies, no cookies, no redirects followed) but costs about a third
+        of the HTTP layer's CPU. The URL is prepared by requests (checked once per URL), every header is
+        checked by requests' own validator, and urllib3 is called with the arguments requests' adapter
+        uses, except ``retries=False``: the failure itself is raised (never a re-send), as
+        :func:`_failure` classifies it.
         """
-        if not self._direct:
-            return self.session.post(url, data=body, headers=headers, timeout=timeout, verify=self._verify,
-                                     stream=True, allow_redirects=False)
-        prepared = requests.PreparedRequest()
-        prepared.prepare_method("POST")
-        prepared.url = _prepared_url(url)
-        prepared.prepare_headers(headers)
-        prepared.prepare_body(body, None)
-        return self.session.get_adapter(url).send(prepared, stream=True, timeout=timeout, verify=self._verify)
+        target = self._targets.get(url)
+        if target is None:  # once per endpoint URL (a pool the manager later drops stays usable: urllib3 2)
+            prepared = _prepared_url(url)
+            adapter = self.session.get_adapter(prepared)  # InvalidSchema for anything but http(s)
+            try:
+                pool = adapter.poolmanager.connection_from_url(prepared)  # type: ignore[attr-defined]
+            except urllib3.exceptions.LocationValueError as exc:
+                raise requests.exceptions.InvalidURL(exc) from None
+            if len(self._targets) >= 64:  # endpoint URLs are few; past that, start again rather than grow
+                self._targets.clear()
+            target = self._targets[url] = (pool, urllib3.util.parse_url(prepared).request_uri)
+        for header in headers.items():
+            requests.utils.check_header_validity(header)
+        return target[0].urlopen(
+            "POST", target[1], body=body, headers={**self._headers, **headers}, redirect=False,
+            assert_same_host=False, preload_content=False, decode_content=False, retries=False,
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout), chunked=False,
+        )
 
     def close(self) -> None:
+        self._targets.clear()
         self.session.close()
 
 
@@ -445,6 +475,8 @@ def _failure(exc: BaseException, deadline: Deadline | None, *, reading: bool) ->
         return HttpFailure("tls", exc)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return HttpFailure("tls", exc)
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):  # a subclass of ConnectTimeoutError
+        return HttpFailure("connection", exc)
     if isinstance(exc, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError | TimeoutError
                   | socket.timeout):
         return HttpFailure("timeout", exc)

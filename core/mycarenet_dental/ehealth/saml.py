@@ -168,18 +168,22 @@ def _statements(assertion: etree._Element) -> list[etree._Element]:
     return [child for child in assertion if child.tag in _STATEMENTS]
 
 
+_SUBJECT, _CONFIRMATION, _METHOD = (f"{{{NS_SAML}}}{n}" for n in ("Subject", "SubjectConfirmation", "ConfirmationMethod"))
+_KEYINFO_CERT = f"{xmldsig.ds('KeyInfo')}/{xmldsig.ds('X509Data')}/{xmldsig.ds('X509Certificate')}"
+
+
 def _subjects(assertion: etree._Element) -> list[etree._Element]:
-    return [sub for st in _statements(assertion) for sub in st.findall(_s("Subject"))]
+    return [sub for st in _statements(assertion) for sub in st.findall(_SUBJECT)]
 
 
 def hok_certificate_of(assertion: etree._Element) -> x509.Certificate | None:
     """The holder-of-key certificate of a statement's Subject (read by position, as signed)."""
     for subject in _subjects(assertion):
-        for conf in subject.findall(_s("SubjectConfirmation")):
-            methods = [text_of(m) for m in conf.findall(_s("ConfirmationMethod"))]
+        for conf in subject.findall(_CONFIRMATION):
+            methods = [text_of(m) for m in conf.findall(_METHOD)]
             if HOK not in methods:
                 continue
-            cert_el = conf.find(f"{xmldsig.ds('KeyInfo')}/{xmldsig.ds('X509Data')}/{xmldsig.ds('X509Certificate')}")
+            cert_el = conf.find(_KEYINFO_CERT)
             if cert_el is not None:
                 text = text_of(cert_el)
                 if text:

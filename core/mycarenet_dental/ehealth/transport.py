@@ -16,6 +16,7 @@ A ``requests.Session`` given to the constructor (proxies, auth, adapters) is use
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import json
@@ -410,8 +411,6 @@ def _disturb(run: RunLike | None, kind: str, detail: str) -> None:
 
 
 def _copy(el: etree._Element) -> etree._Element:
-    import copy
-
     return copy.deepcopy(el)
 
 

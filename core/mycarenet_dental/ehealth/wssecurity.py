@@ -10,8 +10,8 @@ envelope *after* signing, so it is never re-serialised (``auth-crypto.md`` §3.5
 from __future__ import annotations
 
 import base64
+import os
 import re
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
@@ -36,6 +36,11 @@ SAML_TOKEN_TYPE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1
 SAML_ASSERTION_ID = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0#SAMLAssertionID"
 DEFAULT_TTL = 60
 # Signing side only: verification is security/wss_verify.py (one checker for every verifying path).
+
+
+def _random_hex() -> str:
+    """128 random bits in hex for Ids and the splice marker (what ``uuid4().hex`` gave, minus its overhead)."""
+    return os.urandom(16).hex()
 
 
 def q(ns: str, tag: str) -> str:
@@ -75,7 +80,7 @@ def _security(header: etree._Element) -> etree._Element:
 
 
 def _timestamp(sec: etree._Element, now: datetime, ttl: int) -> tuple[etree._Element, str]:
-    ts_id = f"TS-{uuid.uuid4().hex}"
+    ts_id = f"TS-{_random_hex()}"
     ts = etree.SubElement(sec, q(NS_WSU, "Timestamp"))
     ts.set(q(NS_WSU, "Id"), ts_id)
     etree.SubElement(ts, q(NS_WSU, "Created")).text = utc_ms(now)
@@ -87,7 +92,7 @@ def _body_id(body: etree._Element) -> str:
     existing = body.get(q(NS_WSU, "Id"))
     if existing:
         return existing
-    body_id = f"id-{uuid.uuid4().hex}"
+    body_id = f"id-{_random_hex()}"
     body.set(q(NS_WSU, "Id"), body_id)
     return body_id
 
@@ -109,7 +114,7 @@ class X509Security:
         header, body = _parts(envelope)
         sec = _security(header)
         ts, ts_id = _timestamp(sec, _now(self.clock), self.ttl)
-        bst_id = f"X509-{uuid.uuid4().hex}"
+        bst_id = f"X509-{_random_hex()}"
         bst = etree.SubElement(sec, q(NS_WSSE, "BinarySecurityToken"))
         bst.set("EncodingType", BASE64)
         bst.set("ValueType", X509V3)
@@ -150,7 +155,7 @@ class HolderOfKeySecurity:
         if not _NCNAME.match(self.token.assertion_id):
             raise SecurityError("the token's AssertionID is not a valid XML id", code="WSS_ID")
         now = _now(self.clock)
-        ts_id = f"TS-{uuid.uuid4().hex}"
+        ts_id = f"TS-{_random_hex()}"
         timestamp = (
             f'<wsu:Timestamp xmlns:wsu="{NS_WSU}" wsu:Id="{ts_id}"><wsu:Created>{utc_ms(now)}</wsu:Created>'
             f"<wsu:Expires>{utc_ms(now + timedelta(seconds=self.ttl))}</wsu:Expires></wsu:Timestamp>"
@@ -178,7 +183,7 @@ class HolderOfKeySecurity:
                 "</wsse:SecurityTokenReference></ds:KeyInfo></ds:Signature></wsse:Security>".encode(),
             )
         )
-        marker = f"mcn-security-{uuid.uuid4().hex}"
+        marker = f"mcn-security-{_random_hex()}"
         header.insert(0, etree.Comment(marker))
         data = etree.tostring(envelope, encoding="UTF-8", xml_declaration=False)
         placeholder = f"<!--{marker}-->".encode()
