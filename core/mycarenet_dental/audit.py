@@ -139,8 +139,19 @@ def _failed(problem: str, reason: str, rows: int = 0, first_broken: int | None =
     return VerifyResult(False, rows, first_broken, reason, problem=problem)
 
 
+def _tail(values: tuple[Any, ...]) -> str:
+    """The hashed row after its sequence number: ``,`` + the JSON of the other values + ``]``."""
+    return "," + _ROW_JSON(values)[1:]
+
+
+def _chained(prev: str, seq: int, tail: str) -> str:
+    """A row's hash: SHA-256 of the previous hash + the row's JSON array (``[seq`` + :func:`_tail`); the same
+    bytes PostgreSQL hashes server-side in ``_PG_APPEND``."""
+    return hashlib.sha256(f"{prev}[{seq}{tail}".encode()).hexdigest()
+
+
 def _row_hash(prev: str, values: tuple[Any, ...]) -> str:
-    return hashlib.sha256((prev + _ROW_JSON(values)).encode("utf-8")).hexdigest()
+    return _chained(prev, values[0], _tail(values[1:]))
 
 
 class AuditLog:
@@ -171,15 +182,14 @@ class AuditLog:
         detail_json = _DETAIL_JSON(dict(detail)) if detail else "{}"
         values = (utc_ms(at), kind, exchange_id, service, operation, responsible, executor, patient, contact_id,
                   trigger, outcome, code, message, detail_json)
-        # what _row_hash hashes after the previous hash, but for the sequence number: '[' + seq + tail
-        tail = "," + _ROW_JSON(values)[1:]
+        tail = _tail(values)  # encoded before the lock is taken; the sequence number comes with the head
         if self.storage.dialect == "postgresql":
             row = self.storage.query_one(_PG_APPEND, (AUDIT_LOCK, tail, *values))
             return int(row[0])
         with self.storage.transaction() as conn:
             head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
             seq = int(head[0]) + 1
-            digest = hashlib.sha256(f"{head[1]}[{seq}{tail}".encode()).hexdigest()  # = _row_hash(head, (seq, *values))
+            digest = _chained(head[1], seq, tail)
             conn.execute(_SQLITE_ROW, (seq, *values, head[1], digest))
             conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
         return seq

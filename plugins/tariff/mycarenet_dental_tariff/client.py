@@ -364,7 +364,7 @@ class TariffClient:
 
     def author(self) -> kmehr.HcParty:
         dentist = self.ctx.config.require_dentist()
-        return dentist_party(dentist.nihii, dentist.ssin, dentist.name)
+        return _dentist_of(dentist.nihii, dentist.ssin, dentist.name)
 
     def build(self, query: TariffQuery, exchange: Exchange, *, now: dt.datetime | None = None
               ) -> tuple[etree._Element, str, str]:
@@ -377,8 +377,7 @@ class TariffClient:
                                                 input_reference=commons.new_input_reference(digits_only=True))
         # the KMEHR request id suffix is the InputReference (MyCareNet answers 155 otherwise)
         request_id = kmehr.request_id_for(dentist.nihii, common_input.input_reference or "")
-        author = _dentist_of(dentist.nihii, dentist.ssin, dentist.name)  # what self.author() returns, built once
-        blob_request = build_kmehr_request(query, author=author, now=now, request_id=request_id)
+        blob_request = build_kmehr_request(query, author=self.author(), now=now, request_id=request_id)
         body = build_body(common_input, query, blob_request, now=now)
         return body, request_id, common_input.input_reference or ""
 
